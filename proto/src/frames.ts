@@ -1,0 +1,309 @@
+// The deadlockd wire protocol (WebSocket `/v1/stream`, JSON text frames).
+//
+// Client → daemon: `hello` first, then `events` batches, plus answers to the
+// daemon's questions (`abort_result`, `confirm_result`) and a `snapshot` after
+// reconnecting. Daemon → client: `welcome`, `abort`, `confirm`, `deadlock`,
+// `hazard`, `error`.
+//
+// Ids are chosen by the client and scoped to its connection: owner ids, wait
+// ids and local resource names of two clients never collide. Resources
+// declared with scope `global` are shared by every client of a namespace
+// (distributed locks, database advisory locks, named pools).
+import { z } from 'zod';
+import { ERROR_CODE_LIST } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+const Id = z.string().min(1).max(256);
+const Millis = z.number().finite().nonnegative();
+const Stack = z.string().max(8192);
+const Units = z.number().int().positive();
+
+export const ResourceKind = z.enum(['mutex', 'rwlock', 'semaphore']);
+export type ResourceKind = z.infer<typeof ResourceKind>;
+export const LockMode = z.enum(['shared', 'exclusive']);
+export type LockMode = z.infer<typeof LockMode>;
+
+// ---- events (inside an `events` batch) -------------------------------------
+
+/** Declare or update an owner (task, request, transaction). */
+export const OwnerEvent = z.object({
+  type: z.literal('owner'),
+  owner: Id,
+  name: z.string().max(512).optional(),
+  /** higher = keep alive; the victim is taken from the lowest priority */
+  priority: z.number().int().optional(),
+  /** false: this owner's waits are never aborted (reported only) */
+  abortable: z.boolean().optional(),
+  /** epoch milliseconds; defaults to the time the daemon first saw it */
+  startedAt: Millis.optional(),
+});
+
+/** The owner finished: every hold and wait it still has is dropped. */
+export const EndEvent = z.object({ type: z.literal('end'), owner: Id });
+
+/**
+ * Declare a resource before its first use on this connection. Sending it again
+ * with another `capacity` changes the capacity (a decrease can create a
+ * deadlock and is checked). `fifo` says that grants follow queue order, as the
+ * SDK's own primitives do; shared resources are never treated as FIFO because
+ * the daemon cannot know the order of waits that arrive from different clients.
+ */
+export const ResourceEvent = z.object({
+  type: z.literal('resource'),
+  resource: Id,
+  kind: ResourceKind,
+  scope: z.enum(['local', 'global']).default('local'),
+  capacity: Units.optional(),
+  fifo: z.boolean().optional(),
+  /** label shown in reports, e.g. "pg pool orders-db" */
+  label: z.string().max(512).optional(),
+});
+
+/** Request shape: rwlocks take a mode, semaphores a number of units, mutexes neither. */
+const RequestShape = {
+  mode: LockMode.optional(),
+  units: Units.optional(),
+};
+
+/**
+ * An owner started waiting. Exactly one target: `resource` (declared) or
+ * `task` (the id of another owner of this client: waiting for it to end).
+ */
+export const WaitEvent = z.object({
+  type: z.literal('wait'),
+  waitId: Id,
+  owner: Id,
+  resource: Id.optional(),
+  task: Id.optional(),
+  ...RequestShape,
+  /** epoch ms when the wait began in the app (it may be reported later) */
+  since: Millis.optional(),
+  /** call site of the acquire, when the SDK captured it */
+  stack: Stack.optional(),
+});
+
+/** A pending wait was granted: it becomes a hold of the same request. */
+export const GrantEvent = z.object({
+  type: z.literal('grant'),
+  waitId: Id,
+  since: Millis.optional(),
+});
+
+/** A pending wait ended without a grant (timeout, signal, deadlock abort). */
+export const CancelEvent = z.object({
+  type: z.literal('cancel'),
+  waitId: Id,
+  reason: z.enum(['timeout', 'signal', 'deadlock', 'error']).optional(),
+});
+
+/** An owner holds a resource it got without a reported wait. */
+export const HoldEvent = z.object({
+  type: z.literal('hold'),
+  owner: Id,
+  resource: Id,
+  ...RequestShape,
+  since: Millis.optional(),
+  stack: Stack.optional(),
+});
+
+/** An owner released (part of) a hold. */
+export const ReleaseEvent = z.object({
+  type: z.literal('release'),
+  owner: Id,
+  resource: Id,
+  ...RequestShape,
+});
+
+export const ClientEvent = z.discriminatedUnion('type', [
+  OwnerEvent,
+  EndEvent,
+  ResourceEvent,
+  WaitEvent,
+  GrantEvent,
+  CancelEvent,
+  HoldEvent,
+  ReleaseEvent,
+]);
+export type ClientEvent = z.infer<typeof ClientEvent>;
+export type OwnerEvent = z.infer<typeof OwnerEvent>;
+export type ResourceEvent = z.infer<typeof ResourceEvent>;
+export type WaitEvent = z.infer<typeof WaitEvent>;
+export type HoldEvent = z.infer<typeof HoldEvent>;
+export type ReleaseEvent = z.infer<typeof ReleaseEvent>;
+
+// ---- client → daemon frames -------------------------------------------------
+
+export const HelloFrame = z.object({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  service: z.string().min(1).max(256),
+  /** distinguishes processes of one service (defaults to host:pid in the SDK) */
+  instance: z.string().min(1).max(256),
+  token: z.string().max(4096).optional(),
+  /** session id from an earlier `welcome`: resume within the grace period */
+  resume: z.string().max(256).optional(),
+});
+
+export const EventsFrame = z.object({
+  type: z.literal('events'),
+  /** increasing per connection; echoed in `error.ref` */
+  seq: z.number().int().nonnegative(),
+  events: z.array(ClientEvent),
+});
+
+/** Answer to `abort`: `aborted` if the wait was pending and is now rejected, `stale` if it had already ended. */
+export const AbortResultFrame = z.object({
+  type: z.literal('abort_result'),
+  deadlock: Id,
+  waitId: Id,
+  result: z.enum(['aborted', 'stale']),
+});
+
+/** Answer to `confirm`, sent after every event buffered before it: which of the asked waits are still pending. */
+export const ConfirmResultFrame = z.object({
+  type: z.literal('confirm_result'),
+  check: Id,
+  pending: z.array(Id),
+});
+
+/**
+ * The client's whole current state after a reconnect. It replaces everything
+ * the daemon knew about this client, atomically.
+ */
+export const SnapshotFrame = z.object({
+  type: z.literal('snapshot'),
+  seq: z.number().int().nonnegative(),
+  events: z.array(ClientEvent),
+});
+
+export const ClientFrame = z.discriminatedUnion('type', [
+  HelloFrame,
+  EventsFrame,
+  AbortResultFrame,
+  ConfirmResultFrame,
+  SnapshotFrame,
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type HelloFrame = z.infer<typeof HelloFrame>;
+export type EventsFrame = z.infer<typeof EventsFrame>;
+export type SnapshotFrame = z.infer<typeof SnapshotFrame>;
+export const CLIENT_FRAME_TYPES = ['hello', 'events', 'abort_result', 'confirm_result', 'snapshot'] as const;
+
+// ---- deadlock report (daemon → client, REST) --------------------------------
+
+export const ReportHold = z.object({
+  resource: z.string(),
+  label: z.string(),
+  mode: LockMode.optional(),
+  units: z.number().int().optional(),
+  since: Millis.optional(),
+});
+export const ReportWait = ReportHold.extend({
+  waitId: z.string(),
+  stack: z.string().optional(),
+});
+export const ReportMember = z.object({
+  owner: z.string(),
+  name: z.string(),
+  service: z.string(),
+  client: z.string(),
+  priority: z.number(),
+  holds: z.array(ReportHold),
+  waits: z.array(ReportWait),
+});
+/** Edge endpoints name owners as `<client>/<owner>` (client = session id). */
+export const ReportEdge = z.object({
+  from: z.string(),
+  to: z.string(),
+  resource: z.string(),
+  /** hard: `to` holds a conflicting share; soft: `to` is queued ahead of `from` in FIFO order */
+  kind: z.enum(['hard', 'soft']),
+});
+export const DeadlockReport = z.object({
+  id: z.string(),
+  namespace: z.string(),
+  detectedAt: Millis,
+  members: z.array(ReportMember),
+  edges: z.array(ReportEdge),
+  /** the first victim; `owner` is `<client>/<owner>` */
+  victim: z
+    .object({ owner: z.string(), waitId: z.string(), reason: z.string() })
+    .nullable(),
+  /** aborting: victim chosen and told; unresolvable: no member's wait can be aborted */
+  resolution: z.enum(['aborting', 'unresolvable']),
+  /** a person-readable rendering of all the above */
+  text: z.string(),
+});
+export type DeadlockReport = z.infer<typeof DeadlockReport>;
+export type ReportMember = z.infer<typeof ReportMember>;
+export type ReportEdge = z.infer<typeof ReportEdge>;
+
+// ---- daemon → client frames -------------------------------------------------
+
+export const WelcomeFrame = z.object({
+  type: z.literal('welcome'),
+  protocol: z.number().int(),
+  session: z.string(),
+  namespace: z.string(),
+  limits: z.object({
+    maxFrameBytes: z.number().int(),
+    maxEventsPerFrame: z.number().int(),
+  }),
+  /** true when `resume` matched a session still in its grace period */
+  resumed: z.boolean(),
+});
+
+/** Reject exactly this pending wait with DeadlockError, then answer `abort_result`. */
+export const AbortFrame = z.object({
+  type: z.literal('abort'),
+  deadlock: z.string(),
+  owner: z.string(),
+  waitId: z.string(),
+  report: DeadlockReport,
+});
+
+/** Flush what you have buffered, then say which of these waits are still pending. */
+export const ConfirmFrame = z.object({
+  type: z.literal('confirm'),
+  check: z.string(),
+  waits: z.array(z.string()),
+});
+
+/** A deadlock involving one of this client's owners (sent to every member's client). */
+export const DeadlockFrame = z.object({
+  type: z.literal('deadlock'),
+  report: DeadlockReport,
+});
+
+export const HazardFrame = z.object({
+  type: z.literal('hazard'),
+  hazard: z.object({
+    id: z.string(),
+    kind: z.enum(['lock-order-inversion', 'nested-pool-checkout']),
+    text: z.string(),
+  }).loose(),
+});
+
+export const ErrorFrame = z.object({
+  type: z.literal('error'),
+  code: z.enum(ERROR_CODE_LIST as [string, ...string[]]),
+  message: z.string(),
+  fatal: z.boolean(),
+  /** which frame (seq) and which event of its batch (index) caused it */
+  ref: z.object({ seq: z.number().int().optional(), index: z.number().int().optional() }).optional(),
+});
+
+export const ServerFrame = z.discriminatedUnion('type', [
+  WelcomeFrame,
+  AbortFrame,
+  ConfirmFrame,
+  DeadlockFrame,
+  HazardFrame,
+  ErrorFrame,
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
+export type AbortFrame = z.infer<typeof AbortFrame>;
+export type ConfirmFrame = z.infer<typeof ConfirmFrame>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;

@@ -1,0 +1,303 @@
+// Deadlock detection
+// ==================
+//
+// The graph. Owners (tasks, requests, transactions) hold units of resources
+// and wait for units of resources (model.ts explains how mutexes, rwlocks,
+// semaphores and "wait for task T to end" all become counted resources). An
+// owner W is *blocked by* owner H when W waits for a resource R and either
+//   - H holds units of R and W's request does not fit in R's free units
+//     (a "hard" edge, as in PostgreSQL), or
+//   - R grants in FIFO order and H's wait on R is queued ahead of W's
+//     (a "soft" edge: FIFO will not serve W before H).
+//
+// When. A deadlock can only come into being when an edge is added: a new
+// wait, a hold the daemon learns of while its owner waits, or a capacity
+// decrease. Releases, grants, cancellations and task ends only remove edges.
+// So the engine searches on exactly those events, from the owner(s) the new
+// edge leaves. Any new deadlock contains that owner (before the event it had
+// no such out-edge, so it could not have been on a cycle through it); older
+// deadlocks were found when they formed. The same argument as PostgreSQL's
+// "the process that closes the cycle finds it", minus the deadlock_timeout
+// wait: we search at once, because the search below is cheap.
+//
+// Step 1, the cycle filter. A deadlock needs a cycle through the new waiter,
+// so first a depth-first walk over "waits for R → holders of R" looks for a
+// way back to it. Only the part reachable from the waiter is visited, each
+// owner and resource once (epoch stamps, no allocation per visit). FIFO
+// queues add the soft edges, but a waiter queued ahead whose ONLY wait is R
+// leads nowhere new (its one out-edge is R itself), so the walk looks only at
+// the queue's few owners that wait for something else too (Resource
+// .multiWaiters). That keeps a hot lock with thousands of waiters as cheap as
+// one with ten. No cycle: no deadlock, done — the common case.
+//
+// Step 2, the reduction. A cycle is NOT proof once counted resources are in
+// it: a task waiting for a pool is freed when ANY holder returns a unit, and
+// a running holder will. So on a cycle, the engine takes the owners reachable
+// from the waiter (with every holder and FIFO queue-mate of the resources on
+// the way) and runs Holt's reduction on them (reduction.ts): owners that can
+// proceed are assumed to finish and return their units; those that never can
+// are deadlocked. If the waiter can proceed, the cycle is one that a running
+// owner will break (scenario 5 of SCENARIOS.md), and nobody is aborted.
+//
+// Members. The deadlock's members are the stuck owners on a cycle with the
+// waiter: its strongly connected component in the blocked-by graph among the
+// stuck owners (a task re-locking its own mutex is a component of one with an
+// edge to itself). Other stuck owners only queue behind the deadlock.
+//
+// Victims. A member is a candidate when its owner allows aborts; in a strongly
+// connected component every member blocks another member, so aborting any of
+// them frees something someone in the cycle needs. Candidates are ordered by
+// the configured criteria (default: lowest priority, fewest holds, youngest,
+// the waiter that closed the cycle). The engine picks the first, re-runs the
+// reduction as if that owner had given everything back, and picks another only
+// if members are still stuck — the fewest aborts that resolve the deadlock. If
+// no set of candidates resolves it, nobody is aborted and the deadlock is
+// reported as unresolvable.
+//
+// Aborts in flight. Waits the daemon has already asked a client to abort are
+// treated as gone (their owners will unwind), so a deadlock being resolved is
+// not found again while the abort travels.
+import { EXCLUSIVE, type Owner, type Resource, type Wait } from './model.js';
+import { reduce, type ReductionResult } from './reduction.js';
+import { stronglyConnected } from './scc.js';
+import type { VictimCriterion } from './types.js';
+
+export interface BlockEdge {
+  from: Owner;
+  to: Owner;
+  wait: Wait;
+  kind: 'hard' | 'soft';
+}
+
+export interface FoundDeadlock {
+  members: Owner[];
+  /** each member's blocked waits */
+  waits: Wait[];
+  edges: BlockEdge[];
+  victims: { owner: Owner; wait: Wait; reason: string }[];
+  /** owners stuck behind the deadlock without being on its cycle */
+  blockedBehind: Owner[];
+  closer: Owner | undefined;
+}
+
+let epoch = 0;
+
+/** Step 1: is there a path of blocked-by edges from `start` back to itself? */
+export function cycleThrough(start: Owner): boolean {
+  const stamp = ++epoch;
+  const stack: Owner[] = [start];
+  start.mark = stamp;
+  while (stack.length > 0) {
+    const o = stack.pop() as Owner;
+    for (const w of o.waits) {
+      if (w.aborting) continue;
+      const r = w.resource;
+      if (r.mark === stamp) continue;
+      r.mark = stamp;
+      for (const h of r.holders.keys()) {
+        if (h === start) return true;
+        if (h.mark !== stamp) {
+          h.mark = stamp;
+          stack.push(h);
+        }
+      }
+      if (!r.fifo) continue;
+      for (const q of r.multiWaiters) {
+        if (q === start) continue; // its own wait here is not an edge back to itself
+        if (q.mark !== stamp) {
+          q.mark = stamp;
+          stack.push(q);
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
+export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
+  const scope = new Set<Owner>();
+  const seen = new Set<Resource>();
+  const stack: Owner[] = [];
+  for (const s of starts) if (!scope.has(s)) (scope.add(s), stack.push(s));
+  while (stack.length > 0) {
+    const o = stack.pop() as Owner;
+    for (const w of o.waits) {
+      if (w.aborting || seen.has(w.resource)) continue;
+      const r = w.resource;
+      seen.add(r);
+      const add = (x: Owner): void => {
+        if (!scope.has(x)) (scope.add(x), stack.push(x));
+      };
+      for (const h of r.holders.keys()) add(h);
+      if (r.fifo) for (const q of r.queue) add(q.owner);
+    }
+  }
+  return scope;
+}
+
+/** Blocked-by edges among stuck owners, after a reduction. */
+export function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
+  const edges: BlockEdge[] = [];
+  for (const w of o.liveWaits()) {
+    if (red.grantedInSim.has(w)) continue;
+    const r = w.resource;
+    if (w.units > red.freeAtEnd(r)) {
+      for (const h of r.holders.keys()) if (red.stuck.has(h)) edges.push({ from: o, to: h, wait: w, kind: 'hard' });
+      // Units granted during the reduction to owners that then stayed stuck are held too.
+      if (r.fifo && red.grantedInSim.size > 0)
+        for (const q of r.queue)
+          if (q !== w && red.grantedInSim.has(q) && red.stuck.has(q.owner) && !r.holders.has(q.owner))
+            edges.push({ from: o, to: q.owner, wait: w, kind: 'hard' });
+    }
+    if (r.fifo) {
+      const ahead = waitAhead(w, red, aheadOf);
+      if (ahead && ahead.owner !== o) edges.push({ from: o, to: ahead.owner, wait: w, kind: 'soft' });
+    }
+  }
+  return edges;
+}
+
+/** The closest still-blocked wait of a stuck owner queued ahead of `w` (one soft edge stands for the whole chain ahead). */
+function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefined>): Wait | undefined {
+  if (!cache.has(w)) {
+    let prev: Wait | undefined;
+    for (const q of w.resource.queue) {
+      cache.set(q, prev);
+      if (!q.aborting && !red.grantedInSim.has(q) && red.stuck.has(q.owner)) prev = q;
+    }
+  }
+  return cache.get(w);
+}
+
+export function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
+  const out: Wait[] = [];
+  for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out.push(w);
+  return out;
+}
+
+/**
+ * Finds the deadlocks that `starts` are members of. With `everyComponent`
+ * (the periodic sweep) it returns every deadlock among the stuck owners.
+ */
+export function findDeadlocks(
+  starts: Owner[],
+  victimOrder: VictimCriterion[],
+  opts: { everyComponent?: boolean; scope?: Set<Owner> } = {},
+): FoundDeadlock[] {
+  const candidates = opts.everyComponent ? starts : starts.filter((s) => s.hasLiveWait() && cycleThrough(s));
+  if (candidates.length === 0) return [];
+  const scope = opts.scope ?? scopeFrom(candidates);
+  const red = reduce(scope);
+  const roots = candidates.filter((s) => red.stuck.has(s));
+  if (roots.length === 0) return [];
+
+  const aheadOf = new Map<Wait, Wait | undefined>();
+  const edgesOf = new Map<Owner, BlockEdge[]>();
+  const edges = (o: Owner): BlockEdge[] => {
+    let e = edgesOf.get(o);
+    if (!e) edgesOf.set(o, (e = blockEdges(o, red, aheadOf)));
+    return e;
+  };
+  const comps = stronglyConnected(opts.everyComponent ? red.stuck : roots, function* (o: Owner) {
+    for (const e of edges(o)) yield e.to;
+  });
+
+  const found: FoundDeadlock[] = [];
+  for (const comp of comps) {
+    const inComp = new Set(comp);
+    const closer = opts.everyComponent ? undefined : roots.find((r) => inComp.has(r));
+    if (!opts.everyComponent && !closer) continue;
+    const only = comp[0] as Owner;
+    if (comp.length === 1 && !edges(only).some((e) => e.to === only)) continue;
+    const members = comp.sort((a, b) => a.key.localeCompare(b.key));
+    const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
+    const waits = members.flatMap((m) => blockedWaits(m, red));
+    const behind = [...red.stuck].filter((o) => !inComp.has(o));
+    found.push({
+      members,
+      waits,
+      edges: memberEdges,
+      victims: chooseVictims(members, scope, red, victimOrder, closer, memberEdges),
+      blockedBehind: behind,
+      closer,
+    });
+  }
+  return found;
+}
+
+// ---- victims ----------------------------------------------------------------
+
+function chooseVictims(
+  members: Owner[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  order: VictimCriterion[],
+  closer: Owner | undefined,
+  edges: BlockEdge[],
+): { owner: Owner; wait: Wait; reason: string }[] {
+  const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
+  const finished = new Set<Owner>();
+  let stillStuck = members;
+  for (;;) {
+    const pool = stillStuck.filter((m) => m.abortable && !finished.has(m) && blockedWaits(m, red).length > 0);
+    if (pool.length === 0) return []; // no set of aborts resolves it: report, abort nobody
+    pool.sort((a, b) => compareVictims(a, b, order, closer));
+    const v = pool[0] as Owner;
+    // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).
+    const wait = edges.find((e) => e.from === v)?.wait ?? (blockedWaits(v, red)[0] as Wait);
+    victims.push({ owner: v, wait, reason: victimReason(v, pool, order, closer) });
+    finished.add(v);
+    const again = reduce(scope, finished);
+    stillStuck = members.filter((m) => again.stuck.has(m));
+    if (stillStuck.length === 0) return victims;
+  }
+}
+
+function holdCount(o: Owner): number {
+  let n = 0;
+  for (const h of o.holds.values()) if (h.resource.kind !== 'task') n++;
+  return n;
+}
+
+function criterionValue(o: Owner, c: VictimCriterion, closer: Owner | undefined): number {
+  switch (c) {
+    case 'priority':
+      return o.priority;
+    case 'work':
+      return holdCount(o);
+    case 'youngest':
+      return -o.startedAt;
+    case 'closer':
+      return o === closer ? 0 : 1;
+  }
+}
+
+function compareVictims(a: Owner, b: Owner, order: VictimCriterion[], closer: Owner | undefined): number {
+  for (const c of order) {
+    const d = criterionValue(a, c, closer) - criterionValue(b, c, closer);
+    if (d !== 0) return d;
+  }
+  return a.key.localeCompare(b.key);
+}
+
+function victimReason(v: Owner, pool: Owner[], order: VictimCriterion[], closer: Owner | undefined): string {
+  if (pool.length === 1) return 'the only member whose wait can be aborted';
+  const other = pool[1] as Owner;
+  for (const c of order) {
+    if (criterionValue(v, c, closer) === criterionValue(other, c, closer)) continue;
+    switch (c) {
+      case 'priority':
+        return `lowest priority (${v.priority})`;
+      case 'work':
+        return `least work lost (holds ${holdCount(v)} resource${holdCount(v) === 1 ? '' : 's'})`;
+      case 'youngest':
+        return 'youngest member (started last)';
+      case 'closer':
+        return 'its wait closed the cycle';
+    }
+  }
+  return 'tie broken by owner id';
+}
+
+export { EXCLUSIVE };

@@ -1,0 +1,257 @@
+// The detection engine of one namespace: the graph (graph.ts), the search
+// (detect.ts, whose header explains the algorithm), and the bookkeeping of
+// deadlocks that were found and are being resolved. Pure: no I/O, no timers;
+// the clock and the id generator are injected.
+import type { ClientEvent } from '@deadlockd/proto';
+import { findDeadlocks, type FoundDeadlock } from './detect.js';
+import { EventRejected, Graph } from './graph.js';
+import type { ClientState, Owner, Wait } from './model.js';
+import { buildReport } from './report.js';
+import {
+  DEFAULT_ENGINE_LIMITS,
+  DEFAULT_VICTIM_ORDER,
+  type BatchResult,
+  type ClientId,
+  type ClientInfo,
+  type Deadlock,
+  type EngineOptions,
+  type EventError,
+  type GraphStats,
+  type OwnerRef,
+  type VictimCriterion,
+} from './types.js';
+
+interface Active {
+  deadlock: Deadlock;
+  waits: Wait[];
+}
+
+let idCounter = 0;
+const defaultId = (): string => `DL-${Date.now().toString(36)}-${(++idCounter).toString(36)}`;
+
+export class Engine {
+  readonly namespace: string;
+  private readonly graph: Graph;
+  private readonly now: () => number;
+  private readonly newId: () => string;
+  private readonly victimOrder: VictimCriterion[];
+  /** found deadlocks not yet over (being verified, being aborted, or unresolvable), by id and by key */
+  private readonly active = new Map<string, Active>();
+  private readonly activeByKey = new Map<string, string>();
+  private resolved: string[] = [];
+
+  constructor(opts: EngineOptions) {
+    this.namespace = opts.namespace;
+    this.now = opts.now ?? Date.now;
+    this.newId = opts.newDeadlockId ?? defaultId;
+    this.victimOrder = opts.victimOrder ?? DEFAULT_VICTIM_ORDER;
+    this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => this.waitGone(w));
+  }
+
+  addClient(info: ClientInfo): void {
+    this.graph.addClient(info);
+  }
+
+  hasClient(id: ClientId): boolean {
+    return this.graph.clients.has(id);
+  }
+
+  removeClient(id: ClientId): { resolved: string[] } {
+    const c = this.graph.clients.get(id);
+    if (c) this.graph.removeClient(c);
+    return { resolved: this.takeResolved() };
+  }
+
+  /** Applies one batch in order; an event that fails is skipped (and reported), the rest apply. */
+  applyBatch(clientId: ClientId, events: ClientEvent[]): BatchResult {
+    const c = this.client(clientId);
+    const errors: EventError[] = [];
+    const starts: Owner[] = [];
+    for (let i = 0; i < events.length; i++) {
+      try {
+        this.graph.apply(c, events[i] as ClientEvent, starts);
+      } catch (err) {
+        if (err instanceof EventRejected) errors.push({ index: i, code: err.code, message: err.message });
+        else errors.push({ index: i, code: 'INTERNAL', message: String((err as Error)?.message ?? err) });
+      }
+    }
+    // Search once per batch, on its final state: a deadlock persists, so
+    // nothing formed inside the batch can have gone away by its end.
+    const deadlocks = starts.length ? this.detect(unique(starts).filter(alive), true) : [];
+    return { errors, deadlocks, resolved: this.takeResolved() };
+  }
+
+  /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
+  replaceClientState(clientId: ClientId, events: ClientEvent[]): BatchResult {
+    this.graph.clearClient(this.client(clientId));
+    return this.applyBatch(clientId, events);
+  }
+
+  /** Marks the victims' waits as being aborted (treated as gone by detection) before the aborts are sent. */
+  beginResolution(d: Deadlock): void {
+    const a = this.active.get(d.id) ?? this.register(d, this.waitsOf(d));
+    for (const v of d.victims) {
+      const w = this.graph.clients.get(v.client)?.waits.get(v.waitId);
+      if (w) w.aborting = true;
+    }
+    a.deadlock = d;
+  }
+
+  /** Forget a found deadlock that will not be resolved (its confirm round failed); it may be found again. */
+  dismiss(deadlockId: string): void {
+    const a = this.active.get(deadlockId);
+    if (!a) return;
+    for (const w of a.waits) w.deadlocks = w.deadlocks?.filter((x) => x !== deadlockId);
+    this.active.delete(deadlockId);
+    this.activeByKey.delete(a.deadlock.key);
+  }
+
+  /**
+   * The victim's client answered. `aborted`: its cancel event came first, so
+   * nothing to do. `stale`: the wait had already ended on the client; if we
+   * still think it pends, the view was behind — clear the mark and search again.
+   */
+  abortAnswered(clientId: ClientId, waitId: string, result: 'aborted' | 'stale'): BatchResult {
+    const w = this.graph.clients.get(clientId)?.waits.get(waitId);
+    if (!w || result === 'aborted') return { errors: [], deadlocks: [], resolved: this.takeResolved() };
+    w.aborting = false;
+    for (const id of w.deadlocks ?? []) this.dismiss(id);
+    return { errors: [], deadlocks: this.detect([w.owner], true), resolved: this.takeResolved() };
+  }
+
+  /** Searches again from these owners (after a confirm round); returns what is deadlocked now. */
+  recheck(members: OwnerRef[]): Deadlock[] {
+    const owners: Owner[] = [];
+    for (const m of members) {
+      const o = this.graph.clients.get(m.client)?.owners.get(m.owner);
+      if (o) owners.push(o);
+    }
+    return this.detect(owners, false);
+  }
+
+  isPending(clientId: ClientId, waitId: string): boolean {
+    return this.graph.clients.get(clientId)?.waits.has(waitId) ?? false;
+  }
+
+  /**
+   * The safety net: reduce the whole graph and compare with what the
+   * incremental path found. Anything new is returned and counted as `missed`
+   * (zero in a correct build).
+   */
+  sweep(): { found: Deadlock[]; missed: number } {
+    const all: Owner[] = [];
+    for (const c of this.graph.clients.values()) for (const o of c.owners.values()) all.push(o);
+    const found = findDeadlocks(all.filter((o) => o.hasLiveWait()), this.victimOrder, {
+      everyComponent: true,
+      scope: new Set(all),
+    });
+    const fresh = found.map((f) => this.toDeadlock(f)).filter((d) => !this.activeByKey.has(d.key));
+    for (const d of fresh) this.register(d, this.waitsOf(d));
+    return { found: fresh, missed: fresh.length };
+  }
+
+  activeDeadlocks(): Deadlock[] {
+    return [...this.active.values()].map((a) => a.deadlock);
+  }
+
+  stats(): GraphStats {
+    const g = this.graph;
+    return {
+      owners: g.ownerCount,
+      resources: g.localResourceCount + g.globals.size,
+      holds: g.holdCount,
+      waits: g.waitCount,
+      activeDeadlocks: this.active.size,
+    };
+  }
+
+  /** Read-only access for exporters (REST graph, dashboard). */
+  get clients(): ReadonlyMap<string, ClientState> {
+    return this.graph.clients;
+  }
+
+  // ---- internals ----------------------------------------------------------------
+
+  private client(id: ClientId): ClientState {
+    const c = this.graph.clients.get(id);
+    if (!c) throw new Error(`engine: unknown client '${id}' (addClient first)`);
+    return c;
+  }
+
+  private detect(starts: Owner[], skipKnown: boolean): Deadlock[] {
+    if (starts.length === 0) return [];
+    const out: Deadlock[] = [];
+    for (const f of findDeadlocks(starts, this.victimOrder)) {
+      const d = this.toDeadlock(f);
+      const known = this.activeByKey.get(d.key);
+      if (known) {
+        if (skipKnown) continue;
+        const a = this.active.get(known) as Active;
+        d.id = known;
+        d.report = { ...d.report, id: known, text: d.report.text.replace(d.report.id, known) };
+        a.deadlock = d;
+      } else this.register(d, f.waits);
+      if (!out.some((x) => x.key === d.key)) out.push(d);
+    }
+    return out;
+  }
+
+  private toDeadlock(f: FoundDeadlock): Deadlock {
+    const id = this.newId();
+    const detectedAt = this.now();
+    const ref = (o: Owner): OwnerRef => ({ client: o.client.info.id, owner: o.id });
+    return {
+      id,
+      key: f.waits.map((w) => w.key).sort().join(','),
+      detectedAt,
+      members: f.members.map(ref),
+      waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
+      victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
+      clients: unique(f.members.map((o) => o.client.info.id)),
+      report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
+    };
+  }
+
+  private waitsOf(d: Deadlock): Wait[] {
+    const out: Wait[] = [];
+    for (const r of d.waits) {
+      const w = this.graph.clients.get(r.client)?.waits.get(r.waitId);
+      if (w) out.push(w);
+    }
+    return out;
+  }
+
+  private register(d: Deadlock, waits: Wait[]): Active {
+    const a: Active = { deadlock: d, waits };
+    this.active.set(d.id, a);
+    this.activeByKey.set(d.key, d.id);
+    for (const w of waits) (w.deadlocks ??= []).push(d.id);
+    return a;
+  }
+
+  /** A member wait ended (granted, cancelled, dropped): the deadlock it was part of is over. */
+  private waitGone(w: Wait): void {
+    for (const id of w.deadlocks ?? []) {
+      const a = this.active.get(id);
+      if (!a) continue;
+      this.active.delete(id);
+      this.activeByKey.delete(a.deadlock.key);
+      for (const x of a.waits) if (x !== w) x.deadlocks = x.deadlocks?.filter((y) => y !== id);
+      this.resolved.push(id);
+    }
+    w.deadlocks = undefined;
+  }
+
+  private takeResolved(): string[] {
+    if (this.resolved.length === 0) return [];
+    const r = this.resolved;
+    this.resolved = [];
+    return r;
+  }
+}
+
+function unique<T>(xs: T[]): T[] {
+  return xs.length < 2 ? xs : [...new Set(xs)];
+}
+
+const alive = (o: Owner): boolean => o.client.owners.get(o.id) === o;

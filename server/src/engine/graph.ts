@@ -1,0 +1,343 @@
+// Applies client events to the wait-for graph. Validation happens before any
+// change, so an event that fails leaves the graph exactly as it was.
+//
+// Each mutation also says whether it can have created a deadlock, and from
+// which owners a search must start (see detect.ts): a new wait (from its
+// owner), a newly reported hold by an owner that is itself waiting (from that
+// owner), a capacity decrease (from the resource's waiters). Releases, grants,
+// cancellations and ends only ever remove edges, so they never need a search.
+import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
+import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
+import type { ClientInfo, EngineLimits } from './types.js';
+
+export class EventRejected extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const reject = (code: ErrorCode, message: string): never => {
+  throw new EventRejected(code, message);
+};
+
+type OwnerEvent = Extract<ClientEvent, { type: 'owner' }>;
+type ResourceEvent = Extract<ClientEvent, { type: 'resource' }>;
+type WaitEvent = Extract<ClientEvent, { type: 'wait' }>;
+type HoldEvent = Extract<ClientEvent, { type: 'hold' }>;
+type ReleaseEvent = Extract<ClientEvent, { type: 'release' }>;
+
+export class Graph {
+  readonly clients = new Map<string, ClientState>();
+  readonly globals = new Map<string, Resource>();
+  private seq = 0;
+  ownerCount = 0;
+  waitCount = 0;
+  holdCount = 0;
+  localResourceCount = 0;
+
+  constructor(
+    private readonly limits: EngineLimits,
+    private readonly now: () => number,
+    /** called whenever a wait leaves the graph (granted, cancelled, dropped) */
+    private readonly onWaitGone: (w: Wait) => void,
+  ) {}
+
+  addClient(info: ClientInfo): ClientState {
+    const existing = this.clients.get(info.id);
+    if (existing) return existing;
+    const c = new ClientState(info);
+    this.clients.set(info.id, c);
+    return c;
+  }
+
+  /** Drops every owner, wait, hold and local resource of a client. */
+  clearClient(c: ClientState): void {
+    for (const o of [...c.owners.values()]) this.dropOwner(o);
+    for (const r of c.resources.values()) {
+      if (r.global) {
+        r.declaredBy.delete(c);
+        this.maybeDropGlobal(r);
+      } else this.localResourceCount--;
+    }
+    c.resources.clear();
+  }
+
+  removeClient(c: ClientState): void {
+    this.clearClient(c);
+    this.clients.delete(c.info.id);
+  }
+
+  /** Applies one event; returns the owners a deadlock search must start from. */
+  apply(c: ClientState, e: ClientEvent, starts: Owner[]): void {
+    switch (e.type) {
+      case 'owner':
+        return this.declareOwner(c, e);
+      case 'end': {
+        const o = c.owners.get(e.owner);
+        if (o) this.dropOwner(o);
+        return;
+      }
+      case 'resource':
+        return this.declareResource(c, e, starts);
+      case 'wait':
+        return this.addWait(c, e, starts);
+      case 'grant': {
+        const w = c.waits.get(e.waitId) ?? reject('UNKNOWN_WAIT', `no pending wait '${e.waitId}'`);
+        this.removeWait(w);
+        if (w.resource.kind !== 'task') this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
+        return;
+      }
+      case 'cancel': {
+        const w = c.waits.get(e.waitId) ?? reject('UNKNOWN_WAIT', `no pending wait '${e.waitId}'`);
+        this.removeWait(w);
+        return;
+      }
+      case 'hold':
+        return this.reportHold(c, e, starts);
+      case 'release':
+        return this.release(c, e);
+    }
+  }
+
+  // ---- owners ---------------------------------------------------------------
+
+  private ownerFor(c: ClientState, id: string): Owner {
+    let o = c.owners.get(id);
+    if (!o) {
+      if (c.owners.size >= this.limits.maxOwnersPerClient)
+        reject('LIMIT_EXCEEDED', `client has ${c.owners.size} owners (maxOwnersPerClient)`);
+      o = new Owner(c, id, this.now());
+      c.owners.set(id, o);
+      this.ownerCount++;
+    }
+    return o;
+  }
+
+  private declareOwner(c: ClientState, e: OwnerEvent): void {
+    const o = this.ownerFor(c, e.owner);
+    if (e.name !== undefined) o.name = e.name;
+    if (e.priority !== undefined) o.priority = e.priority;
+    if (e.abortable !== undefined) o.abortable = e.abortable;
+    if (e.startedAt !== undefined) o.startedAt = e.startedAt;
+  }
+
+  /** The owner ended: its holds and waits go; waits on its completion are satisfied. */
+  private dropOwner(o: Owner): void {
+    for (const w of [...o.waits]) this.removeWait(w);
+    for (const h of [...o.holds.values()]) this.removeHold(h);
+    const t = o.taskResource;
+    if (t) for (const w of [...t.queue]) this.removeWait(w);
+    o.client.owners.delete(o.id);
+    this.ownerCount--;
+  }
+
+  // ---- resources ------------------------------------------------------------
+
+  private declareResource(c: ClientState, e: ResourceEvent, starts: Owner[]): void {
+    let capacity: number;
+    if (e.kind === 'mutex') capacity = 1;
+    else if (e.kind === 'rwlock') capacity = EXCLUSIVE;
+    else capacity = e.capacity ?? reject('BAD_REQUEST_SIZE', `semaphore '${e.resource}' needs a capacity`);
+    if (e.kind === 'mutex' && e.capacity !== undefined && e.capacity !== 1)
+      reject('BAD_REQUEST_SIZE', `a mutex has capacity 1, not ${e.capacity}`);
+    const global = e.scope === 'global';
+    const label = e.label ?? e.resource;
+    const known = c.resources.get(e.resource) ?? (global ? this.globals.get(e.resource) : undefined);
+    if (known) {
+      if (known.kind !== e.kind)
+        reject('RESOURCE_CONFLICT', `'${e.resource}' is a ${known.kind}, not a ${e.kind}`);
+      if (known.global !== global)
+        reject('RESOURCE_CONFLICT', `'${e.resource}' was declared ${known.global ? 'global' : 'local'}`);
+      if (!c.resources.has(e.resource)) {
+        if (c.resources.size >= this.limits.maxResourcesPerClient)
+          reject('LIMIT_EXCEEDED', `client declared ${c.resources.size} resources (maxResourcesPerClient)`);
+        c.resources.set(e.resource, known);
+        known.declaredBy.add(c);
+      }
+      if (e.label !== undefined) known.label = e.label;
+      if (capacity !== known.capacity) {
+        const decreased = capacity < known.capacity;
+        known.capacity = capacity;
+        // Fewer units can leave a waiter stuck for good: search from every waiter.
+        if (decreased) for (const w of known.queue) starts.push(w.owner);
+      }
+      return;
+    }
+    if (c.resources.size >= this.limits.maxResourcesPerClient)
+      reject('LIMIT_EXCEEDED', `client declared ${c.resources.size} resources (maxResourcesPerClient)`);
+    if (global && this.globals.size >= this.limits.maxGlobalResources)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.globals.size} shared resources (maxGlobalResources)`);
+    // The order of waits that reach us from different clients is not the order
+    // the real lock will grant them in, so shared resources are never FIFO here.
+    const fifo = global ? false : (e.fifo ?? true);
+    const key = global ? `g:${e.resource}` : `${c.info.id}:${e.resource}`;
+    const r = new Resource(key, e.resource, e.kind, global, capacity, fifo, label);
+    c.resources.set(e.resource, r);
+    if (global) {
+      this.globals.set(e.resource, r);
+      r.declaredBy.add(c);
+    } else this.localResourceCount++;
+  }
+
+  private maybeDropGlobal(r: Resource): void {
+    if (r.declaredBy.size === 0 && r.idle()) this.globals.delete(r.name);
+  }
+
+  private taskResourceOf(t: Owner): Resource {
+    if (!t.taskResource) {
+      const r = new Resource(`task:${t.key}`, t.id, 'task', false, EXCLUSIVE, false, `end of task '${t.name}'`, t);
+      t.taskResource = r;
+      this.addHold(t, r, EXCLUSIVE, t.startedAt, undefined);
+    }
+    return t.taskResource;
+  }
+
+  /** Units a request takes, from its kind and mode; validates the shape. */
+  private unitsFor(r: Resource, o: Owner | undefined, e: { mode?: string | undefined; units?: number | undefined }): number {
+    switch (r.kind) {
+      case 'mutex':
+        if (e.mode === 'shared') reject('BAD_REQUEST_SIZE', `mutex '${r.name}' has no shared mode`);
+        if (e.units !== undefined && e.units !== 1) reject('BAD_REQUEST_SIZE', `mutex '${r.name}' has one unit`);
+        return 1;
+      case 'rwlock': {
+        if (e.units !== undefined) reject('BAD_REQUEST_SIZE', `rwlock '${r.name}' takes a mode, not units`);
+        const mode = e.mode ?? reject('BAD_REQUEST_SIZE', `rwlock '${r.name}' needs mode 'shared' or 'exclusive'`);
+        if (mode === 'shared') return 1;
+        // Upgrade: a shared holder asking for exclusive needs every unit but its own.
+        const own = o?.holds.get(r)?.units ?? 0;
+        return own > 0 && own < EXCLUSIVE ? EXCLUSIVE - own : EXCLUSIVE;
+      }
+      case 'semaphore': {
+        if (e.mode !== undefined) reject('BAD_REQUEST_SIZE', `semaphore '${r.name}' takes units, not a mode`);
+        const units = e.units ?? 1;
+        if (units > r.capacity)
+          reject('BAD_REQUEST_SIZE', `semaphore '${r.name}' has ${r.capacity} units; ${units} requested`);
+        return units;
+      }
+      case 'task':
+        return 1;
+    }
+  }
+
+  private declaredResource(c: ClientState, name: string): Resource {
+    return (
+      c.resources.get(name) ??
+      reject('UNKNOWN_RESOURCE', `resource '${name}' was not declared on this connection`)
+    );
+  }
+
+  // ---- waits ----------------------------------------------------------------
+
+  private addWait(c: ClientState, e: WaitEvent, starts: Owner[]): void {
+    if (c.waits.has(e.waitId)) reject('DUPLICATE_WAIT', `wait '${e.waitId}' is already pending`);
+    if ((e.resource === undefined) === (e.task === undefined))
+      reject('BAD_REQUEST_SIZE', 'a wait names exactly one of `resource` or `task`');
+    if (c.waits.size >= this.limits.maxWaitsPerClient)
+      reject('LIMIT_EXCEEDED', `client has ${c.waits.size} pending waits (maxWaitsPerClient)`);
+    let r: Resource;
+    if (e.task !== undefined) {
+      const t = c.owners.get(e.task) ?? reject('UNKNOWN_OWNER', `task '${e.task}' is not a known owner`);
+      r = this.taskResourceOf(t);
+    } else r = this.declaredResource(c, e.resource as string);
+    const units = this.unitsFor(r, c.owners.get(e.owner), e);
+    const o = this.ownerFor(c, e.owner);
+    const w = new Wait(e.waitId, o, r, units, e.mode, e.since ?? this.now(), e.stack, ++this.seq);
+    c.waits.set(w.id, w);
+    r.queue.add(w);
+    o.waits.add(w);
+    if (o.waits.size === 2) for (const x of o.waits) x.resource.multiWaiters.add(o);
+    else if (o.waits.size > 2) r.multiWaiters.add(o);
+    this.waitCount++;
+    starts.push(o);
+  }
+
+  removeWait(w: Wait): void {
+    const o = w.owner;
+    const r = w.resource;
+    if (!o.waits.delete(w)) return;
+    r.queue.delete(w);
+    o.client.waits.delete(w.id);
+    this.waitCount--;
+    // Keep multiWaiters exact: o stays listed on a resource only while it waits
+    // there and waits for something else too.
+    if (o.waits.size <= 1) {
+      r.multiWaiters.delete(o);
+      for (const x of o.waits) x.resource.multiWaiters.delete(o);
+    } else {
+      let stillHere = false;
+      for (const x of o.waits) if (x.resource === r) stillHere = true;
+      if (!stillHere) r.multiWaiters.delete(o);
+    }
+    this.onWaitGone(w);
+    if (r.global) this.maybeDropGlobal(r);
+  }
+
+  // ---- holds ----------------------------------------------------------------
+
+  private reportHold(c: ClientState, e: HoldEvent, starts: Owner[]): void {
+    const r = this.declaredResource(c, e.resource);
+    if (r.kind === 'rwlock' && e.mode === undefined)
+      reject('BAD_REQUEST_SIZE', `rwlock '${r.name}' needs mode 'shared' or 'exclusive'`);
+    // A reported hold is absolute: exclusive means every unit.
+    const units = r.kind === 'rwlock' ? (e.mode === 'exclusive' ? EXCLUSIVE : 1) : this.unitsFor(r, undefined, e);
+    const o = this.ownerFor(c, e.owner);
+    this.addHold(o, r, units, e.since ?? this.now(), e.stack);
+    // To the daemon a hold it learns of late is a capacity decrease on r; it
+    // can only close a cycle through its owner, and only if that owner waits.
+    if (o.hasLiveWait() && r.queue.size > 0) starts.push(o);
+  }
+
+  private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
+    const h = o.holds.get(r);
+    if (h) {
+      h.units = Math.min(h.units + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
+      r.held += units;
+      return;
+    }
+    if (o.client.holdCount >= this.limits.maxHoldsPerClient)
+      reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
+    const hold: Hold = { owner: o, resource: r, units, since, stack };
+    o.holds.set(r, hold);
+    r.holders.set(o, hold);
+    r.held += units;
+    o.client.holdCount++;
+    this.holdCount++;
+  }
+
+  private release(c: ClientState, e: ReleaseEvent): void {
+    const r = this.declaredResource(c, e.resource);
+    const o = c.owners.get(e.owner);
+    const h = o?.holds.get(r);
+    if (!o || !h) return reject('NOT_HELD', `owner '${e.owner}' does not hold '${e.resource}'`);
+    let units: number;
+    if (r.kind === 'rwlock') {
+      const mode = e.mode ?? (h.units >= EXCLUSIVE ? 'exclusive' : 'shared');
+      if (mode === 'exclusive' && h.units < EXCLUSIVE)
+        reject('NOT_HELD', `owner '${e.owner}' holds '${e.resource}' shared, not exclusive`);
+      if (mode === 'shared' && h.units >= EXCLUSIVE)
+        reject('NOT_HELD', `owner '${e.owner}' holds '${e.resource}' exclusive, not shared`);
+      units = mode === 'exclusive' ? h.units : 1;
+    } else {
+      units = e.units ?? 1;
+      if (units > h.units) reject('NOT_HELD', `owner '${e.owner}' holds ${h.units} of '${e.resource}', not ${units}`);
+    }
+    h.units -= units;
+    r.held -= units;
+    if (h.units === 0) this.removeHold(h);
+  }
+
+  private removeHold(h: Hold): void {
+    const { owner: o, resource: r } = h;
+    if (o.holds.get(r) !== h) return;
+    o.holds.delete(r);
+    r.holders.delete(o);
+    r.held -= h.units;
+    h.units = 0;
+    o.client.holdCount--;
+    this.holdCount--;
+    if (r.global) this.maybeDropGlobal(r);
+  }
+}

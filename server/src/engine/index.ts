@@ -1,0 +1,3 @@
+export { Engine } from './engine.js';
+export * from './types.js';
+export { renderReportText } from './report.js';

@@ -1,0 +1,126 @@
+// The in-memory wait-for graph: owners, resources, holds and waits.
+//
+// Every resource is modelled as a COUNTED resource (Holt's model), which lets
+// one detection algorithm serve every kind exactly:
+//   mutex      capacity 1; a request takes 1 unit
+//   semaphore  capacity N; a request takes k units
+//   rwlock     capacity EXCLUSIVE; shared takes 1 unit, exclusive takes all of
+//              them — so shared holders never block each other, and any
+//              holder blocks a writer. An owner holding `s` shared units that
+//              asks for exclusive (an upgrade) asks for EXCLUSIVE - s more.
+//   task       "wait until owner T ends": a resource T holds entirely for its
+//              whole life; waiters ask for 1 unit, so all of them proceed the
+//              moment T ends (it releases everything when it completes).
+// A request never counts the requester's own holdings, so a task re-locking a
+// mutex it holds waits for itself: a self-deadlock, found like any other.
+import type { LockMode, ResourceKind } from '@deadlockd/proto';
+import type { ClientInfo } from './types.js';
+
+export const EXCLUSIVE = 2 ** 30;
+
+export type Kind = ResourceKind | 'task';
+
+export class ClientState {
+  readonly owners = new Map<string, Owner>();
+  readonly resources = new Map<string, Resource>();
+  readonly waits = new Map<string, Wait>();
+  holdCount = 0;
+  constructor(readonly info: ClientInfo) {}
+}
+
+export class Owner {
+  readonly key: string;
+  name: string;
+  priority = 0;
+  abortable = true;
+  startedAt: number;
+  readonly holds = new Map<Resource, Hold>();
+  readonly waits = new Set<Wait>();
+  /** created the first time another owner waits for this one to end */
+  taskResource: Resource | undefined;
+  /** traversal stamp (avoids allocating visited sets on the hot path) */
+  mark = 0;
+  constructor(
+    readonly client: ClientState,
+    readonly id: string,
+    now: number,
+  ) {
+    this.key = `${client.info.id}/${id}`;
+    this.name = id;
+    this.startedAt = now;
+  }
+  /** pending waits that are not being aborted already */
+  *liveWaits(): IterableIterator<Wait> {
+    for (const w of this.waits) if (!w.aborting) yield w;
+  }
+  hasLiveWait(): boolean {
+    for (const w of this.waits) if (!w.aborting) return true;
+    return false;
+  }
+}
+
+export class Resource {
+  readonly holders = new Map<Owner, Hold>();
+  /** units held, summed over holders */
+  held = 0;
+  /** pending waits in arrival order (a Set keeps insertion order, deletes in O(1)) */
+  readonly queue = new Set<Wait>();
+  /**
+   * Owners queued here that also wait for something else. Only they can lead
+   * a cycle search anywhere new through this queue (see detect.ts), so hot
+   * locks with thousands of plain waiters cost nothing extra per search.
+   */
+  readonly multiWaiters = new Set<Owner>();
+  /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
+  readonly declaredBy = new Set<ClientState>();
+  mark = 0;
+  constructor(
+    readonly key: string,
+    readonly name: string,
+    readonly kind: Kind,
+    readonly global: boolean,
+    public capacity: number,
+    public fifo: boolean,
+    public label: string,
+    /** for task resources: the owner whose end it stands for */
+    readonly taskOf?: Owner,
+  ) {}
+  get free(): number {
+    return this.capacity - this.held;
+  }
+  idle(): boolean {
+    return this.holders.size === 0 && this.queue.size === 0;
+  }
+}
+
+export interface Hold {
+  owner: Owner;
+  resource: Resource;
+  units: number;
+  since: number;
+  stack?: string | undefined;
+}
+
+export class Wait {
+  aborting = false;
+  /** ids of active deadlocks this wait is a member wait of */
+  deadlocks: string[] | undefined;
+  constructor(
+    readonly id: string,
+    readonly owner: Owner,
+    readonly resource: Resource,
+    readonly units: number,
+    readonly mode: LockMode | undefined,
+    readonly since: number,
+    readonly stack: string | undefined,
+    readonly seq: number,
+  ) {}
+  get key(): string {
+    return `${this.owner.client.info.id}/${this.id}`;
+  }
+}
+
+export function modeOf(resource: Resource, units: number): LockMode | undefined {
+  if (resource.kind !== 'rwlock') return undefined;
+  return units >= EXCLUSIVE ? 'exclusive' : 'shared';
+}

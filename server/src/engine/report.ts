@@ -1,0 +1,140 @@
+// Turns a found deadlock into the report people read: structured (JSON, for
+// REST and the dashboard) and as text in the spirit of a database's deadlock
+// message — one line per edge, then each member's holds and waits with their
+// age and call site, then the victim and why.
+import type { DeadlockReport, ReportEdge, ReportMember } from '@deadlockd/proto';
+import type { FoundDeadlock } from './detect.js';
+import { EXCLUSIVE, modeOf, type Hold, type Owner, type Resource, type Wait } from './model.js';
+
+export interface ReportMeta {
+  id: string;
+  namespace: string;
+  detectedAt: number;
+}
+
+/** Edge endpoints and victims name owners as `<client>/<owner>`. */
+export const ownerKey = (o: Owner): string => o.key;
+
+function shape(r: Resource, units: number): { mode?: 'shared' | 'exclusive'; units?: number } {
+  if (r.kind === 'rwlock') return { mode: modeOf(r, units) ?? 'shared' };
+  if (r.kind === 'semaphore') return { units };
+  return {};
+}
+
+function holdOf(h: Hold) {
+  return { resource: h.resource.key, label: h.resource.label, ...shape(h.resource, h.units), since: h.since };
+}
+
+function waitOf(w: Wait) {
+  // An upgrade asks for the rest of the units; show it as the mode it asks for.
+  const units = w.resource.kind === 'rwlock' && w.mode === 'exclusive' ? EXCLUSIVE : w.units;
+  return {
+    waitId: w.id,
+    resource: w.resource.key,
+    label: w.resource.label,
+    ...shape(w.resource, units),
+    since: w.since,
+    ...(w.stack ? { stack: w.stack } : {}),
+  };
+}
+
+export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport {
+  const members: ReportMember[] = f.members.map((o) => ({
+    owner: o.id,
+    name: o.name,
+    service: o.client.info.service,
+    client: o.client.info.id,
+    priority: o.priority,
+    holds: [...o.holds.values()].filter((h) => h.resource.kind !== 'task').map(holdOf),
+    waits: f.waits.filter((w) => w.owner === o).map(waitOf),
+  }));
+  const edges: ReportEdge[] = f.edges.map((e) => ({
+    from: ownerKey(e.from),
+    to: ownerKey(e.to),
+    resource: e.wait.resource.key,
+    kind: e.kind,
+  }));
+  const v = f.victims[0];
+  const report: DeadlockReport = {
+    id: meta.id,
+    namespace: meta.namespace,
+    detectedAt: meta.detectedAt,
+    members,
+    edges,
+    victim: v ? { owner: ownerKey(v.owner), waitId: v.wait.id, reason: v.reason } : null,
+    resolution: f.victims.length > 0 ? 'aborting' : 'unresolvable',
+    text: '',
+  };
+  report.text = renderReportText(report, f.victims.slice(1).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`));
+  return report;
+}
+
+// ---- text ---------------------------------------------------------------------
+
+const who = (m: ReportMember | undefined, key: string): string =>
+  m ? `task '${m.name}' (${m.service})` : `owner ${key}`;
+
+function ago(since: number | undefined, at: number): string {
+  if (since === undefined) return '';
+  const ms = Math.max(0, at - since);
+  return ms < 10_000 ? ` for ${Math.round(ms)} ms` : ` for ${(ms / 1000).toFixed(1)} s`;
+}
+
+function what(x: { label: string; mode?: string | undefined; units?: number | undefined }): string {
+  if (x.mode) return `${x.label} (${x.mode})`;
+  if (x.units !== undefined) return `${x.units} unit${x.units === 1 ? '' : 's'} of ${x.label}`;
+  return x.label;
+}
+
+/** The first frames of a captured stack that are not the SDK's own. */
+function callSite(stack: string): string[] {
+  return stack
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('at ') && !l.includes('@deadlockd/client') && !l.includes('client-sdk/dist'))
+    .slice(0, 3);
+}
+
+export function renderReportText(r: DeadlockReport, moreVictims: string[] = []): string {
+  const byKey = new Map(r.members.map((m) => [`${m.client}/${m.owner}`, m]));
+  const lines: string[] = [];
+  lines.push(
+    `deadlock ${r.id} detected at ${new Date(r.detectedAt).toISOString()} in namespace '${r.namespace}' ` +
+      `(${r.members.length} member${r.members.length === 1 ? '' : 's'})`,
+  );
+  // One line per (waiter, resource): "X waits for R held by Y and Z" / "queued behind Y (FIFO)".
+  const grouped = new Map<string, { from: string; resource: string; hard: string[]; soft: string[] }>();
+  for (const e of r.edges) {
+    const k = `${e.from}\u0000${e.resource}`;
+    let g = grouped.get(k);
+    if (!g) grouped.set(k, (g = { from: e.from, resource: e.resource, hard: [], soft: [] }));
+    (e.kind === 'hard' ? g.hard : g.soft).push(e.to);
+  }
+  for (const g of grouped.values()) {
+    const m = byKey.get(g.from);
+    const w = m?.waits.find((x) => x.resource === g.resource);
+    const target = w ? what(w) : g.resource;
+    const parts: string[] = [];
+    if (g.hard.length) parts.push(`held by ${g.hard.map((k) => (k === g.from ? 'itself' : who(byKey.get(k), k))).join(' and ')}`);
+    if (g.soft.length) parts.push(`queued behind ${g.soft.map((k) => who(byKey.get(k), k)).join(' and ')} (FIFO)`);
+    lines.push(`  ${who(m, g.from)} waits for ${target}, ${parts.join(', ')}`);
+  }
+  lines.push('members:');
+  for (const m of r.members) {
+    lines.push(`  ${who(m, m.owner)} — client ${m.client}, owner ${m.owner}, priority ${m.priority}`);
+    for (const h of m.holds) lines.push(`    holds ${what(h)}${ago(h.since, r.detectedAt)}`);
+    if (m.holds.length === 0) lines.push('    holds nothing');
+    for (const w of m.waits) {
+      lines.push(`    waits for ${what(w)}${ago(w.since, r.detectedAt)} (wait ${w.waitId})`);
+      if (w.stack) for (const f of callSite(w.stack)) lines.push(`      ${f}`);
+    }
+  }
+  if (r.victim) {
+    const vm = byKey.get(r.victim.owner);
+    lines.push(`victim: ${who(vm, r.victim.owner)}, wait ${r.victim.waitId} aborted — ${r.victim.reason}`);
+    if (moreVictims.length) lines.push(`also aborted, as one was not enough: ${moreVictims.join(', ')}`);
+  } else {
+    lines.push('victim: none — no member allows its wait to be aborted; reported only');
+  }
+  return lines.join('\n');
+}

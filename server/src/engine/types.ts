@@ -1,0 +1,99 @@
+// Public types of the detection engine. The engine is pure: no I/O, no timers;
+// the clock and the id generator are injected.
+import type { ClientEvent, DeadlockReport, ErrorCode } from '@deadlockd/proto';
+
+export type ClientId = string;
+
+export interface ClientInfo {
+  id: ClientId;
+  service: string;
+  instance: string;
+}
+
+/** Criteria for choosing a victim, applied in order until one owner wins. */
+export type VictimCriterion =
+  | 'priority' // lowest `priority` first
+  | 'work' // fewest holds first (least work lost)
+  | 'youngest' // latest `startedAt` first
+  | 'closer'; // the owner whose wait closed the cycle first
+
+export const DEFAULT_VICTIM_ORDER: VictimCriterion[] = ['priority', 'work', 'youngest', 'closer'];
+
+export interface EngineLimits {
+  maxOwnersPerClient: number;
+  maxResourcesPerClient: number;
+  maxWaitsPerClient: number;
+  maxHoldsPerClient: number;
+  maxGlobalResources: number;
+}
+
+export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
+  maxOwnersPerClient: 100_000,
+  maxResourcesPerClient: 100_000,
+  maxWaitsPerClient: 100_000,
+  maxHoldsPerClient: 1_000_000,
+  maxGlobalResources: 1_000_000,
+};
+
+export interface EngineOptions {
+  namespace: string;
+  now?: () => number;
+  newDeadlockId?: () => string;
+  victimOrder?: VictimCriterion[];
+  limits?: Partial<EngineLimits>;
+}
+
+export interface WaitRef {
+  client: ClientId;
+  waitId: string;
+}
+
+export interface OwnerRef {
+  client: ClientId;
+  owner: string;
+}
+
+export interface Victim extends OwnerRef {
+  waitId: string;
+  reason: string;
+}
+
+/** A deadlock found by the engine: the members (owners on the cycle), their blocked waits, and the victims. */
+export interface Deadlock {
+  id: string;
+  /** canonical key of the member waits; the same deadlock found twice has the same key */
+  key: string;
+  detectedAt: number;
+  members: OwnerRef[];
+  /** the blocked waits of the members (what a confirm round asks about) */
+  waits: WaitRef[];
+  /** the minimal set of waits to abort, in order; empty when no member can be aborted */
+  victims: Victim[];
+  /** every client that has a member */
+  clients: ClientId[];
+  report: DeadlockReport;
+}
+
+export interface EventError {
+  index: number;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface BatchResult {
+  errors: EventError[];
+  /** deadlocks newly found after the batch was applied */
+  deadlocks: Deadlock[];
+  /** ids of active deadlocks that ended because one of their waits ended */
+  resolved: string[];
+}
+
+export interface GraphStats {
+  owners: number;
+  resources: number;
+  holds: number;
+  waits: number;
+  activeDeadlocks: number;
+}
+
+export type { ClientEvent };

@@ -82,9 +82,23 @@ export interface FoundDeadlock {
 
 let epoch = 0;
 
+/** how many candidates are tried as the single victim before falling back to several */
+const SINGLE_VICTIM_TRIALS = 16;
+
+/**
+ * FIFO queues the start waits in. An owner queued behind the start in one of
+ * them is soft-blocked by it: reaching such an owner closes a cycle.
+ */
+function fifoQueuesOf(start: Owner): Resource[] | undefined {
+  let qs: Resource[] | undefined;
+  for (const w of start.waits) if (!w.aborting && w.resource.fifo) (qs ??= []).push(w.resource);
+  return qs;
+}
+
 /** Step 1: is there a path of blocked-by edges from `start` back to itself? */
 export function cycleThrough(start: Owner): boolean {
   const stamp = ++epoch;
+  const startQueues = fifoQueuesOf(start);
   const stack: Owner[] = [start];
   start.mark = stamp;
   while (stack.length > 0) {
@@ -92,6 +106,7 @@ export function cycleThrough(start: Owner): boolean {
     for (const w of o.waits) {
       if (w.aborting) continue;
       const r = w.resource;
+      if (o !== start && startQueues?.includes(r)) return true;
       if (r.mark === stamp) continue;
       r.mark = stamp;
       for (const h of r.holders.keys()) {
@@ -103,7 +118,6 @@ export function cycleThrough(start: Owner): boolean {
       }
       if (!r.fifo) continue;
       for (const q of r.multiWaiters) {
-        if (q === start) continue; // its own wait here is not an edge back to itself
         if (q.mark !== stamp) {
           q.mark = stamp;
           stack.push(q);
@@ -112,6 +126,41 @@ export function cycleThrough(start: Owner): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Step 1 for a batch with many starts: one Tarjan pass over the same edges
+ * instead of one walk per start (a batch of N waits along a chain would
+ * otherwise cost N²). Returns the starts that lie on a cycle.
+ */
+export function startsOnCycles(starts: Owner[]): Owner[] {
+  if (starts.length === 1) return cycleThrough(starts[0] as Owner) ? starts : [];
+  const startsQueuedOn = new Map<Resource, Owner[]>();
+  for (const s of starts)
+    for (const r of fifoQueuesOf(s) ?? []) {
+      const list = startsQueuedOn.get(r);
+      if (list) list.push(s);
+      else startsQueuedOn.set(r, [s]);
+    }
+  const comps = stronglyConnected(starts, function* (o: Owner) {
+    for (const w of o.waits) {
+      if (w.aborting) continue;
+      const r = w.resource;
+      yield* r.holders.keys();
+      if (!r.fifo) continue;
+      for (const q of r.multiWaiters) if (q !== o) yield q;
+      for (const q of startsQueuedOn.get(r) ?? []) if (q !== o) yield q;
+    }
+  });
+  const onCycle = new Set<Owner>();
+  for (const c of comps) {
+    if (c.length > 1) for (const o of c) onCycle.add(o);
+    else {
+      const o = c[0] as Owner;
+      for (const w of o.waits) if (!w.aborting && w.resource.holders.has(o)) onCycle.add(o);
+    }
+  }
+  return starts.filter((s) => onCycle.has(s));
 }
 
 /** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
@@ -185,7 +234,7 @@ export function findDeadlocks(
   victimOrder: VictimCriterion[],
   opts: { everyComponent?: boolean; scope?: Set<Owner> } = {},
 ): FoundDeadlock[] {
-  const candidates = opts.everyComponent ? starts : starts.filter((s) => s.hasLiveWait() && cycleThrough(s));
+  const candidates = opts.everyComponent ? starts : startsOnCycles(starts.filter((s) => s.hasLiveWait()));
   if (candidates.length === 0) return [];
   const scope = opts.scope ?? scopeFrom(candidates);
   const red = reduce(scope);
@@ -237,6 +286,20 @@ function chooseVictims(
   edges: BlockEdge[],
 ): { owner: Owner; wait: Wait; reason: string }[] {
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
+  const abortWait = (v: Owner): Wait => edges.find((e) => e.from === v)?.wait ?? (blockedWaits(v, red)[0] as Wait);
+  // Prefer one abort that resolves everything: try candidates in policy order
+  // (bounded, so a huge ring costs a few reductions, not one per member).
+  const ordered = members
+    .filter((m) => m.abortable && blockedWaits(m, red).length > 0)
+    .sort((a, b) => compareVictims(a, b, order, closer));
+  for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
+    const again = reduce(scope, new Set([v]));
+    if (members.every((m) => !again.stuck.has(m))) {
+      const reason = v === ordered[0] ? victimReason(v, ordered, order, closer) : 'the first, in victim order, whose abort alone resolves the deadlock';
+      return [{ owner: v, wait: abortWait(v), reason }];
+    }
+  }
+  // No single abort does it: greedily abort in policy order until nobody is stuck.
   const finished = new Set<Owner>();
   let stillStuck = members;
   for (;;) {
@@ -245,8 +308,7 @@ function chooseVictims(
     pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).
-    const wait = edges.find((e) => e.from === v)?.wait ?? (blockedWaits(v, red)[0] as Wait);
-    victims.push({ owner: v, wait, reason: victimReason(v, pool, order, closer) });
+    victims.push({ owner: v, wait: abortWait(v), reason: victimReason(v, pool, order, closer) });
     finished.add(v);
     const again = reduce(scope, finished);
     stillStuck = members.filter((m) => again.stuck.has(m));

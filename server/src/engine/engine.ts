@@ -39,6 +39,10 @@ export class Engine {
   private readonly active = new Map<string, Active>();
   private readonly activeByKey = new Map<string, string>();
   private resolved: string[] = [];
+  /** keys of deadlocks dismissed after a failed confirm round (bounded): if the sweep finds them again they were not missed */
+  private readonly dismissedKeys = new Set<string>();
+  /** members of deadlocks that just ended: what is left of them may still be deadlocked */
+  private recheckStarts: Owner[] = [];
 
   constructor(opts: EngineOptions) {
     this.namespace = opts.namespace;
@@ -56,10 +60,10 @@ export class Engine {
     return this.graph.clients.has(id);
   }
 
-  removeClient(id: ClientId): { resolved: string[] } {
+  removeClient(id: ClientId): { resolved: string[]; deadlocks: Deadlock[] } {
     const c = this.graph.clients.get(id);
     if (c) this.graph.removeClient(c);
-    return { resolved: this.takeResolved() };
+    return { resolved: this.takeResolved(), deadlocks: this.detect([], true) };
   }
 
   /** Applies one batch in order; an event that fails is skipped (and reported), the rest apply. */
@@ -77,7 +81,7 @@ export class Engine {
     }
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
-    const deadlocks = starts.length ? this.detect(unique(starts).filter(alive), true) : [];
+    const deadlocks = this.detect(starts, true);
     return { errors, deadlocks, resolved: this.takeResolved() };
   }
 
@@ -104,6 +108,8 @@ export class Engine {
     for (const w of a.waits) w.deadlocks = w.deadlocks?.filter((x) => x !== deadlockId);
     this.active.delete(deadlockId);
     this.activeByKey.delete(a.deadlock.key);
+    if (this.dismissedKeys.size >= 10_000) this.dismissedKeys.clear();
+    this.dismissedKeys.add(a.deadlock.key);
   }
 
   /**
@@ -145,9 +151,18 @@ export class Engine {
       everyComponent: true,
       scope: new Set(all),
     });
-    const fresh = found.map((f) => this.toDeadlock(f)).filter((d) => !this.activeByKey.has(d.key));
-    for (const d of fresh) this.register(d, this.waitsOf(d));
-    return { found: fresh, missed: fresh.length };
+    // Known = every member wait already belongs to a deadlock being handled
+    // (its shape may have changed since, e.g. a member released a hold).
+    const fresh: Deadlock[] = [];
+    let missed = 0;
+    for (const f of found) {
+      if (f.waits.every((w) => (w.deadlocks?.length ?? 0) > 0)) continue;
+      const d = this.toDeadlock(f);
+      this.register(d, f.waits);
+      fresh.push(d);
+      if (!this.dismissedKeys.has(d.key)) missed++;
+    }
+    return { found: fresh, missed };
   }
 
   activeDeadlocks(): Deadlock[] {
@@ -178,8 +193,14 @@ export class Engine {
     return c;
   }
 
-  private detect(starts: Owner[], skipKnown: boolean): Deadlock[] {
+  private detect(newStarts: Owner[], skipKnown: boolean): Deadlock[] {
+    let starts = newStarts;
+    if (this.recheckStarts.length) {
+      starts = starts.concat(this.recheckStarts);
+      this.recheckStarts = [];
+    }
     if (starts.length === 0) return [];
+    starts = unique(starts).filter(alive);
     const out: Deadlock[] = [];
     for (const f of findDeadlocks(starts, this.victimOrder)) {
       const d = this.toDeadlock(f);
@@ -236,7 +257,12 @@ export class Engine {
       if (!a) continue;
       this.active.delete(id);
       this.activeByKey.delete(a.deadlock.key);
-      for (const x of a.waits) if (x !== w) x.deadlocks = x.deadlocks?.filter((y) => y !== id);
+      for (const x of a.waits) {
+        if (x === w) continue;
+        x.deadlocks = x.deadlocks?.filter((y) => y !== id);
+        // Two cycles can share a component; one wait ending may leave the other.
+        if (x.owner.waits.has(x)) this.recheckStarts.push(x.owner);
+      }
       this.resolved.push(id);
     }
     w.deadlocks = undefined;

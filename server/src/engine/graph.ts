@@ -159,6 +159,9 @@ export class Graph {
       }
       if (e.label !== undefined) known.label = e.label;
       if (capacity !== known.capacity) {
+        for (const w of known.queue)
+          if (w.units > capacity)
+            reject('BAD_REQUEST_SIZE', `wait '${w.id}' asks for ${w.units} units; capacity ${capacity} would make it impossible`);
         const decreased = capacity < known.capacity;
         known.capacity = capacity;
         // Fewer units can leave a waiter stuck for good: search from every waiter.

@@ -39,6 +39,12 @@ function waitOf(w: Wait) {
 }
 
 export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport {
+  const waitsByOwner = new Map<Owner, Wait[]>();
+  for (const w of f.waits) {
+    const list = waitsByOwner.get(w.owner);
+    if (list) list.push(w);
+    else waitsByOwner.set(w.owner, [w]);
+  }
   const members: ReportMember[] = f.members.map((o) => ({
     owner: o.id,
     name: o.name,
@@ -46,7 +52,7 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     client: o.client.info.id,
     priority: o.priority,
     holds: [...o.holds.values()].filter((h) => h.resource.kind !== 'task').map(holdOf),
-    waits: f.waits.filter((w) => w.owner === o).map(waitOf),
+    waits: (waitsByOwner.get(o) ?? []).map(waitOf),
   }));
   const edges: ReportEdge[] = f.edges.map((e) => ({
     from: ownerKey(e.from),

@@ -1,0 +1,85 @@
+// Builds the daemon's HTTP + WebSocket server (not yet listening).
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { WebSocket } from 'ws';
+import type { Config } from './config.js';
+import { Hub } from './hub.js';
+import { Session } from './session.js';
+
+/** What the daemon hangs on its fastify instance (REST routes, tests and the bench reach the hub here). */
+export interface Daemon {
+  config: Config;
+  hub: Hub;
+  startedAt: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deadlockd: Daemon;
+  }
+}
+
+export interface BuildOptions {
+  /** where pino writes (default stdout); tests pass a stream to read the log lines */
+  logStream?: NodeJS.WritableStream;
+  /** engine clock (default Date.now) */
+  now?: () => number;
+}
+
+/** How long shutdown waits for clients to finish the close handshake before cutting them off. */
+const CLOSE_HANDSHAKE_MS = 1_000;
+
+export function buildServer(config: Config, options: BuildOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: { level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
+  });
+  const hub = new Hub(config, app.log, options.now ? { now: options.now } : {});
+  app.decorate('deadlockd', { config, hub, startedAt: Date.now() } satisfies Daemon);
+
+  app.register(websocket, {
+    // One byte over the limit still reaches us, so we can answer FRAME_TOO_LARGE
+    // with an error frame; anything bigger is closed by ws itself with 1009.
+    options: { maxPayload: config.maxFrameBytes + 1 },
+    errorHandler(error, socket, request) {
+      request.log.warn({ err: error }, 'websocket error');
+      // ws already started a close handshake for protocol errors (1009, 1007…): let it finish.
+      if (socket.readyState === WebSocket.OPEN) socket.terminate();
+    },
+    preClose(done) {
+      // Close every client with 1001 (going away), give them a moment to answer
+      // the close handshake, then cut off the ones that did not.
+      const wss = this.websocketServer;
+      const finish = () => wss.close(() => done());
+      const clients = [...wss.clients];
+      for (const ws of clients) ws.close(1001, 'daemon shutting down');
+      const pending = clients.filter((ws) => ws.readyState !== WebSocket.CLOSED);
+      if (pending.length === 0) return finish();
+      let left = pending.length;
+      const timer = setTimeout(() => {
+        for (const ws of pending) ws.terminate();
+      }, CLOSE_HANDSHAKE_MS);
+      for (const ws of pending) {
+        ws.once('close', () => {
+          if (--left === 0) {
+            clearTimeout(timer);
+            finish();
+          }
+        });
+      }
+    },
+  });
+
+  app.register(async (scoped) => {
+    scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
+      new Session(socket, hub, config, request.log);
+    });
+  });
+
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    uptimeSeconds: Math.floor((Date.now() - app.deadlockd.startedAt) / 1000),
+  }));
+
+  app.addHook('onClose', async () => hub.close());
+  return app;
+}

@@ -1,0 +1,163 @@
+// Daemon configuration. Sources, weakest first: built-in defaults, then
+// `DEADLOCKD_*` environment variables, then command-line flags. Every setting
+// is declared once in SETTINGS (flag, env name, default, help, parser); the
+// zod schema below checks the merged result, so programmatic callers
+// (tests, the bench) go through the same validation as the CLI.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { VictimCriterion } from './engine/types.js';
+
+const VICTIM_CRITERIA = ['priority', 'work', 'youngest', 'closer'] as const satisfies readonly VictimCriterion[];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+
+export const ConfigSchema = z.object({
+  port: int(0, 65535),
+  host: z.string().min(1),
+  logLevel: z.enum(LOG_LEVELS),
+  maxFrameBytes: int(64, 512 * 1024 * 1024),
+  maxEventsPerFrame: int(1),
+  disconnectGraceMs: int(0),
+  confirmTimeoutMs: int(1),
+  confirmRounds: int(1, 100),
+  /** 0 turns the periodic sweep off */
+  sweepIntervalMs: int(0),
+  historySize: int(1),
+  victimOrder: z
+    .array(z.enum(VICTIM_CRITERIA))
+    .min(1)
+    .refine((l) => new Set(l).size === l.length, 'criteria must not repeat'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+type Key = keyof Config;
+
+interface Setting {
+  flag: string;
+  env: string;
+  help: string;
+  /** what a string value from env/argv must look like (for the error message) */
+  expects: string;
+  /** string (env/argv) → typed value; zod then checks ranges */
+  fromString: (raw: string) => unknown;
+}
+
+const asInt = (raw: string): unknown => (/^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw);
+const asList = (raw: string): unknown =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+const asText = (raw: string): unknown => raw;
+
+function setting(flag: string, help: string, expects: string, fromString: Setting['fromString']): Setting {
+  return { flag, env: `DEADLOCKD_${flag.replace(/-/g, '_').toUpperCase()}`, help, expects, fromString };
+}
+
+export const SETTINGS: Record<Key, Setting> = {
+  port: setting('port', 'TCP port for WebSocket, REST and the dashboard (0 = any free port)', 'an integer from 0 to 65535', asInt),
+  host: setting('host', 'interface to bind (0.0.0.0 to accept other machines)', 'a host name or IP address', asText),
+  logLevel: setting('log-level', 'pino log level', LOG_LEVELS.join('|'), asText),
+  maxFrameBytes: setting('max-frame-bytes', 'largest WebSocket frame accepted from a client', 'an integer from 64 to 536870912', asInt),
+  maxEventsPerFrame: setting('max-events-per-frame', 'most events in one `events`/`snapshot` frame', 'a positive integer', asInt),
+  disconnectGraceMs: setting('disconnect-grace-ms', "how long a disconnected client's holds are kept, waiting for it to resume", 'a non-negative integer', asInt),
+  confirmTimeoutMs: setting('confirm-timeout-ms', 'how long to wait for clients to confirm a cross-client deadlock', 'a positive integer', asInt),
+  confirmRounds: setting('confirm-rounds', 'confirm rounds before an unconfirmed deadlock is dropped', 'an integer from 1 to 100', asInt),
+  sweepIntervalMs: setting('sweep-interval-ms', 'period of the full safety-net sweep (0 = off)', 'a non-negative integer', asInt),
+  historySize: setting('history-size', 'deadlocks kept in the history', 'a positive integer', asInt),
+  victimOrder: setting('victim-order', 'victim criteria, in order', `a comma-separated list of ${VICTIM_CRITERIA.join(', ')} without repeats`, asList),
+};
+
+export const DEFAULT_CONFIG: Config = {
+  port: 7070,
+  host: '127.0.0.1',
+  logLevel: 'info',
+  maxFrameBytes: 1_048_576,
+  maxEventsPerFrame: 10_000,
+  disconnectGraceMs: 5_000,
+  confirmTimeoutMs: 2_000,
+  confirmRounds: 3,
+  sweepIntervalMs: 5_000,
+  historySize: 1_000,
+  victimOrder: ['priority', 'work', 'youngest', 'closer'],
+};
+
+/** A bad setting: the CLI prints `message` and exits with code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const KEYS = Object.keys(SETTINGS) as Key[];
+
+function displayValue(v: unknown): string {
+  return Array.isArray(v) ? v.join(',') : String(v);
+}
+
+/** Validates a full config; the error names the setting by flag and env name. */
+export function validateConfig(candidate: Record<Key, unknown>): Config {
+  const r = ConfigSchema.safeParse(candidate);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((issue) => {
+    const key = issue.path[0] as Key | undefined;
+    if (key === undefined || !(key in SETTINGS)) return issue.message;
+    const s = SETTINGS[key];
+    return `invalid value for --${s.flag} (${s.env}): "${displayValue(candidate[key])}": expected ${s.expects} (${issue.message})`;
+  });
+  throw new ConfigError(lines.join('\n'));
+}
+
+/** Builds a config from defaults plus programmatic overrides (tests, bench, embedding). */
+export function resolveConfig(overrides: Partial<Config> = {}): Config {
+  return validateConfig({ ...DEFAULT_CONFIG, ...overrides });
+}
+
+export type CliParse = { kind: 'help' } | { kind: 'config'; config: Config };
+
+/** Parses env then argv (flags win). Throws ConfigError on an unknown flag or a bad value. */
+export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliParse {
+  const merged: Record<Key, unknown> = { ...DEFAULT_CONFIG };
+  for (const key of KEYS) {
+    const raw = env[SETTINGS[key].env];
+    if (raw !== undefined && raw !== '') merged[key] = SETTINGS[key].fromString(raw);
+  }
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const key of KEYS) options[SETTINGS[key].flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\nrun with --help to list the settings`);
+  }
+  if (values['help'] === true) return { kind: 'help' };
+  for (const key of KEYS) {
+    const raw = values[SETTINGS[key].flag];
+    if (typeof raw === 'string') merged[key] = SETTINGS[key].fromString(raw);
+  }
+  return { kind: 'config', config: validateConfig(merged) };
+}
+
+/** The config of this process (or of the given argv/env); --help is an error here. */
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const r = parseConfigSources(argv, env);
+  if (r.kind === 'help') throw new ConfigError('--help is only meaningful on the command line');
+  return r.config;
+}
+
+export function helpText(): string {
+  const rows = KEYS.map((key) => {
+    const s = SETTINGS[key];
+    return `  --${s.flag} <value>\n      ${s.help}\n      env ${s.env}, default ${displayValue(DEFAULT_CONFIG[key])}`;
+  });
+  return [
+    'usage: deadlockd [options]',
+    '',
+    'Wait-for-graph deadlock detector daemon. Each setting can also be given as an',
+    'environment variable; flags win over the environment.',
+    '',
+    ...rows,
+    '  -h, --help',
+    '      print this text and exit',
+    '',
+  ].join('\n');
+}

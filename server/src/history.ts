@@ -1,0 +1,69 @@
+// Bounded history of the deadlocks a namespace reported: the newest
+// `capacity` entries, oldest dropped first. Entries are updated in place when
+// a deadlock ends (its victim's wait was aborted or another wait ended).
+import type { DeadlockReport } from '@deadlockd/proto';
+import type { Deadlock } from './engine/types.js';
+
+export type DeadlockStatus = 'aborting' | 'unresolvable' | 'resolved';
+
+export interface HistoryEntry {
+  id: string;
+  key: string;
+  namespace: string;
+  detectedAt: number;
+  status: DeadlockStatus;
+  resolvedAt?: number;
+  report: DeadlockReport;
+}
+
+export class DeadlockHistory {
+  // Map iteration order is insertion order: the first key is the oldest entry.
+  private readonly entries = new Map<string, HistoryEntry>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly namespace: string,
+  ) {}
+
+  add(d: Deadlock): HistoryEntry {
+    const entry: HistoryEntry = {
+      id: d.id,
+      key: d.key,
+      namespace: this.namespace,
+      detectedAt: d.detectedAt,
+      status: d.victims.length > 0 ? 'aborting' : 'unresolvable',
+      report: d.report,
+    };
+    this.entries.delete(d.id);
+    this.entries.set(d.id, entry);
+    while (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+    return entry;
+  }
+
+  markResolved(ids: readonly string[], at: number): void {
+    for (const id of ids) {
+      const e = this.entries.get(id);
+      if (e && e.status !== 'resolved') {
+        e.status = 'resolved';
+        e.resolvedAt = at;
+      }
+    }
+  }
+
+  get(id: string): HistoryEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  /** newest first */
+  list(): HistoryEntry[] {
+    return [...this.entries.values()].reverse();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

@@ -1,0 +1,285 @@
+// Deadlocks through raw frames: detection, confirm rounds, aborts, stale
+// answers, reconnects. A real daemon, real ws clients.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectClient, ev, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
+
+describe('deadlock resolution over /v1/stream', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+  });
+  after(() => daemon.close());
+
+  const hub = () => daemon.app.deadlockd.hub;
+
+  /** a and b each hold one mutex and wait for the other's */
+  const crossedPair = [
+    ev.mutex('m1'),
+    ev.mutex('m2'),
+    ev.owner('a', { priority: 0 }),
+    ev.owner('b', { priority: 5 }),
+    ev.hold('a', 'm1'),
+    ev.hold('b', 'm2'),
+    ev.wait('wa', 'a', 'm2'),
+    ev.wait('wb', 'b', 'm1'),
+  ];
+
+  it('two owners of one client: abort for exactly one wait, a deadlock report, a log line', async () => {
+    const { client, welcome } = await connectClient(daemon.wsUrl, { service: 'payments' });
+    assert.equal(welcome.namespace, 'default');
+    assert.equal(welcome.resumed, false);
+    client.send({ type: 'events', seq: 1, events: crossedPair });
+    const abort = await client.next('abort');
+    assert.equal(abort.owner, 'a', 'lowest priority is the victim');
+    assert.equal(abort.waitId, 'wa');
+    assert.equal(abort.report.id, abort.deadlock);
+    assert.equal(abort.report.resolution, 'aborting');
+    assert.deepEqual(abort.report.members.map((m) => m.owner).sort(), ['a', 'b']);
+    const report = await client.next('deadlock');
+    assert.equal(report.report.id, abort.deadlock);
+    await client.barrier();
+    assert.equal(client.queued('abort').length, 0, 'exactly one abort');
+    assert.equal(client.queued('confirm').length, 0, 'no confirm round within one client');
+
+    const line = daemon.logs.find((l) => l['msg'] === 'deadlock detected' && l['deadlock'] === abort.deadlock);
+    assert.ok(line, 'one log line per deadlock');
+    assert.equal(typeof line['text'], 'string');
+    assert.ok((line['text'] as string).length > 0);
+    assert.equal((line['report'] as { id: string }).id, abort.deadlock);
+    assert.equal(daemon.logs.filter((l) => l['msg'] === 'deadlock detected' && l['deadlock'] === abort.deadlock).length, 1);
+
+    // the SDK cancels the wait, then answers: the deadlock is over and in the history
+    client.send({ type: 'events', seq: 2, events: [{ type: 'cancel', waitId: 'wa', reason: 'deadlock' }] });
+    client.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: 'wa', result: 'aborted' });
+    await client.barrier();
+    const entry = hub().namespace().history.get(abort.deadlock);
+    assert.equal(entry?.status, 'resolved');
+    assert.equal(client.queued('abort').length, 0);
+    await client.close();
+  });
+
+  it('two clients: a confirm round first, then one abort to the victim client only', async () => {
+    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
+    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
+    one.send({ type: 'events', seq: 1, events: [ev.mutex('g1', 'global'), ev.mutex('g2', 'global'), ev.owner('a', { priority: 0 }), ev.hold('a', 'g1')] });
+    two.send({ type: 'events', seq: 1, events: [ev.mutex('g1', 'global'), ev.mutex('g2', 'global'), ev.owner('b', { priority: 9 }), ev.hold('b', 'g2')] });
+    await one.barrier();
+    await two.barrier();
+    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 'g2')] });
+    await one.barrier();
+    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'g1')] });
+
+    const c1 = await one.next('confirm');
+    const c2 = await two.next('confirm');
+    assert.equal(c1.check, c2.check, 'one round');
+    assert.deepEqual(c1.waits, ['wa']);
+    assert.deepEqual(c2.waits, ['wb']);
+    assert.equal(one.queued('abort').length + two.queued('abort').length, 0, 'nobody aborted before the round ends');
+
+    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
+    await one.barrier();
+    assert.equal(one.queued('abort').length, 0, 'not before every member answered');
+    two.send({ type: 'confirm_result', check: c2.check, pending: ['wb'] });
+
+    const abort = await one.next('abort');
+    assert.equal(abort.waitId, 'wa');
+    assert.equal(abort.owner, 'a');
+    assert.equal((await one.next('deadlock')).report.id, abort.deadlock);
+    assert.equal((await two.next('deadlock')).report.id, abort.deadlock);
+    await two.barrier();
+    await one.barrier();
+    assert.equal(two.queued('abort').length, 0, 'the other client gets no abort');
+    assert.equal(one.queued('abort').length, 0, 'exactly one abort');
+    await one.close();
+    await two.close();
+  });
+
+  it('a phantom across clients (a wait already granted on the client) aborts nobody', async () => {
+    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
+    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
+    one.send({ type: 'events', seq: 1, events: [ev.mutex('p1', 'global'), ev.mutex('p2', 'global'), ev.owner('a'), ev.hold('a', 'p1')] });
+    two.send({ type: 'events', seq: 1, events: [ev.mutex('p1', 'global'), ev.mutex('p2', 'global'), ev.owner('b'), ev.hold('b', 'p2')] });
+    await one.barrier();
+    await two.barrier();
+    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 'p2')] });
+    await one.barrier();
+    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'p1')] });
+    const c1 = await one.next('confirm');
+    const c2 = await two.next('confirm');
+    // client one: its wait had in fact ended (the cancel was still in its buffer): it flushes, then answers
+    one.send({ type: 'events', seq: 3, events: [ev.cancel('wa')] });
+    one.send({ type: 'confirm_result', check: c1.check, pending: [] });
+    two.send({ type: 'confirm_result', check: c2.check, pending: ['wb'] });
+    await one.barrier();
+    await two.barrier();
+    assert.equal(one.queued('abort').length + two.queued('abort').length, 0);
+    assert.equal(one.queued('deadlock').length + two.queued('deadlock').length, 0);
+    assert.equal(hub().namespace().resolver.stats().openRounds, 0);
+    await one.close();
+    await two.close();
+  });
+
+  it('waits never confirmed: a new round each time, then dropped after confirmRounds', async () => {
+    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
+    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
+    one.send({ type: 'events', seq: 1, events: [ev.mutex('r1', 'global'), ev.mutex('r2', 'global'), ev.owner('a'), ev.hold('a', 'r1')] });
+    two.send({ type: 'events', seq: 1, events: [ev.mutex('r1', 'global'), ev.mutex('r2', 'global'), ev.owner('b'), ev.hold('b', 'r2')] });
+    await one.barrier();
+    await two.barrier();
+    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 'r2')] });
+    await one.barrier();
+    const droppedBefore = hub().namespace().resolver.stats().droppedUnconfirmed;
+    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'r1')] });
+    const checks = new Set<string>();
+    // client one keeps saying its wait is not pending, yet never reports it ended (a lagging view)
+    for (let round = 1; round <= daemon.app.deadlockd.config.confirmRounds; round++) {
+      const c1 = await one.next('confirm');
+      const c2 = await two.next('confirm');
+      assert.equal(c1.check, c2.check);
+      checks.add(c1.check);
+      one.send({ type: 'confirm_result', check: c1.check, pending: [] });
+      two.send({ type: 'confirm_result', check: c2.check, pending: ['wb'] });
+    }
+    await eventually(() => hub().namespace().resolver.stats().droppedUnconfirmed > droppedBefore, 'dropped');
+    assert.equal(checks.size, daemon.app.deadlockd.config.confirmRounds, 'a fresh check id per round');
+    await one.barrier();
+    await two.barrier();
+    assert.equal(one.queued('confirm').length + two.queued('confirm').length, 0, 'no round beyond the limit');
+    assert.equal(one.queued('abort').length + two.queued('abort').length, 0, 'nobody aborted');
+    await one.close();
+    await two.close();
+  });
+
+  it('a silent client: the confirm round times out and nobody is aborted', async () => {
+    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
+    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
+    one.send({ type: 'events', seq: 1, events: [ev.mutex('s1', 'global'), ev.mutex('s2', 'global'), ev.owner('a'), ev.hold('a', 's1')] });
+    two.send({ type: 'events', seq: 1, events: [ev.mutex('s1', 'global'), ev.mutex('s2', 'global'), ev.owner('b'), ev.hold('b', 's2')] });
+    await one.barrier();
+    await two.barrier();
+    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 's2')] });
+    await one.barrier();
+    const timeoutsBefore = hub().namespace().resolver.stats().confirmTimeouts;
+    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 's1')] });
+    const c1 = await one.next('confirm');
+    await two.next('confirm'); // two never answers
+    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
+    await eventually(() => hub().namespace().resolver.stats().confirmTimeouts > timeoutsBefore, 'the round timed out');
+    assert.equal(one.queued('abort').length + two.queued('abort').length, 0);
+    // dropped, not forgotten: the sweep finds it again and asks again
+    hub().sweep();
+    const again = await one.next('confirm');
+    assert.notEqual(again.check, c1.check);
+    await one.close();
+    await two.close();
+  });
+
+  it('a `stale` abort_result makes the daemon re-check', async () => {
+    const { client } = await connectClient(daemon.wsUrl);
+    client.send({ type: 'events', seq: 1, events: crossedPair });
+    const first = await client.next('abort');
+    // the client says the wait already ended, but never reported it: the graph
+    // still has the cycle, so the re-check finds it again and aborts again
+    client.send({ type: 'abort_result', deadlock: first.deadlock, waitId: first.waitId, result: 'stale' });
+    const second = await client.next('abort');
+    assert.notEqual(second.deadlock, first.deadlock);
+    assert.equal(second.waitId, 'wa');
+
+    // this time b's wait ends first; after `stale` the re-check finds no cycle: no third abort
+    client.send({ type: 'events', seq: 2, events: [ev.cancel('wb')] });
+    client.send({ type: 'abort_result', deadlock: second.deadlock, waitId: second.waitId, result: 'stale' });
+    await client.barrier();
+    assert.equal(client.queued('abort').length, 0);
+    await client.close();
+  });
+
+  it('an unresolvable deadlock (no abortable member) is reported to every member, no abort', async () => {
+    const { client } = await connectClient(daemon.wsUrl);
+    client.send({
+      type: 'events',
+      seq: 1,
+      events: [
+        ev.mutex('u1'),
+        ev.mutex('u2'),
+        ev.owner('a', { abortable: false }),
+        ev.owner('b', { abortable: false }),
+        ev.hold('a', 'u1'),
+        ev.hold('b', 'u2'),
+        ev.wait('wa', 'a', 'u2'),
+        ev.wait('wb', 'b', 'u1'),
+      ],
+    });
+    const d = await client.next('deadlock');
+    assert.equal(d.report.resolution, 'unresolvable');
+    assert.equal(d.report.victim, null);
+    await client.barrier();
+    assert.equal(client.queued('abort').length, 0);
+    assert.equal(hub().namespace().history.get(d.report.id)?.status, 'unresolvable');
+    await client.close();
+  });
+
+  it('the sweep finds nothing the incremental path missed', async () => {
+    // clients of earlier tests are gone (grace 0): a deadlock dropped by their rounds cannot show up here
+    await eventually(() => hub().stats().clients === 0, 'earlier clients removed');
+    const { client } = await connectClient(daemon.wsUrl);
+    client.send({ type: 'events', seq: 1, events: crossedPair });
+    await client.next('abort');
+    const missedBefore = hub().stats().missed;
+    const r = hub().sweep();
+    assert.equal(r.missed, 0);
+    assert.equal(hub().stats().missed, missedBefore);
+    await client.close();
+  });
+});
+
+describe('disconnect and resume', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    daemon = await startTestDaemon({ disconnectGraceMs: 60_000 });
+  });
+  after(() => daemon.close());
+
+  it('a hello with `resume` within the grace period re-attaches the session and accepts a snapshot', async () => {
+    const hub = daemon.app.deadlockd.hub;
+    const first = await connectClient(daemon.wsUrl, { service: 'orders' });
+    first.client.send({ type: 'events', seq: 1, events: [ev.mutex('m'), ev.owner('a'), ev.hold('a', 'm')] });
+    await first.client.barrier();
+    await first.client.close();
+    await eventually(() => hub.client(first.welcome.session)?.conn === null, 'session detached');
+    assert.equal(hub.namespace().engine.stats().holds, 1, 'holds kept during the grace period');
+
+    const second = await connectClient(daemon.wsUrl, { service: 'orders', resume: first.welcome.session });
+    assert.equal(second.welcome.resumed, true);
+    assert.equal(second.welcome.session, first.welcome.session);
+    second.client.send({ type: 'snapshot', seq: 0, events: [ev.mutex('m'), ev.mutex('n'), ev.owner('a'), ev.hold('a', 'n')] });
+    await second.client.barrier();
+    assert.equal(second.client.queued('error').length, 0, JSON.stringify(second.client.frames));
+    const stats = hub.namespace().engine.stats();
+    assert.equal(stats.holds, 1);
+
+    // an unknown session id is a fresh session
+    const third = await connectClient(daemon.wsUrl, { service: 'orders', resume: 'no-such-session' });
+    assert.equal(third.welcome.resumed, false);
+    assert.notEqual(third.welcome.session, first.welcome.session);
+    await second.client.close();
+    await third.client.close();
+  });
+
+  it('after the grace period the client and its holds are gone', async () => {
+    const short = await startTestDaemon({ disconnectGraceMs: 20 });
+    try {
+      const { client, welcome } = await connectClient(short.wsUrl);
+      client.send({ type: 'events', seq: 1, events: [ev.mutex('m'), ev.owner('a'), ev.hold('a', 'm')] });
+      await client.barrier();
+      await client.close();
+      await eventually(() => short.app.deadlockd.hub.client(welcome.session) === undefined, 'client removed');
+      assert.equal(short.app.deadlockd.hub.namespace().engine.stats().holds, 0);
+      const again = await connectClient(short.wsUrl, { resume: welcome.session });
+      assert.equal(again.welcome.resumed, false);
+      await again.client.close();
+    } finally {
+      await short.close();
+    }
+  });
+});

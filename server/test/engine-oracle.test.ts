@@ -1,0 +1,342 @@
+// Property test: the engine's verdicts against a brute-force oracle.
+//
+// The oracle shares no code with the engine. It keeps its own plain model of
+// the events and decides "deadlocked" by exhaustive search over schedules:
+// from the current state, try every order of grants (a FIFO wait only when
+// all waits ahead of it are gone and it fits; any other wait when it fits)
+// and of finishes (an owner with no pending wait finishes and returns all it
+// holds). An owner is deadlocked iff no reachable state has it finished.
+//
+// After every random event we check:
+//   - soundness: every deadlock the engine reports has only stuck members, its
+//     victims really unblock every member, and it used no more aborts than
+//     needed (no single abortable member would have done when it used two);
+//   - completeness: if anyone is stuck, the engine knows a deadlock; and the
+//     full sweep never finds one the incremental path missed.
+// Reported deadlocks are then resolved as the SDK would: the victims' waits
+// are cancelled and the victims end (retryOnDeadlock unwinds them).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { ClientEvent } from '@deadlockd/proto';
+import { Engine } from '../src/engine/index.js';
+
+const ALL = 2 ** 30;
+
+type Res = { name: string; client: string | null; kind: 'mutex' | 'semaphore' | 'rwlock'; cap: number; fifo: boolean };
+const RESOURCES: Res[] = [
+  { name: 'm1', client: 'c1', kind: 'mutex', cap: 1, fifo: true },
+  { name: 's1', client: 'c1', kind: 'semaphore', cap: 2, fifo: true },
+  { name: 'rw1', client: 'c1', kind: 'rwlock', cap: ALL, fifo: true },
+  { name: 'g1', client: null, kind: 'mutex', cap: 1, fifo: false },
+  { name: 'gs', client: null, kind: 'semaphore', cap: 2, fifo: false },
+  { name: 'm2', client: 'c2', kind: 'mutex', cap: 1, fifo: true },
+];
+const OWNERS: { id: string; client: string }[] = [
+  { id: 'a', client: 'c1' },
+  { id: 'b', client: 'c1' },
+  { id: 'c', client: 'c1' },
+  { id: 'd', client: 'c2' },
+  { id: 'e', client: 'c2' },
+];
+
+// ---- the oracle's own model ----------------------------------------------------
+
+interface MWait { id: string; owner: string; res: string; units: number; seq: number; mode?: 'shared' | 'exclusive' }
+class Model {
+  caps = new Map(RESOURCES.map((r) => [r.name, r.cap]));
+  holds = new Map<string, Map<string, number>>(); // owner -> res -> units
+  waits: MWait[] = [];
+  alive = new Set<string>();
+  abortable = new Map<string, boolean>();
+  seq = 0;
+
+  res(name: string): Res | undefined {
+    return RESOURCES.find((r) => r.name === name);
+  }
+  held(owner: string, res: string): number {
+    return this.holds.get(owner)?.get(res) ?? 0;
+  }
+  free(res: string, holds = this.holds): number {
+    if (res.startsWith('task:')) return holds.has(res.slice(5)) || this.alive.has(res.slice(5)) ? 0 : ALL;
+    let used = 0;
+    for (const m of holds.values()) used += m.get(res) ?? 0;
+    return (this.caps.get(res) ?? 0) - used;
+  }
+}
+
+/** Exhaustive schedule search: the owners that can finish in SOME future. */
+function canEverFinish(m: Model, finishedFromStart: Set<string>): Set<string> {
+  type S = { holds: Map<string, Map<string, number>>; pending: MWait[]; done: Set<string> };
+  const clone = (s: S): S => ({ holds: new Map([...s.holds].map(([k, v]) => [k, new Map(v)])), pending: [...s.pending], done: new Set(s.done) });
+  const key = (s: S) => JSON.stringify([[...s.done].sort(), s.pending.map((w) => w.id).sort(), [...s.holds].map(([o, h]) => [o, [...h].sort()]).sort()]);
+  const owners = new Set<string>([...m.alive, ...m.waits.map((w) => w.owner), ...m.holds.keys()]);
+  const start: S = { holds: new Map([...m.holds].map(([k, v]) => [k, new Map(v)])), pending: m.waits.filter((w) => !finishedFromStart.has(w.owner)), done: new Set() };
+  const ever = new Set<string>();
+  const seen = new Set<string>();
+  const stack: S[] = [start];
+  const free = (s: S, res: string) => {
+    if (res.startsWith('task:')) return s.done.has(res.slice(5)) ? ALL : 0;
+    let used = 0;
+    for (const [o, h] of s.holds) if (!s.done.has(o)) used += h.get(res) ?? 0;
+    return (m.caps.get(res) ?? 0) - used;
+  };
+  while (stack.length) {
+    const s = stack.pop() as S;
+    const k = key(s);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    if (seen.size > 50_000) throw new Error('oracle: state space too large');
+    for (const o of s.done) ever.add(o);
+    for (const o of owners) {
+      if (s.done.has(o) || s.pending.some((w) => w.owner === o)) continue;
+      const n = clone(s);
+      n.done.add(o);
+      n.holds.delete(o);
+      stack.push(n);
+    }
+    for (const w of s.pending) {
+      const r = m.res(w.res);
+      const fifo = r?.fifo ?? false;
+      if (fifo && s.pending.some((x) => x.res === w.res && x.seq < w.seq)) continue;
+      if (w.units > free(s, w.res)) continue;
+      const n = clone(s);
+      n.pending = n.pending.filter((x) => x !== w);
+      if (!w.res.startsWith('task:')) {
+        const h = n.holds.get(w.owner) ?? new Map<string, number>();
+        h.set(w.res, (h.get(w.res) ?? 0) + w.units);
+        n.holds.set(w.owner, h);
+      }
+      stack.push(n);
+    }
+  }
+  return ever;
+}
+
+function stuckOwners(m: Model, finished = new Set<string>()): Set<string> {
+  const ever = canEverFinish(m, finished);
+  const stuck = new Set<string>();
+  for (const w of m.waits) if (!ever.has(w.owner) && !finished.has(w.owner)) stuck.add(w.owner);
+  return stuck;
+}
+
+// ---- random operations -----------------------------------------------------------
+
+type Op =
+  | { op: 'wait'; owner: number; res: number; k: number }
+  | { op: 'taskwait'; owner: number; target: number }
+  | { op: 'hold'; owner: number; res: number; k: number }
+  | { op: 'grant'; pick: number }
+  | { op: 'cancel'; pick: number }
+  | { op: 'release'; pick: number }
+  | { op: 'end'; owner: number }
+  | { op: 'cap'; cap: number }
+  | { op: 'abortable'; owner: number; v: boolean };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('wait' as const), owner: fc.nat(4), res: fc.nat(5), k: fc.nat(1) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('taskwait' as const), owner: fc.nat(4), target: fc.nat(4) }) },
+  { weight: 5, arbitrary: fc.record({ op: fc.constant('hold' as const), owner: fc.nat(4), res: fc.nat(5), k: fc.nat(1) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('grant' as const), pick: fc.nat(20) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel' as const), pick: fc.nat(20) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('release' as const), pick: fc.nat(20) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('end' as const), owner: fc.nat(4) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('cap' as const), cap: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('abortable' as const), owner: fc.nat(4), v: fc.boolean() }) },
+);
+
+/** Runs one random history; returns a description of the first violation, or null. */
+function runHistory(ops: Op[]): void {
+  const engine = new Engine({ namespace: 'prop' });
+  const m = new Model();
+  let waitNo = 0;
+  for (const c of ['c1', 'c2']) {
+    engine.addClient({ id: c, service: c, instance: c });
+    const decl: ClientEvent[] = RESOURCES.filter((r) => r.client === c || r.client === null).map((r) => ({
+      type: 'resource', resource: r.name, kind: r.kind, scope: r.client ? 'local' : 'global', ...(r.kind === 'semaphore' ? { capacity: r.cap } : {}),
+    }));
+    assert.deepEqual(engine.applyBatch(c, decl).errors, []);
+  }
+  const clientOf = (owner: string) => (OWNERS.find((o) => o.id === owner) as { client: string }).client;
+  const send = (owner: string, e: ClientEvent) => {
+    const r = engine.applyBatch(clientOf(owner), [e]);
+    assert.deepEqual(r.errors, [], `engine rejected a valid event ${JSON.stringify(e)}`);
+    return r.deadlocks;
+  };
+  const ensureOwner = (id: string) => {
+    if (m.alive.has(id)) return;
+    m.alive.add(id);
+    send(id, { type: 'owner', owner: id, abortable: m.abortable.get(id) ?? true });
+  };
+  const grantable = (w: MWait) => {
+    const r = m.res(w.res);
+    if (r?.fifo && m.waits.some((x) => x.res === w.res && x.seq < w.seq)) return false;
+    return w.units <= m.free(w.res);
+  };
+  const shape = (r: Res, k: number, owner: string): { units: number; mode?: 'shared' | 'exclusive'; ev: object } => {
+    if (r.kind === 'semaphore') return { units: k + 1, ev: { units: k + 1 } };
+    if (r.kind === 'rwlock') {
+      const mode = k === 0 ? 'shared' : 'exclusive';
+      const own = m.held(owner, r.name);
+      const units = mode === 'shared' ? 1 : own > 0 && own < ALL ? ALL - own : ALL;
+      return { units, mode, ev: { mode } };
+    }
+    return { units: 1, ev: {} };
+  };
+
+  for (const op of ops) {
+    let found: ReturnType<typeof send> = [];
+    switch (op.op) {
+      case 'wait': {
+        const o = OWNERS[op.owner] as { id: string; client: string };
+        const r = RESOURCES[op.res] as Res;
+        if (r.client && r.client !== o.client) continue;
+        const mine = m.waits.filter((w) => w.owner === o.id);
+        if (mine.length >= 2 || mine.some((w) => w.res === r.name)) continue;
+        if (r.name === 's1' && op.k + 1 > (m.caps.get('s1') as number)) continue;
+        ensureOwner(o.id);
+        const { units, mode, ev } = shape(r, op.k, o.id);
+        const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: r.name, units, seq: ++m.seq, ...(mode ? { mode } : {}) };
+        m.waits.push(w);
+        found = send(o.id, { type: 'wait', waitId: w.id, owner: o.id, resource: r.name, ...ev } as ClientEvent);
+        break;
+      }
+      case 'taskwait': {
+        const o = OWNERS[op.owner] as { id: string; client: string };
+        const t = OWNERS[op.target] as { id: string; client: string };
+        if (o.client !== t.client || !m.alive.has(t.id)) continue;
+        const mine = m.waits.filter((w) => w.owner === o.id);
+        if (mine.length >= 2 || mine.some((w) => w.res === `task:${t.id}`)) continue;
+        ensureOwner(o.id);
+        const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: `task:${t.id}`, units: 1, seq: ++m.seq };
+        m.waits.push(w);
+        found = send(o.id, { type: 'wait', waitId: w.id, owner: o.id, task: t.id });
+        break;
+      }
+      case 'hold': {
+        const o = OWNERS[op.owner] as { id: string; client: string };
+        const r = RESOURCES[op.res] as Res;
+        if (r.client && r.client !== o.client) continue;
+        if (m.held(o.id, r.name) > 0) continue;
+        if (r.name === 's1' && op.k + 1 > (m.caps.get('s1') as number)) continue;
+        const { units, ev } = shape(r, op.k, o.id);
+        // An uncontended acquire: it fits and (FIFO) nobody is queued.
+        if (units > m.free(r.name) || (r.fifo && m.waits.some((w) => w.res === r.name))) continue;
+        ensureOwner(o.id);
+        const h = m.holds.get(o.id) ?? new Map<string, number>();
+        h.set(r.name, units);
+        m.holds.set(o.id, h);
+        found = send(o.id, { type: 'hold', owner: o.id, resource: r.name, ...ev } as ClientEvent);
+        break;
+      }
+      case 'grant': {
+        const ok = m.waits.filter(grantable);
+        if (ok.length === 0) continue;
+        const w = ok[op.pick % ok.length] as MWait;
+        m.waits = m.waits.filter((x) => x !== w);
+        if (!w.res.startsWith('task:')) {
+          const h = m.holds.get(w.owner) ?? new Map<string, number>();
+          h.set(w.res, (h.get(w.res) ?? 0) + w.units);
+          m.holds.set(w.owner, h);
+        }
+        found = send(w.owner, { type: 'grant', waitId: w.id });
+        break;
+      }
+      case 'cancel': {
+        if (m.waits.length === 0) continue;
+        const w = m.waits[op.pick % m.waits.length] as MWait;
+        m.waits = m.waits.filter((x) => x !== w);
+        found = send(w.owner, { type: 'cancel', waitId: w.id });
+        break;
+      }
+      case 'release': {
+        const all = [...m.holds].flatMap(([o, h]) => [...h].map(([res, units]) => ({ o, res, units })));
+        if (all.length === 0) continue;
+        const x = all[op.pick % all.length] as { o: string; res: string; units: number };
+        const r = m.res(x.res) as Res;
+        const ev = r.kind === 'rwlock' ? { mode: x.units >= ALL ? 'exclusive' : 'shared' } : r.kind === 'semaphore' ? { units: x.units } : {};
+        const h = m.holds.get(x.o) as Map<string, number>;
+        const left = r.kind === 'rwlock' && x.units < ALL ? x.units - 1 : 0;
+        if (left > 0) h.set(x.res, left);
+        else h.delete(x.res);
+        if (h.size === 0) m.holds.delete(x.o);
+        found = send(x.o, { type: 'release', owner: x.o, resource: x.res, ...ev } as ClientEvent);
+        break;
+      }
+      case 'end': {
+        const o = OWNERS[op.owner] as { id: string };
+        if (!m.alive.has(o.id)) continue;
+        endOwner(o.id);
+        found = send(o.id, { type: 'end', owner: o.id });
+        break;
+      }
+      case 'cap': {
+        if (m.waits.some((w) => w.res === 's1' && w.units > op.cap)) continue; // rejected by design (impossible request)
+        m.caps.set('s1', op.cap);
+        found = send('a', { type: 'resource', resource: 's1', kind: 'semaphore', scope: 'local', capacity: op.cap });
+        break;
+      }
+      case 'abortable': {
+        const o = OWNERS[op.owner] as { id: string };
+        m.abortable.set(o.id, op.v);
+        if (m.alive.has(o.id)) send(o.id, { type: 'owner', owner: o.id, abortable: op.v });
+        continue;
+      }
+    }
+
+    function endOwner(id: string) {
+      m.alive.delete(id);
+      m.holds.delete(id);
+      m.waits = m.waits.filter((w) => w.owner !== id && w.res !== `task:${id}`);
+    }
+
+    // Soundness of each reported deadlock, then resolve it as the SDK would.
+    const queue = [...found];
+    while (queue.length) {
+      const d = queue.shift()!;
+      const stuck = stuckOwners(m);
+      const members = d.members.map((x) => x.owner);
+      for (const o of members) assert.ok(stuck.has(o), `false deadlock: ${o} is reported but can proceed (after ${JSON.stringify(op)})\n${d.report.text}`);
+      const victims = new Set(d.victims.map((v) => v.owner));
+      if (victims.size > 0) {
+        const after = stuckOwners(m, victims);
+        for (const o of members) assert.ok(!after.has(o), `victims ${[...victims]} do not unblock ${o}\n${d.report.text}`);
+        if (victims.size > 1)
+          for (const single of members)
+            if (m.abortable.get(single) ?? true) {
+              const one = stuckOwners(m, new Set([single]));
+              assert.ok(members.some((x) => one.has(x)), `${victims.size} aborts where aborting ${single} alone would do`);
+            }
+        engine.beginResolution(d);
+        for (const v of d.victims) {
+          const w = m.waits.find((x) => x.id === v.waitId);
+          assert.ok(w && w.owner === v.owner, 'victim wait is a pending wait of the victim');
+          m.waits = m.waits.filter((x) => x !== w);
+          queue.push(...send(v.owner, { type: 'cancel', waitId: v.waitId, reason: 'deadlock' }));
+          if (m.alive.has(v.owner)) {
+            endOwner(v.owner);
+            queue.push(...send(v.owner, { type: 'end', owner: v.owner }));
+          }
+        }
+      } else {
+        for (const o of members) assert.equal(m.abortable.get(o) ?? true, false, `unresolvable deadlock but ${o} is abortable`);
+      }
+    }
+
+    // Completeness.
+    const stuckNow = stuckOwners(m);
+    const sweep = engine.sweep();
+    assert.equal(sweep.missed, 0, `sweep found a deadlock the incremental path missed (after ${JSON.stringify(op)}):\n${sweep.found.map((d) => d.report.text).join('\n')}`);
+    if (stuckNow.size > 0)
+      assert.ok(engine.activeDeadlocks().length > 0, `owners ${[...stuckNow]} are stuck but the engine knows no deadlock (after ${JSON.stringify(op)})`);
+  }
+}
+
+const RUNS = Number(process.env.ORACLE_RUNS ?? 1500);
+
+test(`engine agrees with a brute-force oracle on ${RUNS} random histories`, { timeout: 600_000 }, () => {
+  fc.assert(fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), (ops) => runHistory(ops)), {
+    numRuns: RUNS,
+    seed: process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined,
+  });
+});

@@ -5,7 +5,7 @@
 // (tests, the bench) go through the same validation as the CLI.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import type { VictimCriterion } from './engine/types.js';
+import { DEFAULT_ENGINE_LIMITS, type VictimCriterion } from './engine/types.js';
 
 const VICTIM_CRITERIA = ['priority', 'work', 'youngest', 'closer'] as const satisfies readonly VictimCriterion[];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -24,6 +24,11 @@ export const ConfigSchema = z.object({
   /** 0 turns the periodic sweep off */
   sweepIntervalMs: int(0),
   historySize: int(1),
+  maxOwnersPerClient: int(1),
+  maxResourcesPerClient: int(1),
+  maxWaitsPerClient: int(1),
+  maxHoldsPerClient: int(1),
+  maxGlobalResources: int(1),
   victimOrder: z
     .array(z.enum(VICTIM_CRITERIA))
     .min(1)
@@ -66,6 +71,11 @@ export const SETTINGS: Record<Key, Setting> = {
   confirmRounds: setting('confirm-rounds', 'confirm rounds before an unconfirmed deadlock is dropped', 'an integer from 1 to 100', asInt),
   sweepIntervalMs: setting('sweep-interval-ms', 'period of the full safety-net sweep (0 = off)', 'a non-negative integer', asInt),
   historySize: setting('history-size', 'deadlocks kept in the history', 'a positive integer', asInt),
+  maxOwnersPerClient: setting('max-owners-per-client', 'owners (tasks) one client may have live; more → LIMIT_EXCEEDED', 'a positive integer', asInt),
+  maxResourcesPerClient: setting('max-resources-per-client', 'resources one client may declare', 'a positive integer', asInt),
+  maxWaitsPerClient: setting('max-waits-per-client', 'pending waits one client may have', 'a positive integer', asInt),
+  maxHoldsPerClient: setting('max-holds-per-client', 'holds one client may have', 'a positive integer', asInt),
+  maxGlobalResources: setting('max-global-resources', 'shared (global) resources in one namespace', 'a positive integer', asInt),
   victimOrder: setting('victim-order', 'victim criteria, in order', `a comma-separated list of ${VICTIM_CRITERIA.join(', ')} without repeats`, asList),
 };
 
@@ -80,6 +90,11 @@ export const DEFAULT_CONFIG: Config = {
   confirmRounds: 3,
   sweepIntervalMs: 5_000,
   historySize: 1_000,
+  maxOwnersPerClient: DEFAULT_ENGINE_LIMITS.maxOwnersPerClient,
+  maxResourcesPerClient: DEFAULT_ENGINE_LIMITS.maxResourcesPerClient,
+  maxWaitsPerClient: DEFAULT_ENGINE_LIMITS.maxWaitsPerClient,
+  maxHoldsPerClient: DEFAULT_ENGINE_LIMITS.maxHoldsPerClient,
+  maxGlobalResources: DEFAULT_ENGINE_LIMITS.maxGlobalResources,
   victimOrder: ['priority', 'work', 'youngest', 'closer'],
 };
 

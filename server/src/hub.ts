@@ -80,7 +80,19 @@ export class Hub {
   namespace(name: string = DEFAULT_NAMESPACE): NamespaceState {
     let ns = this.namespaces.get(name);
     if (!ns) {
-      const engine = new Engine({ namespace: name, now: this.now, victimOrder: this.config.victimOrder });
+      const c = this.config;
+      const engine = new Engine({
+        namespace: name,
+        now: this.now,
+        victimOrder: c.victimOrder,
+        limits: {
+          maxOwnersPerClient: c.maxOwnersPerClient,
+          maxResourcesPerClient: c.maxResourcesPerClient,
+          maxWaitsPerClient: c.maxWaitsPerClient,
+          maxHoldsPerClient: c.maxHoldsPerClient,
+          maxGlobalResources: c.maxGlobalResources,
+        },
+      });
       const history = new DeadlockHistory(this.config.historySize, name);
       const resolver = new Resolver({
         engine,

@@ -35,3 +35,10 @@ test('server frames carry documented error codes only', () => {
   assert.equal(isFatal('NOT_HELD'), false);
   assert.ok(Object.keys(ERROR_CODES).length >= 10);
 });
+
+test('proto/README.md documents every error code', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  for (const code of Object.keys(ERROR_CODES)) assert.match(readme, new RegExp('\\| `' + code + '` \\|'), code);
+});

@@ -1,0 +1,26 @@
+// Hang guards. These are not speed assertions: the limits are far above what
+// any run needs, and exist so a missed deadlock fails with a message that says
+// what was stuck instead of a bare test timeout.
+
+export class HangError extends Error {
+  override name = 'HangError';
+}
+
+/**
+ * Resolves/rejects like `promise`, or rejects with a HangError naming `what`
+ * after `ms`. `details` is called only on a hang, to append context (logs).
+ */
+export function within<T>(ms: number, what: string, promise: Promise<T>, details?: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const extra = details ? `\n${details()}` : '';
+      reject(new HangError(`still waiting after ${ms} ms: ${what}${extra}`));
+    }, ms);
+  });
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -80,6 +80,22 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     uptimeSeconds: Math.floor((Date.now() - app.deadlockd.startedAt) / 1000),
   }));
 
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', hub.metrics.registry.contentType);
+    return hub.metrics.registry.metrics();
+  });
+
+  // Ready = accepting SDK connections; 503 once shutdown has begun, so a load
+  // balancer stops routing here before the sockets close.
+  let closing = false;
+  app.get('/readyz', async (_req, reply) => {
+    if (closing) return reply.code(503).send({ status: 'closing' });
+    return { status: 'ready' };
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
   app.addHook('onClose', async () => hub.close());
   return app;
 }

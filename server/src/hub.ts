@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { Engine } from './engine/index.js';
 import type { BatchResult, ClientId, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
+import { Metrics } from './metrics.js';
 import { Resolver, type ResolverStats } from './resolver.js';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -64,6 +65,7 @@ export class Hub {
   private sweeps = 0;
   private missed = 0;
   private closed = false;
+  readonly metrics = new Metrics(() => this);
 
   constructor(
     private readonly config: Config,
@@ -164,9 +166,10 @@ export class Hub {
     if (entry.graceTimer) clearTimeout(entry.graceTimer);
     this.clients.delete(id);
     const ns = this.namespace(entry.namespace);
-    const { resolved } = ns.engine.removeClient(id);
+    const { resolved, deadlocks } = ns.engine.removeClient(id);
     ns.history.markResolved(resolved, this.now());
     ns.resolver.clientRemoved(id);
+    ns.resolver.handle(deadlocks); // what is left of a deadlock without this client may still be one
     this.log.info({ client: id, service: entry.service, resolvedDeadlocks: resolved.length }, 'client removed');
   }
 
@@ -191,16 +194,22 @@ export class Hub {
 
   events(id: ClientId, events: ClientEvent[]): BatchResult {
     const ns = this.entryNs(id);
-    return this.after(ns, ns.engine.applyBatch(id, events));
+    this.metrics.eventsReceived.inc(events.length);
+    const stop = this.metrics.batchDuration.startTimer();
+    const result = ns.engine.applyBatch(id, events);
+    stop();
+    return this.after(ns, result);
   }
 
   snapshot(id: ClientId, events: ClientEvent[]): BatchResult {
     const ns = this.entryNs(id);
+    this.metrics.eventsReceived.inc(events.length);
     return this.after(ns, ns.engine.replaceClientState(id, events));
   }
 
   abortAnswered(id: ClientId, waitId: string, result: 'aborted' | 'stale'): BatchResult {
     const ns = this.entryNs(id);
+    if (result === 'stale') this.metrics.staleAborts.inc();
     return this.after(ns, ns.engine.abortAnswered(id, waitId, result));
   }
 
@@ -210,6 +219,7 @@ export class Hub {
 
   /** One full pass over every namespace (the periodic safety net; callable directly). */
   sweep(): { found: number; missed: number } {
+    const stop = this.metrics.sweepDuration.startTimer();
     let found = 0;
     let missed = 0;
     for (const ns of this.namespaces.values()) {
@@ -227,6 +237,7 @@ export class Hub {
     }
     this.sweeps++;
     this.missed += missed;
+    stop();
     return { found, missed };
   }
 

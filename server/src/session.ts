@@ -52,6 +52,7 @@ export class Session implements ClientConnection {
   }
 
   private sendError(code: ErrorCode, message: string, ref?: Ref): void {
+    this.hub.metrics.errorSent(code);
     const frame: ErrorFrame = { type: 'error', code, message, fatal: isFatal(code) };
     if (ref) frame.ref = ref;
     this.send(frame);

@@ -1,0 +1,99 @@
+// Prometheus metrics on the daemon's own registry (never prom-client's global
+// one, so two daemons in one process — tests, the bench — do not collide).
+// Counters the hub and resolvers already keep are read at scrape time;
+// gauges are set in collect(), not on a timer. Labels stay bounded: the
+// namespace (one per configured token) and the error code (a fixed list).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ErrorCode } from '@deadlockd/proto';
+import type { Hub } from './hub.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsReceived: Counter;
+  readonly framesRejected: Counter<'code'>;
+  readonly staleAborts: Counter;
+  readonly batchDuration: Histogram;
+  readonly sweepDuration: Histogram;
+
+  constructor(hub: () => Hub) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'deadlockd_' });
+    this.eventsReceived = new Counter({ name: 'deadlockd_events_received_total', help: 'events received from clients (in events and snapshot frames)', registers });
+    this.framesRejected = new Counter({ name: 'deadlockd_errors_sent_total', help: 'error frames sent to clients, by code', labelNames: ['code'], registers });
+    this.staleAborts = new Counter({ name: 'deadlockd_aborts_stale_total', help: 'aborts a client answered `stale` (the wait had already ended)', registers });
+    this.batchDuration = new Histogram({
+      name: 'deadlockd_batch_duration_seconds',
+      help: 'time to apply one events frame to the graph, deadlock search included',
+      buckets: [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1],
+      registers,
+    });
+    this.sweepDuration = new Histogram({
+      name: 'deadlockd_sweep_duration_seconds',
+      help: 'time of one full safety-net sweep over every namespace',
+      buckets: [1e-4, 1e-3, 1e-2, 0.1, 1, 10],
+      registers,
+    });
+
+    // Monotonic totals kept by the hub/resolvers, exposed as counters at scrape time.
+    const fromStats = (name: string, help: string, read: (h: Hub) => number) => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = read(hub());
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+    };
+    const sumResolvers = (h: Hub, k: 'resolved' | 'abortsSent' | 'unresolvable' | 'confirmRoundsStarted' | 'confirmTimeouts' | 'vanished') =>
+      Object.values(h.stats().namespaces).reduce((n, ns) => n + ns.resolver[k], 0);
+    fromStats('deadlockd_deadlocks_detected_total', 'deadlocks detected and acted on (aborted or reported)', (h) => sumResolvers(h, 'resolved'));
+    fromStats('deadlockd_deadlocks_unresolvable_total', 'deadlocks with no abortable member (reported only)', (h) => sumResolvers(h, 'unresolvable'));
+    fromStats('deadlockd_aborts_sent_total', 'abort frames sent to victims', (h) => sumResolvers(h, 'abortsSent'));
+    fromStats('deadlockd_confirm_rounds_total', 'confirm rounds started for cross-client deadlocks', (h) => sumResolvers(h, 'confirmRoundsStarted'));
+    fromStats('deadlockd_confirm_timeouts_total', 'confirm rounds that timed out', (h) => sumResolvers(h, 'confirmTimeouts'));
+    fromStats('deadlockd_phantoms_avoided_total', 'cross-client deadlocks that vanished after confirmation (a stale view, nobody aborted)', (h) => sumResolvers(h, 'vanished'));
+    fromStats('deadlockd_sweeps_total', 'full safety-net sweeps run', (h) => h.stats().sweeps);
+    fromStats('deadlockd_sweep_missed_total', 'deadlocks the sweep found that incremental detection missed (0 in a correct build)', (h) => h.stats().missed);
+
+    const graphGauge = (name: string, help: string, key: 'owners' | 'resources' | 'holds' | 'waits' | 'activeDeadlocks') =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['namespace'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [ns, s] of Object.entries(hub().stats().namespaces)) this.set({ namespace: ns }, s.graph[key]);
+        },
+      });
+    graphGauge('deadlockd_owners', 'owners (tasks) in the graph', 'owners');
+    graphGauge('deadlockd_resources', 'resources in the graph', 'resources');
+    graphGauge('deadlockd_holds', 'live holds', 'holds');
+    graphGauge('deadlockd_waits', 'pending waits', 'waits');
+    graphGauge('deadlockd_active_deadlocks', 'deadlocks found and not yet over', 'activeDeadlocks');
+    new Gauge({
+      name: 'deadlockd_clients_connected',
+      help: 'SDK connections open now',
+      registers,
+      collect() {
+        this.set(hub().stats().connectedClients);
+      },
+    });
+    new Gauge({
+      name: 'deadlockd_clients',
+      help: 'clients known, including disconnected ones within their grace period',
+      registers,
+      collect() {
+        this.set(hub().stats().clients);
+      },
+    });
+  }
+
+  errorSent(code: ErrorCode): void {
+    this.framesRejected.inc({ code });
+  }
+}

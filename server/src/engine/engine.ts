@@ -5,7 +5,7 @@
 import type { ClientEvent } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph } from './graph.js';
-import type { ClientState, Owner, Wait } from './model.js';
+import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReport } from './report.js';
 import {
   DEFAULT_ENGINE_LIMITS,
@@ -183,6 +183,17 @@ export class Engine {
   /** Read-only access for exporters (REST graph, dashboard). */
   get clients(): ReadonlyMap<string, ClientState> {
     return this.graph.clients;
+  }
+
+  /** A resource by key: `g:<name>` (shared), `<client>:<name>` (local), `task:<client>/<owner>`. */
+  findResource(key: string): Resource | undefined {
+    if (key.startsWith('g:')) return this.graph.globals.get(key.slice(2));
+    if (key.startsWith('task:')) {
+      const [client, ...rest] = key.slice(5).split('/');
+      return this.graph.clients.get(client ?? '')?.owners.get(rest.join('/'))?.taskResource;
+    }
+    const i = key.indexOf(':');
+    return this.graph.clients.get(key.slice(0, i))?.resources.get(key.slice(i + 1));
   }
 
   // ---- internals ----------------------------------------------------------------

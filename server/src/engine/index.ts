@@ -1,3 +1,4 @@
 export { Engine } from './engine.js';
 export * from './types.js';
 export { renderReportText } from './report.js';
+export * from './export.js';

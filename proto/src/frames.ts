@@ -115,7 +115,24 @@ export const ReleaseEvent = z.object({
   ...RequestShape,
 });
 
+/**
+ * A lock-order fact: `owner` asked for `acquired` while holding `held` (its
+ * most recently acquired hold, as in Linux lockdep). Sent once per new
+ * (held, acquired) pair per connection, whatever `reportAfterMs` says: an
+ * inversion (A then B here, B then A there) is a deadlock waiting for load,
+ * and it shows in short holds too. `held` equal to `acquired` on a semaphore is
+ * a nested checkout from the same pool.
+ */
+export const OrderEvent = z.object({
+  type: z.literal('order'),
+  held: Id,
+  acquired: Id,
+  owner: Id.optional(),
+  stack: Stack.optional(),
+});
+
 export const ClientEvent = z.discriminatedUnion('type', [
+  OrderEvent,
   OwnerEvent,
   EndEvent,
   ResourceEvent,
@@ -276,13 +293,37 @@ export const DeadlockFrame = z.object({
   report: DeadlockReport,
 });
 
+/** One place a lock-order edge was seen: who took `to` while holding `from`, and where. */
+export const HazardSite = z.object({
+  from: z.string(),
+  to: z.string(),
+  service: z.string(),
+  instance: z.string(),
+  owner: z.string().optional(),
+  stack: z.string().optional(),
+  count: z.number().int(),
+  firstSeen: Millis,
+  lastSeen: Millis,
+});
+export const Hazard = z.object({
+  id: z.string(),
+  kind: z.enum(['lock-order-inversion', 'nested-pool-checkout']),
+  /** the lock classes of the cycle, in order (a class is `<service>:<name>` for local resources, `<name>` for shared ones) */
+  classes: z.array(z.string()),
+  /** one entry per edge of the cycle, with where it was seen */
+  sites: z.array(HazardSite),
+  /** more than one service involved: the inversion crosses processes nobody sees at once */
+  crossService: z.boolean(),
+  firstSeen: Millis,
+  lastSeen: Millis,
+  text: z.string(),
+});
+export type Hazard = z.infer<typeof Hazard>;
+export type HazardSite = z.infer<typeof HazardSite>;
+
 export const HazardFrame = z.object({
   type: z.literal('hazard'),
-  hazard: z.object({
-    id: z.string(),
-    kind: z.enum(['lock-order-inversion', 'nested-pool-checkout']),
-    text: z.string(),
-  }).loose(),
+  hazard: Hazard,
 });
 
 export const ErrorFrame = z.object({

@@ -5,7 +5,7 @@
 // keeps its holds; after the grace period the engine forgets it.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ClientEvent, ServerFrame } from '@deadlockd/proto';
+import type { ClientEvent, Hazard, ServerFrame } from '@deadlockd/proto';
 import type { Config } from './config.js';
 import { Engine } from './engine/index.js';
 import type { BatchResult, ClientId, GraphStats } from './engine/types.js';
@@ -185,11 +185,20 @@ export class Hub {
     return this.namespace(entry.namespace);
   }
 
-  /** Applies results every engine call shares: ended deadlocks, new deadlocks. */
+  /** Applies results every engine call shares: ended deadlocks, new deadlocks, hazards. */
   private after(ns: NamespaceState, result: BatchResult): BatchResult {
     ns.history.markResolved(result.resolved, this.now());
     ns.resolver.handle(result.deadlocks);
+    for (const h of result.hazards) this.announceHazard(ns, h);
     return result;
+  }
+
+  /** A hazard was found or gained a site: log it, tell every client that contributed a site. */
+  private announceHazard(ns: NamespaceState, hazard: Hazard): void {
+    this.log.warn({ namespace: ns.name, hazard: hazard.id, kind: hazard.kind, text: hazard.text }, 'deadlock hazard');
+    const sites = new Set(hazard.sites.map((s) => `${s.service}\u0000${s.instance}`));
+    for (const c of this.clients.values())
+      if (c.namespace === ns.name && sites.has(`${c.service}\u0000${c.instance}`)) this.send(c.id, { type: 'hazard', hazard });
   }
 
   events(id: ClientId, events: ClientEvent[]): BatchResult {

@@ -2,9 +2,10 @@
 // (detect.ts, whose header explains the algorithm), and the bookkeeping of
 // deadlocks that were found and are being resolved. Pure: no I/O, no timers;
 // the clock and the id generator are injected.
-import type { ClientEvent } from '@deadlockd/proto';
+import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph } from './graph.js';
+import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReport } from './report.js';
 import {
@@ -32,6 +33,8 @@ const defaultId = (): string => `DL-${Date.now().toString(36)}-${(++idCounter).t
 export class Engine {
   readonly namespace: string;
   private readonly graph: Graph;
+  /** lock-order facts and the hazards found in them */
+  readonly lockOrder: LockOrder;
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly victimOrder: VictimCriterion[];
@@ -50,6 +53,7 @@ export class Engine {
     this.newId = opts.newDeadlockId ?? defaultId;
     this.victimOrder = opts.victimOrder ?? DEFAULT_VICTIM_ORDER;
     this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => this.waitGone(w));
+    this.lockOrder = new LockOrder({ ...DEFAULT_LOCK_ORDER_LIMITS, ...opts.lockOrderLimits }, this.now);
   }
 
   addClient(info: ClientInfo): void {
@@ -71,9 +75,12 @@ export class Engine {
     const c = this.client(clientId);
     const errors: EventError[] = [];
     const starts: Owner[] = [];
+    const hazards: Hazard[] = [];
     for (let i = 0; i < events.length; i++) {
+      const e = events[i] as ClientEvent;
       try {
-        this.graph.apply(c, events[i] as ClientEvent, starts);
+        if (e.type === 'order') hazards.push(...this.recordOrder(c, e));
+        else this.graph.apply(c, e, starts);
       } catch (err) {
         if (err instanceof EventRejected) errors.push({ index: i, code: err.code, message: err.message });
         else errors.push({ index: i, code: 'INTERNAL', message: String((err as Error)?.message ?? err) });
@@ -82,7 +89,13 @@ export class Engine {
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
     const deadlocks = this.detect(starts, true);
-    return { errors, deadlocks, resolved: this.takeResolved() };
+    return { errors, deadlocks, resolved: this.takeResolved(), hazards };
+  }
+
+  private recordOrder(c: ClientState, e: Extract<ClientEvent, { type: 'order' }>): Hazard[] {
+    const res = (name: string): Resource =>
+      c.resources.get(name) ?? (() => { throw new EventRejected('UNKNOWN_RESOURCE', `resource '${name}' was not declared on this connection`); })();
+    return this.lockOrder.record(c, res(e.held), res(e.acquired), e.owner, e.stack);
   }
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
@@ -119,10 +132,10 @@ export class Engine {
    */
   abortAnswered(clientId: ClientId, waitId: string, result: 'aborted' | 'stale'): BatchResult {
     const w = this.graph.clients.get(clientId)?.waits.get(waitId);
-    if (!w || result === 'aborted') return { errors: [], deadlocks: [], resolved: this.takeResolved() };
+    if (!w || result === 'aborted') return { errors: [], deadlocks: [], resolved: this.takeResolved(), hazards: [] };
     w.aborting = false;
     for (const id of w.deadlocks ?? []) this.dismiss(id);
-    return { errors: [], deadlocks: this.detect([w.owner], true), resolved: this.takeResolved() };
+    return { errors: [], deadlocks: this.detect([w.owner], true), resolved: this.takeResolved(), hazards: [] };
   }
 
   /** Searches again from these owners (after a confirm round); returns what is deadlocked now. */

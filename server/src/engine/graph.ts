@@ -99,6 +99,8 @@ export class Graph {
         return this.reportHold(c, e, starts);
       case 'release':
         return this.release(c, e);
+      case 'order':
+        return; // lock-order facts are the engine's LockOrder's business (hazards.ts)
     }
   }
 

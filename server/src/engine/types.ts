@@ -1,6 +1,6 @@
 // Public types of the detection engine. The engine is pure: no I/O, no timers;
 // the clock and the id generator are injected.
-import type { ClientEvent, DeadlockReport, ErrorCode } from '@deadlockd/proto';
+import type { ClientEvent, DeadlockReport, ErrorCode, Hazard } from '@deadlockd/proto';
 
 export type ClientId = string;
 
@@ -41,6 +41,7 @@ export interface EngineOptions {
   newDeadlockId?: () => string;
   victimOrder?: VictimCriterion[];
   limits?: Partial<EngineLimits>;
+  lockOrderLimits?: Partial<import('./hazards.js').LockOrderLimits>;
 }
 
 export interface WaitRef {
@@ -86,6 +87,8 @@ export interface BatchResult {
   deadlocks: Deadlock[];
   /** ids of active deadlocks that ended because one of their waits ended */
   resolved: string[];
+  /** lock-order hazards created or extended by this batch's `order` events (to announce) */
+  hazards: Hazard[];
 }
 
 export interface GraphStats {

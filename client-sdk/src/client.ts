@@ -1,0 +1,258 @@
+// connect() and the Client: owns the connection, the reporter, the owner context and the
+// registry of named primitives, and answers the daemon's abort/confirm questions.
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { AbortFrame, ConfirmFrame, DeadlockReport, ServerFrame } from '@deadlockd/proto';
+import { Connection } from './connection.js';
+import { DeadlockError } from './errors.js';
+import { consoleLogger, type Logger } from './logger.js';
+import type { CallSite } from './model.js';
+import { Owners, TaskHandle, type TaskOptions } from './owners.js';
+import { Mutex } from './primitives/mutex.js';
+import { RWLock } from './primitives/rwlock.js';
+import { Semaphore } from './primitives/semaphore.js';
+import { Reporter } from './reporter.js';
+import { SharedResource } from './resource.js';
+import { retryOnDeadlock, type RetryOptions } from './retry.js';
+import type { PendingWait, Runtime } from './runtime.js';
+
+export interface ConnectOptions {
+  /** e.g. ws://127.0.0.1:7070/v1/stream */
+  url: string;
+  service: string;
+  /** default `${hostname}:${pid}` */
+  instance?: string;
+  token?: string;
+  /** holds/waits younger than this never leave the process (default 0) */
+  reportAfterMs?: number;
+  /** 0 (default): flush on setImmediate after the first buffered event */
+  flushIntervalMs?: number;
+  /** default 2000; without a welcome by then connect() still resolves (fail-open, one warning) */
+  connectTimeoutMs?: number;
+  /** default backoff 100 ms .. 5 s, jittered; false: never reconnect */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number } | false;
+  /** default true: call site of a contended acquire, formatted only when reported */
+  captureStacks?: boolean;
+  /** bound on the outgoing buffer (default 100_000); over it the buffer is dropped and a snapshot resyncs */
+  maxBufferedEvents?: number;
+  logger?: Logger;
+}
+
+type Named = Mutex | Semaphore | RWLock | SharedResource;
+
+export interface ClientEvents {
+  deadlock: [report: DeadlockReport];
+  hazard: [hazard: { id: string; kind: string; text: string }];
+}
+
+/** Connect to the daemon. Resolves at the welcome, or after connectTimeoutMs without one (fail-open). */
+export async function connect(options: ConnectOptions): Promise<Client> {
+  const client = new Client(options);
+  await client.start();
+  return client;
+}
+
+export class Client extends EventEmitter<ClientEvents> {
+  readonly service: string;
+  readonly instance: string;
+  private readonly rt: Runtime;
+  private readonly reporter: Reporter;
+  private readonly owners = new Owners();
+  private readonly conn: Connection;
+  private readonly named = new Map<string, Named>();
+  private nextWait = 0;
+  private closed = false;
+
+  constructor(options: ConnectOptions) {
+    super();
+    if (typeof options.url !== 'string' || options.url.length === 0) throw new TypeError('connect: `url` is required');
+    if (typeof options.service !== 'string' || options.service.length === 0) {
+      throw new TypeError('connect: `service` is required');
+    }
+    this.service = options.service;
+    this.instance = options.instance ?? `${hostname()}:${process.pid}`;
+    const logger = options.logger ?? consoleLogger;
+    this.reporter = new Reporter({
+      reportAfterMs: nonNegative(options.reportAfterMs, 0, 'reportAfterMs'),
+      flushIntervalMs: nonNegative(options.flushIntervalMs, 0, 'flushIntervalMs'),
+      maxBufferedEvents: Math.max(1, nonNegative(options.maxBufferedEvents, 100_000, 'maxBufferedEvents')),
+      logger,
+    });
+    const captureStacks = options.captureStacks ?? true;
+    this.rt = {
+      reporter: this.reporter,
+      owners: this.owners,
+      logger,
+      waits: new Map<string, PendingWait>(),
+      newWaitId: () => `w${++this.nextWait}`,
+      captureSite: captureStacks ? captureSite : noSite,
+    };
+    const rc = options.reconnect;
+    this.conn = new Connection(
+      {
+        url: options.url,
+        service: this.service,
+        instance: this.instance,
+        token: options.token,
+        connectTimeoutMs: nonNegative(options.connectTimeoutMs, 2000, 'connectTimeoutMs'),
+        reconnect:
+          rc === false ? false : { minDelayMs: rc?.minDelayMs ?? 100, maxDelayMs: rc?.maxDelayMs ?? 5000 },
+        logger,
+      },
+      {
+        // a reconnect always resyncs with a snapshot; a first connection only if state exists already
+        welcome: (_frame, first) => this.reporter.attach(this.conn, !first),
+        down: () => this.reporter.detach(),
+        frame: (frame) => this.onFrame(frame),
+      },
+    );
+  }
+
+  /** @internal used by connect() */
+  start(): Promise<void> {
+    return this.conn.start();
+  }
+
+  /** true while a welcomed connection to the daemon is open */
+  get connected(): boolean {
+    return this.conn.isWelcomed;
+  }
+
+  mutex(name: string): Mutex {
+    return this.lookup(name, Mutex, () => new Mutex(this.rt, name));
+  }
+
+  semaphore(name: string, capacity: number): Semaphore {
+    return this.lookup(name, Semaphore, () => new Semaphore(this.rt, name, capacity));
+  }
+
+  rwlock(name: string): RWLock {
+    return this.lookup(name, RWLock, () => new RWLock(this.rt, name));
+  }
+
+  /** A shared cross-process resource, reported only (scope global). */
+  resource(name: string): SharedResource {
+    return this.lookup(name, SharedResource, () => new SharedResource(this.rt, name));
+  }
+
+  /** Run fn as a new owner (task); resolves with fn's result. */
+  task<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  task<T>(name: string, opts: TaskOptions, fn: () => T | Promise<T>): Promise<T>;
+  task<T>(name: string, a: TaskOptions | (() => T | Promise<T>), b?: () => T | Promise<T>): Promise<T> {
+    const [opts, fn] = taskArgs(a, b);
+    const owner = this.owners.create(name, opts);
+    return this.owners.run(owner, fn).finally(() => this.reporter.ownerEnded(owner));
+  }
+
+  /** Start a task now; `join()` on the handle waits for it (a wait the daemon sees). */
+  spawn<T>(name: string, fn: () => T | Promise<T>): TaskHandle<T>;
+  spawn<T>(name: string, opts: TaskOptions, fn: () => T | Promise<T>): TaskHandle<T>;
+  spawn<T>(name: string, a: TaskOptions | (() => T | Promise<T>), b?: () => T | Promise<T>): TaskHandle<T> {
+    const [opts, fn] = taskArgs(a, b);
+    return new TaskHandle<T>(this.rt, this.owners.create(name, opts), fn);
+  }
+
+  retryOnDeadlock<T>(fn: () => T | Promise<T>, opts?: RetryOptions): Promise<T> {
+    return retryOnDeadlock(fn, opts);
+  }
+
+  /** Flush what is buffered and close the connection. Primitives keep working locally afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.reporter.flush(true);
+    await this.conn.close();
+    this.reporter.detach();
+    this.reporter.close();
+  }
+
+  private lookup<P extends Named>(name: string, kind: abstract new (...a: never[]) => P, make: () => P): P {
+    const found = this.named.get(name);
+    if (found !== undefined) {
+      if (found instanceof kind) return found;
+      throw new TypeError(`'${name}' is already a ${kindName(found)}; one name, one kind`);
+    }
+    if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
+      throw new TypeError('a resource name is a string of 1 to 256 characters');
+    }
+    const made = make();
+    this.named.set(name, made);
+    return made;
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'abort':
+        this.onAbort(frame);
+        return;
+      case 'confirm':
+        this.onConfirm(frame);
+        return;
+      case 'deadlock':
+        this.emit('deadlock', frame.report);
+        return;
+      case 'hazard':
+        this.rt.logger.debug?.(`hazard: ${frame.hazard.text}`);
+        this.emit('hazard', frame.hazard);
+        return;
+      case 'error':
+        this.rt.logger.warn(`daemon error ${frame.code}${frame.fatal ? ' (fatal)' : ''}: ${frame.message}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Reject exactly that pending wait; the cancel reaches the daemon before the answer. */
+  private onAbort(frame: AbortFrame): void {
+    const wait = this.rt.waits.get(frame.waitId);
+    let result: 'aborted' | 'stale' = 'stale';
+    if (wait !== undefined && wait.rec.owner.id === frame.owner) {
+      wait.abort(new DeadlockError(frame.deadlock, frame.report));
+      result = 'aborted';
+    }
+    this.reporter.flush(true);
+    this.reporter.sendControl({ type: 'abort_result', deadlock: frame.deadlock, waitId: frame.waitId, result });
+  }
+
+  /** Everything buffered first, then which of the asked waits are still pending here. */
+  private onConfirm(frame: ConfirmFrame): void {
+    this.reporter.flush(true);
+    const pending = frame.waits.filter((id) => this.rt.waits.has(id));
+    this.reporter.sendControl({ type: 'confirm_result', check: frame.check, pending });
+  }
+}
+
+function taskArgs<T>(
+  a: TaskOptions | (() => T | Promise<T>),
+  b: (() => T | Promise<T>) | undefined,
+): [TaskOptions | undefined, () => T | Promise<T>] {
+  if (typeof a === 'function') return [undefined, a];
+  if (typeof b !== 'function') throw new TypeError('task: a function to run is required');
+  return [a, b];
+}
+
+function kindName(x: Named): string {
+  if (x instanceof Mutex) return 'mutex';
+  if (x instanceof Semaphore) return 'semaphore';
+  if (x instanceof RWLock) return 'rwlock';
+  return 'resource';
+}
+
+function nonNegative(v: number | undefined, dflt: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !(v >= 0)) throw new TypeError(`connect: \`${what}\` must be a number >= 0`);
+  return v;
+}
+
+// Error.captureStackTrace records the frames now but formats `stack` only when it is read,
+// which happens only if the wait is reported.
+function captureSite(above: Function): CallSite {
+  const site: CallSite = {};
+  Error.captureStackTrace(site, above);
+  return site;
+}
+
+function noSite(): null {
+  return null;
+}

@@ -1,0 +1,221 @@
+// The WebSocket link to the daemon: hello → welcome, frame I/O, reconnect with jittered backoff.
+// It never throws at the application: when the daemon is unreachable it warns once per outage
+// and keeps retrying in the background.
+import { PROTOCOL_VERSION, ServerFrame, type WelcomeFrame } from '@deadlockd/proto';
+import WebSocket from 'ws';
+import type { Logger } from './logger.js';
+import type { FrameSink } from './reporter.js';
+
+export interface ConnectionOptions {
+  url: string;
+  service: string;
+  instance: string;
+  token: string | undefined;
+  connectTimeoutMs: number;
+  reconnect: { minDelayMs: number; maxDelayMs: number } | false;
+  logger: Logger;
+}
+
+export interface ConnectionHandlers {
+  /** a connection was welcomed; `first` is true for the very first welcome of this client */
+  welcome(frame: WelcomeFrame, first: boolean): void;
+  /** any other daemon frame on the welcomed connection */
+  frame(frame: ServerFrame): void;
+  /** the welcomed connection was lost */
+  down(): void;
+}
+
+const CLOSE_WAIT_MS = 1000;
+
+export class Connection implements FrameSink {
+  maxEventsPerFrame = 1000;
+  maxFrameBytes = 1024 * 1024;
+  private ws: WebSocket | null = null;
+  private welcomed = false;
+  private everWelcomed = false;
+  private session: string | undefined;
+  private attempt = 0;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private welcomeTimer: NodeJS.Timeout | null = null;
+  /** warned about the current outage already */
+  private warned = false;
+  private lastError: string | undefined;
+  private firstWelcome: (() => void) | null = null;
+
+  constructor(
+    private readonly opts: ConnectionOptions,
+    private readonly on: ConnectionHandlers,
+  ) {}
+
+  get isWelcomed(): boolean {
+    return this.welcomed;
+  }
+
+  /** Connect; resolves at the first welcome or after connectTimeoutMs, whichever comes first (fail-open). */
+  start(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.firstWelcome = null;
+        this.warnDown(`no welcome within ${this.opts.connectTimeoutMs} ms`);
+        resolve();
+      }, this.opts.connectTimeoutMs);
+      this.firstWelcome = () => {
+        clearTimeout(timer);
+        this.firstWelcome = null;
+        resolve();
+      };
+      this.open();
+    });
+  }
+
+  sendText(text: string): void {
+    const ws = this.ws;
+    if (ws !== null && this.welcomed && ws.readyState === WebSocket.OPEN) ws.send(text);
+  }
+
+  bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.firstWelcome?.();
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    if (this.welcomeTimer !== null) clearTimeout(this.welcomeTimer);
+    const ws = this.ws;
+    if (ws === null) return;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, CLOSE_WAIT_MS);
+      ws.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, 'client closing');
+    });
+  }
+
+  private open(): void {
+    if (this.closed) return;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.opts.url, { handshakeTimeout: this.opts.connectTimeoutMs });
+    } catch (err) {
+      // a malformed URL throws synchronously: treat it like an unreachable daemon
+      this.lastError = errorText(err);
+      this.warnDown(this.lastError);
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.on('open', () => {
+      const hello: Record<string, unknown> = {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        service: this.opts.service,
+        instance: this.opts.instance,
+      };
+      if (this.opts.token !== undefined) hello.token = this.opts.token;
+      if (this.session !== undefined) hello.resume = this.session;
+      ws.send(JSON.stringify(hello));
+      this.welcomeTimer = setTimeout(() => {
+        this.lastError = `no welcome within ${this.opts.connectTimeoutMs} ms`;
+        ws.terminate();
+      }, this.opts.connectTimeoutMs);
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      this.receive(ws, data.toString());
+    });
+    ws.on('error', (err) => {
+      this.lastError = errorText(err);
+    });
+    ws.on('close', (code, reason) => {
+      if (this.welcomeTimer !== null) clearTimeout(this.welcomeTimer);
+      this.welcomeTimer = null;
+      if (this.ws === ws) this.ws = null;
+      const wasWelcomed = this.welcomed;
+      this.welcomed = false;
+      if (wasWelcomed) this.on.down();
+      if (this.closed) return;
+      const why = this.lastError ?? `closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`;
+      this.lastError = undefined;
+      this.warnDown(why);
+      this.scheduleReconnect();
+    });
+  }
+
+  private receive(ws: WebSocket, text: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.opts.logger.debug?.('ignoring a daemon frame that is not JSON');
+      return;
+    }
+    const parsed = ServerFrame.safeParse(raw);
+    if (!parsed.success) {
+      this.opts.logger.debug?.('ignoring a daemon frame that does not match the protocol', parsed.error.message);
+      return;
+    }
+    const frame = parsed.data;
+    if (frame.type === 'welcome') {
+      if (this.welcomed) return;
+      if (this.welcomeTimer !== null) clearTimeout(this.welcomeTimer);
+      this.welcomeTimer = null;
+      this.welcomed = true;
+      this.session = frame.session;
+      this.attempt = 0;
+      this.maxEventsPerFrame = frame.limits.maxEventsPerFrame;
+      this.maxFrameBytes = frame.limits.maxFrameBytes;
+      if (this.warned) this.opts.logger.info?.(`connected to deadlockd at ${this.opts.url}`);
+      this.warned = false;
+      const first = !this.everWelcomed;
+      this.everWelcomed = true;
+      this.on.welcome(frame, first);
+      this.firstWelcome?.();
+      return;
+    }
+    if (!this.welcomed || this.ws !== ws) {
+      // e.g. UNAUTHORIZED or PROTOCOL_VERSION before the welcome: the daemon closes next, and the
+      // outage warning names the reason (once, not at every reconnect attempt)
+      if (frame.type === 'error') this.lastError = `${frame.code}: ${frame.message}`;
+      return;
+    }
+    this.on.frame(frame);
+  }
+
+  private scheduleReconnect(): void {
+    const policy = this.opts.reconnect;
+    if (this.closed || policy === false || this.reconnectTimer !== null) return;
+    const base = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    // jitter: many clients that lost the same daemon do not come back in lockstep
+    const delay = base * (0.5 + Math.random() * 0.5);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open();
+    }, delay);
+    // retrying must not keep an otherwise finished process alive
+    this.reconnectTimer.unref();
+  }
+
+  /** One warning per outage. */
+  private warnDown(why: string): void {
+    if (this.warned || this.closed) return;
+    this.warned = true;
+    this.opts.logger.warn(
+      `deadlockd not reachable at ${this.opts.url} (${why}); locks keep working without deadlock detection, ` +
+        (this.opts.reconnect === false ? 'not reconnecting' : 'reconnecting in the background'),
+    );
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,13 @@
+export { connect, Client, type ConnectOptions, type ClientEvents } from './client.js';
+export { DeadlockError, AcquireTimeoutError } from './errors.js';
+export type { Held } from './held.js';
+export type { Logger } from './logger.js';
+export type { TaskOptions } from './owners.js';
+export { TaskHandle } from './owners.js';
+export type { WaitOptions } from './waiter.js';
+export { Mutex } from './primitives/mutex.js';
+export { Semaphore, type SemaphoreAcquireOptions } from './primitives/semaphore.js';
+export { RWLock } from './primitives/rwlock.js';
+export { SharedResource, type ResourceAcquireOptions, type ResourceHeld } from './resource.js';
+export { retryOnDeadlock, isDeadlockError, type RetryOptions } from './retry.js';
+export type { DeadlockReport } from '@deadlockd/proto';

@@ -1,0 +1,62 @@
+// The process-local state the SDK reports: owners, holds and waits.
+import type { LockMode, ResourceEvent } from '@deadlockd/proto';
+
+/** Something that holds and waits: a task, or the implicit per-process owner 'main'. */
+export class Owner {
+  ended = false;
+  /** the reporter epoch (connection or resync) in which this owner was last declared to the daemon */
+  declaredEpoch = -1;
+  /** live holds and waits of this owner that the reporter tracks */
+  readonly records = new Set<Rec>();
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly priority: number,
+    readonly abortable: boolean,
+    readonly startedAt: number,
+  ) {}
+}
+
+/** A resource as the reporter sees it: an id and a declaration to send before first use. */
+export interface ReportedResource {
+  readonly id: string;
+  declaredEpoch: number;
+  declaration(): ResourceEvent;
+}
+
+/** A lazily formatted call site: Error.captureStackTrace fills `stack` with a getter; read only when reported. */
+export interface CallSite {
+  stack?: string;
+}
+
+/**
+ * One hold or wait. A wait that is granted turns into a hold in place (same object), so
+ * it keeps its position in the reporter's ordered sets.
+ */
+export class Rec {
+  /** the daemon knows this record (on the current connection) */
+  reported = false;
+  /** the reporter tracks it: false for records of ended owners and after it ended */
+  tracked = false;
+  /** epoch ms when the hold began (for a granted wait: when it was granted) */
+  holdSince = 0;
+
+  constructor(
+    public kind: 'hold' | 'wait',
+    readonly owner: Owner,
+    readonly resource: ReportedResource | null,
+    /** for a join: the owner whose end is awaited */
+    readonly task: Owner | null,
+    readonly mode: LockMode | undefined,
+    readonly units: number | undefined,
+    readonly waitId: string | undefined,
+    /** epoch ms when the hold/wait began in the app */
+    readonly since: number,
+    /** monotonic ms, for the reportAfterMs threshold */
+    readonly start: number,
+    readonly site: CallSite | null,
+  ) {
+    if (kind === 'hold') this.holdSince = since;
+  }
+}

@@ -1,0 +1,140 @@
+// The shared machinery of the SDK's process-local primitives: a strict FIFO queue of waiters,
+// holds recorded as Rec objects, and reporting through the client's Reporter.
+import type { LockMode, ResourceEvent } from '@deadlockd/proto';
+import { abortReason, notHeldError } from '../errors.js';
+import type { Held } from '../held.js';
+import { Rec, type Owner, type ReportedResource } from '../model.js';
+import type { Runtime } from '../runtime.js';
+import { Waiter, type WaitOptions } from '../waiter.js';
+
+export interface Request {
+  mode: LockMode | undefined;
+  units: number | undefined;
+}
+
+export abstract class QueuedPrimitive implements ReportedResource {
+  declaredEpoch = -1;
+  /** pending waiters in arrival order (a Set: O(1) removal of a cancelled waiter) */
+  protected readonly queue = new Set<Waiter<Held>>();
+
+  constructor(
+    protected readonly rt: Runtime,
+    readonly id: string,
+  ) {}
+
+  get name(): string {
+    return this.id;
+  }
+
+  /** how many acquires are waiting */
+  get waiting(): number {
+    return this.queue.size;
+  }
+
+  abstract declaration(): ResourceEvent;
+  /** can `owner` take `req` right now, given the current holders (queue order is the caller's concern)? */
+  protected abstract compatible(owner: Owner, req: Request): boolean;
+  /** record a granted hold in the primitive's state */
+  protected abstract take(rec: Rec): void;
+  /** remove a hold from the primitive's state */
+  protected abstract give(rec: Rec): void;
+
+  /** May `req` skip the queue? Default: only when nobody waits (strict FIFO, no barging). */
+  protected grantNow(owner: Owner, req: Request): boolean {
+    return this.queue.size === 0 && this.compatible(owner, req);
+  }
+
+  /** Where a new waiter goes; rwlock upgrades override this to jump ahead. */
+  protected enqueue(w: Waiter<Held>, _req: Request): void {
+    this.queue.add(w);
+  }
+
+  protected dequeue(w: Waiter<Held>): void {
+    this.queue.delete(w);
+  }
+
+  /** The waiters in grant order. */
+  protected *pending(): Iterable<Waiter<Held>> {
+    yield* this.queue;
+  }
+
+  protected acquireRequest(req: Request, opts: WaitOptions | undefined, caller: Function): Promise<Held> {
+    const signal = opts?.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const rt = this.rt;
+    const owner = rt.owners.current();
+    if (this.grantNow(owner, req)) {
+      // the cheap path: no stack, no wait id; reported only if it outlives reportAfterMs
+      const rec = new Rec('hold', owner, this, null, req.mode, req.units, undefined, Date.now(), performance.now(), null);
+      this.take(rec);
+      rt.reporter.begin(rec);
+      return Promise.resolve(this.held(rec));
+    }
+    const rec = new Rec(
+      'wait', owner, this, null, req.mode, req.units,
+      rt.newWaitId(), Date.now(), performance.now(), rt.captureSite(caller),
+    );
+    rt.reporter.begin(rec);
+    const w = new Waiter<Held>(rt, rec, `${this.describe()}`, opts, (x) => {
+      this.dequeue(x);
+      this.grantWaiting();
+    });
+    this.enqueue(w, req);
+    return w.promise;
+  }
+
+  /** Grant waiters from the head of the queue while they fit; stop at the first that does not (FIFO). */
+  protected grantWaiting(): void {
+    for (const w of this.pending()) {
+      const rec = w.rec;
+      if (!this.compatible(rec.owner, rec)) return;
+      this.dequeue(w);
+      this.take(rec);
+      w.grant(this.held(rec));
+    }
+  }
+
+  protected describe(): string {
+    return `${this.declaration().kind} ${this.id}`;
+  }
+
+  private held(rec: Rec): Held {
+    return new PrimitiveHeld(this, rec);
+  }
+
+  /** @internal called once per hold by its Held */
+  releaseHold(rec: Rec): void {
+    this.give(rec);
+    this.reportRelease(rec);
+    this.grantWaiting();
+  }
+
+  /** Tell the reporter a hold ended (the rwlock refines this for upgrades). */
+  protected reportRelease(rec: Rec): void {
+    this.rt.reporter.ended(rec);
+  }
+}
+
+/** The Held of a local primitive (a class rather than a closure: one small object per acquire). */
+class PrimitiveHeld implements Held {
+  private done = false;
+
+  constructor(
+    private readonly prim: QueuedPrimitive,
+    private readonly rec: Rec,
+  ) {}
+
+  get resource(): string {
+    return this.prim.id;
+  }
+
+  get released(): boolean {
+    return this.done;
+  }
+
+  release(): void {
+    if (this.done) throw notHeldError(this.prim.id);
+    this.done = true;
+    this.prim.releaseHold(this.rec);
+  }
+}

@@ -1,0 +1,356 @@
+// The ordered event log: turns what happens to holds and waits into wire events.
+//
+// Rules (the daemon relies on them):
+// - events go out in the order things happened;
+// - a hold/wait is reported only once it is `reportAfterMs` old at a flush; reports that become
+//   due at a flush are appended after the events already logged, in the order the holds/waits
+//   began (so each FIFO queue reaches the daemon in its real order);
+// - what was never reported leaves no trace: its release/grant/cancel sends nothing;
+// - an owner/resource is declared once per connection, right before its first use;
+// - while disconnected nothing is buffered; after (re)connecting a `snapshot` frame replaces the
+//   daemon's view of this client with the whole current state.
+import type { ClientEvent, HoldEvent, WaitEvent } from '@deadlockd/proto';
+import type { Logger } from './logger.js';
+import type { Owner, Rec, ReportedResource } from './model.js';
+
+/** Where the reporter's frames go: the open, welcomed connection. */
+export interface FrameSink {
+  sendText(text: string): void;
+  /** bytes queued in the socket and not yet written */
+  bufferedAmount(): number;
+  readonly maxEventsPerFrame: number;
+  readonly maxFrameBytes: number;
+}
+
+export interface ReporterOptions {
+  reportAfterMs: number;
+  flushIntervalMs: number;
+  maxBufferedEvents: number;
+  logger: Logger;
+}
+
+const MAX_STACK = 8192;
+/** socket backlog above which a regular flush waits (the log keeps growing, bounded by maxBufferedEvents) */
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+const BACKPRESSURE_RETRY_MS = 20;
+
+export class Reporter {
+  private sink: FrameSink | null = null;
+  /** bumped per connection and per resync: declarations are re-sent in a new epoch */
+  private epoch = 0;
+  private seq = 1;
+  private log: ClientEvent[] = [];
+  private needSnapshot = false;
+  /** every tracked hold/wait, in the order they began */
+  private readonly live = new Set<Rec>();
+  /** tracked records the daemon does not know yet, in the order they began */
+  private readonly unreported = new Set<Rec>();
+  private flushHandle: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
+  private overflowWarned = false;
+
+  constructor(private readonly opts: ReporterOptions) {}
+
+  get attached(): boolean {
+    return this.sink !== null;
+  }
+
+  // ---- connection -----------------------------------------------------------------------------
+
+  /** A connection was welcomed. `snapshot` false only for a first connection with no state to send. */
+  attach(sink: FrameSink, snapshot: boolean): void {
+    this.sink = sink;
+    this.seq = 1;
+    if (snapshot || this.live.size > 0) this.sendSnapshot();
+    else {
+      this.epoch++;
+      this.log = [];
+      this.needSnapshot = false;
+    }
+  }
+
+  /** The connection is gone: drop the buffer; the next attach resyncs with a snapshot. */
+  detach(): void {
+    this.sink = null;
+    this.log = [];
+    this.needSnapshot = false;
+    this.unreported.clear();
+    for (const rec of this.live) rec.reported = false;
+    this.cancelTimers();
+  }
+
+  // ---- what happens in the app ------------------------------------------------------------------
+
+  /** A hold or wait began. Records of an ended owner are not tracked (its work is over for the daemon). */
+  begin(rec: Rec): void {
+    if (rec.owner.ended) return;
+    rec.tracked = true;
+    this.live.add(rec);
+    rec.owner.records.add(rec);
+    if (this.sink === null || this.needSnapshot) return;
+    this.unreported.add(rec);
+    if (this.opts.reportAfterMs <= 0) this.scheduleFlush();
+    else if (this.reportTimer === null) this.armReportTimer(this.opts.reportAfterMs);
+  }
+
+  /** A wait was granted: it is now a hold of the same request. */
+  granted(rec: Rec): void {
+    rec.kind = 'hold';
+    rec.holdSince = Date.now();
+    if (rec.tracked && rec.reported && rec.waitId !== undefined) {
+      this.push({ type: 'grant', waitId: rec.waitId, since: rec.holdSince });
+    }
+  }
+
+  /** A hold was released, or a wait ended without a grant. */
+  ended(rec: Rec, reason?: 'timeout' | 'signal' | 'deadlock' | 'error'): void {
+    if (!rec.tracked) return;
+    this.untrack(rec);
+    if (!rec.reported) return;
+    if (rec.kind === 'hold') {
+      const ev: ClientEvent = { type: 'release', owner: rec.owner.id, resource: (rec.resource as ReportedResource).id };
+      if (rec.mode !== undefined) ev.mode = rec.mode;
+      if (rec.units !== undefined) ev.units = rec.units;
+      this.push(ev);
+    } else if (rec.waitId !== undefined) {
+      this.push(reason ? { type: 'cancel', waitId: rec.waitId, reason } : { type: 'cancel', waitId: rec.waitId });
+    }
+  }
+
+  /** Forget a record without telling the daemon (join waits on a task that ended: the daemon drops them). */
+  untrack(rec: Rec): void {
+    if (!rec.tracked) return;
+    rec.tracked = false;
+    this.live.delete(rec);
+    this.unreported.delete(rec);
+    rec.owner.records.delete(rec);
+  }
+
+  /** An owner (task) ended: the daemon drops everything it had, so its records are no longer reported. */
+  ownerEnded(owner: Owner): void {
+    if (owner.ended) return;
+    owner.ended = true;
+    for (const rec of owner.records) this.untrack(rec);
+    if (this.sink !== null && owner.declaredEpoch === this.epoch) this.push({ type: 'end', owner: owner.id });
+  }
+
+  /** A resource's declaration changed (semaphore capacity): re-declare it if the daemon knows it. */
+  resourceChanged(res: ReportedResource): void {
+    if (this.sink !== null && res.declaredEpoch === this.epoch) this.push(res.declaration());
+  }
+
+  /** Is this hold known to the daemon on the current connection? */
+  isReportedHold(rec: Rec): boolean {
+    return this.sink !== null && rec.tracked && rec.reported && rec.kind === 'hold';
+  }
+
+  /** Report a known hold again (the daemon dropped it with a hold that subsumed it: rwlock upgrade). */
+  reassertHold(rec: Rec): void {
+    if (!this.isReportedHold(rec) || rec.resource === null) return;
+    const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: rec.resource.id, since: rec.holdSince };
+    if (rec.mode !== undefined) ev.mode = rec.mode;
+    if (rec.units !== undefined) ev.units = rec.units;
+    this.push(ev);
+  }
+
+  // ---- flushing ---------------------------------------------------------------------------------
+
+  /**
+   * Send what is buffered plus the reports that are due. `force` ignores socket backpressure
+   * (used before answering `abort`/`confirm`, which must follow every earlier event).
+   */
+  flush(force = false): void {
+    this.clearFlushHandle();
+    const sink = this.sink;
+    if (sink === null) return;
+    if (!force && sink.bufferedAmount() > HIGH_WATER_BYTES) {
+      // the daemon (or network) is slow: keep logging; the bound on the log resyncs us if needed
+      this.flushHandle = setTimeout(() => this.flush(), BACKPRESSURE_RETRY_MS);
+      this.flushHandle.unref();
+      return;
+    }
+    if (this.needSnapshot) {
+      this.sendSnapshot();
+      return;
+    }
+    this.reportDue();
+    if (this.log.length === 0) return;
+    const events = this.log;
+    this.log = [];
+    this.sendEvents('events', events);
+  }
+
+  /** Send a control frame (abort_result, confirm_result) right now, if connected. */
+  sendControl(frame: object): void {
+    this.sink?.sendText(JSON.stringify(frame));
+  }
+
+  close(): void {
+    this.cancelTimers();
+  }
+
+  private push(ev: ClientEvent): void {
+    if (this.sink === null || this.needSnapshot) return;
+    this.log.push(ev);
+    if (this.log.length > this.opts.maxBufferedEvents) {
+      this.overflow();
+      return;
+    }
+    this.scheduleFlush();
+  }
+
+  /** Too much buffered: drop it all and resync with a snapshot, which describes the state exactly. */
+  private overflow(): void {
+    if (!this.overflowWarned) {
+      this.overflowWarned = true;
+      this.opts.logger.warn(
+        `event buffer exceeded ${this.opts.maxBufferedEvents} events; dropping it and resyncing with a snapshot`,
+      );
+    }
+    this.log = [];
+    this.unreported.clear();
+    this.needSnapshot = true;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushHandle !== null) return;
+    if (this.opts.flushIntervalMs > 0) {
+      this.flushHandle = setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+    } else {
+      this.flushHandle = setImmediate(() => this.flush());
+    }
+  }
+
+  private clearFlushHandle(): void {
+    if (this.flushHandle === null) return;
+    clearTimeout(this.flushHandle as NodeJS.Timeout);
+    clearImmediate(this.flushHandle as NodeJS.Immediate);
+    this.flushHandle = null;
+  }
+
+  private armReportTimer(delayMs: number): void {
+    if (this.reportTimer !== null) clearTimeout(this.reportTimer);
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = null;
+      this.flush();
+    }, Math.max(1, Math.ceil(delayMs)));
+    this.reportTimer.unref();
+  }
+
+  private cancelTimers(): void {
+    this.clearFlushHandle();
+    if (this.reportTimer !== null) clearTimeout(this.reportTimer);
+    this.reportTimer = null;
+  }
+
+  /** Append the reports of records that reached reportAfterMs, oldest first. */
+  private reportDue(): void {
+    if (this.unreported.size === 0) return;
+    const threshold = this.opts.reportAfterMs;
+    const now = performance.now();
+    for (const rec of this.unreported) {
+      // the set is in begin order, so the first young record ends the scan
+      if (threshold > 0 && now - rec.start < threshold) {
+        if (this.reportTimer === null) this.armReportTimer(rec.start + threshold - now);
+        return;
+      }
+      this.unreported.delete(rec);
+      this.describe(rec, this.log);
+    }
+  }
+
+  /** Declarations this record needs (once per epoch), then its hold/wait event. */
+  private describe(rec: Rec, out: ClientEvent[]): void {
+    rec.reported = true;
+    this.declareOwner(rec.owner, out);
+    const res = rec.resource;
+    if (res !== null && res.declaredEpoch !== this.epoch) {
+      res.declaredEpoch = this.epoch;
+      out.push(res.declaration());
+    }
+    if (rec.task !== null) this.declareOwner(rec.task, out);
+    const stack = formatStack(rec);
+    if (rec.kind === 'hold') {
+      const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: (res as ReportedResource).id, since: rec.holdSince };
+      if (rec.mode !== undefined) ev.mode = rec.mode;
+      if (rec.units !== undefined) ev.units = rec.units;
+      if (stack !== undefined) ev.stack = stack;
+      out.push(ev);
+    } else {
+      const ev: WaitEvent = { type: 'wait', waitId: rec.waitId as string, owner: rec.owner.id };
+      if (res !== null) ev.resource = res.id;
+      if (rec.task !== null) ev.task = rec.task.id;
+      if (rec.mode !== undefined) ev.mode = rec.mode;
+      if (rec.units !== undefined) ev.units = rec.units;
+      ev.since = rec.since;
+      if (stack !== undefined) ev.stack = stack;
+      out.push(ev);
+    }
+  }
+
+  private declareOwner(owner: Owner, out: ClientEvent[]): void {
+    if (owner.declaredEpoch === this.epoch) return;
+    owner.declaredEpoch = this.epoch;
+    out.push({
+      type: 'owner',
+      owner: owner.id,
+      name: owner.name,
+      priority: owner.priority,
+      abortable: owner.abortable,
+      startedAt: owner.startedAt,
+    });
+  }
+
+  /** The whole current state in one `snapshot` frame (followed by `events` frames if it exceeds a frame). */
+  private sendSnapshot(): void {
+    this.epoch++;
+    this.needSnapshot = false;
+    this.log = [];
+    this.unreported.clear();
+    const events: ClientEvent[] = [];
+    for (const rec of this.live) this.describe(rec, events);
+    this.sendEvents('snapshot', events);
+  }
+
+  private sendEvents(type: 'events' | 'snapshot', events: ClientEvent[]): void {
+    const sink = this.sink as FrameSink;
+    const max = Math.max(1, sink.maxEventsPerFrame);
+    if (events.length === 0) {
+      this.sendPart(sink, type, events);
+      return;
+    }
+    for (let i = 0; i < events.length; i += max) {
+      this.sendPart(sink, i === 0 ? type : 'events', events.length <= max ? events : events.slice(i, i + max));
+    }
+  }
+
+  /** One frame; halved until it fits maxFrameBytes (the daemon closes the connection on an oversized frame). */
+  private sendPart(sink: FrameSink, type: 'events' | 'snapshot', events: ClientEvent[]): void {
+    const text = JSON.stringify({ type, seq: this.seq, events });
+    if (events.length > 1 && text.length * 3 > sink.maxFrameBytes && Buffer.byteLength(text) > sink.maxFrameBytes) {
+      const half = events.length >> 1;
+      this.sendPart(sink, type, events.slice(0, half));
+      this.sendPart(sink, 'events', events.slice(half));
+      return;
+    }
+    this.seq++;
+    sink.sendText(text);
+  }
+}
+
+/** The call site captured when the wait began, without the "Error" header line, bounded for the wire. */
+function formatStack(rec: Rec): string | undefined {
+  const site = rec.site;
+  if (site === null) return undefined;
+  const raw = site.stack;
+  if (typeof raw !== 'string') return undefined;
+  const nl = raw.indexOf('\n');
+  const body = nl >= 0 ? raw.slice(nl + 1) : raw;
+  const lines = body
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  const text = lines.join('\n');
+  return text.length > MAX_STACK ? text.slice(0, MAX_STACK) : text;
+}

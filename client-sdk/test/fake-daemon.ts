@@ -1,0 +1,153 @@
+// A tiny fake daemon for the SDK's tests: a real WebSocket server on 127.0.0.1:0 that answers
+// hello with welcome, records (and schema-checks) every client frame, and can send any frame.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { ClientFrame, PROTOCOL_VERSION, type ClientEvent, type DeadlockReport } from '@deadlockd/proto';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface Recorded {
+  /** which connection (0-based, in accept order) */
+  conn: number;
+  frame: ClientFrame;
+}
+
+export interface FakeDaemonOptions {
+  maxEventsPerFrame?: number;
+  maxFrameBytes?: number;
+  /** do not answer hello (to test connect timeouts) */
+  silent?: boolean;
+  port?: number;
+}
+
+export class FakeDaemon {
+  readonly frames: Recorded[] = [];
+  /** frames that did not match the protocol schema (should stay empty) */
+  readonly invalid: unknown[] = [];
+  readonly sockets: WebSocket[] = [];
+  private constructor(
+    private readonly wss: WebSocketServer,
+    readonly port: number,
+    private readonly opts: FakeDaemonOptions,
+  ) {
+    wss.on('connection', (ws) => this.accept(ws));
+  }
+
+  static async start(opts: FakeDaemonOptions = {}): Promise<FakeDaemon> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: opts.port ?? 0, path: '/v1/stream' });
+    await once(wss, 'listening');
+    return new FakeDaemon(wss, (wss.address() as AddressInfo).port, opts);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/v1/stream`;
+  }
+
+  private accept(ws: WebSocket): void {
+    const conn = this.sockets.length;
+    this.sockets.push(ws);
+    ws.on('message', (data) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data.toString());
+      } catch {
+        this.invalid.push(data.toString());
+        return;
+      }
+      const parsed = ClientFrame.safeParse(raw);
+      if (!parsed.success) {
+        this.invalid.push(raw);
+        return;
+      }
+      this.frames.push({ conn, frame: parsed.data });
+      if (parsed.data.type === 'hello' && !this.opts.silent) {
+        ws.send(
+          JSON.stringify({
+            type: 'welcome',
+            protocol: PROTOCOL_VERSION,
+            session: `s${conn}`,
+            namespace: 'default',
+            limits: { maxFrameBytes: this.opts.maxFrameBytes ?? 1 << 20, maxEventsPerFrame: this.opts.maxEventsPerFrame ?? 1000 },
+            resumed: false,
+          }),
+        );
+      }
+    });
+  }
+
+  /** every frame of a type, in arrival order */
+  ofType<K extends ClientFrame['type']>(type: K): Extract<ClientFrame, { type: K }>[] {
+    return this.frames.map((r) => r.frame).filter((f): f is Extract<ClientFrame, { type: K }> => f.type === type);
+  }
+
+  /** the events of every `events` frame, flattened in order */
+  events(): ClientEvent[] {
+    return this.ofType('events').flatMap((f) => f.events);
+  }
+
+  /** events without owner/resource declarations, for compact assertions */
+  facts(): ClientEvent[] {
+    return this.events().filter((e) => e.type !== 'owner' && e.type !== 'resource');
+  }
+
+  async waitFor(pred: () => boolean, what = 'condition', timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`fake daemon: timed out waiting for ${what}`);
+      await sleep(5);
+    }
+  }
+
+  /** send a frame on the latest connection */
+  send(frame: object): void {
+    const ws = this.sockets[this.sockets.length - 1];
+    if (!ws) throw new Error('no connection');
+    ws.send(JSON.stringify(frame));
+  }
+
+  /** drop every open connection abruptly */
+  dropAll(): void {
+    for (const ws of this.sockets) ws.terminate();
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** let pending setImmediate flushes and socket writes happen */
+export async function settle(ms = 30): Promise<void> {
+  await sleep(ms);
+}
+
+export function quietLogger(): { warn(msg: string): void; info(msg: string): void; warnings: string[]; infos: string[] } {
+  const warnings: string[] = [];
+  const infos: string[] = [];
+  return { warn: (m: string) => void warnings.push(m), info: (m: string) => void infos.push(m), warnings, infos };
+}
+
+export function report(id: string, text = 'cycle: a -> b -> a'): DeadlockReport {
+  return {
+    id,
+    namespace: 'default',
+    detectedAt: Date.now(),
+    members: [],
+    edges: [],
+    victim: null,
+    resolution: 'aborting',
+    text,
+  };
+}
+
+/** a port nothing listens on (bound then closed) */
+export async function deadPort(): Promise<number> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(wss, 'listening');
+  const port = (wss.address() as AddressInfo).port;
+  await new Promise<void>((r) => wss.close(() => r()));
+  return port;
+}

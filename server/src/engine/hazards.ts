@@ -1,0 +1,238 @@
+// Hazards: deadlocks waiting for load.
+//
+// Lock-order inversions. Like Linux lockdep, we reason about lock CLASSES, not
+// instances at a moment: a class is a shared resource's name (the same for
+// every client) or `<service>:<name>` for a process-local one (the same for
+// every instance of a service). Each `order` event says "someone asked for
+// class B while holding class A" (its newest hold: longer chains are implied
+// by their links). Those facts form the acquired-before graph. A new edge
+// A → B closes a cycle iff B already reaches A; then the cycle is a hazard:
+// two (or more) places take the same locks in opposite orders, and the day
+// they run at the same time they deadlock. The search runs only on a NEW
+// edge (each pair is reported once per connection, and repeats only bump a
+// counter), over a graph of classes, which is small.
+//
+// Nested pool checkout. A semaphore class taken while already holding it —
+// the same task checking out a second connection from its pool — deadlocks
+// as soon as as many tasks do it at once as the pool has units. It is
+// reported the first time it happens, at concurrency 1.
+//
+// Hazards are deduplicated by the set of classes on their cycle; every edge
+// keeps the places (service, instance, owner, call site) it was seen at.
+import { createHash } from 'node:crypto';
+import type { Hazard, HazardSite } from '@deadlockd/proto';
+import type { ClientState, Resource } from './model.js';
+
+export interface LockOrderLimits {
+  /** distinct lock classes tracked; new classes beyond it are ignored (and counted) */
+  maxLockClasses: number;
+  /** hazards kept; the oldest are dropped first */
+  maxHazards: number;
+  /** sites kept per edge (distinct service+instance) */
+  maxSitesPerEdge: number;
+}
+
+export const DEFAULT_LOCK_ORDER_LIMITS: LockOrderLimits = { maxLockClasses: 100_000, maxHazards: 10_000, maxSitesPerEdge: 8 };
+
+interface Site {
+  service: string;
+  instance: string;
+  owner: string | undefined;
+  stack: string | undefined;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+interface Edge {
+  from: string;
+  to: string;
+  sites: Map<string, Site>;
+}
+
+interface HazardState {
+  id: string;
+  kind: Hazard['kind'];
+  classes: string[];
+  edges: Edge[];
+  /** extra facts for the text (pool capacity) */
+  note: string;
+}
+
+export class LockOrder {
+  /** class → (class → edge) */
+  private readonly out = new Map<string, Map<string, Edge>>();
+  private readonly hazards = new Map<string, HazardState>();
+  ignoredClasses = 0;
+
+  constructor(
+    private readonly limits: LockOrderLimits,
+    private readonly now: () => number,
+  ) {}
+
+  static classOf(r: Resource, c: ClientState): string {
+    return r.global ? r.name : `${c.info.service}:${r.name}`;
+  }
+
+  /** Records one order fact; returns the hazards it created or touched (to announce). */
+  record(c: ClientState, held: Resource, acquired: Resource, owner: string | undefined, stack: string | undefined): Hazard[] {
+    const from = LockOrder.classOf(held, c);
+    const to = LockOrder.classOf(acquired, c);
+    const at = this.now();
+    const known = this.out.get(from)?.get(to);
+    const edge = known ?? this.addEdge(from, to);
+    if (!edge) return [];
+    const siteKey = `${c.info.service}\u0000${c.info.instance}`;
+    const site = edge.sites.get(siteKey);
+    if (site) {
+      site.count++;
+      site.lastSeen = at;
+      if (!site.stack && stack) site.stack = stack;
+    } else if (edge.sites.size < this.limits.maxSitesPerEdge) {
+      edge.sites.set(siteKey, { service: c.info.service, instance: c.info.instance, owner, stack, count: 1, firstSeen: at, lastSeen: at });
+    }
+
+    if (held === acquired) {
+      if (acquired.kind !== 'semaphore') return []; // a mutex re-lock is a deadlock, reported as one
+      return [this.toHazard(this.upsert('nested-pool-checkout', [from], [edge], `capacity ${acquired.capacity}`))];
+    }
+    if (known) {
+      // A repeat: the hazards through this edge changed only in counters; new sites are worth announcing.
+      return site ? [] : this.hazardsThrough(edge).map((h) => this.toHazard(h));
+    }
+    const path = this.path(to, from);
+    if (!path) return [];
+    const cycle = [edge, ...path];
+    return [this.toHazard(this.upsert('lock-order-inversion', cycle.map((e) => e.from), cycle, ''))];
+  }
+
+  list(): Hazard[] {
+    return [...this.hazards.values()].reverse().map((h) => this.toHazard(h));
+  }
+
+  get(id: string): Hazard | undefined {
+    const h = this.hazards.get(id);
+    return h && this.toHazard(h);
+  }
+
+  get size(): number {
+    return this.hazards.size;
+  }
+
+  private addEdge(from: string, to: string): Edge | undefined {
+    for (const k of [from, to])
+      if (!this.out.has(k)) {
+        if (this.out.size >= this.limits.maxLockClasses) {
+          this.ignoredClasses++;
+          return undefined;
+        }
+        this.out.set(k, new Map());
+      }
+    const e: Edge = { from, to, sites: new Map() };
+    (this.out.get(from) as Map<string, Edge>).set(to, e);
+    return e;
+  }
+
+  /** Breadth-first path of edges from `src` to `dst`, if any (the shortest: the clearest report). */
+  private path(src: string, dst: string): Edge[] | undefined {
+    const via = new Map<string, Edge | null>([[src, null]]);
+    const queue = [src];
+    for (let i = 0; i < queue.length; i++) {
+      const n = queue[i] as string;
+      if (n === dst) {
+        const edges: Edge[] = [];
+        for (let e = via.get(n); e; e = via.get(e.from)) edges.unshift(e);
+        return edges;
+      }
+      for (const [m, e] of this.out.get(n) ?? []) {
+        if (via.has(m)) continue;
+        via.set(m, e);
+        queue.push(m);
+      }
+    }
+    return undefined;
+  }
+
+  private upsert(kind: Hazard['kind'], classes: string[], edges: Edge[], note: string): HazardState {
+    // Same cycle whatever class it is entered at: rotate to the smallest class.
+    const start = classes.indexOf([...classes].sort()[0] as string);
+    const rotated = [...classes.slice(start), ...classes.slice(0, start)];
+    const id = `${kind === 'nested-pool-checkout' ? 'NP' : 'LO'}-${createHash('sha256').update(rotated.join('\u0000')).digest('hex').slice(0, 10)}`;
+    let h = this.hazards.get(id);
+    if (!h) {
+      h = { id, kind, classes: rotated, edges: [...edges.slice(start), ...edges.slice(0, start)], note };
+      this.hazards.set(id, h);
+      while (this.hazards.size > this.limits.maxHazards) this.hazards.delete(this.hazards.keys().next().value as string);
+    }
+    return h;
+  }
+
+  private hazardsThrough(edge: Edge): HazardState[] {
+    return [...this.hazards.values()].filter((h) => h.edges.includes(edge));
+  }
+
+  private toHazard(h: HazardState): Hazard {
+    const sites: HazardSite[] = h.edges.flatMap((e) =>
+      [...e.sites.values()].map((s) => ({
+        from: e.from,
+        to: e.to,
+        service: s.service,
+        instance: s.instance,
+        ...(s.owner ? { owner: s.owner } : {}),
+        ...(s.stack ? { stack: s.stack } : {}),
+        count: s.count,
+        firstSeen: s.firstSeen,
+        lastSeen: s.lastSeen,
+      })),
+    );
+    const services = new Set(sites.map((s) => s.service));
+    const firstSeen = Math.min(...sites.map((s) => s.firstSeen));
+    const lastSeen = Math.max(...sites.map((s) => s.lastSeen));
+    const hazard: Hazard = {
+      id: h.id,
+      kind: h.kind,
+      classes: h.classes,
+      sites,
+      crossService: services.size > 1,
+      firstSeen,
+      lastSeen,
+      text: '',
+    };
+    hazard.text = renderHazardText(hazard, h.note);
+    return hazard;
+  }
+}
+
+function frames(stack: string | undefined): string[] {
+  if (!stack) return [];
+  return stack
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('at ') && !l.includes('@deadlockd/client') && !l.includes('client-sdk/dist'))
+    .slice(0, 3);
+}
+
+export function renderHazardText(h: Hazard, note = ''): string {
+  const when = (t: number) => new Date(t).toISOString();
+  const lines: string[] = [];
+  if (h.kind === 'nested-pool-checkout') {
+    const pool = h.classes[0];
+    lines.push(`POTENTIAL DEADLOCK (nested pool checkout) ${h.id}`);
+    for (const s of h.sites) {
+      lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task ${s.owner}` : ''} asked for ${pool} while already holding it${note ? ` (${note})` : ''} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
+      for (const f of frames(s.stack)) lines.push(`      ${f}`);
+    }
+    lines.push('how it hangs: when as many tasks do this at once as the pool has units, every unit is held and every task waits for a second one.');
+    lines.push('fix: pass the unit (connection) you already hold down to the helper instead of checking out another.');
+    return lines.join('\n');
+  }
+  lines.push(`POTENTIAL DEADLOCK (lock-order inversion) ${h.id}${h.crossService ? `, across services ${[...new Set(h.sites.map((s) => s.service))].join(', ')}` : ''}`);
+  lines.push(`cycle: ${[...h.classes, h.classes[0]].join(' -> ')}`);
+  for (const s of h.sites) {
+    lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task ${s.owner}` : ''} took ${s.to} while holding ${s.from} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
+    for (const f of frames(s.stack)) lines.push(`      ${f}`);
+  }
+  lines.push('how it hangs: when these run at the same time, each holds its first lock and waits for the next one on the cycle.');
+  lines.push('fix: take these locks in one order everywhere (or release the first before taking the next).');
+  return lines.join('\n');
+}

@@ -42,7 +42,9 @@ const OWNERS: { id: string; client: string }[] = [
 
 // ---- the oracle's own model ----------------------------------------------------
 
-interface MWait { id: string; owner: string; res: string; units: number; seq: number; mode?: 'shared' | 'exclusive' }
+interface MWait { id: string; owner: string; res: string; units: number; seq: number; mode?: 'shared' | 'exclusive'; upgrade?: boolean }
+/** FIFO grant order: rwlock upgrades (a shared holder asking for exclusive) go before waiters holding nothing. */
+const ahead = (x: MWait, w: MWait): boolean => (!!x.upgrade && !w.upgrade) || (!!x.upgrade === !!w.upgrade && x.seq < w.seq);
 class Model {
   caps = new Map(RESOURCES.map((r) => [r.name, r.cap]));
   holds = new Map<string, Map<string, number>>(); // owner -> res -> units
@@ -98,7 +100,7 @@ function canEverFinish(m: Model, finishedFromStart: Set<string>): Set<string> {
     for (const w of s.pending) {
       const r = m.res(w.res);
       const fifo = r?.fifo ?? false;
-      if (fifo && s.pending.some((x) => x.res === w.res && x.seq < w.seq)) continue;
+      if (fifo && s.pending.some((x) => x.res === w.res && ahead(x, w))) continue;
       if (w.units > free(s, w.res)) continue;
       const n = clone(s);
       n.pending = n.pending.filter((x) => x !== w);
@@ -170,7 +172,7 @@ function runHistory(ops: Op[]): void {
   };
   const grantable = (w: MWait) => {
     const r = m.res(w.res);
-    if (r?.fifo && m.waits.some((x) => x.res === w.res && x.seq < w.seq)) return false;
+    if (r?.fifo && m.waits.some((x) => x.res === w.res && ahead(x, w))) return false;
     return w.units <= m.free(w.res);
   };
   const shape = (r: Res, k: number, owner: string): { units: number; mode?: 'shared' | 'exclusive'; ev: object } => {
@@ -196,7 +198,9 @@ function runHistory(ops: Op[]): void {
         if (r.name === 's1' && op.k + 1 > (m.caps.get('s1') as number)) continue;
         ensureOwner(o.id);
         const { units, mode, ev } = shape(r, op.k, o.id);
-        const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: r.name, units, seq: ++m.seq, ...(mode ? { mode } : {}) };
+        const own = m.held(o.id, r.name);
+        const upgrade = r.kind === 'rwlock' && mode === 'exclusive' && own > 0 && own < ALL;
+        const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: r.name, units, seq: ++m.seq, ...(mode ? { mode } : {}), ...(upgrade ? { upgrade } : {}) };
         m.waits.push(w);
         found = send(o.id, { type: 'wait', waitId: w.id, owner: o.id, resource: r.name, ...ev } as ClientEvent);
         break;
@@ -298,6 +302,13 @@ function runHistory(ops: Op[]): void {
       const members = d.members.map((x) => x.owner);
       for (const o of members) assert.ok(stuck.has(o), `false deadlock: ${o} is reported but can proceed (after ${JSON.stringify(op)})\n${d.report.text}`);
       const victims = new Set(d.victims.map((v) => v.owner));
+      // every blocked wait of a victim is aborted, so it can unwind
+      for (const v of victims)
+        assert.deepEqual(
+          d.victims.filter((x) => x.owner === v).map((x) => x.waitId).sort(),
+          m.waits.filter((w) => w.owner === v && !w.res.startsWith('__')).map((w) => w.id).filter((id) => d.waits.some((x) => x.waitId === id)).sort(),
+          `victim ${v} keeps a blocked wait`,
+        );
       if (victims.size > 0) {
         const after = stuckOwners(m, victims);
         for (const o of members) assert.ok(!after.has(o), `victims ${[...victims]} do not unblock ${o}\n${d.report.text}`);
@@ -313,13 +324,18 @@ function runHistory(ops: Op[]): void {
           assert.ok(w && w.owner === v.owner, 'victim wait is a pending wait of the victim');
           m.waits = m.waits.filter((x) => x !== w);
           queue.push(...send(v.owner, { type: 'cancel', waitId: v.waitId, reason: 'deadlock' }));
-          if (m.alive.has(v.owner)) {
-            endOwner(v.owner);
-            queue.push(...send(v.owner, { type: 'end', owner: v.owner }));
-          }
         }
+        // then each victim unwinds (retryOnDeadlock ends its task)
+        for (const v of victims)
+          if (m.alive.has(v)) {
+            endOwner(v);
+            queue.push(...send(v, { type: 'end', owner: v }));
+          }
       } else {
-        for (const o of members) assert.equal(m.abortable.get(o) ?? true, false, `unresolvable deadlock but ${o} is abortable`);
+        // Unresolvable: even aborting every abortable member leaves someone stuck.
+        const abortable = new Set(members.filter((o) => m.abortable.get(o) ?? true));
+        const after = stuckOwners(m, abortable);
+        assert.ok(members.some((o) => after.has(o)), `reported unresolvable, but aborting ${[...abortable]} resolves it\n${d.report.text}`);
       }
     }
 
@@ -333,6 +349,27 @@ function runHistory(ops: Op[]): void {
 }
 
 const RUNS = Number(process.env.ORACLE_RUNS ?? 1500);
+
+/** Shrunk counterexamples fast-check found; each was a real bug, fixed since. They run every time. */
+const REGRESSIONS: Op[][] = [
+  // capacity cut below a pending request
+  [{ op: 'grant', pick: 0 }, { op: 'abortable', owner: 0, v: false }, { op: 'wait', owner: 0, res: 1, k: 1 }, { op: 'cap', cap: 1 }, { op: 'hold', owner: 0, res: 0, k: 0 }],
+  // a deadlock whose shape changes without a wait ending (a member releases a hold)
+  [{ op: 'hold', owner: 0, res: 2, k: 1 }, { op: 'abortable', owner: 0, v: false }, { op: 'wait', owner: 0, res: 2, k: 0 }, { op: 'taskwait', owner: 0, target: 0 }, { op: 'release', pick: 0 }, { op: 'grant', pick: 0 }],
+  // two victims chosen where one would do
+  [{ op: 'hold', owner: 0, res: 1, k: 0 }, { op: 'wait', owner: 1, res: 1, k: 0 }, { op: 'wait', owner: 0, res: 1, k: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'taskwait', owner: 0, target: 0 }, { op: 'cap', cap: 1 }, { op: 'hold', owner: 0, res: 0, k: 0 }, { op: 'grant', pick: 0 }],
+  // soft edge into the start's own FIFO queue
+  [{ op: 'wait', owner: 2, res: 2, k: 0 }, { op: 'wait', owner: 0, res: 2, k: 1 }, { op: 'taskwait', owner: 2, target: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'hold', owner: 0, res: 0, k: 0 }, { op: 'cap', cap: 1 }],
+  // a victim with two blocked waits: aborting one left a deadlock through the other
+  [{ op: 'hold', owner: 0, res: 3, k: 0 }, { op: 'wait', owner: 1, res: 3, k: 0 }, { op: 'taskwait', owner: 1, target: 0 }, { op: 'taskwait', owner: 0, target: 1 }],
+  // a grant on a shared lock to an owner blocked elsewhere closes a cycle
+  [{ op: 'wait', owner: 0, res: 4, k: 0 }, { op: 'wait', owner: 1, res: 4, k: 1 }, { op: 'wait', owner: 0, res: 3, k: 0 }, { op: 'grant', pick: 16 }, { op: 'wait', owner: 1, res: 3, k: 0 }, { op: 'grant', pick: 0 }, { op: 'cancel', pick: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'cancel', pick: 0 }],
+];
+
+test('oracle regressions (shrunk counterexamples of fixed bugs)', () => {
+  for (const ops of REGRESSIONS) runHistory(ops);
+  if (process.env.ORACLE_REPLAY) runHistory(JSON.parse(process.env.ORACLE_REPLAY) as Op[]);
+});
 
 test(`engine agrees with a brute-force oracle on ${RUNS} random histories`, { timeout: 600_000 }, () => {
   fc.assert(fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), (ops) => runHistory(ops)), {

@@ -250,3 +250,16 @@ test('a deep chain does not overflow the sweep', () => {
   const d = one(send('c1', wait('close', `o${N}`, 'r0')));
   assert.equal(d.members.length, N + 1);
 });
+
+test('an rwlock upgrade is served before a queued writer: no false deadlock', () => {
+  const { send, engine } = setup();
+  send('c1', rw('R'), hold('b', 'R', { mode: 'shared' }), hold('a', 'R', { mode: 'shared' }));
+  assert.equal(send('c1', wait('wc', 'c', 'R', { mode: 'exclusive' })).deadlocks.length, 0, 'a writer waits for the readers');
+  // a upgrades: it goes ahead of c and waits only for b, which runs.
+  assert.equal(send('c1', wait('wa', 'a', 'R', { mode: 'exclusive' })).deadlocks.length, 0);
+  assert.equal(engine.sweep().missed, 0);
+  assert.equal(engine.activeDeadlocks().length, 0);
+  // b upgrading too is the real two-upgrader deadlock.
+  const d = one(send('c1', wait('wb', 'b', 'R', { mode: 'exclusive' })));
+  assert.deepEqual(d.members.map((m) => m.owner).sort(), ['a', 'b']);
+});

@@ -11,8 +11,9 @@
 //     (a "soft" edge: FIFO will not serve W before H).
 //
 // When. A deadlock can only come into being when an edge is added: a new
-// wait, a hold the daemon learns of while its owner waits, or a capacity
-// decrease. Releases, grants, cancellations and task ends only remove edges.
+// wait, a hold (reported late, or granted) of an owner that still waits for
+// something else, or a capacity decrease. Releases, cancellations and task
+// ends only remove edges.
 // So the engine searches on exactly those events, from the owner(s) the new
 // edge leaves. Any new deadlock contains that owner (before the event it had
 // no such out-edge, so it could not have been on a cycle through it); older
@@ -74,6 +75,7 @@ export interface FoundDeadlock {
   /** each member's blocked waits */
   waits: Wait[];
   edges: BlockEdge[];
+  /** one entry per wait to abort: every blocked wait of each victim owner */
   victims: { owner: Owner; wait: Wait; reason: string }[];
   /** owners stuck behind the deadlock without being on its cycle */
   blockedBehind: Owner[];
@@ -211,7 +213,7 @@ export function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wa
 function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefined>): Wait | undefined {
   if (!cache.has(w)) {
     let prev: Wait | undefined;
-    for (const q of w.resource.queue) {
+    for (const q of w.resource.inGrantOrder()) {
       cache.set(q, prev);
       if (!q.aborting && !red.grantedInSim.has(q) && red.stuck.has(q.owner)) prev = q;
     }
@@ -286,7 +288,14 @@ function chooseVictims(
   edges: BlockEdge[],
 ): { owner: Owner; wait: Wait; reason: string }[] {
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
-  const abortWait = (v: Owner): Wait => edges.find((e) => e.from === v)?.wait ?? (blockedWaits(v, red)[0] as Wait);
+  // A victim gives up every wait it is blocked in (the reduction assumes it
+  // unwinds and finishes); the first is the one that puts it on the cycle.
+  const abortWaits = (v: Owner, reason: string) => {
+    const first = edges.find((e) => e.from === v)?.wait;
+    const all = blockedWaits(v, red);
+    const ordered = first ? [first, ...all.filter((w) => w !== first)] : all;
+    return ordered.map((wait) => ({ owner: v, wait, reason }));
+  };
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
   const ordered = members
@@ -296,7 +305,7 @@ function chooseVictims(
     const again = reduce(scope, new Set([v]));
     if (members.every((m) => !again.stuck.has(m))) {
       const reason = v === ordered[0] ? victimReason(v, ordered, order, closer) : 'the first, in victim order, whose abort alone resolves the deadlock';
-      return [{ owner: v, wait: abortWait(v), reason }];
+      return abortWaits(v, reason);
     }
   }
   // No single abort does it: greedily abort in policy order until nobody is stuck.
@@ -308,7 +317,7 @@ function chooseVictims(
     pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).
-    victims.push({ owner: v, wait: abortWait(v), reason: victimReason(v, pool, order, closer) });
+    victims.push(...abortWaits(v, victimReason(v, pool, order, closer)));
     finished.add(v);
     const again = reduce(scope, finished);
     stillStuck = members.filter((m) => again.stuck.has(m));

@@ -241,7 +241,7 @@ export function resourceDetail(engine: Engine, key: string): ResourceDetail | un
       ...shape(r, h.units),
       since: h.since,
     })),
-    queue: [...r.queue].map((w) => ({
+    queue: [...r.inGrantOrder()].map((w) => ({
       waitId: w.id,
       owner: w.owner.id,
       client: w.owner.client.info.id,

@@ -3,9 +3,10 @@
 //
 // Each mutation also says whether it can have created a deadlock, and from
 // which owners a search must start (see detect.ts): a new wait (from its
-// owner), a newly reported hold by an owner that is itself waiting (from that
-// owner), a capacity decrease (from the resource's waiters). Releases, grants,
-// cancellations and ends only ever remove edges, so they never need a search.
+// owner), a hold — reported late, or granted — of an owner that is itself
+// still waiting (from that owner), a capacity decrease (from the resource's
+// waiters). Releases, cancellations and ends only ever remove edges, so they
+// never need a search.
 import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
 import type { ClientInfo, EngineLimits } from './types.js';
@@ -87,7 +88,12 @@ export class Graph {
       case 'grant': {
         const w = c.waits.get(e.waitId) ?? reject('UNKNOWN_WAIT', `no pending wait '${e.waitId}'`);
         this.removeWait(w);
-        if (w.resource.kind !== 'task') this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
+        if (w.resource.kind === 'task') return;
+        this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
+        // A grant to an owner still blocked elsewhere takes units the reduction
+        // assumed it would only take on its way to finishing (a shared lock
+        // may grant in any order): it can close a cycle, like a late hold.
+        if (w.owner.hasLiveWait() && w.resource.queue.size > 0) starts.push(w.owner);
         return;
       }
       case 'cancel': {
@@ -252,6 +258,10 @@ export class Graph {
     const w = new Wait(e.waitId, o, r, units, e.mode, e.since ?? this.now(), e.stack, ++this.seq);
     c.waits.set(w.id, w);
     r.queue.add(w);
+    if (r.kind === 'rwlock' && e.mode === 'exclusive') {
+      const own = o.holds.get(r)?.units ?? 0;
+      if (own > 0 && own < EXCLUSIVE) r.upgrades.add(w);
+    }
     o.waits.add(w);
     if (o.waits.size === 2) for (const x of o.waits) x.resource.multiWaiters.add(o);
     else if (o.waits.size > 2) r.multiWaiters.add(o);
@@ -264,6 +274,7 @@ export class Graph {
     const r = w.resource;
     if (!o.waits.delete(w)) return;
     r.queue.delete(w);
+    r.upgrades.delete(w);
     o.client.waits.delete(w.id);
     this.waitCount--;
     // Keep multiWaiters exact: o stays listed on a resource only while it waits

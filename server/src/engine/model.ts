@@ -71,6 +71,12 @@ export class Resource {
    * locks with thousands of plain waiters cost nothing extra per search.
    */
   readonly multiWaiters = new Set<Owner>();
+  /**
+   * rwlock upgrades among the queued waits: a shared holder asking for
+   * exclusive is served before every waiter that holds nothing (as the SDK
+   * does); upgrades keep their arrival order among themselves.
+   */
+  readonly upgrades = new Set<Wait>();
   /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
   readonly declaredBy = new Set<ClientState>();
   mark = 0;
@@ -87,6 +93,12 @@ export class Resource {
   ) {}
   get free(): number {
     return this.capacity - this.held;
+  }
+  /** Pending waits in the order they will be granted (FIFO, upgrades first). */
+  *inGrantOrder(): IterableIterator<Wait> {
+    if (this.upgrades.size === 0) return yield* this.queue;
+    yield* this.upgrades;
+    for (const w of this.queue) if (!this.upgrades.has(w)) yield w;
   }
   idle(): boolean {
     return this.holders.size === 0 && this.queue.size === 0;

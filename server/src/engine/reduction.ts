@@ -5,7 +5,8 @@
 // deadlocked; everyone else is merely waiting.
 //
 // An owner proceeds once all its pending waits are granted:
-//   - FIFO resources grant strictly in queue order: the head is granted as soon
+//   - FIFO resources grant strictly in queue order (rwlock upgrades first, see
+//     Resource.upgrades): the head is granted as soon
 //     as its units are free, even to an owner still blocked elsewhere (that is
 //     what the SDK's primitives do), and nobody overtakes it. A granted unit
 //     stays taken until its owner finishes.
@@ -93,7 +94,7 @@ export function reduce(scope: Iterable<Owner>, finished: ReadonlySet<Owner> = ne
   /** Grant FIFO heads that fit, in order; an owner whose last FIFO wait is granted may become ready. */
   const pumpFifo = (r: Resource): void => {
     let it = headIter.get(r);
-    if (!it) headIter.set(r, (it = r.queue.values()));
+    if (!it) headIter.set(r, (it = r.inGrantOrder()));
     let w = head.has(r) ? head.get(r) : it.next().value;
     for (;;) {
       // Skip waits that will never be granted here: aborted, or of owners that finished.

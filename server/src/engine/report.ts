@@ -71,7 +71,10 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     resolution: f.victims.length > 0 ? 'aborting' : 'unresolvable',
     text: '',
   };
-  report.text = renderReportText(report, f.victims.slice(1).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`));
+  report.text = renderReportText(
+    report,
+    f.victims.slice(1).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`),
+  );
   return report;
 }
 
@@ -138,7 +141,7 @@ export function renderReportText(r: DeadlockReport, moreVictims: string[] = []):
   if (r.victim) {
     const vm = byKey.get(r.victim.owner);
     lines.push(`victim: ${who(vm, r.victim.owner)}, wait ${r.victim.waitId} aborted — ${r.victim.reason}`);
-    if (moreVictims.length) lines.push(`also aborted, as one was not enough: ${moreVictims.join(', ')}`);
+    if (moreVictims.length) lines.push(`also aborted: ${moreVictims.join(', ')}`);
   } else {
     lines.push('victim: none — no member allows its wait to be aborted; reported only');
   }

@@ -1,0 +1,139 @@
+// Graphs for the engine measurements, built through the engine's public API
+// (applyBatch with protocol events), and the probe that times new waits.
+import type { ClientEvent } from '@deadlockd/proto';
+import { Engine } from '@deadlockd/server/engine';
+import { prng } from './stats.js';
+
+/** Owners per client in the big fixtures; the default engine limit is 100k per client. */
+export const OWNERS_PER_CLIENT = 50_000;
+const CHUNK = 10_000;
+
+export function newEngine(): Engine {
+  return new Engine({ namespace: 'bench' });
+}
+
+export function addClient(engine: Engine, id: string): void {
+  engine.addClient({ id, service: 'bench', instance: id });
+}
+
+/** applyBatch that fails loudly: a bench built on rejected events would measure nothing. */
+export function applyOk(engine: Engine, client: string, events: ClientEvent[]): void {
+  const r = engine.applyBatch(client, events);
+  if (r.errors.length > 0) throw new Error(`engine rejected ${r.errors.length} events, first: ${JSON.stringify(r.errors[0])}`);
+}
+
+export const clientOf = (i: number): string => `c${Math.floor(i / OWNERS_PER_CLIENT)}`;
+
+/**
+ * `n` live holds: owner o<i> holds local mutex m<i>, spread over clients of
+ * OWNERS_PER_CLIENT owners. Calls `each` with every chunk of events applied,
+ * so other detectors (the naive baseline) can be fed the same stream.
+ */
+export function buildHolds(engine: Engine, n: number, each?: (client: string, events: ClientEvent[]) => void): void {
+  for (let start = 0; start < n; start += CHUNK) {
+    const end = Math.min(n, start + CHUNK);
+    const byClient = new Map<string, ClientEvent[]>();
+    for (let i = start; i < end; i++) {
+      const c = clientOf(i);
+      let list = byClient.get(c);
+      if (!list) {
+        if (!engine.hasClient(c)) addClient(engine, c);
+        byClient.set(c, (list = []));
+      }
+      list.push({ type: 'resource', resource: `m${i}`, kind: 'mutex', scope: 'local' });
+      list.push({ type: 'hold', owner: `o${i}`, resource: `m${i}` });
+    }
+    for (const [c, events] of byClient) {
+      applyOk(engine, c, events);
+      each?.(c, events);
+    }
+  }
+}
+
+/** One hot FIFO mutex `hot` held by a running owner (no waits of its own) with `waiters` owners queued on it. */
+export function buildHotLock(engine: Engine, waiters: number): string {
+  const c = 'hot';
+  addClient(engine, c);
+  applyOk(engine, c, [
+    { type: 'resource', resource: 'hot', kind: 'mutex', scope: 'local', fifo: true },
+    { type: 'hold', owner: 'holder', resource: 'hot' },
+  ]);
+  // One wait per batch, as they would arrive live. (Many waits on one FIFO
+  // lock in ONE batch cost the engine O(n²); engine-hot-batch.ts measures that.)
+  for (let i = 0; i < waiters; i++) applyOk(engine, c, [{ type: 'wait', waitId: `q${i}`, owner: `q${i}`, resource: 'hot' }]);
+  return c;
+}
+
+/** A prepared sequence of (wait, cancel) batches: each wait is its own batch, so each one runs detection. */
+export interface WaitProbe {
+  clients: string[];
+  waits: ClientEvent[][];
+  cancels: ClientEvent[][];
+}
+
+/** Waits on the hot mutex by fresh owners (queued behind all the waiters). */
+export function hotLockProbe(client: string, count: number): WaitProbe {
+  const p: WaitProbe = { clients: [], waits: [], cancels: [] };
+  for (let i = 0; i < count; i++) {
+    p.clients.push(client);
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % 1000}`, resource: 'hot' }]);
+    p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
+  }
+  return p;
+}
+
+/** A separate client with `locks` mutexes k<j>, each held by a running owner: contended locks unrelated to the rest of the graph. */
+export function addContendedLocks(engine: Engine, locks: number): void {
+  addClient(engine, 'probe');
+  const events: ClientEvent[] = [];
+  for (let j = 0; j < locks; j++) {
+    events.push({ type: 'resource', resource: `k${j}`, kind: 'mutex', scope: 'local' });
+    events.push({ type: 'hold', owner: `kh${j}`, resource: `k${j}` });
+  }
+  applyOk(engine, 'probe', events);
+}
+
+/** Waits by fresh owners on the contended locks of addContendedLocks, round robin. */
+export function contendedProbe(locks: number, count: number): WaitProbe {
+  const p: WaitProbe = { clients: [], waits: [], cancels: [] };
+  for (let i = 0; i < count; i++) {
+    p.clients.push('probe');
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % 1000}`, resource: `k${i % locks}` }]);
+    p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
+  }
+  return p;
+}
+
+/**
+ * Waits on mutexes of a holds fixture picked at random (each is held, so the
+ * wait is contended; its holder runs, so there is no cycle). Random picks over
+ * the whole fixture, so a bigger graph also pays its cache misses.
+ */
+export function holdsProbe(holds: number, count: number, seed: number): WaitProbe {
+  const rnd = prng(seed);
+  const p: WaitProbe = { clients: [], waits: [], cancels: [] };
+  for (let i = 0; i < count; i++) {
+    const j = Math.floor(rnd() * holds);
+    p.clients.push(clientOf(j));
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % 1000}`, resource: `m${j}` }]);
+    p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
+  }
+  return p;
+}
+
+/** Applies every (wait, cancel) pair of the probe; returns nanoseconds per pair. */
+export function runProbe(engine: Engine, p: WaitProbe): number {
+  const n = p.waits.length;
+  let deadlocks = 0;
+  let errors = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const c = p.clients[i] as string;
+    const r = engine.applyBatch(c, p.waits[i] as ClientEvent[]);
+    deadlocks += r.deadlocks.length;
+    errors += r.errors.length + engine.applyBatch(c, p.cancels[i] as ClientEvent[]).errors.length;
+  }
+  const ns = Number(process.hrtime.bigint() - t0);
+  if (deadlocks > 0 || errors > 0) throw new Error(`probe: ${deadlocks} deadlocks, ${errors} rejected events (expected none)`);
+  return ns / n;
+}

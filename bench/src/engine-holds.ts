@@ -1,0 +1,71 @@
+// 3b. Graph size: does a new wait cost more when a million holds are live?
+// Both graphs are "many owners, each holding one mutex". Two kinds of timed
+// waits (each followed by its cancel), alternating between the two graphs:
+//   unrelated: waits on 100 contended mutexes of a separate client (held by
+//              running owners) — the goal row: detection must not look at
+//              the rest of the graph;
+//   random:    waits on mutexes picked at random across the whole graph (each
+//              held, its holder runs: no cycle) — detection is just as local,
+//              but a big graph also costs cache misses; for information.
+import { addContendedLocks, buildHolds, contendedProbe, holdsProbe, newEngine, runProbe, type WaitProbe } from './engine-fixtures.js';
+import { progress } from './child.js';
+import { QUICK, SIZES } from './mode.js';
+import { alternate, median } from './stats.js';
+
+export interface HoldsScalingResult {
+  holds: [number, number];
+  /** waits on unrelated contended locks: median ns per (wait + cancel), small / large graph */
+  nsPerWait: [number, number];
+  /** waits on random held mutexes of the graph itself */
+  randomNsPerWait: [number, number];
+  randomRatio: number;
+  rounds: number;
+  waitsPerRound: number;
+  buildSeconds: number;
+  /** large / small: goal ≤ 2 */
+  ratio: number;
+}
+
+export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
+  const sizes = [SIZES.holdsSmall, SIZES.holdsLarge] as const;
+  const perRound = QUICK ? 3_000 : 10_000;
+  const t0 = performance.now();
+  const LOCKS = 100;
+  const unrelated = contendedProbe(LOCKS, perRound);
+  const engines = sizes.map((n) => {
+    const engine = newEngine();
+    buildHolds(engine, n);
+    addContendedLocks(engine, LOCKS);
+    const got = engine.stats().holds;
+    if (got !== n + LOCKS) throw new Error(`holds fixture has ${got} holds, wanted ${n + LOCKS}`);
+    return engine;
+  });
+  // a fresh random sample per round, the same seeds on both sides
+  const randomProbes = sizes.map((n) =>
+    Array.from({ length: SIZES.holdsRounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, perRound, 1000 + r)),
+  );
+  const rounds = [0, 0];
+  const variants = [0, 1].flatMap((i) => {
+    const engine = engines[i] as ReturnType<typeof newEngine>;
+    const probes = randomProbes[i] as WaitProbe[];
+    return [
+      () => runProbe(engine, unrelated),
+      () => runProbe(engine, probes[(rounds[i] = (rounds[i] as number) + 1) % probes.length] as WaitProbe),
+    ];
+  });
+  const buildSeconds = (performance.now() - t0) / 1000;
+  progress(`holds fixtures built (${sizes.join(' and ')} holds) in ${buildSeconds.toFixed(1)} s`);
+  const [a, ra, b, rb] = (await alternate(variants, SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as number[];
+  const small = a as number;
+  const large = b as number;
+  return {
+    holds: [sizes[0], sizes[1]],
+    nsPerWait: [small, large],
+    randomNsPerWait: [ra as number, rb as number],
+    randomRatio: (rb as number) / (ra as number),
+    rounds: SIZES.holdsRounds,
+    waitsPerRound: perRound,
+    buildSeconds,
+    ratio: large / small,
+  };
+}

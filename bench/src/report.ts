@@ -1,0 +1,96 @@
+// Turns each measurement's result into table rows (figure, goal, PASS/MISS).
+import type { HotLockResult } from './engine-hot-lock.js';
+import type { HoldsScalingResult } from './engine-holds.js';
+import type { MemoryResult } from './engine-memory.js';
+import type { EngineVsNaiveResult } from './engine-vs-naive.js';
+import type { IngestResult } from './ingest.js';
+import type { LatencyResult } from './latency.js';
+import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
+
+export const GOALS = {
+  hotLockRatio: 2,
+  holdsRatio: 2,
+  naiveSpeedup: 100,
+  bytesPerHold: 200,
+} as const;
+
+export function ingestRows(r: IngestResult): Row[] {
+  const s = '1. ingest over WebSocket';
+  return [
+    infoRow(s, `${r.batched.eventsPerFrame} events/frame`, `${fmtInt(r.batched.eventsPerSecond)} events/s`),
+    infoRow(s, `${r.single.eventsPerFrame} event/frame`, `${fmtInt(r.single.eventsPerSecond)} events/s`),
+    infoRow(s, 'batched / unbatched', fmtRatio(r.ratio)),
+  ];
+}
+
+export function latencyRows(r: LatencyResult): Row[] {
+  const s = '2. cycle → DeadlockError (SDK)';
+  const side = (x: LatencyResult['sameClient']) => `p50 ${fmtMs(x.p50Ms)}, p99 ${fmtMs(x.p99Ms)} (n=${x.reps})`;
+  return [
+    infoRow(s, 'one client, two tasks', side(r.sameClient)),
+    infoRow(s, 'two clients (confirm round)', side(r.twoClients)),
+  ];
+}
+
+export function hotLockRows(r: HotLockResult): Row[] {
+  const s = '3a. engine: hot mutex';
+  const [a, b] = r.waiters;
+  return [
+    infoRow(s, `per wait, ${fmtCount(a)} vs ${fmtCount(b)} queued`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
+    goalRow(s, `cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio), `≤ ${GOALS.hotLockRatio}×`, r.ratio <= GOALS.hotLockRatio),
+    infoRow(
+      s,
+      `per wait, ${fmtCount(r.batch.waits[0])} vs ${fmtCount(r.batch.waits[1])} waits in ONE batch`,
+      `${fmtNs(r.batch.nsPerWait[0])} vs ${fmtNs(r.batch.nsPerWait[1])}`,
+    ),
+    goalRow(
+      s,
+      `batch cost ratio ${fmtCount(r.batch.waits[1])} / ${fmtCount(r.batch.waits[0])}`,
+      fmtRatio(r.batch.ratio),
+      `≤ ${GOALS.hotLockRatio}×`,
+      r.batch.ratio <= GOALS.hotLockRatio,
+    ),
+  ];
+}
+
+export function holdsRows(r: HoldsScalingResult): Row[] {
+  const s = '3b. engine: live holds';
+  const [a, b] = r.holds;
+  return [
+    infoRow(s, `per wait on unrelated locks, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
+    goalRow(s, `cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio), `≤ ${GOALS.holdsRatio}×`, r.ratio <= GOALS.holdsRatio),
+    infoRow(s, 'per wait on random held mutexes', `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
+    infoRow(s, `random: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio)),
+  ];
+}
+
+export function naiveRows(r: EngineVsNaiveResult): Row[] {
+  const s = '3c. engine vs naive SCC';
+  const rows: Row[] = [
+    infoRow(s, `per wait, ${fmtCount(r.holds)} holds: engine vs naive`, `${fmtNs(r.engineNsPerWait)} vs ${r.naiveError ? r.naiveError : fmtNs(r.naiveNsPerWait)}`),
+    goalRow(s, 'naive / engine', Number.isFinite(r.ratio) ? fmtRatio(r.ratio) : 'n/a', `≥ ${GOALS.naiveSpeedup}×`, r.ratio >= GOALS.naiveSpeedup),
+  ];
+  const d = r.deepChain;
+  const naive = d.naive.threw ? (d.naive.error ?? 'threw').replace(/: Maximum call stack size exceeded/, ' (stack overflow)') : 'no error';
+  rows.push(infoRow(s, `naive SCC on a ${fmtCount(d.depth)}-deep wait chain`, naive));
+  const e = d.engine;
+  const engineOk = !e.sweepThrew && e.deadlockMembers === d.depth;
+  rows.push(
+    goalRow(
+      s,
+      `engine on the same chain`,
+      e.sweepThrew ? (e.error ?? 'threw') : `cycle of ${fmtCount(e.deadlockMembers)} in ${fmtMs(e.closeMs)}, sweep ${fmtMs(e.sweepMs)}`,
+      'found, no crash',
+      engineOk,
+    ),
+  );
+  return rows;
+}
+
+export function memoryRows(r: MemoryResult): Row[] {
+  const s = '3d. engine: memory';
+  return [
+    goalRow(s, `per live hold (${fmtCount(r.holds)} × owner+mutex+hold)`, `${fmtInt(r.bytesPerHold)} B`, `≤ ${GOALS.bytesPerHold} B`, r.bytesPerHold <= GOALS.bytesPerHold),
+    infoRow(s, 'of which owner / mutex / hold', `${fmtInt(r.bytesPerOwner)} / ${fmtInt(r.bytesPerResource)} / ${fmtInt(r.bytesPerHoldOnly)} B`),
+  ];
+}

@@ -19,7 +19,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { ClientEvent } from '@deadlockd/proto';
-import { Engine } from '../src/engine/index.js';
+import { Engine, type Deadlock } from '../src/engine/index.js';
 
 const ALL = 2 ** 30;
 
@@ -148,7 +148,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 /** Runs one random history; returns a description of the first violation, or null. */
-function runHistory(ops: Op[]): void {
+/**
+ * Replays `ops`. With `chunks`, consecutive events are applied as batches of
+ * those sizes (one applyBatch per run of events from one client), the way a
+ * daemon receives them, and the checks run at batch ends.
+ */
+function runHistory(ops: Op[], chunks?: number[]): void {
   const engine = new Engine({ namespace: 'prop' });
   const m = new Model();
   let waitNo = 0;
@@ -160,11 +165,28 @@ function runHistory(ops: Op[]): void {
     assert.deepEqual(engine.applyBatch(c, decl).errors, []);
   }
   const clientOf = (owner: string) => (OWNERS.find((o) => o.id === owner) as { client: string }).client;
-  const send = (owner: string, e: ClientEvent) => {
-    const r = engine.applyBatch(clientOf(owner), [e]);
-    assert.deepEqual(r.errors, [], `engine rejected a valid event ${JSON.stringify(e)}`);
-    return r.deadlocks;
+  let batching = false;
+  let pending: { client: string; e: ClientEvent }[] = [];
+  const flush = () => {
+    const out: Deadlock[] = [];
+    while (pending.length) {
+      const client = pending[0]!.client;
+      let n = 0;
+      while (n < pending.length && pending[n]!.client === client) n++;
+      const events = pending.slice(0, n).map((p) => p.e);
+      pending = pending.slice(n);
+      const r = engine.applyBatch(client, events);
+      assert.deepEqual(r.errors, [], `engine rejected valid events ${JSON.stringify(events)}`);
+      out.push(...r.deadlocks);
+    }
+    return out;
   };
+  const send = (owner: string, e: ClientEvent): Deadlock[] => {
+    pending.push({ client: clientOf(owner), e });
+    return batching ? [] : flush();
+  };
+  let chunkLeft = chunks?.[0] ?? 1;
+  let chunkNo = 0;
   const ensureOwner = (id: string) => {
     if (m.alive.has(id)) return;
     m.alive.add(id);
@@ -186,9 +208,14 @@ function runHistory(ops: Op[]): void {
     return { units: 1, ev: {} };
   };
 
+  const found: Deadlock[] = [];
   for (const op of ops) {
-    let found: ReturnType<typeof send> = [];
-    switch (op.op) {
+    batching = chunks !== undefined;
+    // A batch belongs to one client: batched histories use c1's owners only, so
+    // a chunk is exactly one applyBatch and the model matches it at the end.
+    if (batching && 'owner' in op && (OWNERS[op.owner] as { client: string }).client !== 'c1') continue;
+    if (batching && op.op === 'taskwait' && (OWNERS[op.target] as { client: string }).client !== 'c1') continue;
+    do switch (op.op) {
       case 'wait': {
         const o = OWNERS[op.owner] as { id: string; client: string };
         const r = RESOURCES[op.res] as Res;
@@ -202,7 +229,7 @@ function runHistory(ops: Op[]): void {
         const upgrade = r.kind === 'rwlock' && mode === 'exclusive' && own > 0 && own < ALL;
         const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: r.name, units, seq: ++m.seq, ...(mode ? { mode } : {}), ...(upgrade ? { upgrade } : {}) };
         m.waits.push(w);
-        found = send(o.id, { type: 'wait', waitId: w.id, owner: o.id, resource: r.name, ...ev } as ClientEvent);
+        found.push(...send(o.id, { type: 'wait', waitId: w.id, owner: o.id, resource: r.name, ...ev } as ClientEvent));
         break;
       }
       case 'taskwait': {
@@ -214,7 +241,7 @@ function runHistory(ops: Op[]): void {
         ensureOwner(o.id);
         const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: `task:${t.id}`, units: 1, seq: ++m.seq };
         m.waits.push(w);
-        found = send(o.id, { type: 'wait', waitId: w.id, owner: o.id, task: t.id });
+        found.push(...send(o.id, { type: 'wait', waitId: w.id, owner: o.id, task: t.id }));
         break;
       }
       case 'hold': {
@@ -230,7 +257,7 @@ function runHistory(ops: Op[]): void {
         const h = m.holds.get(o.id) ?? new Map<string, number>();
         h.set(r.name, units);
         m.holds.set(o.id, h);
-        found = send(o.id, { type: 'hold', owner: o.id, resource: r.name, ...ev } as ClientEvent);
+        found.push(...send(o.id, { type: 'hold', owner: o.id, resource: r.name, ...ev } as ClientEvent));
         break;
       }
       case 'grant': {
@@ -243,14 +270,14 @@ function runHistory(ops: Op[]): void {
           h.set(w.res, (h.get(w.res) ?? 0) + w.units);
           m.holds.set(w.owner, h);
         }
-        found = send(w.owner, { type: 'grant', waitId: w.id });
+        found.push(...send(w.owner, { type: 'grant', waitId: w.id }));
         break;
       }
       case 'cancel': {
         if (m.waits.length === 0) continue;
         const w = m.waits[op.pick % m.waits.length] as MWait;
         m.waits = m.waits.filter((x) => x !== w);
-        found = send(w.owner, { type: 'cancel', waitId: w.id });
+        found.push(...send(w.owner, { type: 'cancel', waitId: w.id }));
         break;
       }
       case 'release': {
@@ -264,20 +291,20 @@ function runHistory(ops: Op[]): void {
         if (left > 0) h.set(x.res, left);
         else h.delete(x.res);
         if (h.size === 0) m.holds.delete(x.o);
-        found = send(x.o, { type: 'release', owner: x.o, resource: x.res, ...ev } as ClientEvent);
+        found.push(...send(x.o, { type: 'release', owner: x.o, resource: x.res, ...ev } as ClientEvent));
         break;
       }
       case 'end': {
         const o = OWNERS[op.owner] as { id: string };
         if (!m.alive.has(o.id)) continue;
         endOwner(o.id);
-        found = send(o.id, { type: 'end', owner: o.id });
+        found.push(...send(o.id, { type: 'end', owner: o.id }));
         break;
       }
       case 'cap': {
         if (m.waits.some((w) => w.res === 's1' && w.units > op.cap)) continue; // rejected by design (impossible request)
         m.caps.set('s1', op.cap);
-        found = send('a', { type: 'resource', resource: 's1', kind: 'semaphore', scope: 'local', capacity: op.cap });
+        found.push(...send('a', { type: 'resource', resource: 's1', kind: 'semaphore', scope: 'local', capacity: op.cap }));
         break;
       }
       case 'abortable': {
@@ -286,7 +313,11 @@ function runHistory(ops: Op[]): void {
         if (m.alive.has(o.id)) send(o.id, { type: 'owner', owner: o.id, abortable: op.v });
         continue;
       }
-    }
+    } while (false);
+    if (chunks && --chunkLeft > 0) continue; // the batch goes on
+    chunkLeft = chunks?.[++chunkNo % chunks.length] ?? 1;
+    batching = false;
+    found.push(...flush());
 
     function endOwner(id: string) {
       m.alive.delete(id);
@@ -295,7 +326,7 @@ function runHistory(ops: Op[]): void {
     }
 
     // Soundness of each reported deadlock, then resolve it as the SDK would.
-    const queue = [...found];
+    const queue = found.splice(0);
     while (queue.length) {
       const d = queue.shift()!;
       const stuck = stuckOwners(m);
@@ -365,6 +396,15 @@ const REGRESSIONS: Op[][] = [
   // a grant on a shared lock to an owner blocked elsewhere closes a cycle
   [{ op: 'wait', owner: 0, res: 4, k: 0 }, { op: 'wait', owner: 1, res: 4, k: 1 }, { op: 'wait', owner: 0, res: 3, k: 0 }, { op: 'grant', pick: 16 }, { op: 'wait', owner: 1, res: 3, k: 0 }, { op: 'grant', pick: 0 }, { op: 'cancel', pick: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'cancel', pick: 0 }],
 ];
+
+test(`engine agrees with the oracle when events arrive in batches (${Math.ceil(RUNS / 3)} histories)`, { timeout: 600_000 }, () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), (ops, chunks) =>
+      runHistory(ops, chunks),
+    ),
+    { numRuns: Math.ceil(RUNS / 3), seed: process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined },
+  );
+});
 
 test('oracle regressions (shrunk counterexamples of fixed bugs)', () => {
   for (const ops of REGRESSIONS) runHistory(ops);

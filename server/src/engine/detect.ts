@@ -137,13 +137,21 @@ export function cycleThrough(start: Owner): boolean {
  */
 export function startsOnCycles(starts: Owner[]): Owner[] {
   if (starts.length === 1) return cycleThrough(starts[0] as Owner) ? starts : [];
-  const startsQueuedOn = new Map<Resource, Owner[]>();
-  for (const s of starts)
-    for (const r of fifoQueuesOf(s) ?? []) {
-      const list = startsQueuedOn.get(r);
-      if (list) list.push(s);
-      else startsQueuedOn.set(r, [s]);
+  // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
+  // queued ahead of it. One edge to the NEAREST start ahead stands for all of
+  // them (that start's own edge continues the chain), so a batch of n waits on
+  // one hot queue costs n edges, not n².
+  const startsIn = new Map<Resource, Owner[]>();
+  for (const s of starts) for (const r of fifoQueuesOf(s) ?? []) (startsIn.get(r) ?? startsIn.set(r, []).get(r)!).push(s);
+  const nearestStartAhead = new Map<Wait, Owner>();
+  for (const r of startsIn.keys()) {
+    const isStart = new Set(startsIn.get(r));
+    let last: Owner | undefined;
+    for (const w of r.inGrantOrder()) {
+      if (last && last !== w.owner) nearestStartAhead.set(w, last);
+      if (isStart.has(w.owner) && !w.aborting) last = w.owner;
     }
+  }
   const comps = stronglyConnected(starts, function* (o: Owner) {
     for (const w of o.waits) {
       if (w.aborting) continue;
@@ -151,7 +159,8 @@ export function startsOnCycles(starts: Owner[]): Owner[] {
       yield* r.holders.keys();
       if (!r.fifo) continue;
       for (const q of r.multiWaiters) if (q !== o) yield q;
-      for (const q of startsQueuedOn.get(r) ?? []) if (q !== o) yield q;
+      const ahead = nearestStartAhead.get(w);
+      if (ahead) yield ahead;
     }
   });
   const onCycle = new Set<Owner>();

@@ -9,6 +9,7 @@
 // never need a search.
 import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
+import { emptySet, emptySmallMap, writable } from './empty.js';
 import type { ClientInfo, EngineLimits } from './types.js';
 
 export class EventRejected extends Error {
@@ -163,7 +164,7 @@ export class Graph {
         if (c.resources.size >= this.limits.maxResourcesPerClient)
           reject('LIMIT_EXCEEDED', `client declared ${c.resources.size} resources (maxResourcesPerClient)`);
         c.resources.set(e.resource, known);
-        known.declaredBy.add(c);
+        (known.declaredBy = writable(known.declaredBy)).add(c);
       }
       if (e.label !== undefined) known.label = e.label;
       if (capacity !== known.capacity) {
@@ -184,12 +185,11 @@ export class Graph {
     // The order of waits that reach us from different clients is not the order
     // the real lock will grant them in, so shared resources are never FIFO here.
     const fifo = global ? false : (e.fifo ?? true);
-    const key = global ? `g:${e.resource}` : `${c.info.id}:${e.resource}`;
-    const r = new Resource(key, e.resource, e.kind, global, capacity, fifo, label);
+    const r = new Resource(global ? '' : c.info.id, e.resource, e.kind, global, capacity, fifo, label);
     c.resources.set(e.resource, r);
     if (global) {
       this.globals.set(e.resource, r);
-      r.declaredBy.add(c);
+      (r.declaredBy = writable(r.declaredBy)).add(c);
     } else this.localResourceCount++;
   }
 
@@ -199,7 +199,7 @@ export class Graph {
 
   private taskResourceOf(t: Owner): Resource {
     if (!t.taskResource) {
-      const r = new Resource(`task:${t.key}`, t.id, 'task', false, EXCLUSIVE, false, `end of task '${t.name}'`, t);
+      const r = new Resource(t.client.info.id, t.id, 'task', false, EXCLUSIVE, false, `end of task '${t.name}'`, t);
       t.taskResource = r;
       this.addHold(t, r, EXCLUSIVE, t.startedAt, undefined);
     }
@@ -257,14 +257,14 @@ export class Graph {
     const o = this.ownerFor(c, e.owner);
     const w = new Wait(e.waitId, o, r, units, e.mode, e.since ?? this.now(), e.stack, ++this.seq);
     c.waits.set(w.id, w);
-    r.queue.add(w);
+    (r.queue = writable(r.queue)).add(w);
     if (r.kind === 'rwlock' && e.mode === 'exclusive') {
       const own = o.holds.get(r)?.units ?? 0;
-      if (own > 0 && own < EXCLUSIVE) r.upgrades.add(w);
+      if (own > 0 && own < EXCLUSIVE) (r.upgrades = writable(r.upgrades)).add(w);
     }
-    o.waits.add(w);
-    if (o.waits.size === 2) for (const x of o.waits) x.resource.multiWaiters.add(o);
-    else if (o.waits.size > 2) r.multiWaiters.add(o);
+    (o.waits = writable(o.waits)).add(w);
+    if (o.waits.size === 2) for (const x of o.waits) (x.resource.multiWaiters = writable(x.resource.multiWaiters)).add(o);
+    else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
     this.waitCount++;
     starts.push(o);
   }
@@ -275,6 +275,8 @@ export class Graph {
     if (!o.waits.delete(w)) return;
     r.queue.delete(w);
     r.upgrades.delete(w);
+    if (r.queue.size === 0) r.queue = emptySet();
+    if (o.waits.size === 0) o.waits = emptySet();
     o.client.waits.delete(w.id);
     this.waitCount--;
     // Keep multiWaiters exact: o stays listed on a resource only while it waits
@@ -316,8 +318,8 @@ export class Graph {
     if (o.client.holdCount >= this.limits.maxHoldsPerClient)
       reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
     const hold: Hold = { owner: o, resource: r, units, since, stack };
-    o.holds.set(r, hold);
-    r.holders.set(o, hold);
+    (o.holds = writable(o.holds)).set(r, hold);
+    (r.holders = writable(r.holders)).set(o, hold);
     r.held += units;
     o.client.holdCount++;
     this.holdCount++;
@@ -350,6 +352,8 @@ export class Graph {
     if (o.holds.get(r) !== h) return;
     o.holds.delete(r);
     r.holders.delete(o);
+    if (o.holds.size === 0) o.holds = emptySmallMap();
+    if (r.holders.size === 0) r.holders = emptySmallMap();
     r.held -= h.units;
     h.units = 0;
     o.client.holdCount--;

@@ -15,6 +15,8 @@
 // mutex it holds waits for itself: a self-deadlock, found like any other.
 import type { LockMode, ResourceKind } from '@deadlockd/proto';
 import type { ClientInfo } from './types.js';
+import { emptySet, emptySmallMap } from './empty.js';
+import type { SmallMap } from './small-map.js';
 
 export const EXCLUSIVE = 2 ** 30;
 
@@ -29,13 +31,12 @@ export class ClientState {
 }
 
 export class Owner {
-  readonly key: string;
   name: string;
   priority = 0;
   abortable = true;
   startedAt: number;
-  readonly holds = new Map<Resource, Hold>();
-  readonly waits = new Set<Wait>();
+  holds: SmallMap<Resource, Hold> = emptySmallMap();
+  waits: Set<Wait> = emptySet();
   /** created the first time another owner waits for this one to end */
   taskResource: Resource | undefined;
   /** traversal stamp (avoids allocating visited sets on the hot path) */
@@ -45,9 +46,12 @@ export class Owner {
     readonly id: string,
     now: number,
   ) {
-    this.key = `${client.info.id}/${id}`;
     this.name = id;
     this.startedAt = now;
+  }
+  /** `<client>/<owner>`: built on demand (reports, ordering), not stored */
+  get key(): string {
+    return `${this.client.info.id}/${this.id}`;
   }
   /** pending waits that are not being aborted already */
   *liveWaits(): IterableIterator<Wait> {
@@ -60,28 +64,29 @@ export class Owner {
 }
 
 export class Resource {
-  readonly holders = new Map<Owner, Hold>();
+  holders: SmallMap<Owner, Hold> = emptySmallMap();
   /** units held, summed over holders */
   held = 0;
   /** pending waits in arrival order (a Set keeps insertion order, deletes in O(1)) */
-  readonly queue = new Set<Wait>();
+  queue: Set<Wait> = emptySet();
   /**
    * Owners queued here that also wait for something else. Only they can lead
    * a cycle search anywhere new through this queue (see detect.ts), so hot
    * locks with thousands of plain waiters cost nothing extra per search.
    */
-  readonly multiWaiters = new Set<Owner>();
+  multiWaiters: Set<Owner> = emptySet();
   /**
    * rwlock upgrades among the queued waits: a shared holder asking for
    * exclusive is served before every waiter that holds nothing (as the SDK
    * does); upgrades keep their arrival order among themselves.
    */
-  readonly upgrades = new Set<Wait>();
+  upgrades: Set<Wait> = emptySet();
   /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
-  readonly declaredBy = new Set<ClientState>();
+  declaredBy: Set<ClientState> = emptySet();
   mark = 0;
   constructor(
-    readonly key: string,
+    /** the declaring client's id for a local resource, '' for a shared one */
+    private readonly scope: string,
     readonly name: string,
     readonly kind: Kind,
     readonly global: boolean,
@@ -91,6 +96,11 @@ export class Resource {
     /** for task resources: the owner whose end it stands for */
     readonly taskOf?: Owner,
   ) {}
+  /** `g:<name>` (shared), `<client>:<name>` (local), `task:<client>/<owner>`: built on demand */
+  get key(): string {
+    if (this.taskOf) return `task:${this.taskOf.key}`;
+    return this.global ? `g:${this.name}` : `${this.scope}:${this.name}`;
+  }
   get free(): number {
     return this.capacity - this.held;
   }

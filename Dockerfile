@@ -27,6 +27,7 @@ RUN npm ci --omit=dev --no-audit --no-fund -w proto -w server && npm cache clean
 COPY --from=build /app/proto/dist proto/dist
 COPY --from=build /app/proto/schema proto/schema
 COPY --from=build /app/server/dist server/dist
+COPY server/dashboard-assets server/dashboard-assets
 USER node
 EXPOSE 7070
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.DEADLOCKD_PORT||7070)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -5,6 +5,9 @@ import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
 import { Session } from './session.js';
+import { dashboard } from './dashboard/index.js';
+import { authLogSerializers, authPlugin } from './auth.js';
+import { restApi } from './rest/index.js';
 
 /** What the daemon hangs on its fastify instance (REST routes, tests and the bench reach the hub here). */
 export interface Daemon {
@@ -31,7 +34,8 @@ const CLOSE_HANDSHAKE_MS = 1_000;
 
 export function buildServer(config: Config, options: BuildOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: { level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
+    // serializers: a `?token=` in a URL must never reach the logs
+    logger: { level: config.logLevel, serializers: authLogSerializers, ...(options.logStream ? { stream: options.logStream } : {}) },
   });
   const hub = new Hub(config, app.log, options.now ? { now: options.now } : {});
   app.decorate('deadlockd', { config, hub, startedAt: Date.now() } satisfies Daemon);
@@ -69,11 +73,17 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     },
   });
 
+  // After websocket: a refused WebSocket upgrade needs that plugin's hooks to close the socket.
+  app.register(authPlugin);
+
   app.register(async (scoped) => {
     scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
       new Session(socket, hub, config, request.log);
     });
   });
+
+  app.register(dashboard);
+  app.register(restApi);
 
   app.get('/healthz', async () => ({
     status: 'ok',

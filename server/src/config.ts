@@ -3,6 +3,7 @@
 // is declared once in SETTINGS (flag, env name, default, help, parser); the
 // zod schema below checks the merged result, so programmatic callers
 // (tests, the bench) go through the same validation as the CLI.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_ENGINE_LIMITS, type VictimCriterion } from './engine/types.js';
@@ -11,6 +12,12 @@ const VICTIM_CRITERIA = ['priority', 'work', 'youngest', 'closer'] as const sati
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+
+/** Namespace names appear in URLs, logs and metrics: keep them plain. */
+export const NamespaceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a namespace is 1-64 letters, digits, `.`, `_` or `-`');
+const Token = z.string().min(1).max(4096).regex(/^\S+$/, 'a token has no spaces');
+/** token → namespace; empty = auth off */
+export const TokenMap = z.record(Token, NamespaceName);
 
 export const ConfigSchema = z.object({
   port: int(0, 65535),
@@ -33,6 +40,12 @@ export const ConfigSchema = z.object({
     .array(z.enum(VICTIM_CRITERIA))
     .min(1)
     .refine((l) => new Set(l).size === l.length, 'criteria must not repeat'),
+  /** token → namespace. Non-empty turns auth on. After validation it also holds the tokens of `tokensFile`. */
+  tokens: TokenMap,
+  /** path of a JSON file {token: namespace}; '' = none */
+  tokensFile: z.string(),
+  /** the most deadlocks one GET /v1/deadlocks returns (its `limit` may not exceed it) */
+  maxHistoryLimit: int(1, 1_000_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -56,6 +69,23 @@ const asList = (raw: string): unknown =>
     .filter((s) => s.length > 0);
 const asText = (raw: string): unknown => raw;
 
+/**
+ * `token1=ns1,token2=ns2` → {token1: 'ns1', …}. Split at the last `=` so a
+ * token may contain `=` (base64 padding). Never echoes a token in an error.
+ */
+function asTokenMap(raw: string): unknown {
+  const map: Record<string, string> = {};
+  const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  entries.forEach((entry, i) => {
+    const eq = entry.lastIndexOf('=');
+    if (eq <= 0 || eq === entry.length - 1) {
+      throw new ConfigError(`invalid value for --tokens (DEADLOCKD_TOKENS): entry ${i + 1} is not of the form token=namespace`);
+    }
+    map[entry.slice(0, eq)] = entry.slice(eq + 1);
+  });
+  return map;
+}
+
 function setting(flag: string, help: string, expects: string, fromString: Setting['fromString']): Setting {
   return { flag, env: `DEADLOCKD_${flag.replace(/-/g, '_').toUpperCase()}`, help, expects, fromString };
 }
@@ -77,6 +107,9 @@ export const SETTINGS: Record<Key, Setting> = {
   maxHoldsPerClient: setting('max-holds-per-client', 'holds one client may have', 'a positive integer', asInt),
   maxGlobalResources: setting('max-global-resources', 'shared (global) resources in one namespace', 'a positive integer', asInt),
   victimOrder: setting('victim-order', 'victim criteria, in order', `a comma-separated list of ${VICTIM_CRITERIA.join(', ')} without repeats`, asList),
+  tokens: setting('tokens', 'auth tokens and their namespaces, token1=ns1,token2=ns2 (any token turns auth on)', 'token=namespace pairs separated by commas', asTokenMap),
+  tokensFile: setting('tokens-file', 'JSON file {"<token>": "<namespace>"} read at start (merged with --tokens)', 'a file path', asText),
+  maxHistoryLimit: setting('max-history-limit', 'most deadlocks one GET /v1/deadlocks returns (cap of its `limit`)', 'an integer from 1 to 1000000', asInt),
 };
 
 export const DEFAULT_CONFIG: Config = {
@@ -96,6 +129,9 @@ export const DEFAULT_CONFIG: Config = {
   maxHoldsPerClient: DEFAULT_ENGINE_LIMITS.maxHoldsPerClient,
   maxGlobalResources: DEFAULT_ENGINE_LIMITS.maxGlobalResources,
   victimOrder: ['priority', 'work', 'youngest', 'closer'],
+  tokens: {},
+  tokensFile: '',
+  maxHistoryLimit: 1_000,
 };
 
 /** A bad setting: the CLI prints `message` and exits with code 2. */
@@ -105,21 +141,62 @@ export class ConfigError extends Error {
 
 const KEYS = Object.keys(SETTINGS) as Key[];
 
+/** How a value is shown in --help and errors. Token maps never show the tokens themselves. */
 function displayValue(v: unknown): string {
-  return Array.isArray(v) ? v.join(',') : String(v);
+  if (Array.isArray(v)) return v.join(',');
+  if (v !== null && typeof v === 'object') {
+    const n = Object.keys(v).length;
+    return n === 0 ? 'none (auth off)' : `${n} token(s)`;
+  }
+  return v === '' ? 'none' : String(v);
+}
+
+/** Reads a tokens file ({token: namespace}); errors name the file, never a token. */
+function readTokensFile(path: string): Record<string, string> {
+  const where = `--tokens-file (DEADLOCKD_TOKENS_FILE) "${path}"`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read ${where}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const r = TokenMap.safeParse(parsed);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    // the issue path would be the token itself: say which entry instead
+    const index = issue && issue.path.length > 0 && parsed && typeof parsed === 'object' ? Object.keys(parsed).indexOf(String(issue.path[0])) : -1;
+    const at = index >= 0 ? ` (entry ${index + 1})` : '';
+    throw new ConfigError(`invalid ${where}: expected a JSON object {"<token>": "<namespace>"}${at}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data;
 }
 
 /** Validates a full config; the error names the setting by flag and env name. */
 export function validateConfig(candidate: Record<Key, unknown>): Config {
   const r = ConfigSchema.safeParse(candidate);
-  if (r.success) return r.data;
+  if (r.success) return withTokensFile(r.data);
   const lines = r.error.issues.map((issue) => {
     const key = issue.path[0] as Key | undefined;
     if (key === undefined || !(key in SETTINGS)) return issue.message;
     const s = SETTINGS[key];
-    return `invalid value for --${s.flag} (${s.env}): "${displayValue(candidate[key])}": expected ${s.expects} (${issue.message})`;
+    // for token maps the path's second element is a token: never print it
+    const value = key === 'tokens' ? '' : ` "${displayValue(candidate[key])}":`;
+    return `invalid value for --${s.flag} (${s.env}):${value} expected ${s.expects} (${issue.message})`;
   });
   throw new ConfigError(lines.join('\n'));
+}
+
+/** Merges the tokens file into `tokens`; one token naming two namespaces is an error. */
+function withTokensFile(config: Config): Config {
+  if (config.tokensFile === '') return config;
+  const fromFile = readTokensFile(config.tokensFile);
+  for (const [token, ns] of Object.entries(fromFile)) {
+    const given = config.tokens[token];
+    if (given !== undefined && given !== ns) {
+      throw new ConfigError('a token appears in --tokens and --tokens-file with different namespaces');
+    }
+  }
+  return { ...config, tokens: { ...fromFile, ...config.tokens } };
 }
 
 /** Builds a config from defaults plus programmatic overrides (tests, bench, embedding). */

@@ -12,8 +12,9 @@ import type { BatchResult, ClientId, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import { Metrics } from './metrics.js';
 import { Resolver, type ResolverStats } from './resolver.js';
+import { DEFAULT_NAMESPACE, TokenTable } from './tokens.js';
 
-export const DEFAULT_NAMESPACE = 'default';
+export { DEFAULT_NAMESPACE };
 
 /** The live connection of a client (a Session). */
 export interface ClientConnection {
@@ -53,6 +54,17 @@ export interface HubStats {
   namespaces: Record<string, { graph: GraphStats; resolver: ResolverStats & { openRounds: number } }>;
 }
 
+/** One namespace's share of HubStats (what REST shows a caller of that namespace). */
+export interface NamespaceStats {
+  namespace: string;
+  clients: number;
+  connectedClients: number;
+  /** full sweeps run so far (over every namespace) */
+  sweeps: number;
+  graph: GraphStats;
+  resolver: ResolverStats & { openRounds: number };
+}
+
 export interface HubOptions {
   now?: () => number;
 }
@@ -66,6 +78,8 @@ export class Hub {
   private missed = 0;
   private closed = false;
   readonly metrics = new Metrics(() => this);
+  /** token → namespace; empty when auth is off */
+  readonly tokens: TokenTable;
 
   constructor(
     private readonly config: Config,
@@ -73,6 +87,7 @@ export class Hub {
     options: HubOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.tokens = new TokenTable(config.tokens);
     if (config.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), config.sweepIntervalMs);
       this.sweepTimer.unref();
@@ -115,6 +130,11 @@ export class Hub {
     return this.clients.get(id);
   }
 
+  /** The clients of one namespace, connected or in their grace period, oldest first. */
+  clientsIn(namespace: string): ClientEntry[] {
+    return [...this.clients.values()].filter((c) => c.namespace === namespace);
+  }
+
   /**
    * A `hello` was accepted on `conn`. Re-attaches the session named by
    * `resume` if it is in its grace period (same namespace and service),
@@ -141,7 +161,7 @@ export class Hub {
     };
     this.namespace(namespace).engine.addClient({ id: entry.id, service: entry.service, instance: entry.instance });
     this.clients.set(entry.id, entry);
-    this.log.info({ client: entry.id, service: entry.service, instance: entry.instance }, 'client connected');
+    this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance }, 'client connected');
     return { client: entry, resumed: false };
   }
 
@@ -258,6 +278,19 @@ export class Hub {
     let connected = 0;
     for (const c of this.clients.values()) if (c.conn) connected++;
     return { clients: this.clients.size, connectedClients: connected, sweeps: this.sweeps, missed: this.missed, namespaces };
+  }
+
+  namespaceStats(name: string): NamespaceStats {
+    const ns = this.namespace(name);
+    const clients = this.clientsIn(name);
+    return {
+      namespace: name,
+      clients: clients.length,
+      connectedClients: clients.filter((c) => c.conn !== null).length,
+      sweeps: this.sweeps,
+      graph: ns.engine.stats(),
+      resolver: ns.resolver.stats(),
+    };
   }
 
   /** Stops every timer. Clients still registered are dropped (their connections are being closed). */

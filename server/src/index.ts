@@ -13,7 +13,7 @@ export {
   type Config,
   type CliParse,
 } from './config.js';
-export { Hub, DEFAULT_NAMESPACE, type HubStats, type ClientEntry } from './hub.js';
+export { Hub, DEFAULT_NAMESPACE, type HubStats, type NamespaceStats, type ClientEntry } from './hub.js';
 export type { ResolverStats } from './resolver.js';
 export type { HistoryEntry, DeadlockStatus } from './history.js';
 export { startDaemon, type RunningDaemon } from './start.js';

@@ -16,7 +16,7 @@ import {
 import type { Config } from './config.js';
 import type { BatchResult } from './engine/types.js';
 import { peekFrame, validateFrame } from './frame-decoder.js';
-import { DEFAULT_NAMESPACE, type ClientConnection, type Hub } from './hub.js';
+import type { ClientConnection, Hub } from './hub.js';
 
 const CLOSE_POLICY_VIOLATION = 1008;
 const CLOSE_MESSAGE_TOO_BIG = 1009;
@@ -110,10 +110,15 @@ export class Session implements ClientConnection {
         `protocol version ${hello.protocol} is not supported; this daemon speaks version ${PROTOCOL_VERSION}`,
       );
     }
+    // The token decides the namespace; without auth everything is in 'default'.
+    const namespace = this.hub.tokens.namespaceOf(hello.token);
+    if (namespace === null) {
+      return this.fatal('UNAUTHORIZED', hello.token === undefined ? `${ERROR_CODES.UNAUTHORIZED.text}: hello carries no token` : ERROR_CODES.UNAUTHORIZED.text);
+    }
     const { client, resumed } = this.hub.attach(
       { service: hello.service, instance: hello.instance, resume: hello.resume },
       this,
-      DEFAULT_NAMESPACE,
+      namespace,
     );
     this.clientId = client.id;
     this.log = this.log.child({ client: client.id, service: client.service });

@@ -23,11 +23,19 @@ export async function startDaemon(config: Config, options: BuildOptions = {}): P
   await app.listen({ port: config.port, host: config.host });
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const loopbackOnly = isLoopback(config.host);
+  if (!loopbackOnly && !app.deadlockd.hub.tokens.enabled) {
+    app.log.warn(
+      { host: config.host, port },
+      'AUTH IS OFF and the daemon listens beyond loopback: anyone who can reach this port can read every deadlock and graph and ' +
+        'connect as a client. Set --tokens / DEADLOCKD_TOKENS or --tokens-file / DEADLOCKD_TOKENS_FILE, or bind to 127.0.0.1.',
+    );
+  }
   return {
     app,
     url: `http://${host}:${port}`,
     port,
-    loopbackOnly: isLoopback(config.host),
+    loopbackOnly,
     close: () => app.close(),
   };
 }

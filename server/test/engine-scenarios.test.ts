@@ -196,6 +196,8 @@ test('an abort in flight hides the deadlock; stale answer makes it findable agai
   const v = d.victims[0]!;
   const again = engine.abortAnswered('c1', v.waitId, 'stale');
   assert.equal(again.deadlocks.length, 1, 'the wait still pends in our view, so the deadlock is real and found again');
+  assert.deepEqual(again.resolved, [d.id], 'the recorded one is over (history shows it resolved)');
+  assert.notEqual(again.deadlocks[0]!.id, d.id);
 });
 
 test('bad events are rejected with codes and change nothing', () => {

@@ -134,7 +134,12 @@ export class Engine {
     const w = this.graph.clients.get(clientId)?.waits.get(waitId);
     if (!w || result === 'aborted') return { errors: [], deadlocks: [], resolved: this.takeResolved(), hazards: [] };
     w.aborting = false;
-    for (const id of w.deadlocks ?? []) this.dismiss(id);
+    // The deadlock as recorded is over for its victim's client (the wait had
+    // ended there); if our view still has one, the search below finds it anew.
+    for (const id of w.deadlocks ?? []) {
+      this.dismiss(id);
+      this.resolved.push(id);
+    }
     return { errors: [], deadlocks: this.detect([w.owner], true), resolved: this.takeResolved(), hazards: [] };
   }
 

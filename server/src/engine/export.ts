@@ -173,7 +173,7 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
   return g;
 }
 
-const dotId = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+const dotId = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
 /** Graphviz DOT: owners as boxes, resources as ellipses, deadlock members in red. */
 export function graphToDot(g: ExportedGraph): string {

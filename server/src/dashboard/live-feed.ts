@@ -1,0 +1,117 @@
+// The /v1/live feed of one namespace and view: every viewer's socket gets the
+// current snapshot on connect and again after each change, at most
+// 1000/TICK_MS times a second however busy the daemon is.
+//
+// Why polling and not events: the hub has no change events, and adding them
+// would put dashboard code on the detection path. Instead, while someone is
+// watching, a cheap fingerprint (graph counters, resolver counters, history
+// statuses, events received) is compared every tick; only when it moved is the
+// snapshot rebuilt, and only when the rebuilt snapshot differs is it sent.
+import type { FastifyBaseLogger } from 'fastify';
+import { WebSocket } from 'ws';
+import type { Hub } from '../hub.js';
+import { StableLayout } from './layout.js';
+import { buildLiveBody, type LiveBody, type LiveFrame, type LiveView } from './snapshot.js';
+
+/** Poll period: at most 5 frames a second per feed. */
+export const TICK_MS = 200;
+/** A viewer whose socket has this much unsent data skips frames until it drains (it then gets the latest). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+interface Viewer {
+  socket: WebSocket;
+  sentSeq: number;
+}
+
+export class LiveFeed {
+  private readonly viewers = new Set<Viewer>();
+  private readonly layout = new StableLayout();
+  private timer: NodeJS.Timeout | null = null;
+  private fingerprint = '';
+  private body = '';
+  private frame = '';
+  private seq = 0;
+  private busy: Promise<void> | null = null;
+
+  constructor(
+    private readonly hub: Hub,
+    readonly namespace: string,
+    readonly view: LiveView,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /** Adds a viewer and sends it the current snapshot. */
+  async join(socket: WebSocket): Promise<void> {
+    const viewer: Viewer = { socket, sentSeq: 0 };
+    this.viewers.add(viewer);
+    socket.on('close', () => {
+      this.viewers.delete(viewer);
+      if (this.viewers.size === 0) this.stopTimer();
+    });
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.tick(), TICK_MS);
+      this.timer.unref();
+    }
+    await this.tick();
+  }
+
+  /** One poll: rebuild if the fingerprint moved, then bring every viewer up to date. */
+  tick(): Promise<void> {
+    // ticks never overlap: a tick that finds one running waits for it
+    this.busy ??= this.refresh().finally(() => {
+      this.busy = null;
+    });
+    return this.busy;
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const fp = await this.currentFingerprint();
+      if (fp !== this.fingerprint || this.frame === '') {
+        this.fingerprint = fp;
+        const body = JSON.stringify(buildLiveBody(this.hub.namespace(this.namespace), this.view, this.layout));
+        if (body !== this.body) {
+          this.body = body;
+          this.seq++;
+          // splice the envelope in front of the body instead of re-serializing it
+          const head: Omit<LiveFrame, keyof LiveBody> = { type: 'snapshot', seq: this.seq, sentAt: Date.now() };
+          this.frame = `${JSON.stringify(head).slice(0, -1)},${body.slice(1)}`;
+        }
+      }
+    } catch (err) {
+      this.log.error({ err, namespace: this.namespace }, 'dashboard snapshot failed');
+      return;
+    }
+    for (const v of this.viewers) {
+      if (v.sentSeq === this.seq || v.socket.readyState !== WebSocket.OPEN) continue;
+      if (v.socket.bufferedAmount > MAX_BUFFERED_BYTES) continue;
+      v.socket.send(this.frame);
+      v.sentSeq = this.seq;
+    }
+  }
+
+  private async currentFingerprint(): Promise<string> {
+    const ns = this.hub.namespace(this.namespace); // first: it creates the namespace stats() then lists
+    const stats = this.hub.stats();
+    const history = ns.history.list().map((e) => `${e.id}:${e.status}`).join(',');
+    // events that change who holds what without changing any count (a release
+    // and a grant in one batch) still move this counter
+    const events = (await this.hub.metrics.eventsReceived.get()).values[0]?.value ?? 0;
+    return JSON.stringify([stats.clients, stats.connectedClients, stats.namespaces[this.namespace], events, history]);
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Daemon shutdown: stop polling (the sockets are closed by the websocket plugin). */
+  stop(): void {
+    this.stopTimer();
+    this.viewers.clear();
+  }
+}

@@ -1,0 +1,101 @@
+// What one /v1/live frame carries: the graph (graphology's serialized form,
+// with x/y from the stable layout), the current cycles and the history.
+import type { DeadlockReport } from '@deadlockd/proto';
+import type { NamespaceState } from '../hub.js';
+import type { HistoryEntry } from '../history.js';
+import type { GraphStats } from '../engine/types.js';
+import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
+import type { StableLayout } from './layout.js';
+
+export type LiveView = 'all' | 'blocked';
+
+/** Above this many nodes the whole graph is not drawn: only its blocked part is. */
+export const MAX_DRAWN_NODES = 2_000;
+/** History entries sent to the page (the REST history has them all). */
+export const MAX_HISTORY_SENT = 100;
+
+export interface LiveNode {
+  key: string;
+  attributes: NodeAttrs & { x: number; y: number };
+}
+
+export interface LiveEdge {
+  key: string;
+  source: string;
+  target: string;
+  attributes: EdgeAttrs;
+}
+
+export type CycleStatus = 'confirming' | 'aborting' | 'unresolvable';
+
+export interface LiveCycle {
+  id: string;
+  detectedAt: number;
+  /** confirming: asking the members' clients before acting; aborting: victim told; unresolvable: nobody can be aborted */
+  status: CycleStatus;
+  report: DeadlockReport;
+}
+
+export interface LiveBody {
+  namespace: string;
+  view: LiveView;
+  /** true when the whole graph was too big and only its blocked part is drawn */
+  truncated: boolean;
+  stats: GraphStats;
+  graph: { nodes: LiveNode[]; edges: LiveEdge[] };
+  cycles: LiveCycle[];
+  history: HistoryEntry[];
+  historyTotal: number;
+}
+
+export interface LiveFrame extends LiveBody {
+  type: 'snapshot';
+  /** increases per frame of one feed */
+  seq: number;
+  sentAt: number;
+}
+
+export function buildLiveBody(ns: NamespaceState, view: LiveView, layout: StableLayout): LiveBody {
+  const stats = ns.engine.stats();
+  const truncated = view === 'all' && stats.owners + stats.resources > MAX_DRAWN_NODES;
+  const g = exportGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated });
+
+  const links: Array<[string, string]> = [];
+  g.forEachEdge((_e, _a, s, t) => links.push([s, t]));
+  const positions = layout.update({ nodes: g.nodes(), links });
+
+  const nodes: LiveNode[] = [];
+  g.forEachNode((key, a) => {
+    const p = positions.get(key) ?? { x: 0, y: 0 };
+    nodes.push({ key, attributes: { ...a, x: p.x, y: p.y } });
+  });
+  // graphology's generated edge keys differ per export; ours are stable so
+  // two exports of the same graph serialize the same.
+  const seen = new Map<string, number>();
+  const edges: LiveEdge[] = [];
+  g.forEachEdge((_e, a, source, target) => {
+    const base = `${a.kind}:${source}->${target}`;
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    edges.push({ key: n === 0 ? base : `${base}#${n}`, source, target, attributes: a });
+  });
+
+  const all = ns.history.list();
+  const cycles: LiveCycle[] = ns.engine.activeDeadlocks().map((d) => {
+    const entry = ns.history.get(d.id);
+    const status: CycleStatus = entry && entry.status !== 'resolved' ? entry.status : 'confirming';
+    return { id: d.id, detectedAt: d.detectedAt, status, report: d.report };
+  });
+  cycles.sort((a, b) => b.detectedAt - a.detectedAt || a.id.localeCompare(b.id));
+
+  return {
+    namespace: ns.name,
+    view,
+    truncated,
+    stats,
+    graph: { nodes, edges },
+    cycles,
+    history: all.slice(0, MAX_HISTORY_SENT),
+    historyTotal: all.length,
+  };
+}

@@ -1,0 +1,99 @@
+// Deadlocks: the current cycles and the bounded history, each with its report
+// as JSON and as text. Only the caller's namespace is ever visible: an id
+// from another namespace is simply not found.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Deadlock } from '../engine/types.js';
+import type { HistoryEntry } from '../history.js';
+import type { NamespaceState } from '../hub.js';
+import { notFound } from './errors.js';
+import { CycleList, DeadlockEntry, DeadlockList, DeadlockParams, ErrorBody, historyQuery } from './schemas.js';
+
+const services = (e: { report: { members: { service: string }[] } }): string[] => [...new Set(e.report.members.map((m) => m.service))].sort();
+
+function fromHistory(e: HistoryEntry): DeadlockEntry {
+  return { id: e.id, namespace: e.namespace, detectedAt: e.detectedAt, status: e.status, resolvedAt: e.resolvedAt ?? null, services: services(e), report: e.report };
+}
+
+/** A deadlock the engine holds as active; it is in the history once resolution began, else still being confirmed. */
+function fromActive(ns: NamespaceState, d: Deadlock): DeadlockEntry {
+  const h = ns.history.get(d.id);
+  if (h) return fromHistory(h);
+  return { id: d.id, namespace: ns.name, detectedAt: d.detectedAt, status: 'confirming', resolvedAt: null, services: services(d), report: d.report };
+}
+
+function find(ns: NamespaceState, id: string): DeadlockEntry | undefined {
+  const h = ns.history.get(id);
+  if (h) return fromHistory(h);
+  const d = ns.engine.activeDeadlocks().find((x) => x.id === id);
+  return d ? fromActive(ns, d) : undefined;
+}
+
+const errors = { 401: ErrorBody, 404: ErrorBody };
+
+export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const hub = app.deadlockd.hub;
+  const maxLimit = app.deadlockd.config.maxHistoryLimit;
+
+  r.get('/cycles', {
+    schema: {
+      tags: ['deadlocks'],
+      summary: 'Current deadlocks',
+      description: 'Deadlocks in the graph right now: being confirmed with the clients, aborting (victim told), or unresolvable. Newest first.',
+      response: { 200: CycleList, 401: ErrorBody },
+    },
+  }, async (request) => {
+    const ns = hub.namespace(request.namespace);
+    const cycles = ns.engine
+      .activeDeadlocks()
+      .map((d) => fromActive(ns, d))
+      .filter((e) => e.status !== 'resolved')
+      .sort((a, b) => b.detectedAt - a.detectedAt);
+    return { cycles };
+  });
+
+  r.get('/deadlocks', {
+    schema: {
+      tags: ['deadlocks'],
+      summary: 'Deadlock history',
+      description: `Deadlocks reported in this namespace, newest first; the daemon keeps the last --history-size of them.`,
+      querystring: historyQuery(maxLimit),
+      response: { 200: DeadlockList, 400: ErrorBody, 401: ErrorBody },
+    },
+  }, async (request) => {
+    const { since, limit, service } = request.query;
+    const matching = hub
+      .namespace(request.namespace)
+      .history.list()
+      .filter((e) => (since === undefined || e.detectedAt >= since) && (service === undefined || e.report.members.some((m) => m.service === service)));
+    return { total: matching.length, deadlocks: matching.slice(0, limit).map(fromHistory) };
+  });
+
+  r.get('/deadlocks/:id', {
+    schema: {
+      tags: ['deadlocks'],
+      summary: 'One deadlock (JSON report)',
+      params: DeadlockParams,
+      response: { 200: DeadlockEntry, ...errors },
+    },
+  }, async (request, reply) => {
+    const e = find(hub.namespace(request.namespace), request.params.id);
+    return e ?? notFound(reply, `deadlock ${request.params.id}`);
+  });
+
+  r.get('/deadlocks/:id/text', {
+    schema: {
+      tags: ['deadlocks'],
+      summary: 'One deadlock (readable text report)',
+      description: 'One line per wait-for edge, each member\'s holds and waits with durations and call sites, the victim and why it was chosen.',
+      params: DeadlockParams,
+      response: { 200: { description: 'the report', content: { 'text/plain': { schema: z.string() } } }, ...errors },
+    },
+  }, async (request, reply) => {
+    const e = find(hub.namespace(request.namespace), request.params.id);
+    if (!e) return notFound(reply, `deadlock ${request.params.id}`);
+    return reply.type('text/plain; charset=utf-8').send(e.report.text.endsWith('\n') ? e.report.text : `${e.report.text}\n`);
+  });
+}

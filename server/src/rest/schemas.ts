@@ -1,0 +1,187 @@
+// zod schemas of every REST response (and query). They validate what we send
+// (fastify-type-provider-zod serializes through them) and become the OpenAPI
+// document, so they follow the shapes of engine/export.ts and history.ts.
+import { z } from 'zod';
+import { DeadlockReport, LockMode } from '@deadlockd/proto';
+
+export const ErrorBody = z.object({
+  code: z.enum(['NOT_FOUND', 'BAD_REQUEST', 'UNAUTHORIZED']),
+  message: z.string(),
+});
+
+const Millis = z.number().describe('epoch milliseconds');
+const Shape = { mode: LockMode.optional(), units: z.number().int().optional() };
+
+// ---- deadlocks --------------------------------------------------------------
+
+export const DeadlockStatus = z
+  .enum(['confirming', 'aborting', 'unresolvable', 'resolved'])
+  .describe('confirming: asking the clients whether the waits still pend; aborting: victim told; unresolvable: no member can be aborted; resolved: over');
+
+export const DeadlockEntry = z.object({
+  id: z.string(),
+  namespace: z.string(),
+  detectedAt: Millis,
+  status: DeadlockStatus,
+  resolvedAt: Millis.nullable(),
+  /** distinct services of the members, for filtering at a glance */
+  services: z.array(z.string()),
+  report: DeadlockReport,
+});
+export type DeadlockEntry = z.infer<typeof DeadlockEntry>;
+
+export const DeadlockList = z.object({
+  /** entries matching the filters before `limit` was applied */
+  total: z.number().int(),
+  deadlocks: z.array(DeadlockEntry),
+});
+
+export const CycleList = z.object({ cycles: z.array(DeadlockEntry) });
+
+/** `since`: epoch milliseconds or an ISO 8601 date; returned as epoch ms. */
+const Since = z
+  .string()
+  .transform((raw, ctx) => {
+    const ms = /^\d+$/.test(raw) ? Number(raw) : /^\d{4}-\d\d-\d\d/.test(raw) ? Date.parse(raw) : NaN;
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: '`since` must be epoch milliseconds or an ISO 8601 date' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('only deadlocks detected at or after this time: epoch milliseconds or an ISO 8601 date');
+
+export function historyQuery(maxLimit: number) {
+  return z.object({
+    since: Since.optional(),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(maxLimit)
+      .default(Math.min(100, maxLimit))
+      .describe(`most entries returned, newest first (default 100, at most ${maxLimit})`),
+    service: z.string().min(1).optional().describe('only deadlocks with a member from this service'),
+  });
+}
+
+export const DeadlockParams = z.object({ id: z.string().min(1) });
+
+// ---- graph (graphology's serialized format) --------------------------------
+
+const OwnerNode = z.object({
+  kind: z.literal('owner'),
+  label: z.string(),
+  owner: z.string(),
+  client: z.string(),
+  service: z.string(),
+  priority: z.number(),
+  abortable: z.boolean(),
+  startedAt: Millis,
+  waiting: z.boolean(),
+  deadlocks: z.array(z.string()).describe('ids of the active deadlocks this owner is a member of'),
+});
+
+const ResourceNode = z.object({
+  kind: z.literal('resource'),
+  label: z.string(),
+  resource: z.string().describe('the key: `g:<name>` shared, `<client>:<name>` local, `task:<client>/<owner>` end of a task'),
+  type: z.enum(['mutex', 'rwlock', 'semaphore', 'task']),
+  scope: z.enum(['local', 'global']),
+  capacity: z.number().nullable(),
+  held: z.number(),
+  queued: z.number(),
+  deadlocks: z.array(z.string()),
+});
+
+const WaitEdge = z.object({
+  kind: z.literal('waits'),
+  waitId: z.string(),
+  ...Shape,
+  since: Millis,
+  aborting: z.boolean(),
+  stack: z.string().optional(),
+});
+
+const HoldEdge = z.object({ kind: z.literal('holds'), ...Shape, since: Millis });
+
+export const GraphExport = z
+  .object({
+    options: z.object({ type: z.string(), multi: z.boolean(), allowSelfLoops: z.boolean() }),
+    attributes: z.record(z.string(), z.unknown()),
+    nodes: z.array(z.object({ key: z.string(), attributes: z.discriminatedUnion('kind', [OwnerNode, ResourceNode]) })),
+    edges: z.array(
+      z.object({
+        key: z.string().optional(),
+        source: z.string(),
+        target: z.string(),
+        attributes: z.discriminatedUnion('kind', [WaitEdge, HoldEdge]),
+        undirected: z.boolean().optional(),
+      }),
+    ),
+  })
+  .describe('graphology `graph.export()` of a MultiDirectedGraph: owner nodes `o:<client>/<owner>`, resource nodes `r:<key>`; edges owner→resource `waits`, resource→owner `holds`');
+
+export const GraphQuery = z.object({
+  blocked: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1')
+    .describe('true: only the blocked part (waiting owners, what they wait for, its holders)'),
+});
+
+// ---- owners, resources, clients, stats ---------------------------------------
+
+export const OwnerDetail = OwnerNode.extend({
+  holds: z.array(z.object({ resource: z.string(), label: z.string(), ...Shape, since: Millis })),
+  waits: z.array(
+    z.object({
+      waitId: z.string(),
+      resource: z.string(),
+      label: z.string(),
+      ...Shape,
+      since: Millis,
+      aborting: z.boolean(),
+      stack: z.string().optional(),
+    }),
+  ),
+});
+
+export const ResourceDetail = ResourceNode.extend({
+  fifo: z.boolean(),
+  holders: z.array(z.object({ owner: z.string(), client: z.string(), name: z.string(), ...Shape, since: Millis })),
+  queue: z
+    .array(z.object({ waitId: z.string(), owner: z.string(), client: z.string(), name: z.string(), ...Shape, since: Millis }))
+    .describe('pending waits in arrival order (the grant order for FIFO resources)'),
+});
+
+export const ClientInfo = z.object({
+  id: z.string().describe('session id (the `<client>` of owner and resource keys)'),
+  service: z.string(),
+  instance: z.string(),
+  connectedAt: Millis,
+  connected: z.boolean().describe('false while the client is in its disconnect grace period'),
+});
+export const ClientList = z.object({ clients: z.array(ClientInfo) });
+
+const ResolverStats = z.object({
+  resolved: z.number(),
+  unresolvable: z.number(),
+  abortsSent: z.number(),
+  confirmRoundsStarted: z.number(),
+  confirmTimeouts: z.number(),
+  droppedUnconfirmed: z.number(),
+  vanished: z.number(),
+  openRounds: z.number(),
+});
+
+export const Stats = z.object({
+  namespace: z.string(),
+  clients: z.number(),
+  connectedClients: z.number(),
+  sweeps: z.number(),
+  graph: z.object({ owners: z.number(), resources: z.number(), holds: z.number(), waits: z.number(), activeDeadlocks: z.number() }),
+  resolver: ResolverStats,
+});
+
+export const WireSchema = z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) of every wire frame');

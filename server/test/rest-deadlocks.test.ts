@@ -1,0 +1,156 @@
+// Deadlocks over REST: real deadlocks driven through raw WebSocket frames,
+// read back as current cycles, history (with its filters), JSON and text reports.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectClient, ev, startTestDaemon, type TestDaemon } from './helpers.js';
+import { answerAbort, crossedPair, deadlockVia, get, getOk, until } from './rest-helpers.js';
+
+interface Entry {
+  id: string;
+  namespace: string;
+  detectedAt: number;
+  status: string;
+  resolvedAt: number | null;
+  services: string[];
+  report: { id: string; members: { owner: string; service: string }[]; edges: unknown[]; victim: { owner: string; reason: string } | null; text: string };
+}
+
+describe('REST: deadlocks', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 10_000, maxHistoryLimit: 50 });
+  });
+  after(() => daemon.close());
+
+  it('an aborting deadlock is a current cycle; once answered it is resolved in the history', async () => {
+    const { client } = await connectClient(daemon.wsUrl, { service: 'payments' });
+    const id = await deadlockVia(client, 'p-');
+
+    const { cycles } = await getOk<{ cycles: Entry[] }>(daemon.url, '/v1/cycles');
+    const cycle = cycles.find((c) => c.id === id);
+    assert.ok(cycle, 'the deadlock is current');
+    assert.equal(cycle.status, 'aborting');
+    assert.equal(cycle.namespace, 'default');
+    assert.deepEqual(cycle.services, ['payments']);
+    assert.deepEqual(cycle.report.members.map((m) => m.owner).sort(), ['p-a', 'p-b']);
+    assert.equal(cycle.report.victim?.owner.endsWith('/p-a'), true);
+
+    const one = await getOk<Entry>(daemon.url, `/v1/deadlocks/${id}`);
+    assert.equal(one.id, id);
+    assert.equal(one.status, 'aborting');
+    assert.equal(one.resolvedAt, null);
+    assert.equal(one.report.edges.length, 2);
+
+    const text = await get(daemon.url, `/v1/deadlocks/${id}/text`);
+    assert.equal(text.status, 200);
+    assert.match(text.type, /^text\/plain/);
+    assert.equal(text.text, one.report.text.endsWith('\n') ? one.report.text : `${one.report.text}\n`);
+    assert.match(text.text, /task p-a/);
+    assert.match(text.text, /task p-b/);
+    assert.match(text.text, /waits for/);
+
+    await answerAbort(client, id, 'p-wa');
+    const after = await getOk<{ cycles: Entry[] }>(daemon.url, '/v1/cycles');
+    assert.equal(after.cycles.find((c) => c.id === id), undefined, 'no longer current');
+    const resolved = await getOk<Entry>(daemon.url, `/v1/deadlocks/${id}`);
+    assert.equal(resolved.status, 'resolved');
+    assert.equal(typeof resolved.resolvedAt, 'number');
+    await client.close();
+  });
+
+  it('an unresolvable deadlock (no abortable member) stays current as unresolvable', async () => {
+    const { client } = await connectClient(daemon.wsUrl, { service: 'batch' });
+    client.send({ type: 'events', seq: 1, events: crossedPair({ abortable: false, prefix: 'u-' }) });
+    const report = (await client.next('deadlock')).report;
+    assert.equal(report.resolution, 'unresolvable');
+    const { cycles } = await getOk<{ cycles: Entry[] }>(daemon.url, '/v1/cycles');
+    const cycle = cycles.find((c) => c.id === report.id);
+    assert.equal(cycle?.status, 'unresolvable');
+    assert.equal(cycle?.report.victim, null);
+    await client.close(); // grace 0: its owners leave, the deadlock ends
+    await until(async () => (await getOk<Entry>(daemon.url, `/v1/deadlocks/${report.id}`)).status === 'resolved', 'the deadlock is resolved');
+    const { deadlocks } = await getOk<{ deadlocks: Entry[] }>(daemon.url, '/v1/deadlocks?service=batch');
+    assert.equal(deadlocks[0]?.id, report.id);
+  });
+
+  it('a cross-client deadlock shows as confirming while its confirm round is open', async () => {
+    const one = (await connectClient(daemon.wsUrl, { service: 'orders' })).client;
+    const two = (await connectClient(daemon.wsUrl, { service: 'stock' })).client;
+    const decl = [ev.mutex('c-g1', 'global'), ev.mutex('c-g2', 'global')];
+    one.send({ type: 'events', seq: 1, events: [...decl, ev.owner('x'), ev.hold('x', 'c-g1')] });
+    two.send({ type: 'events', seq: 1, events: [...decl, ev.owner('y'), ev.hold('y', 'c-g2')] });
+    await one.barrier();
+    await two.barrier();
+    one.send({ type: 'events', seq: 2, events: [ev.wait('wx', 'x', 'c-g2')] });
+    await one.barrier();
+    two.send({ type: 'events', seq: 2, events: [ev.wait('wy', 'y', 'c-g1')] });
+    await one.next('confirm');
+    await two.next('confirm');
+
+    const { cycles } = await getOk<{ cycles: Entry[] }>(daemon.url, '/v1/cycles');
+    const cycle = cycles.find((c) => c.services.includes('orders'));
+    assert.ok(cycle);
+    assert.equal(cycle.status, 'confirming');
+    assert.deepEqual(cycle.services, ['orders', 'stock']);
+    const byId = await getOk<Entry>(daemon.url, `/v1/deadlocks/${cycle.id}`);
+    assert.equal(byId.status, 'confirming');
+    const history = await getOk<{ deadlocks: Entry[] }>(daemon.url, '/v1/deadlocks?service=orders');
+    assert.equal(history.deadlocks.length, 0, 'not in the history before it is resolved');
+    await one.close();
+    await two.close();
+  });
+
+  it('history: newest first, `limit`, `service` and `since` (epoch ms and ISO) filter it', async () => {
+    const start = Date.now();
+    const ids: string[] = [];
+    for (const service of ['alpha', 'beta', 'alpha']) {
+      const { client } = await connectClient(daemon.wsUrl, { service });
+      const id = await deadlockVia(client, `h${ids.length}-`);
+      ids.push(id);
+      await answerAbort(client, id, `h${ids.length - 1}-wa`);
+      await client.close();
+    }
+    const all = await getOk<{ total: number; deadlocks: Entry[] }>(daemon.url, `/v1/deadlocks?since=${start}`);
+    assert.deepEqual(all.deadlocks.map((d) => d.id), [...ids].reverse(), 'newest first');
+    assert.equal(all.total, 3);
+
+    const limited = await getOk<{ total: number; deadlocks: Entry[] }>(daemon.url, `/v1/deadlocks?since=${start}&limit=1`);
+    assert.deepEqual(limited.deadlocks.map((d) => d.id), [ids[2]]);
+    assert.equal(limited.total, 3, 'total counts every match');
+
+    const alpha = await getOk<{ deadlocks: Entry[] }>(daemon.url, `/v1/deadlocks?since=${start}&service=alpha`);
+    assert.deepEqual(alpha.deadlocks.map((d) => d.id), [ids[2], ids[0]]);
+    assert.ok(alpha.deadlocks.every((d) => d.services.includes('alpha')));
+
+    const iso = new Date(start).toISOString();
+    const byIso = await getOk<{ deadlocks: Entry[] }>(daemon.url, `/v1/deadlocks?since=${encodeURIComponent(iso)}&service=beta`);
+    assert.deepEqual(byIso.deadlocks.map((d) => d.id), [ids[1]]);
+
+    const future = await getOk<{ total: number }>(daemon.url, `/v1/deadlocks?since=${Date.now() + 60_000}`);
+    assert.equal(future.total, 0);
+
+    const defaultLimit = await getOk<{ deadlocks: Entry[] }>(daemon.url, '/v1/deadlocks');
+    assert.ok(defaultLimit.deadlocks.length >= 3);
+  });
+
+  it('bad query parameters are 400 BAD_REQUEST', async () => {
+    for (const q of ['since=yesterday', 'since=-5', 'limit=0', 'limit=51', 'limit=abc', 'limit=2.5', 'service=']) {
+      const r = await get<{ code: string; message: string }>(daemon.url, `/v1/deadlocks?${q}`);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.code, 'BAD_REQUEST', q);
+      assert.equal(typeof r.body.message, 'string');
+    }
+    const r = await get<{ code: string }>(daemon.url, '/v1/graph?blocked=maybe');
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'BAD_REQUEST');
+  });
+
+  it('unknown deadlocks and routes are 404 NOT_FOUND', async () => {
+    for (const path of ['/v1/deadlocks/no-such-id', '/v1/deadlocks/no-such-id/text', '/v1/no-such-route']) {
+      const r = await get<{ code: string; message: string }>(daemon.url, path);
+      assert.equal(r.status, 404, path);
+      assert.equal(r.body.code, 'NOT_FOUND', path);
+      assert.ok(r.body.message.length > 0);
+    }
+  });
+});

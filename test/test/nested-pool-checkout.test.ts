@@ -1,0 +1,120 @@
+// Scenario 4: nested pool checkout, with the SDK's own semaphore. A request
+// checks out a connection from a pool of N and, while holding it, calls a
+// helper that checks out a second one. Alone it is fine; with N concurrent
+// requests every connection is held and every request waits for a second.
+// Holt reduction finds all N stuck, and ONE abort (not N) must unblock the
+// rest: the victim's unit lets the head of the queue finish, which returns
+// two units, and so on.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Barrier } from '../src/barrier.js';
+import { assertSweepMissedNothing, counterBaseline, requireMetrics } from '../src/prom-metrics.js';
+import { DeadlockTally, retriedTask } from '../src/retried-task.js';
+import { within } from '../src/timing.js';
+import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
+
+const T = { timeout: 30_000 };
+const HOOK = { timeout: 20_000 };
+const N = 4;
+const ROUNDS = 5;
+const COUNTERS = ['deadlockd_deadlocks_detected_total', 'deadlockd_aborts_sent_total'] as const;
+
+describe('scenario 4: nested checkout from a semaphore pool', () => {
+  let s: WatchedSession;
+  // every hazard the daemon sends this client, from the very first event
+  const hazards: { kind: string; text: string }[] = [];
+  let nestedHazard: Promise<{ kind: string; text: string }>;
+  before(async () => {
+    s = await startWatchedSession('orders');
+    nestedHazard = new Promise((resolve) => {
+      s.dd.on('hazard', (h) => {
+        hazards.push(h);
+        if (h.kind === 'nested-pool-checkout') resolve(h);
+      });
+    });
+  }, HOOK);
+  after(async () => {
+    await s?.close();
+  }, HOOK);
+
+  /** One request: a connection, then (inside the helper) a second one from the same pool. */
+  function request(tally: DeadlockTally, name: string, completed: { n: number }, barrier?: Barrier) {
+    const pool = s.dd.semaphore('pool', N);
+    const helper = async () => {
+      const second = await pool.acquire();
+      try {
+        await new Promise((r) => setImmediate(r)); // the helper's query
+      } finally {
+        second.release();
+      }
+    };
+    return retriedTask(s.dd, tally, name, async (attempt) => {
+      const first = await pool.acquire();
+      try {
+        // first attempt only: every request holds a connection before any asks for a second
+        if (attempt === 0) await barrier?.wait();
+        await helper();
+        completed.n++;
+      } finally {
+        first.release();
+      }
+    });
+  }
+
+  test('at concurrency 1 the nested checkout completes with no DeadlockError', T, async () => {
+    const tally = new DeadlockTally();
+    const completed = { n: 0 };
+    const delta = await counterBaseline(s.daemon.httpUrl, COUNTERS);
+    for (let i = 0; i < 3; i++) {
+      await within(10_000, `lone request ${i} to finish`, request(tally, `lone request ${i}`, completed), () => s.daemon.logs());
+    }
+    assert.equal(completed.n, 3);
+    assert.equal(tally.count, 0, tally.describe());
+    assert.deepEqual(delta(await requireMetrics(s.daemon.httpUrl)), { deadlockd_deadlocks_detected_total: 0, deadlockd_aborts_sent_total: 0 });
+  });
+
+  // TODO(hazards): drop `todo` once the SDK sends `order` events (in progress): the daemon's
+  // nested-pool-checkout hazard needs them, and SCENARIOS.md wants it at concurrency 1.
+  test('at concurrency 1 the nested checkout is reported as a nested-pool-checkout hazard', { ...T, todo: 'needs the SDK\'s order events' }, async () => {
+    // the lone requests of the test above did it first (the SDK reports each pair once per connection)
+    const hazard = await within(5_000, 'a nested-pool-checkout hazard from the daemon', nestedHazard, () => `${hazards.map((h) => h.text).join('\n')}\n${s.daemon.logs()}`);
+    assert.ok(hazard.text.includes('pool'), hazard.text);
+  });
+
+  test(`${N} concurrent requests on a pool of ${N}: exactly one DeadlockError per deadlock, all complete`, T, async () => {
+    const perRound: number[] = [];
+    const ids: string[] = [];
+    const delta = await counterBaseline(s.daemon.httpUrl, COUNTERS);
+    for (let r = 0; r < ROUNDS; r++) {
+      const tally = new DeadlockTally();
+      const completed = { n: 0 };
+      const barrier = new Barrier(N);
+      await within(
+        20_000,
+        `round ${r}: ${N} nested checkouts to finish`,
+        Promise.all(Array.from({ length: N }, (_, i) => request(tally, `request ${i} #${r}`, completed, barrier))),
+        () => `${tally.describe()}\n${s.daemon.logs()}`,
+      );
+      assert.equal(completed.n, N, `round ${r}: every request completed`);
+      perRound.push(tally.count);
+      ids.push(...tally.deadlockIds);
+      if (tally.count === 1) {
+        // all N were stuck: the report names every request as a member
+        const report = tally.errors[0]!.report;
+        assert.equal(report.members.length, N, report.text);
+        assert.ok(report.text.includes('pool'), report.text);
+      }
+    }
+    assert.deepEqual(perRound, Array(ROUNDS).fill(1), `DeadlockErrors per round: ${perRound.join(',')}`);
+    assert.equal(new Set(ids).size, ROUNDS, 'each abort belongs to its own deadlock');
+    // the daemon's own count agrees: one deadlock and one abort per round, not N
+    assert.deepEqual(delta(await requireMetrics(s.daemon.httpUrl)), {
+      deadlockd_deadlocks_detected_total: ROUNDS,
+      deadlockd_aborts_sent_total: ROUNDS,
+    });
+  });
+
+  test('the safety-net sweep found nothing the incremental detection missed', T, async (t) => {
+    if ((await assertSweepMissedNothing(s.daemon.httpUrl, () => s.daemon.logs())) === 'absent') t.todo('daemon has no deadlockd_sweep_missed_total yet');
+  });
+});

@@ -95,7 +95,9 @@ export class Engine {
   private recordOrder(c: ClientState, e: Extract<ClientEvent, { type: 'order' }>): Hazard[] {
     const res = (name: string): Resource =>
       c.resources.get(name) ?? (() => { throw new EventRejected('UNKNOWN_RESOURCE', `resource '${name}' was not declared on this connection`); })();
-    return this.lockOrder.record(c, res(e.held), res(e.acquired), e.owner, e.stack);
+    // Sites name the task as people know it (its name), not by its wire id.
+    const owner = e.owner === undefined ? undefined : (c.owners.get(e.owner)?.name ?? e.owner);
+    return this.lockOrder.record(c, res(e.held), res(e.acquired), owner, e.stack);
   }
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */

@@ -219,7 +219,7 @@ export function renderHazardText(h: Hazard, note = ''): string {
     const pool = h.classes[0];
     lines.push(`POTENTIAL DEADLOCK (nested pool checkout) ${h.id}`);
     for (const s of h.sites) {
-      lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task ${s.owner}` : ''} asked for ${pool} while already holding it${note ? ` (${note})` : ''} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
+      lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} asked for ${pool} while already holding it${note ? ` (${note})` : ''} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
       for (const f of frames(s.stack)) lines.push(`      ${f}`);
     }
     lines.push('how it hangs: when as many tasks do this at once as the pool has units, every unit is held and every task waits for a second one.');
@@ -229,7 +229,7 @@ export function renderHazardText(h: Hazard, note = ''): string {
   lines.push(`POTENTIAL DEADLOCK (lock-order inversion) ${h.id}${h.crossService ? `, across services ${[...new Set(h.sites.map((s) => s.service))].join(', ')}` : ''}`);
   lines.push(`cycle: ${[...h.classes, h.classes[0]].join(' -> ')}`);
   for (const s of h.sites) {
-    lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task ${s.owner}` : ''} took ${s.to} while holding ${s.from} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
+    lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} took ${s.to} while holding ${s.from} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
     for (const f of frames(s.stack)) lines.push(`      ${f}`);
   }
   lines.push('how it hangs: when these run at the same time, each holds its first lock and waits for the next one on the cycle.');

@@ -90,12 +90,10 @@ export const SWEEPS = 'deadlockd_sweeps_total';
  * daemon has no /metrics or does not export the counter yet, so a build
  * without it still runs the scenario assertions.
  */
-export async function assertSweepMissedNothing(httpUrl: string, details?: () => string): Promise<'checked' | 'absent'> {
+export async function assertSweepMissedNothing(httpUrl: string, details?: () => string): Promise<void> {
   const first = await scrapeMetrics(httpUrl);
-  // TODO(metrics): drop this branch once every daemon build exports deadlockd_sweep_missed_total.
-  if (!first || !first.has(SWEEP_MISSED) || !first.has(SWEEPS)) return 'absent';
+  assert.ok(first && first.has(SWEEP_MISSED) && first.has(SWEEPS), `the daemon exports ${SWEEP_MISSED} and ${SWEEPS}`);
   const sweepsBefore = metric(first, SWEEPS);
   const m = await waitForMetrics(httpUrl, 'one more periodic sweep to run', (v) => metric(v, SWEEPS) > sweepsBefore, 15_000, details);
   assert.equal(metric(m, SWEEP_MISSED), 0, `the sweep found deadlocks the incremental detection missed\n${details?.() ?? ''}`);
-  return 'checked';
 }

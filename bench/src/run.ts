@@ -13,6 +13,8 @@ import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import { measureIngest } from './ingest.js';
 import { measureLatency } from './latency.js';
 import { QUICK, SIZES } from './mode.js';
+import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
+import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { RESULTS_FILE } from './paths.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows } from './report.js';
 import { errorRow, renderTable, type Row } from './table.js';
@@ -42,6 +44,8 @@ const steps: Step[] = [
     rows: naiveRows,
   },
   { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
+  { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
+  { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
 ];
 
 const startedAt = new Date();

@@ -2,15 +2,17 @@
 // registry of named primitives, and answers the daemon's abort/confirm questions.
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import type { AbortFrame, ConfirmFrame, DeadlockReport, ServerFrame } from '@deadlockd/proto';
+import type { AbortFrame, ConfirmFrame, DeadlockReport, Hazard, ServerFrame } from '@deadlockd/proto';
 import { Connection } from './connection.js';
 import { DeadlockError } from './errors.js';
+import { LockOrderTracker } from './lock-order.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { CallSite } from './model.js';
 import { Owners, TaskHandle, type TaskOptions } from './owners.js';
 import { Mutex } from './primitives/mutex.js';
 import { RWLock } from './primitives/rwlock.js';
 import { Semaphore } from './primitives/semaphore.js';
+import { ExternalPool, type PoolOptions } from './pool.js';
 import { Reporter } from './reporter.js';
 import { SharedResource } from './resource.js';
 import { retryOnDeadlock, type RetryOptions } from './retry.js';
@@ -23,9 +25,9 @@ export interface ConnectOptions {
   /** default `${hostname}:${pid}` */
   instance?: string;
   token?: string;
-  /** holds/waits younger than this never leave the process (default 0) */
+  /** holds/waits younger than this never leave the process (default 2; 0 reports everything) */
   reportAfterMs?: number;
-  /** 0 (default): flush on setImmediate after the first buffered event */
+  /** batch events for this long before sending (default 1); 0: flush on setImmediate */
   flushIntervalMs?: number;
   /** default 2000; without a welcome by then connect() still resolves (fail-open, one warning) */
   connectTimeoutMs?: number;
@@ -38,11 +40,26 @@ export interface ConnectOptions {
   logger?: Logger;
 }
 
-type Named = Mutex | Semaphore | RWLock | SharedResource;
+type Named = Mutex | Semaphore | RWLock | SharedResource | ExternalPool;
+
+/** Defaults that keep the SDK cheap: see "What is reported, and what it costs" in the README. */
+export const DEFAULT_REPORT_AFTER_MS = 2;
+export const DEFAULT_FLUSH_INTERVAL_MS = 1;
+
+/** What the SDK sent so far and holds now (diagnostics; the bench reads it). */
+export interface ClientStats {
+  /** events sent to the daemon since connect() (all connections) */
+  eventsSent: number;
+  framesSent: number;
+  /** events waiting for the next flush (0 while disconnected: nothing is buffered then) */
+  bufferedEvents: number;
+  /** holds and waits the SDK tracks now */
+  liveRecords: number;
+}
 
 export interface ClientEvents {
   deadlock: [report: DeadlockReport];
-  hazard: [hazard: { id: string; kind: string; text: string }];
+  hazard: [hazard: Hazard];
 }
 
 /** Connect to the daemon. Resolves at the welcome, or after connectTimeoutMs without one (fail-open). */
@@ -73,19 +90,21 @@ export class Client extends EventEmitter<ClientEvents> {
     this.instance = options.instance ?? `${hostname()}:${process.pid}`;
     const logger = options.logger ?? consoleLogger;
     this.reporter = new Reporter({
-      reportAfterMs: nonNegative(options.reportAfterMs, 0, 'reportAfterMs'),
-      flushIntervalMs: nonNegative(options.flushIntervalMs, 0, 'flushIntervalMs'),
+      reportAfterMs: nonNegative(options.reportAfterMs, DEFAULT_REPORT_AFTER_MS, 'reportAfterMs'),
+      flushIntervalMs: nonNegative(options.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS, 'flushIntervalMs'),
       maxBufferedEvents: Math.max(1, nonNegative(options.maxBufferedEvents, 100_000, 'maxBufferedEvents')),
       logger,
     });
     const captureStacks = options.captureStacks ?? true;
+    const site = captureStacks ? captureSite : noSite;
     this.rt = {
       reporter: this.reporter,
       owners: this.owners,
       logger,
+      order: new LockOrderTracker(this.reporter, logger, site),
       waits: new Map<string, PendingWait>(),
       newWaitId: () => `w${++this.nextWait}`,
-      captureSite: captureStacks ? captureSite : noSite,
+      captureSite: site,
     };
     const rc = options.reconnect;
     this.conn = new Connection(
@@ -113,6 +132,11 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.conn.start();
   }
 
+  /** the logger the SDK writes to (the adapters warn through it) */
+  get logger(): Logger {
+    return this.rt.logger;
+  }
+
   /** true while a welcomed connection to the daemon is open */
   get connected(): boolean {
     return this.conn.isWelcomed;
@@ -133,6 +157,21 @@ export class Client extends EventEmitter<ClientEvents> {
   /** A shared cross-process resource, reported only (scope global). */
   resource(name: string): SharedResource {
     return this.lookup(name, SharedResource, () => new SharedResource(this.rt, name));
+  }
+
+  /**
+   * A pool that lives outside the SDK (e.g. a pg.Pool), reported only: each checkout is one unit
+   * of `capacity` (scope local). The adapters (`@deadlockd/client/pg`) use it.
+   */
+  pool(name: string, capacity: number, opts: PoolOptions = {}): ExternalPool {
+    const p = this.lookup(name, ExternalPool, () => new ExternalPool(this.rt, name, capacity, opts));
+    if (p.capacity !== capacity) p.setCapacity(capacity);
+    return p;
+  }
+
+  /** What the SDK sent so far and holds now. */
+  get stats(): ClientStats {
+    return this.reporter.stats();
   }
 
   /** Run fn as a new owner (task); resolves with fn's result. */
@@ -236,6 +275,7 @@ function kindName(x: Named): string {
   if (x instanceof Mutex) return 'mutex';
   if (x instanceof Semaphore) return 'semaphore';
   if (x instanceof RWLock) return 'rwlock';
+  if (x instanceof ExternalPool) return 'pool';
   return 'resource';
 }
 

@@ -1,4 +1,12 @@
-export { connect, Client, type ConnectOptions, type ClientEvents } from './client.js';
+export {
+  connect,
+  Client,
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEFAULT_REPORT_AFTER_MS,
+  type ClientStats,
+  type ConnectOptions,
+  type ClientEvents,
+} from './client.js';
 export { DeadlockError, AcquireTimeoutError } from './errors.js';
 export type { Held } from './held.js';
 export type { Logger } from './logger.js';
@@ -9,5 +17,7 @@ export { Mutex } from './primitives/mutex.js';
 export { Semaphore, type SemaphoreAcquireOptions } from './primitives/semaphore.js';
 export { RWLock } from './primitives/rwlock.js';
 export { SharedResource, type ResourceAcquireOptions, type ResourceHeld } from './resource.js';
+export { ExternalPool, type PoolOptions } from './pool.js';
+export { ExternalResource, ExternalWait, ExternalHeld } from './external.js';
 export { retryOnDeadlock, isDeadlockError, type RetryOptions } from './retry.js';
-export type { DeadlockReport } from '@deadlockd/proto';
+export type { DeadlockReport, Hazard } from '@deadlockd/proto';

@@ -8,6 +8,8 @@ export class Owner {
   declaredEpoch = -1;
   /** live holds and waits of this owner that the reporter tracks */
   readonly records = new Set<Rec>();
+  /** what this owner holds now, oldest first (the newest is the `held` side of an order fact) */
+  readonly held: Rec[] = [];
 
   constructor(
     readonly id: string,
@@ -23,6 +25,8 @@ export interface ReportedResource {
   readonly id: string;
   declaredEpoch: number;
   declaration(): ResourceEvent;
+  /** a counted resource (semaphore, pool): taking it again while holding it is a nested checkout */
+  readonly counted?: boolean;
 }
 
 /** A lazily formatted call site: Error.captureStackTrace fills `stack` with a getter; read only when reported. */

@@ -10,8 +10,10 @@
 // - while disconnected nothing is buffered; after (re)connecting a `snapshot` frame replaces the
 //   daemon's view of this client with the whole current state.
 import type { ClientEvent, HoldEvent, WaitEvent } from '@deadlockd/proto';
+
+type OrderEvent = Extract<ClientEvent, { type: 'order' }>;
 import type { Logger } from './logger.js';
-import type { Owner, Rec, ReportedResource } from './model.js';
+import type { CallSite, Owner, Rec, ReportedResource } from './model.js';
 
 /** Where the reporter's frames go: the open, welcomed connection. */
 export interface FrameSink {
@@ -48,11 +50,20 @@ export class Reporter {
   private flushHandle: NodeJS.Immediate | NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
   private overflowWarned = false;
+  /** lock-order pairs (held → acquired) already sent in this epoch: each goes out once per connection */
+  private orderPairs = new Map<ReportedResource, Set<ReportedResource>>();
+  /** what left the process so far (diagnostics, the bench) */
+  private readonly sent = { events: 0, frames: 0 };
 
   constructor(private readonly opts: ReporterOptions) {}
 
   get attached(): boolean {
     return this.sink !== null;
+  }
+
+  /** events and frames sent so far, and what is buffered now */
+  stats(): { eventsSent: number; framesSent: number; bufferedEvents: number; liveRecords: number } {
+    return { eventsSent: this.sent.events, framesSent: this.sent.frames, bufferedEvents: this.log.length, liveRecords: this.live.size };
   }
 
   // ---- connection -----------------------------------------------------------------------------
@@ -63,7 +74,7 @@ export class Reporter {
     this.seq = 1;
     if (snapshot || this.live.size > 0) this.sendSnapshot();
     else {
-      this.epoch++;
+      this.newEpoch();
       this.log = [];
       this.needSnapshot = false;
     }
@@ -115,6 +126,33 @@ export class Reporter {
     } else if (rec.waitId !== undefined) {
       this.push(reason ? { type: 'cancel', waitId: rec.waitId, reason } : { type: 'cancel', waitId: rec.waitId });
     }
+  }
+
+  // ---- lock order -------------------------------------------------------------------------------
+
+  /**
+   * Is (held → acquired) new on this connection? Marks it seen. False while disconnected or
+   * resyncing (nothing can be sent then; the pair is sent the next time it happens).
+   * One Map and one Set lookup: this runs on every acquire by an owner that holds something.
+   */
+  isNewOrder(held: ReportedResource, acquired: ReportedResource): boolean {
+    if (this.sink === null || this.needSnapshot) return false;
+    let after = this.orderPairs.get(held);
+    if (after === undefined) this.orderPairs.set(held, (after = new Set()));
+    else if (after.has(acquired)) return false;
+    after.add(acquired);
+    return true;
+  }
+
+  /** Send an `order` fact (after declaring both resources on this connection), whatever reportAfterMs says. */
+  order(owner: Owner, held: ReportedResource, acquired: ReportedResource, site: CallSite | null): void {
+    if (this.sink === null || this.needSnapshot) return;
+    this.declareResource(held, this.log);
+    this.declareResource(acquired, this.log);
+    const ev: OrderEvent = { type: 'order', held: held.id, acquired: acquired.id, owner: owner.id };
+    const stack = formatSite(site);
+    if (stack !== undefined) ev.stack = stack;
+    this.push(ev);
   }
 
   /** Forget a record without telling the daemon (join waits on a task that ended: the daemon drops them). */
@@ -265,10 +303,7 @@ export class Reporter {
     rec.reported = true;
     this.declareOwner(rec.owner, out);
     const res = rec.resource;
-    if (res !== null && res.declaredEpoch !== this.epoch) {
-      res.declaredEpoch = this.epoch;
-      out.push(res.declaration());
-    }
+    if (res !== null) this.declareResource(res, out);
     if (rec.task !== null) this.declareOwner(rec.task, out);
     const stack = formatStack(rec);
     if (rec.kind === 'hold') {
@@ -289,6 +324,18 @@ export class Reporter {
     }
   }
 
+  private declareResource(res: ReportedResource, out: ClientEvent[]): void {
+    if (res.declaredEpoch === this.epoch) return;
+    res.declaredEpoch = this.epoch;
+    out.push(res.declaration());
+  }
+
+  /** A new connection or a resync: declarations are re-sent and lock-order pairs sent again. */
+  private newEpoch(): void {
+    this.epoch++;
+    this.orderPairs = new Map();
+  }
+
   private declareOwner(owner: Owner, out: ClientEvent[]): void {
     if (owner.declaredEpoch === this.epoch) return;
     owner.declaredEpoch = this.epoch;
@@ -304,7 +351,7 @@ export class Reporter {
 
   /** The whole current state in one `snapshot` frame (followed by `events` frames if it exceeds a frame). */
   private sendSnapshot(): void {
-    this.epoch++;
+    this.newEpoch();
     this.needSnapshot = false;
     this.log = [];
     this.unreported.clear();
@@ -335,13 +382,18 @@ export class Reporter {
       return;
     }
     this.seq++;
+    this.sent.frames++;
+    this.sent.events += events.length;
     sink.sendText(text);
   }
 }
 
 /** The call site captured when the wait began, without the "Error" header line, bounded for the wire. */
 function formatStack(rec: Rec): string | undefined {
-  const site = rec.site;
+  return formatSite(rec.site);
+}
+
+export function formatSite(site: CallSite | null): string | undefined {
   if (site === null) return undefined;
   const raw = site.stack;
   if (typeof raw !== 'string') return undefined;

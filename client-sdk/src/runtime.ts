@@ -1,4 +1,5 @@
 // What every primitive of one client shares: the reporter, the owner context, the pending waits.
+import type { LockOrderTracker } from './lock-order.js';
 import type { Logger } from './logger.js';
 import type { CallSite, Rec } from './model.js';
 import type { Owners } from './owners.js';
@@ -15,6 +16,8 @@ export interface Runtime {
   readonly reporter: Reporter;
   readonly owners: Owners;
   readonly logger: Logger;
+  /** lock-order facts and what each owner holds */
+  readonly order: LockOrderTracker;
   /** pending waits by wait id (for `abort` and `confirm` from the daemon) */
   readonly waits: Map<string, PendingWait>;
   newWaitId(): string;

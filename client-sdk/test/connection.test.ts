@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connect, type Held } from '../src/index.js';
-import { deadPort, FakeDaemon, quietLogger, settle, sleep } from './fake-daemon.js';
+import { IMMEDIATE, deadPort, FakeDaemon, quietLogger, settle, sleep } from './fake-daemon.js';
 
 describe('without a daemon', () => {
   it('connect resolves after connectTimeoutMs with one warning; primitives keep working', async () => {
@@ -10,7 +10,7 @@ describe('without a daemon', () => {
     const logger = quietLogger();
     const t0 = Date.now();
     const dd = await connect({
-      url: `ws://127.0.0.1:${port}/v1/stream`,
+      ...IMMEDIATE, url: `ws://127.0.0.1:${port}/v1/stream`,
       service: 'alone',
       connectTimeoutMs: 150,
       reconnect: { minDelayMs: 10, maxDelayMs: 20 },
@@ -35,7 +35,7 @@ describe('without a daemon', () => {
   it('a daemon that never welcomes is treated like none', async () => {
     const daemon = await FakeDaemon.start({ silent: true });
     const logger = quietLogger();
-    const dd = await connect({ url: daemon.url, service: 'silent', connectTimeoutMs: 100, reconnect: false, logger });
+    const dd = await connect({ ...IMMEDIATE, url: daemon.url, service: 'silent', connectTimeoutMs: 100, reconnect: false, logger });
     try {
       assert.equal(dd.connected, false);
       assert.equal(logger.warnings.length, 1);
@@ -63,7 +63,7 @@ describe('refused by the daemon', () => {
     const port = (wss.address() as { port: number }).port;
     const logger = quietLogger();
     const dd = await connect({
-      url: `ws://127.0.0.1:${port}/v1/stream`, service: 'no-token', connectTimeoutMs: 200,
+      ...IMMEDIATE, url: `ws://127.0.0.1:${port}/v1/stream`, service: 'no-token', connectTimeoutMs: 200,
       reconnect: { minDelayMs: 5, maxDelayMs: 10 }, logger,
     });
     try {
@@ -85,7 +85,7 @@ describe('reconnect', () => {
     const daemon = await FakeDaemon.start();
     const logger = quietLogger();
     const dd = await connect({
-      url: daemon.url, service: 'resync', reportAfterMs: 10_000, // nothing is reported on its own…
+      ...IMMEDIATE, url: daemon.url, service: 'resync', reportAfterMs: 10_000, // nothing is reported on its own…
       reconnect: { minDelayMs: 10, maxDelayMs: 50 }, logger,
     });
     try {
@@ -105,7 +105,9 @@ describe('reconnect', () => {
         r.release();
       });
       await settle();
-      assert.deepEqual(daemon.ofType('events'), [], '…so the daemon knows nothing yet');
+      // only lock-order facts (main took pool while holding m) leave at once, whatever reportAfterMs says
+      assert.deepEqual(daemon.facts(), [], '…so the daemon knows no hold or wait yet');
+      assert.deepEqual(daemon.orders().map((o) => [o.held, o.acquired]), [['m', 'pool']]);
       daemon.dropAll();
       await daemon.waitFor(() => daemon.ofType('snapshot').length === 1, 'snapshot', 5000);
       assert.equal(dd.connected, true);
@@ -154,7 +156,7 @@ describe('reconnect', () => {
     const port = await deadPort();
     const logger = quietLogger();
     const dd = await connect({
-      url: `ws://127.0.0.1:${port}/v1/stream`, service: 'late-daemon', connectTimeoutMs: 50,
+      ...IMMEDIATE, url: `ws://127.0.0.1:${port}/v1/stream`, service: 'late-daemon', connectTimeoutMs: 50,
       reconnect: { minDelayMs: 10, maxDelayMs: 30 }, logger,
     });
     let daemon: FakeDaemon | undefined;
@@ -181,7 +183,7 @@ describe('reconnect', () => {
 
   it('close() ends the connection and stops reconnecting', async () => {
     const daemon = await FakeDaemon.start();
-    const dd = await connect({ url: daemon.url, service: 'closing', logger: quietLogger(), reconnect: { minDelayMs: 5, maxDelayMs: 5 } });
+    const dd = await connect({ ...IMMEDIATE, url: daemon.url, service: 'closing', logger: quietLogger(), reconnect: { minDelayMs: 5, maxDelayMs: 5 } });
     assert.equal(dd.connected, true);
     await dd.close();
     assert.equal(dd.connected, false);
@@ -196,11 +198,15 @@ describe('bounded buffer', () => {
   it('over maxBufferedEvents the buffer is dropped and a snapshot resyncs', async () => {
     const daemon = await FakeDaemon.start();
     const logger = quietLogger();
-    const dd = await connect({ url: daemon.url, service: 'bounded', maxBufferedEvents: 5, logger });
+    const dd = await connect({ ...IMMEDIATE, url: daemon.url, service: 'bounded', maxBufferedEvents: 5, logger });
     try {
       const keep = await dd.mutex('keep').acquire();
       const many: Held[] = [];
-      for (let i = 0; i < 10; i++) many.push(await dd.mutex(`hot${i}`).acquire());
+      for (let i = 0; i < 10; i++) {
+        many.push(await dd.mutex(`hot${i}`).acquire());
+        // let each acquire's lock-order fact go out before the next (they count against the bound too)
+        await new Promise((r) => setImmediate(r));
+      }
       await daemon.waitFor(() => daemon.facts().length === 11, 'eleven holds');
       // ten releases in one synchronous burst: more than 5 buffered events
       for (const h of many) h.release();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { DeadlockReport } from '@deadlockd/proto';
 import { connect, DeadlockError, type Client, type ConnectOptions, type Held } from '../src/index.js';
-import { FakeDaemon, quietLogger, report, settle, sleep } from './fake-daemon.js';
+import { IMMEDIATE, FakeDaemon, quietLogger, report, settle, sleep } from './fake-daemon.js';
 
 let daemon: FakeDaemon | undefined;
 let dd: Client | undefined;
@@ -12,7 +12,7 @@ let logger = quietLogger();
 async function setup(opts: Partial<ConnectOptions> = {}) {
   daemon = await FakeDaemon.start();
   logger = quietLogger();
-  dd = await connect({ url: daemon.url, service: 'frames', logger, ...opts });
+  dd = await connect({ url: daemon.url, service: 'frames', logger, ...IMMEDIATE, ...opts });
   return { daemon, dd };
 }
 

@@ -84,9 +84,14 @@ export class FakeDaemon {
     return this.ofType('events').flatMap((f) => f.events);
   }
 
-  /** events without owner/resource declarations, for compact assertions */
+  /** events without owner/resource declarations and lock-order facts, for compact assertions */
   facts(): ClientEvent[] {
-    return this.events().filter((e) => e.type !== 'owner' && e.type !== 'resource');
+    return this.events().filter((e) => e.type !== 'owner' && e.type !== 'resource' && e.type !== 'order');
+  }
+
+  /** the lock-order facts (`order` events) in arrival order */
+  orders(): Extract<ClientEvent, { type: 'order' }>[] {
+    return this.events().filter((e): e is Extract<ClientEvent, { type: 'order' }> => e.type === 'order');
   }
 
   async waitFor(pred: () => boolean, what = 'condition', timeoutMs = 3000): Promise<void> {
@@ -151,3 +156,6 @@ export async function deadPort(): Promise<number> {
   await new Promise<void>((r) => wss.close(() => r()));
   return port;
 }
+
+/** connect() options that report every hold and wait at once, on setImmediate (the wire tests pin exact events) */
+export const IMMEDIATE = { reportAfterMs: 0, flushIntervalMs: 0 } as const;

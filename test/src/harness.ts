@@ -200,3 +200,34 @@ export async function cleanup(...stoppers: Array<{ stop(): Promise<void> } | und
   await Promise.allSettled(stoppers.map((s) => s?.stop()));
   await killAllChildren();
 }
+
+export interface LiveService {
+  proc: ChildProcess;
+  /** resolves with the first stdout line matching `re` (a HangError after `ms`) */
+  waitForLine(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** stdout + stderr so far, for failure messages */
+  output(): string;
+  /** SIGKILL (a crash: no cleanup of any kind runs) and wait for the exit */
+  kill9(): Promise<void>;
+}
+
+/**
+ * Starts a compiled scenario script that the test controls while it runs (waits for the lines it
+ * prints, kills it mid-flight), unlike runService() which waits for the exit.
+ */
+export function spawnService(scriptPath: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): LiveService {
+  const proc = spawn(process.execPath, ['--enable-source-maps', scriptPath, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(proc);
+  const output = new OutputCollector(proc.stdout, proc.stderr);
+  const describe = () => `--- stdout ---\n${output.stdout.slice(-3000)}\n--- stderr ---\n${output.stderr.slice(-3000)}`;
+  return {
+    proc,
+    waitForLine: (re, ms = STARTUP_LIMIT_MS) => within(ms, `a line matching ${re} from ${scriptPath}`, output.waitForLine(re), describe),
+    output: describe,
+    kill9: () => terminate(proc, 'SIGKILL'),
+  };
+}

@@ -73,9 +73,8 @@ describe('scenario 4: nested checkout from a semaphore pool', () => {
     assert.deepEqual(delta(await requireMetrics(s.daemon.httpUrl)), { deadlockd_deadlocks_detected_total: 0, deadlockd_aborts_sent_total: 0 });
   });
 
-  // TODO(hazards): drop `todo` once the SDK sends `order` events (in progress): the daemon's
-  // nested-pool-checkout hazard needs them, and SCENARIOS.md wants it at concurrency 1.
-  test('at concurrency 1 the nested checkout is reported as a nested-pool-checkout hazard', { ...T, todo: 'needs the SDK\'s order events' }, async () => {
+  // SCENARIOS.md wants the hazard at concurrency 1, long before it deadlocks.
+  test('at concurrency 1 the nested checkout is reported as a nested-pool-checkout hazard', T, async () => {
     // the lone requests of the test above did it first (the SDK reports each pair once per connection)
     const hazard = await within(5_000, 'a nested-pool-checkout hazard from the daemon', nestedHazard, () => `${hazards.map((h) => h.text).join('\n')}\n${s.daemon.logs()}`);
     assert.ok(hazard.text.includes('pool'), hazard.text);

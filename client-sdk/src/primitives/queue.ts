@@ -63,10 +63,12 @@ export abstract class QueuedPrimitive implements ReportedResource {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const rt = this.rt;
     const owner = rt.owners.current();
+    if (owner.held.length > 0) rt.order.asked(owner, this, caller);
     if (this.grantNow(owner, req)) {
       // the cheap path: no stack, no wait id; reported only if it outlives reportAfterMs
       const rec = new Rec('hold', owner, this, null, req.mode, req.units, undefined, Date.now(), performance.now(), null);
       this.take(rec);
+      rt.order.took(rec);
       rt.reporter.begin(rec);
       return Promise.resolve(this.held(rec));
     }
@@ -90,6 +92,7 @@ export abstract class QueuedPrimitive implements ReportedResource {
       if (!this.compatible(rec.owner, rec)) return;
       this.dequeue(w);
       this.take(rec);
+      this.rt.order.took(rec);
       w.grant(this.held(rec));
     }
   }
@@ -105,6 +108,7 @@ export abstract class QueuedPrimitive implements ReportedResource {
   /** @internal called once per hold by its Held */
   releaseHold(rec: Rec): void {
     this.give(rec);
+    this.rt.order.gave(rec);
     this.reportRelease(rec);
     this.grantWaiting();
   }

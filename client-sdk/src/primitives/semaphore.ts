@@ -13,6 +13,7 @@ export interface SemaphoreAcquireOptions extends WaitOptions {
 }
 
 export class Semaphore extends QueuedPrimitive {
+  readonly counted = true;
   private cap: number;
   private used = 0;
 

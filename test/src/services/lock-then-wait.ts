@@ -1,0 +1,29 @@
+// A service that takes a distributed lock (the harness lock server) and then waits for another
+// one, reporting both through the SDK — and is then killed with SIGKILL by the test, mid-wait.
+//
+//   node lock-then-wait.js --daemon <ws url> --lock-port <n> --service <name> --hold <lock> --want <lock>
+//
+// Prints `HOLDING <lock>` once it holds --hold, and `WAITING <lock>` once its wait for --want
+// has been pending long enough to have been reported to the daemon. Then it waits forever.
+import { connect } from '@deadlockd/client';
+import { LockClient } from '../lock-server.js';
+import { argValue } from '../service-kit.js';
+
+const url = argValue('daemon');
+const service = argValue('service');
+const hold = argValue('hold');
+const want = argValue('want');
+const dd = await connect({ url, service });
+if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
+const locks = await LockClient.connect(Number(argValue('lock-port')));
+const take = (name: string) => dd.resource(name).acquire((signal) => locks.acquire(name, signal), { dispose: () => locks.release(name) });
+
+await dd.task(`${service} holds ${hold}, wants ${want}`, async () => {
+  await take(hold);
+  console.log(`HOLDING ${hold}`);
+  const pending = take(want);
+  pending.catch(() => {});
+  await new Promise((r) => setTimeout(r, 100)); // well past reportAfterMs and a flush
+  console.log(`WAITING ${want}`);
+  await new Promise(() => {}); // until killed
+});

@@ -25,11 +25,13 @@ export interface LatencySide {
 
 export interface LatencyResult {
   sameClient: LatencySide;
+  /** the same with reportAfterMs 0 / flushIntervalMs 0: what the reporting threshold costs */
+  sameClientImmediate: LatencySide;
   twoClients: LatencySide;
 }
 
-/** Lets the first task's wait leave the process (flush on setImmediate) and reach the daemon first. */
-const SETTLE_MS = 3;
+/** Lets the first task's wait leave the process (reportAfterMs 2 + flush 1 by default) and reach the daemon first. */
+const SETTLE_MS = 6;
 const REP_TIMEOUT_MS = 15_000;
 
 interface Rep {
@@ -153,11 +155,13 @@ export async function measureLatency(): Promise<LatencyResult> {
   const dd = await connect({ ...opts, service: 'bench-latency' });
   const dd1 = await connect({ ...opts, service: 'bench-latency-1' });
   const dd2 = await connect({ ...opts, service: 'bench-latency-2' });
+  const ddNow = await connect({ ...opts, service: 'bench-latency-now', reportAfterMs: 0, flushIntervalMs: 0 });
   try {
-    if (!dd.connected || !dd1.connected || !dd2.connected) throw new Error('SDK did not connect to the daemon');
+    if (!dd.connected || !dd1.connected || !dd2.connected || !ddNow.connected) throw new Error('SDK did not connect to the daemon');
     const real = new FakeLockService();
     const same: Rep[] = [];
     const cross: Rep[] = [];
+    const now: Rep[] = [];
     const warmup = 10;
     for (let i = 0; i < SIZES.latencyReps + warmup; i++) {
       const keep = i >= warmup;
@@ -169,13 +173,17 @@ export async function measureLatency(): Promise<LatencyResult> {
         const r = await twoClientRep(dd1, dd2, real, i);
         if (keep) cross.push(r);
       };
-      if (i % 2 === 0) (await runSame(), await runCross());
-      else (await runCross(), await runSame());
+      const runNow = async () => {
+        const r = await sameClientRep(ddNow, i);
+        if (keep) now.push(r);
+      };
+      if (i % 2 === 0) (await runSame(), await runNow(), await runCross());
+      else (await runCross(), await runNow(), await runSame());
     }
     if (warnings.length > 0) progress(`latency: the SDK logged ${warnings.length} warnings, first: ${warnings[0]}`);
-    return { sameClient: summarize(same), twoClients: summarize(cross) };
+    return { sameClient: summarize(same), sameClientImmediate: summarize(now), twoClients: summarize(cross) };
   } finally {
-    await Promise.all([dd.close(), dd1.close(), dd2.close()]);
+    await Promise.all([dd.close(), dd1.close(), dd2.close(), ddNow.close()]);
     await daemon.stop();
   }
 }

@@ -27,7 +27,8 @@ export function latencyRows(r: LatencyResult): Row[] {
   const s = '2. cycle → DeadlockError (SDK)';
   const side = (x: LatencyResult['sameClient']) => `p50 ${fmtMs(x.p50Ms)}, p99 ${fmtMs(x.p99Ms)} (n=${x.reps})`;
   return [
-    infoRow(s, 'one client, two tasks', side(r.sameClient)),
+    infoRow(s, 'one client, two tasks (SDK defaults)', side(r.sameClient)),
+    infoRow(s, 'same, reportAfterMs 0 (report at once)', side(r.sameClientImmediate)),
     infoRow(s, 'two clients (confirm round)', side(r.twoClients)),
   ];
 }

@@ -24,3 +24,18 @@ export function within<T>(ms: number, what: string, promise: Promise<T>, details
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Polls `probe` every `everyMs` until it returns a value other than undefined, or
+ * rejects with a HangError naming `what` after `ms`. For state another process
+ * reaches on its own schedule (a daemon noticing a socket close).
+ */
+export async function until<T>(ms: number, what: string, probe: () => Promise<T | undefined>, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) throw new HangError(`still waiting after ${ms} ms: ${what}`);
+    await sleep(everyMs);
+  }
+}

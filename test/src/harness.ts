@@ -29,6 +29,11 @@ export interface Daemon {
   proc: ChildProcess;
   /** Everything the daemon printed so far (tail), for failure messages. */
   logs(max?: number): string;
+  /**
+   * Resolves with the first log line (past or future) matching `re`. The daemon's output
+   * reaches us through a pipe, behind what it already did over HTTP: wait, don't just look.
+   */
+  waitForLog(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
   /** SIGTERM and wait for the process to exit (SIGKILL if it will not). */
   stop(): Promise<void>;
   /** SIGKILL and wait for the exit. */
@@ -71,6 +76,7 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
     port,
     proc,
     logs: (max) => output.tail(max),
+    waitForLog: (re, ms = 5_000) => within(ms, `a daemon log line matching ${re}`, output.waitForLine(re), () => output.tail()),
     stop: () => terminate(proc, 'SIGTERM'),
     kill9: () => terminate(proc, 'SIGKILL'),
   };

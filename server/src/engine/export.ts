@@ -123,7 +123,7 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
   const addOwner = (o: Owner) => g.mergeNode(ownerNodeKey(o), ownerNode(o));
   const addResource = (r: Resource) => g.mergeNode(resourceNodeKey(r), resourceNode(r));
   const addHold = (o: Owner, r: Resource) => {
-    const h = o.holds.get(r);
+    const h = o.holdOn(r);
     if (!h || r.kind === 'task') return;
     g.addEdge(resourceNodeKey(r), ownerNodeKey(o), { kind: 'holds', ...shape(r, h.units), since: h.since });
   };
@@ -147,7 +147,7 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
         addWait(w);
         if (opts.blockedOnly) {
           // the holders of what it waits for; task end: the task itself
-          for (const h of w.resource.holders.keys()) {
+          for (const h of w.resource.holderOwners()) {
             addOwner(h);
             addHold(h, w.resource);
           }
@@ -155,7 +155,7 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
         }
       }
       if (!opts.blockedOnly)
-        for (const r of o.holds.keys()) {
+        for (const { resource: r } of o.allHolds()) {
           if (r.kind === 'task') continue;
           addResource(r);
           addHold(o, r);
@@ -205,7 +205,7 @@ export function ownerDetail(engine: Engine, client: string, owner: string): Owne
   if (!o) return undefined;
   return {
     ...ownerNode(o),
-    holds: [...o.holds.values()]
+    holds: [...o.allHolds()]
       .filter((h) => h.resource.kind !== 'task')
       .map((h) => ({ resource: h.resource.key, label: h.resource.label, ...shape(h.resource, h.units), since: h.since })),
     waits: [...o.waits].map((w) => ({
@@ -234,7 +234,7 @@ export function resourceDetail(engine: Engine, key: string): ResourceDetail | un
   return {
     ...resourceNode(r),
     fifo: r.fifo,
-    holders: [...r.holders.values()].map((h) => ({
+    holders: [...r.allHolds()].map((h) => ({
       owner: h.owner.id,
       client: h.owner.client.info.id,
       name: h.owner.name,

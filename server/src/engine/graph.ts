@@ -9,7 +9,8 @@
 // never need a search.
 import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
-import { emptySet, emptySmallMap, writable } from './empty.js';
+import { emptySet, writable } from './empty.js';
+import { byOwner, byResource, withHold, withoutHold } from './hold-index.js';
 import type { ClientInfo, EngineLimits } from './types.js';
 
 export class EventRejected extends Error {
@@ -136,7 +137,7 @@ export class Graph {
   /** The owner ended: its holds and waits go; waits on its completion are satisfied. */
   private dropOwner(o: Owner): void {
     for (const w of [...o.waits]) this.removeWait(w);
-    for (const h of [...o.holds.values()]) this.removeHold(h);
+    for (const h of [...o.allHolds()]) this.removeHold(h);
     const t = o.taskResource;
     if (t) for (const w of [...t.queue]) this.removeWait(w);
     o.client.owners.delete(o.id);
@@ -218,7 +219,7 @@ export class Graph {
         const mode = e.mode ?? reject('BAD_REQUEST_SIZE', `rwlock '${r.name}' needs mode 'shared' or 'exclusive'`);
         if (mode === 'shared') return 1;
         // Upgrade: a shared holder asking for exclusive needs every unit but its own.
-        const own = o?.holds.get(r)?.units ?? 0;
+        const own = o?.holdOn(r)?.units ?? 0;
         return own > 0 && own < EXCLUSIVE ? EXCLUSIVE - own : EXCLUSIVE;
       }
       case 'semaphore': {
@@ -259,7 +260,7 @@ export class Graph {
     c.waits.set(w.id, w);
     (r.queue = writable(r.queue)).add(w);
     if (r.kind === 'rwlock' && e.mode === 'exclusive') {
-      const own = o.holds.get(r)?.units ?? 0;
+      const own = o.holdOn(r)?.units ?? 0;
       if (own > 0 && own < EXCLUSIVE) (r.upgrades = writable(r.upgrades)).add(w);
     }
     (o.waits = writable(o.waits)).add(w);
@@ -309,7 +310,7 @@ export class Graph {
   }
 
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
-    const h = o.holds.get(r);
+    const h = o.holdOn(r);
     if (h) {
       h.units = Math.min(h.units + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
       r.held += units;
@@ -318,8 +319,8 @@ export class Graph {
     if (o.client.holdCount >= this.limits.maxHoldsPerClient)
       reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
     const hold: Hold = { owner: o, resource: r, units, since, stack };
-    (o.holds = writable(o.holds)).set(r, hold);
-    (r.holders = writable(r.holders)).set(o, hold);
+    o.holds = withHold(o.holds, hold, byResource);
+    r.holders = withHold(r.holders, hold, byOwner);
     r.held += units;
     o.client.holdCount++;
     this.holdCount++;
@@ -328,7 +329,7 @@ export class Graph {
   private release(c: ClientState, e: ReleaseEvent): void {
     const r = this.declaredResource(c, e.resource);
     const o = c.owners.get(e.owner);
-    const h = o?.holds.get(r);
+    const h = o?.holdOn(r);
     if (!o || !h) return reject('NOT_HELD', `owner '${e.owner}' does not hold '${e.resource}'`);
     let units: number;
     if (r.kind === 'rwlock') {
@@ -349,11 +350,9 @@ export class Graph {
 
   private removeHold(h: Hold): void {
     const { owner: o, resource: r } = h;
-    if (o.holds.get(r) !== h) return;
-    o.holds.delete(r);
-    r.holders.delete(o);
-    if (o.holds.size === 0) o.holds = emptySmallMap();
-    if (r.holders.size === 0) r.holders = emptySmallMap();
+    if (o.holdOn(r) !== h) return;
+    o.holds = withoutHold(o.holds, h, byResource);
+    r.holders = withoutHold(r.holders, h, byOwner);
     r.held -= h.units;
     h.units = 0;
     o.client.holdCount--;

@@ -15,8 +15,8 @@
 // mutex it holds waits for itself: a self-deadlock, found like any other.
 import type { LockMode, ResourceKind } from '@deadlockd/proto';
 import type { ClientInfo } from './types.js';
-import { emptySet, emptySmallMap } from './empty.js';
-import type { SmallMap } from './small-map.js';
+import { emptySet } from './empty.js';
+import { byOwner, byResource, findHold, holdCount, holdsIn, type HoldIndex } from './hold-index.js';
 
 export const EXCLUSIVE = 2 ** 30;
 
@@ -35,7 +35,8 @@ export class Owner {
   priority = 0;
   abortable = true;
   startedAt: number;
-  holds: SmallMap<Resource, Hold> = emptySmallMap();
+  /** what this owner holds, by resource (see hold-index.ts; change it through graph.ts only) */
+  holds: HoldIndex = undefined;
   waits: Set<Wait> = emptySet();
   /** created the first time another owner waits for this one to end */
   taskResource: Resource | undefined;
@@ -53,6 +54,15 @@ export class Owner {
   get key(): string {
     return `${this.client.info.id}/${this.id}`;
   }
+  holdOn(r: Resource): Hold | undefined {
+    return findHold(this.holds, r, byResource);
+  }
+  allHolds(): IterableIterator<Hold> {
+    return holdsIn(this.holds);
+  }
+  get holdCount(): number {
+    return holdCount(this.holds);
+  }
   /** pending waits that are not being aborted already */
   *liveWaits(): IterableIterator<Wait> {
     for (const w of this.waits) if (!w.aborting) yield w;
@@ -64,7 +74,8 @@ export class Owner {
 }
 
 export class Resource {
-  holders: SmallMap<Owner, Hold> = emptySmallMap();
+  /** who holds this resource, by owner (see hold-index.ts; change it through graph.ts only) */
+  holders: HoldIndex = undefined;
   /** units held, summed over holders */
   held = 0;
   /** pending waits in arrival order (a Set keeps insertion order, deletes in O(1)) */
@@ -101,6 +112,21 @@ export class Resource {
     if (this.taskOf) return `task:${this.taskOf.key}`;
     return this.global ? `g:${this.name}` : `${this.scope}:${this.name}`;
   }
+  holdBy(o: Owner): Hold | undefined {
+    return findHold(this.holders, o, byOwner);
+  }
+  isHeldBy(o: Owner): boolean {
+    return findHold(this.holders, o, byOwner) !== undefined;
+  }
+  allHolds(): IterableIterator<Hold> {
+    return holdsIn(this.holders);
+  }
+  *holderOwners(): IterableIterator<Owner> {
+    for (const h of holdsIn(this.holders)) yield h.owner;
+  }
+  get holderCount(): number {
+    return holdCount(this.holders);
+  }
   get free(): number {
     return this.capacity - this.held;
   }
@@ -111,7 +137,7 @@ export class Resource {
     for (const w of this.queue) if (!this.upgrades.has(w)) yield w;
   }
   idle(): boolean {
-    return this.holders.size === 0 && this.queue.size === 0;
+    return this.holders === undefined && this.queue.size === 0;
   }
 }
 

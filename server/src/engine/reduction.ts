@@ -81,7 +81,7 @@ export function reduce(scope: Iterable<Owner>, finished: ReadonlySet<Owner> = ne
   const finish = (o: Owner): void => {
     if (done.has(o)) return;
     done.add(o);
-    for (const h of o.holds.values()) {
+    for (const h of o.allHolds()) {
       free.set(h.resource, freeOf(h.resource) + h.units);
       touched.push(h.resource);
     }

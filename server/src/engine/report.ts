@@ -51,7 +51,7 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     service: o.client.info.service,
     client: o.client.info.id,
     priority: o.priority,
-    holds: [...o.holds.values()].filter((h) => h.resource.kind !== 'task').map(holdOf),
+    holds: [...o.allHolds()].filter((h) => h.resource.kind !== 'task').map(holdOf),
     waits: (waitsByOwner.get(o) ?? []).map(waitOf),
   }));
   const edges: ReportEdge[] = f.edges.map((e) => ({

@@ -349,7 +349,10 @@ export class Reporter {
     });
   }
 
-  /** The whole current state in one `snapshot` frame (followed by `events` frames if it exceeds a frame). */
+  /**
+   * The whole current state as a `snapshot`: one frame, or consecutive `snapshot` frames
+   * marked `more` until the last, which the daemon applies together (atomically).
+   */
   private sendSnapshot(): void {
     this.newEpoch();
     this.needSnapshot = false;
@@ -363,22 +366,26 @@ export class Reporter {
   private sendEvents(type: 'events' | 'snapshot', events: ClientEvent[]): void {
     const sink = this.sink as FrameSink;
     const max = Math.max(1, sink.maxEventsPerFrame);
-    if (events.length === 0) {
-      this.sendPart(sink, type, events);
+    if (events.length <= max) {
+      this.sendPart(sink, type, events, false);
       return;
     }
     for (let i = 0; i < events.length; i += max) {
-      this.sendPart(sink, i === 0 ? type : 'events', events.length <= max ? events : events.slice(i, i + max));
+      this.sendPart(sink, type, events.slice(i, i + max), i + max < events.length);
     }
   }
 
-  /** One frame; halved until it fits maxFrameBytes (the daemon closes the connection on an oversized frame). */
-  private sendPart(sink: FrameSink, type: 'events' | 'snapshot', events: ClientEvent[]): void {
-    const text = JSON.stringify({ type, seq: this.seq, events });
+  /**
+   * One frame; halved until it fits maxFrameBytes (the daemon closes the connection on an
+   * oversized frame). `more`: a snapshot part that is not the last one.
+   */
+  private sendPart(sink: FrameSink, type: 'events' | 'snapshot', events: ClientEvent[], more: boolean): void {
+    const frame = type === 'snapshot' && more ? { type, seq: this.seq, events, more } : { type, seq: this.seq, events };
+    const text = JSON.stringify(frame);
     if (events.length > 1 && text.length * 3 > sink.maxFrameBytes && Buffer.byteLength(text) > sink.maxFrameBytes) {
       const half = events.length >> 1;
-      this.sendPart(sink, type, events.slice(0, half));
-      this.sendPart(sink, 'events', events.slice(half));
+      this.sendPart(sink, type, events.slice(0, half), type === 'snapshot');
+      this.sendPart(sink, type, events.slice(half), more);
       return;
     }
     this.seq++;

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   PROTOCOL_VERSION: { fatal: true, text: 'protocol version not supported by this daemon' },
   UNAUTHORIZED: { fatal: true, text: 'missing or invalid token' },
   TOO_MANY_EVENTS: { fatal: true, text: 'batch exceeds the configured number of events per frame' },
+  SNAPSHOT_TOO_LARGE: { fatal: true, text: "a snapshot's parts together exceed the configured number of events per snapshot" },
+  SNAPSHOT_INCOMPLETE: { fatal: true, text: 'an `events` frame arrived before the last part (`more` absent) of a snapshot' },
   NOT_HELD: { fatal: false, text: 'release of a resource the owner does not hold (in that mode/amount)' },
   UNKNOWN_WAIT: { fatal: false, text: 'grant/cancel names a wait id that is not pending' },
   DUPLICATE_WAIT: { fatal: false, text: 'wait id is already pending for this client' },

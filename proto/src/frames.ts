@@ -186,12 +186,17 @@ export const ConfirmResultFrame = z.object({
 
 /**
  * The client's whole current state after a reconnect. It replaces everything
- * the daemon knew about this client, atomically.
+ * the daemon knew about this client, atomically. A state larger than one frame
+ * is sent as consecutive `snapshot` frames, every one but the last with
+ * `more: true`; the daemon holds the parts and applies them together when the
+ * last arrives, so no detection ever sees half a snapshot. Nothing but
+ * `abort_result`/`confirm_result` may come between the parts.
  */
 export const SnapshotFrame = z.object({
   type: z.literal('snapshot'),
   seq: z.number().int().nonnegative(),
   events: z.array(ClientEvent),
+  more: z.boolean().optional(),
 });
 
 export const ClientFrame = z.discriminatedUnion('type', [

@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import type { BatchResult } from './engine/types.js';
 import { peekFrame, validateFrame } from './frame-decoder.js';
 import type { ClientConnection, Hub } from './hub.js';
+import { SnapshotParts, locate, type Part } from './snapshot-parts.js';
 
 const CLOSE_POLICY_VIOLATION = 1008;
 const CLOSE_MESSAGE_TOO_BIG = 1009;
@@ -29,6 +30,7 @@ export class Session implements ClientConnection {
   private state: State = 'awaiting-hello';
   private clientId: string | null = null;
   private log: FastifyBaseLogger;
+  private readonly snapshot: SnapshotParts;
 
   constructor(
     private readonly socket: WebSocket,
@@ -37,6 +39,7 @@ export class Session implements ClientConnection {
     log: FastifyBaseLogger,
   ) {
     this.log = log;
+    this.snapshot = new SnapshotParts(config.maxSnapshotEvents);
     // Attached synchronously, before anything async can happen: a message that
     // arrives before its listener is dropped by ws.
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
@@ -93,9 +96,10 @@ export class Session implements ClientConnection {
       case 'hello':
         return this.onHello(frame);
       case 'events':
+        if (this.snapshot.pending) return this.fatal('SNAPSHOT_INCOMPLETE', ERROR_CODES.SNAPSHOT_INCOMPLETE.text, { seq: frame.seq });
         return this.reportErrors(frame.seq, this.hub.events(this.requireId(), frame.events));
       case 'snapshot':
-        return this.reportErrors(frame.seq, this.hub.snapshot(this.requireId(), frame.events));
+        return this.onSnapshotPart(frame);
       case 'abort_result':
         return this.reportErrors(undefined, this.hub.abortAnswered(this.requireId(), frame.waitId, frame.result));
       case 'confirm_result':
@@ -133,16 +137,29 @@ export class Session implements ClientConnection {
     });
   }
 
+  /** Parts are held until the last one; then the whole snapshot replaces the client's state at once. */
+  private onSnapshotPart(frame: Extract<ClientFrame, { type: 'snapshot' }>): void {
+    const added = this.snapshot.add(frame.seq, frame.events, frame.more === true);
+    if (!added.ok) return this.fatal('SNAPSHOT_TOO_LARGE', added.message, { seq: frame.seq });
+    if (!added.complete) return;
+    const { events, parts } = this.snapshot.take();
+    this.log.info({ events: events.length, parts: parts.length }, 'snapshot applied: client state replaced');
+    this.reportErrors(parts, this.hub.snapshot(this.requireId(), events));
+  }
+
   private requireId(): string {
     if (this.clientId === null) throw new Error('session has no client id after hello');
     return this.clientId;
   }
 
-  /** One `error` frame per rejected event, pointing at the frame (seq) and the event (index). */
-  private reportErrors(seq: number | undefined, result: BatchResult): void {
+  /**
+   * One `error` frame per rejected event, pointing at the frame (seq) and the event (index).
+   * `from` is the frame's seq, or the parts of a snapshot the events were joined from.
+   */
+  private reportErrors(from: number | Part[] | undefined, result: BatchResult): void {
     for (const e of result.errors) {
-      const ref: NonNullable<Ref> = { index: e.index };
-      if (seq !== undefined) ref.seq = seq;
+      const ref: NonNullable<Ref> = Array.isArray(from) ? locate(from, e.index) : { index: e.index };
+      if (typeof from === 'number') ref.seq = from;
       this.sendError(e.code, e.message, ref);
     }
   }

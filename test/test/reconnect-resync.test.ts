@@ -82,14 +82,17 @@ describe('reconnect and resync: a deadlock that formed while the daemon was down
     await sleep(300); // really stuck: nothing can resolve this without a daemon
     assert.equal(tally.count, 0);
 
-    // a new daemon on the same port; the SDKs find it and resync
-    daemon = await startDaemon(['--port', String(port)]);
+    // a new daemon on the same port; the SDKs find it and resync. Its tiny frame limit makes each
+    // snapshot go in several parts, which the daemon must apply together.
+    daemon = await startDaemon(['--port', String(port), '--max-events-per-frame', '2']);
     await within(15_000, 'the snapshots to rebuild the deadlock and the retry to complete both transfers', done, () => `${tally.describe()}\n${daemon.logs()}`);
     const line = `reconnect/resync: DeadlockErrors after the restart: ${tally.count}`;
     t.diagnostic(line);
     console.log(line);
     assert.equal(tally.count, 1, tally.describe());
     assert.ok(a.dd.connected && b.dd.connected);
+    const applied = await daemon.waitForLog(/"parts":(\d+).*snapshot applied/);
+    assert.ok(Number(applied[1]) > 1, `a snapshot in parts: ${applied[0]}`);
     const report = tally.errors[0]!.report;
     assert.deepEqual(report.members.map((m) => m.service).sort(), ['svc-a', 'svc-b'], report.text);
     // one warning per SDK for the outage, not one per reconnect attempt

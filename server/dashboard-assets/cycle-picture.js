@@ -1,5 +1,7 @@
 // One deadlock drawn as a small SVG, from its report alone (members and
 // edges), so a history entry keeps its picture after the graph moved on.
+// Pure (no DOM): the daemon imports this same module to serve the picture at
+// GET /v1/deadlocks/:id/svg.
 // Owners sit on a circle in cycle order; each edge "A waits for R held by B"
 // becomes A ┄┄▸ R ──▸ B with the resource between its two owners. The victim
 // gets a dark outline and a tag.
@@ -136,5 +138,5 @@ export function cyclePicture(report) {
         `</g>`,
     );
   }
-  return `<svg class="picture" viewBox="0 0 ${W} ${H}" role="img" aria-label="deadlock ${esc(report.id)}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="picture" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="deadlock ${esc(report.id)}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>`;
 }

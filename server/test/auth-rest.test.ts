@@ -14,6 +14,7 @@ const PROTECTED = [
   '/v1/deadlocks',
   '/v1/deadlocks/some-id',
   '/v1/deadlocks/some-id/text',
+  '/v1/deadlocks/some-id/svg',
   '/v1/graph',
   '/v1/graph.dot?blocked=true',
   '/v1/owners/c/o',

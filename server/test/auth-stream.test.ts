@@ -111,7 +111,7 @@ describe('auth on the stream', () => {
     const cycles2 = await getOk<{ cycles: unknown[] }>(daemon.url, '/v1/cycles', T2);
     assert.equal(cycles2.cycles.length, 0);
     assert.equal(b.client.queued('deadlock').length + b.client.queued('abort').length, 0, 'ns2 clients hear nothing of it');
-    for (const path of [`/v1/deadlocks/${id}`, `/v1/deadlocks/${id}/text`, `/v1/owners/${a.welcome.session}/oa`, `/v1/resources/${encodeURIComponent('g:shared-x')}`]) {
+    for (const path of [`/v1/deadlocks/${id}`, `/v1/deadlocks/${id}/text`, `/v1/deadlocks/${id}/svg`, `/v1/owners/${a.welcome.session}/oa`, `/v1/resources/${encodeURIComponent('g:shared-x')}`]) {
       const r = await get<{ code: string; report?: unknown }>(daemon.url, path, T2);
       if (path.startsWith('/v1/resources')) {
         // ns2 has its own g:shared-x: held by ob's namespace only, never ns1's owners

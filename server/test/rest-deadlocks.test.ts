@@ -49,6 +49,18 @@ describe('REST: deadlocks', () => {
     assert.match(text.text, /task p-b/);
     assert.match(text.text, /waits for/);
 
+    // the picture: a standalone SVG with one box per member, one resource per edge, the victim tagged
+    const svg = await get(daemon.url, `/v1/deadlocks/${id}/svg`);
+    assert.equal(svg.status, 200);
+    assert.match(svg.type, /^image\/svg\+xml/);
+    assert.match(svg.text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal(svg.text.match(/<g class="member"/g)?.length, 2);
+    assert.equal(svg.text.match(/<g class="res"/g)?.length, 2);
+    assert.match(svg.text, />task p-a<\/text>/);
+    assert.match(svg.text, />task p-b<\/text>/);
+    assert.equal(svg.text.match(/>victim<\/text>/g)?.length, 1);
+    assert.match(svg.text, /<\/svg>\n$/);
+
     await answerAbort(client, id, 'p-wa');
     const after = await getOk<{ cycles: Entry[] }>(daemon.url, '/v1/cycles');
     assert.equal(after.cycles.find((c) => c.id === id), undefined, 'no longer current');
@@ -146,7 +158,7 @@ describe('REST: deadlocks', () => {
   });
 
   it('unknown deadlocks and routes are 404 NOT_FOUND', async () => {
-    for (const path of ['/v1/deadlocks/no-such-id', '/v1/deadlocks/no-such-id/text', '/v1/no-such-route']) {
+    for (const path of ['/v1/deadlocks/no-such-id', '/v1/deadlocks/no-such-id/text', '/v1/deadlocks/no-such-id/svg', '/v1/no-such-route']) {
       const r = await get<{ code: string; message: string }>(daemon.url, path);
       assert.equal(r.status, 404, path);
       assert.equal(r.body.code, 'NOT_FOUND', path);

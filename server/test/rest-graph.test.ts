@@ -180,7 +180,7 @@ describe('OpenAPI document', () => {
         assert.ok(documented.has(path), `${path} is documented`);
         assert.ok(doc.paths[path]?.['get']?.responses['200'], `${path} documents its 200 response`);
       }
-      for (const path of ['/v1/cycles', '/v1/deadlocks', '/v1/deadlocks/{id}', '/v1/deadlocks/{id}/text', '/v1/graph', '/v1/graph.dot', '/v1/owners/{client}/{owner}', '/v1/resources/{key}', '/v1/clients', '/v1/stats', '/v1/schema/wire.json']) {
+      for (const path of ['/v1/cycles', '/v1/deadlocks', '/v1/deadlocks/{id}', '/v1/deadlocks/{id}/text', '/v1/deadlocks/{id}/svg', '/v1/graph', '/v1/graph.dot', '/v1/owners/{client}/{owner}', '/v1/resources/{key}', '/v1/clients', '/v1/stats', '/v1/schema/wire.json']) {
         assert.ok(documented.has(path), path);
       }
       const ui = await app.inject('/docs/');

@@ -2,7 +2,8 @@
 // deadlocks made through the real SDK, Debian's Chromium driven by
 // playwright-core. Asserts through the DOM and `window.dashboard` that the
 // deadlocked owners are drawn red and that the history lists both deadlocks
-// with their reports, then saves test-results/dashboard.png.
+// with their reports, then saves test-results/dashboard.png; and that a
+// deadlock's SVG from REST is a well-formed SVG document (deadlock-svg.png).
 // (The callbacks given to page.evaluate run in the page; this package compiles
 // without DOM types, so they reach the page's globals through globalThis.)
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -201,6 +202,23 @@ describe('dashboard in headless Chromium', () => {
     mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     assert.ok(existsSync(SCREENSHOT));
+
+    // the same picture served alone over REST parses as an SVG document in the browser
+    const history = (await (await fetch(`${daemon!.httpUrl}/v1/deadlocks?limit=10`)).json()) as { deadlocks: { id: string; status: string }[] };
+    const resolvedId = history.deadlocks.find((d) => d.status === 'resolved')?.id;
+    assert.ok(resolvedId, JSON.stringify(history));
+    await page.goto(`${daemon!.httpUrl}/v1/deadlocks/${resolvedId}/svg`);
+    const doc = await page.evaluate(() => {
+      const d = (globalThis as any).document;
+      return {
+        root: d.documentElement.localName,
+        ns: d.documentElement.namespaceURI,
+        members: d.querySelectorAll('g.member').length,
+        errors: d.getElementsByTagName('parsererror').length,
+      };
+    });
+    assert.deepEqual(doc, { root: 'svg', ns: 'http://www.w3.org/2000/svg', members: 2, errors: 0 });
+    await page.screenshot({ path: join(repoRoot, 'test-results', 'deadlock-svg.png') });
   });
 
   test('with auth on, the page opened with ?token= loads every file and goes live in its namespace', { timeout: 30_000 }, async (t) => {

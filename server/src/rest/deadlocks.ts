@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Deadlock } from '../engine/types.js';
 import type { HistoryEntry } from '../history.js';
 import type { NamespaceState } from '../hub.js';
+import { deadlockSvg } from './deadlock-picture.js';
 import { notFound } from './errors.js';
 import { CycleList, DeadlockEntry, DeadlockList, DeadlockParams, ErrorBody, historyQuery } from './schemas.js';
 
@@ -95,5 +96,19 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
     const e = find(hub.namespace(request.namespace), request.params.id);
     if (!e) return notFound(reply, `deadlock ${request.params.id}`);
     return reply.type('text/plain; charset=utf-8').send(e.report.text.endsWith('\n') ? e.report.text : `${e.report.text}\n`);
+  });
+
+  r.get('/deadlocks/:id/svg', {
+    schema: {
+      tags: ['deadlocks'],
+      summary: 'One deadlock (drawn, SVG)',
+      description: 'The members on a circle in cycle order; each edge "A waits for R held by B" drawn A ┄▸ R ─▸ B; the victim outlined. The same picture the dashboard shows.',
+      params: DeadlockParams,
+      response: { 200: { description: 'the picture', content: { 'image/svg+xml': { schema: z.string() } } }, ...errors },
+    },
+  }, async (request, reply) => {
+    const e = find(hub.namespace(request.namespace), request.params.id);
+    if (!e) return notFound(reply, `deadlock ${request.params.id}`);
+    return reply.type('image/svg+xml; charset=utf-8').send(await deadlockSvg(e.report));
   });
 }

@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
 import { Session } from './session.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { dashboard } from './dashboard/index.js';
 import { authLogSerializers, authPlugin } from './auth.js';
 import { restApi } from './rest/index.js';
@@ -76,9 +77,10 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   // After websocket: a refused WebSocket upgrade needs that plugin's hooks to close the socket.
   app.register(authPlugin);
 
+  const sessions = new WeakMap<WebSocket, Session>();
   app.register(async (scoped) => {
     scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
-      new Session(socket, hub, config, request.log);
+      sessions.set(socket, new Session(socket, hub, config, request.log));
     });
   });
 
@@ -106,6 +108,20 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     closing = true;
   });
 
-  app.addHook('onClose', async () => hub.close());
+  let heartbeat: Heartbeat | undefined;
+  if (config.heartbeatMs > 0) {
+    app.addHook('onReady', async () => {
+      heartbeat = startHeartbeat(app.websocketServer, config.heartbeatMs, (socket) =>
+        app.log.warn(
+          { client: sessions.get(socket)?.id ?? undefined, heartbeatMs: config.heartbeatMs },
+          'a WebSocket peer missed its pong: connection presumed dead, cut off',
+        ),
+      );
+    });
+  }
+  app.addHook('onClose', async () => {
+    heartbeat?.stop();
+    hub.close();
+  });
   return app;
 }

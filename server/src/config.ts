@@ -28,6 +28,8 @@ export const ConfigSchema = z.object({
   /** a snapshot sent in parts is held until its last part: this bounds what one client can make the daemon hold */
   maxSnapshotEvents: int(1),
   disconnectGraceMs: int(0),
+  /** ping period for WebSocket peers; one that misses a pong is cut off (0 = off) */
+  heartbeatMs: int(0),
   confirmTimeoutMs: int(1),
   confirmRounds: int(1, 100),
   /** 0 turns the periodic sweep off */
@@ -100,6 +102,7 @@ export const SETTINGS: Record<Key, Setting> = {
   maxEventsPerFrame: setting('max-events-per-frame', 'most events in one `events`/`snapshot` frame', 'a positive integer', asInt),
   maxSnapshotEvents: setting('max-snapshot-events', 'most events in one snapshot, all its parts together', 'a positive integer', asInt),
   disconnectGraceMs: setting('disconnect-grace-ms', "how long a disconnected client's holds are kept, waiting for it to resume", 'a non-negative integer', asInt),
+  heartbeatMs: setting('heartbeat-ms', 'ping every WebSocket peer this often; one that has not answered the last ping is cut off (0 = off)', 'a non-negative integer', asInt),
   confirmTimeoutMs: setting('confirm-timeout-ms', 'how long to wait for clients to confirm a cross-client deadlock', 'a positive integer', asInt),
   confirmRounds: setting('confirm-rounds', 'confirm rounds before an unconfirmed deadlock is dropped', 'an integer from 1 to 100', asInt),
   sweepIntervalMs: setting('sweep-interval-ms', 'period of the full safety-net sweep (0 = off)', 'a non-negative integer', asInt),
@@ -123,6 +126,7 @@ export const DEFAULT_CONFIG: Config = {
   maxEventsPerFrame: 10_000,
   maxSnapshotEvents: 1_000_000,
   disconnectGraceMs: 5_000,
+  heartbeatMs: 10_000,
   confirmTimeoutMs: 2_000,
   confirmRounds: 3,
   sweepIntervalMs: 5_000,

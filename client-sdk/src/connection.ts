@@ -26,6 +26,12 @@ export interface ConnectionHandlers {
 }
 
 const CLOSE_WAIT_MS = 1000;
+/**
+ * Silent heartbeat periods (no ping, no frame from the daemon) after which the link is taken
+ * for dead: a daemon whose machine vanished never closes the socket, and writes into it can
+ * succeed for minutes, so without this detection would be silently off until TCP gives up.
+ */
+const SILENT_BEATS = 3;
 
 export class Connection implements FrameSink {
   maxEventsPerFrame = 1000;
@@ -38,6 +44,9 @@ export class Connection implements FrameSink {
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private welcomeTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  /** when the daemon was last heard from (a ping or any frame) on the current connection */
+  private heardAt = 0;
   /** warned about the current outage already */
   private warned = false;
   private lastError: string | undefined;
@@ -83,6 +92,7 @@ export class Connection implements FrameSink {
     this.firstWelcome?.();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     if (this.welcomeTimer !== null) clearTimeout(this.welcomeTimer);
+    this.stopWatchdog();
     const ws = this.ws;
     if (ws === null) return;
     if (ws.readyState === WebSocket.CLOSED) return;
@@ -128,7 +138,11 @@ export class Connection implements FrameSink {
         ws.terminate();
       }, this.opts.connectTimeoutMs);
     });
+    ws.on('ping', () => {
+      this.heardAt = Date.now();
+    });
     ws.on('message', (data, isBinary) => {
+      this.heardAt = Date.now();
       if (isBinary) return;
       this.receive(ws, data.toString());
     });
@@ -138,7 +152,10 @@ export class Connection implements FrameSink {
     ws.on('close', (code, reason) => {
       if (this.welcomeTimer !== null) clearTimeout(this.welcomeTimer);
       this.welcomeTimer = null;
-      if (this.ws === ws) this.ws = null;
+      if (this.ws === ws) {
+        this.ws = null;
+        this.stopWatchdog();
+      }
       const wasWelcomed = this.welcomed;
       this.welcomed = false;
       if (wasWelcomed) this.on.down();
@@ -173,6 +190,7 @@ export class Connection implements FrameSink {
       this.attempt = 0;
       this.maxEventsPerFrame = frame.limits.maxEventsPerFrame;
       this.maxFrameBytes = frame.limits.maxFrameBytes;
+      if (frame.heartbeatMs) this.startWatchdog(ws, frame.heartbeatMs);
       if (this.warned) this.opts.logger.info?.(`connected to deadlockd at ${this.opts.url}`);
       this.warned = false;
       const first = !this.everWelcomed;
@@ -188,6 +206,25 @@ export class Connection implements FrameSink {
       return;
     }
     this.on.frame(frame);
+  }
+
+  /** Cut the link (and so reconnect) when the daemon has been silent for SILENT_BEATS heartbeats. */
+  private startWatchdog(ws: WebSocket, heartbeatMs: number): void {
+    this.stopWatchdog();
+    this.heardAt = Date.now();
+    const limit = heartbeatMs * SILENT_BEATS;
+    this.watchdog = setInterval(() => {
+      const silent = Date.now() - this.heardAt;
+      if (silent <= limit || this.ws !== ws) return;
+      this.lastError = `no ping or frame from the daemon for ${silent} ms (it pings every ${heartbeatMs} ms)`;
+      ws.terminate();
+    }, heartbeatMs);
+    this.watchdog.unref();
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
   }
 
   private scheduleReconnect(): void {

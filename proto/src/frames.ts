@@ -274,6 +274,11 @@ export const WelcomeFrame = z.object({
   }),
   /** true when `resume` matched a session still in its grace period */
   resumed: z.boolean(),
+  /**
+   * The daemon pings every this many ms (0 or absent: it does not). A client that hears
+   * nothing from the daemon for several periods can treat the connection as dead.
+   */
+  heartbeatMs: z.number().int().nonnegative().optional(),
 });
 
 /** Reject exactly this pending wait with DeadlockError, then answer `abort_result`. */

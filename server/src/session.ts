@@ -134,6 +134,7 @@ export class Session implements ClientConnection {
       namespace: client.namespace,
       limits: { maxFrameBytes: this.config.maxFrameBytes, maxEventsPerFrame: this.config.maxEventsPerFrame },
       resumed,
+      heartbeatMs: this.config.heartbeatMs,
     });
   }
 

@@ -6,13 +6,12 @@
 // (2) A client whose connection drops and comes back within the grace period resumes its session.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
 import type { Client } from '@deadlockd/client';
 import { cleanup, servicePath, spawnService, startLockServerProcess, type Daemon, type LockServerProcess } from '../src/harness.js';
 import { LockClient } from '../src/lock-server.js';
 import { counterBaseline, requireMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
+import { startTcpProxy } from '../src/tcp-proxy.js';
 import { sleep, until, within } from '../src/timing.js';
 import { closeSdk, connectSdk, startSweepingDaemon } from '../src/watched-session.js';
 
@@ -125,7 +124,7 @@ describe('client disconnect: grace period, then the dead client is forgotten', (
   });
 
   test('a connection that drops and comes back within the grace period resumes its session', T, async () => {
-    const proxy = await startCutProxy(daemon.port);
+    const proxy = await startTcpProxy(daemon.port);
     try {
       const x = await service('svc-resume', `ws://127.0.0.1:${proxy.port}/v1/stream`);
       const y = await service('svc-other');
@@ -181,44 +180,3 @@ describe('client disconnect: grace period, then the dead client is forgotten', (
     }
   });
 });
-
-/** A TCP proxy to the daemon whose live connections can be cut (both sides destroyed) on demand. */
-async function startCutProxy(targetPort: number): Promise<{ port: number; readonly connections: number; cut(): void; close(): Promise<void> }> {
-  const pairs = new Set<[Socket, Socket]>();
-  const server: Server = createServer((down) => {
-    const up = createConnection({ host: '127.0.0.1', port: targetPort });
-    const pair: [Socket, Socket] = [down, up];
-    pairs.add(pair);
-    down.pipe(up);
-    up.pipe(down);
-    const drop = () => {
-      pairs.delete(pair);
-      down.destroy();
-      up.destroy();
-    };
-    down.on('error', drop).on('close', drop);
-    up.on('error', drop).on('close', drop);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    get connections() {
-      return pairs.size;
-    },
-    cut: () => {
-      for (const [down, up] of [...pairs]) {
-        down.destroy();
-        up.destroy();
-      }
-    },
-    close: async () => {
-      for (const [down, up] of [...pairs]) {
-        down.destroy();
-        up.destroy();
-      }
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}

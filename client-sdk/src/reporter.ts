@@ -35,6 +35,7 @@ const MAX_STACK = 8192;
 /** socket backlog above which a regular flush waits (the log keeps growing, bounded by maxBufferedEvents) */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const BACKPRESSURE_RETRY_MS = 20;
+const MAX_OUTLIVED_WARNINGS = 100;
 
 export class Reporter {
   private sink: FrameSink | null = null;
@@ -50,6 +51,8 @@ export class Reporter {
   private flushHandle: NodeJS.Immediate | NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
   private overflowWarned = false;
+  /** `kind\0resource` of locks that outlived their task, warned about once */
+  private readonly outlivedWarned = new Set<string>();
   /** lock-order pairs (held → acquired) already sent in this epoch: each goes out once per connection */
   private orderPairs = new Map<ReportedResource, Set<ReportedResource>>();
   /** what left the process so far (diagnostics, the bench) */
@@ -168,8 +171,28 @@ export class Reporter {
   ownerEnded(owner: Owner): void {
     if (owner.ended) return;
     owner.ended = true;
-    for (const rec of owner.records) this.untrack(rec);
+    for (const rec of owner.records) {
+      this.warnOutlived(owner, rec);
+      this.untrack(rec);
+    }
     if (this.sink !== null && owner.declaredEpoch === this.epoch) this.push({ type: 'end', owner: owner.id });
+  }
+
+  /**
+   * A lock that outlives its task (a handle returned out of `task()`, an acquire never
+   * awaited) is no longer reported: the daemon ends the owner. That can only hide a deadlock,
+   * but the user should know: one warning per resource and kind, at most MAX_OUTLIVED_WARNINGS.
+   */
+  private warnOutlived(owner: Owner, rec: Rec): void {
+    if (rec.resource === null || this.outlivedWarned.size >= MAX_OUTLIVED_WARNINGS) return;
+    const key = `${rec.kind}\u0000${rec.resource.id}`;
+    if (this.outlivedWarned.has(key)) return;
+    this.outlivedWarned.add(key);
+    const what = rec.kind === 'hold' ? `still holding '${rec.resource.id}'` : `with an acquire of '${rec.resource.id}' still pending (never awaited?)`;
+    this.opts.logger.warn(
+      `task '${owner.name}' ended ${what}; deadlockd stops tracking it, so a deadlock through it would go unseen. ` +
+        `Release it before the task returns, or take it inside the task that uses it.`,
+    );
   }
 
   /** A resource's declaration changed (semaphore capacity): re-declare it if the daemon knows it. */

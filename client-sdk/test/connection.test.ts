@@ -21,9 +21,9 @@ describe('without a daemon', () => {
       assert.equal(dd.connected, false);
       const m = dd.mutex('m');
       const h = await m.acquire();
-      const waiting = dd.task('t', () => m.acquire({ timeoutMs: 1000 }));
+      const waiting = dd.task('t', async () => (await m.acquire({ timeoutMs: 1000 })).release());
       h.release();
-      (await waiting).release();
+      await waiting;
       await sleep(100); // several reconnect attempts fail meanwhile
       assert.equal(logger.warnings.length, 1, logger.warnings.join('\n'));
       assert.match(logger.warnings[0] ?? '', /not reachable/);

@@ -32,10 +32,13 @@ const CLOSE_WAIT_MS = 1000;
  * succeed for minutes, so without this detection would be silently off until TCP gives up.
  */
 const SILENT_BEATS = 3;
+/** setInterval takes at most 2^31 - 1 ms (more becomes 1 ms) */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class Connection implements FrameSink {
   maxEventsPerFrame = 1000;
   maxFrameBytes = 1024 * 1024;
+  maxSnapshotEvents: number | undefined = undefined;
   private ws: WebSocket | null = null;
   private welcomed = false;
   private everWelcomed = false;
@@ -190,6 +193,7 @@ export class Connection implements FrameSink {
       this.attempt = 0;
       this.maxEventsPerFrame = frame.limits.maxEventsPerFrame;
       this.maxFrameBytes = frame.limits.maxFrameBytes;
+      this.maxSnapshotEvents = frame.limits.maxSnapshotEvents;
       if (frame.heartbeatMs) this.startWatchdog(ws, frame.heartbeatMs);
       if (this.warned) this.opts.logger.info?.(`connected to deadlockd at ${this.opts.url}`);
       this.warned = false;
@@ -212,13 +216,22 @@ export class Connection implements FrameSink {
   private startWatchdog(ws: WebSocket, heartbeatMs: number): void {
     this.stopWatchdog();
     this.heardAt = Date.now();
-    const limit = heartbeatMs * SILENT_BEATS;
-    this.watchdog = setInterval(() => {
+    const period = Math.min(heartbeatMs, MAX_TIMER_MS);
+    const limit = period * SILENT_BEATS;
+    let last = performance.now();
+    // Judged in setImmediate, after the event loop has read what arrived while this process was
+    // busy (timers run before pending socket reads); a tick that fires late (the app blocked
+    // the loop) does not judge at all.
+    const check = () => {
+      const now = performance.now();
+      const late = now - last > period * 1.5;
+      last = now;
       const silent = Date.now() - this.heardAt;
-      if (silent <= limit || this.ws !== ws) return;
+      if (late || silent <= limit || this.ws !== ws) return;
       this.lastError = `no ping or frame from the daemon for ${silent} ms (it pings every ${heartbeatMs} ms)`;
       ws.terminate();
-    }, heartbeatMs);
+    };
+    this.watchdog = setInterval(() => setImmediate(check), period);
     this.watchdog.unref();
   }
 

@@ -22,6 +22,8 @@ export interface FrameSink {
   bufferedAmount(): number;
   readonly maxEventsPerFrame: number;
   readonly maxFrameBytes: number;
+  /** the daemon takes snapshots in `more` parts up to this many events; undefined: it does not */
+  readonly maxSnapshotEvents?: number | undefined;
 }
 
 export interface ReporterOptions {
@@ -51,6 +53,9 @@ export class Reporter {
   private flushHandle: NodeJS.Immediate | NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
   private overflowWarned = false;
+  /** live records when a snapshot was last refused as too large (0: none); retried below it */
+  private refusedAt = 0;
+  private snapshotWarned = false;
   /** `kind\0resource` of locks that outlived their task, warned about once */
   private readonly outlivedWarned = new Set<string>();
   /** lock-order pairs (held → acquired) already sent in this epoch: each goes out once per connection */
@@ -165,6 +170,8 @@ export class Reporter {
     this.live.delete(rec);
     this.unreported.delete(rec);
     rec.owner.records.delete(rec);
+    // a snapshot refused as too large is tried again once the state is smaller than it was
+    if (this.needSnapshot && this.refusedAt > 0 && this.live.size < this.refusedAt) this.scheduleFlush();
   }
 
   /** An owner (task) ended: the daemon drops everything it had, so its records are no longer reported. */
@@ -374,16 +381,43 @@ export class Reporter {
 
   /**
    * The whole current state as a `snapshot`: one frame, or consecutive `snapshot` frames
-   * marked `more` until the last, which the daemon applies together (atomically).
+   * marked `more` until the last, which the daemon applies together (atomically). A state
+   * over the daemon's maxSnapshotEvents is not sent (the daemon would close the connection,
+   * and the reconnect would send it again): it waits, with detection off for this client,
+   * until it has shrunk below the size that was refused.
    */
   private sendSnapshot(): void {
+    const sink = this.sink as FrameSink;
+    const limit = sink.maxSnapshotEvents;
     this.newEpoch();
-    this.needSnapshot = false;
     this.log = [];
     this.unreported.clear();
+    if (limit !== undefined && (this.live.size > limit || (this.refusedAt > 0 && this.live.size >= this.refusedAt))) {
+      this.holdSnapshot(this.live.size, limit);
+      return;
+    }
     const events: ClientEvent[] = [];
     for (const rec of this.live) this.describe(rec, events);
+    if (limit !== undefined && events.length > limit) {
+      this.newEpoch(); // the declarations made while describing were not sent
+      this.holdSnapshot(events.length, limit);
+      return;
+    }
+    this.needSnapshot = false;
+    this.refusedAt = 0;
+    this.snapshotWarned = false;
     this.sendEvents('snapshot', events);
+  }
+
+  private holdSnapshot(size: number, limit: number): void {
+    this.needSnapshot = true;
+    this.refusedAt = this.live.size;
+    if (this.snapshotWarned) return;
+    this.snapshotWarned = true;
+    this.opts.logger.warn(
+      `deadlockd: this client's state (${size} events) exceeds the daemon's --max-snapshot-events (${limit}); ` +
+        `nothing is reported until it shrinks, so deadlock detection is off for this client meanwhile`,
+    );
   }
 
   private sendEvents(type: 'events' | 'snapshot', events: ClientEvent[]): void {
@@ -393,8 +427,12 @@ export class Reporter {
       this.sendPart(sink, type, events, false);
       return;
     }
+    // A daemon that does not announce maxSnapshotEvents takes no `more` parts: the rest of a
+    // snapshot goes as `events` (applied as they come, as such daemons always did).
+    const parts = type === 'snapshot' && sink.maxSnapshotEvents !== undefined;
     for (let i = 0; i < events.length; i += max) {
-      this.sendPart(sink, type, events.slice(i, i + max), i + max < events.length);
+      const partType = i === 0 || parts ? type : 'events';
+      this.sendPart(sink, partType, events.slice(i, i + max), parts && i + max < events.length);
     }
   }
 
@@ -407,8 +445,9 @@ export class Reporter {
     const text = JSON.stringify(frame);
     if (events.length > 1 && text.length * 3 > sink.maxFrameBytes && Buffer.byteLength(text) > sink.maxFrameBytes) {
       const half = events.length >> 1;
-      this.sendPart(sink, type, events.slice(0, half), type === 'snapshot');
-      this.sendPart(sink, type, events.slice(half), more);
+      const parts = type === 'snapshot' && sink.maxSnapshotEvents !== undefined;
+      this.sendPart(sink, type, events.slice(0, half), parts);
+      this.sendPart(sink, parts ? type : 'events', events.slice(half), more);
       return;
     }
     this.seq++;

@@ -14,6 +14,8 @@ export interface Recorded {
 export interface FakeDaemonOptions {
   maxEventsPerFrame?: number;
   maxFrameBytes?: number;
+  /** announce snapshots in `more` parts up to this many events (absent: an older daemon) */
+  maxSnapshotEvents?: number;
   /** do not answer hello (to test connect timeouts) */
   silent?: boolean;
   port?: number;
@@ -66,7 +68,11 @@ export class FakeDaemon {
             protocol: PROTOCOL_VERSION,
             session: `s${conn}`,
             namespace: 'default',
-            limits: { maxFrameBytes: this.opts.maxFrameBytes ?? 1 << 20, maxEventsPerFrame: this.opts.maxEventsPerFrame ?? 1000 },
+            limits: {
+              maxFrameBytes: this.opts.maxFrameBytes ?? 1 << 20,
+              maxEventsPerFrame: this.opts.maxEventsPerFrame ?? 1000,
+              ...(this.opts.maxSnapshotEvents !== undefined ? { maxSnapshotEvents: this.opts.maxSnapshotEvents } : {}),
+            },
             resumed: false,
           }),
         );

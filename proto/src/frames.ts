@@ -271,6 +271,12 @@ export const WelcomeFrame = z.object({
   limits: z.object({
     maxFrameBytes: z.number().int(),
     maxEventsPerFrame: z.number().int(),
+    /**
+     * Most events in one snapshot, all parts together. Present when the daemon takes a
+     * snapshot in `snapshot` parts marked `more`; absent (an older daemon): send the first
+     * part as `snapshot` and the rest as `events`.
+     */
+    maxSnapshotEvents: z.number().int().optional(),
   }),
   /** true when `resume` matched a session still in its grace period */
   resumed: z.boolean(),

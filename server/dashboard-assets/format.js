@@ -1,7 +1,10 @@
 // Small text helpers shared by the panels.
 
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+// Control characters (allowed in names on the wire) are not allowed in XML at all: the
+// standalone SVG would not parse. They become U+FFFD.
+// eslint-disable-next-line no-control-regex
+export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]).replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '\uFFFD');
 
 /** "4 s", "3 min", "2 h" */
 export function duration(ms) {

@@ -29,7 +29,7 @@ export const ConfigSchema = z.object({
   maxSnapshotEvents: int(1),
   disconnectGraceMs: int(0),
   /** ping period for WebSocket peers; one that misses a pong is cut off (0 = off) */
-  heartbeatMs: int(0),
+  heartbeatMs: int(0, 2_147_483_647),
   confirmTimeoutMs: int(1),
   confirmRounds: int(1, 100),
   /** 0 turns the periodic sweep off */
@@ -102,7 +102,7 @@ export const SETTINGS: Record<Key, Setting> = {
   maxEventsPerFrame: setting('max-events-per-frame', 'most events in one `events`/`snapshot` frame', 'a positive integer', asInt),
   maxSnapshotEvents: setting('max-snapshot-events', 'most events in one snapshot, all its parts together', 'a positive integer', asInt),
   disconnectGraceMs: setting('disconnect-grace-ms', "how long a disconnected client's holds are kept, waiting for it to resume", 'a non-negative integer', asInt),
-  heartbeatMs: setting('heartbeat-ms', 'ping every WebSocket peer this often; one that has not answered the last ping is cut off (0 = off)', 'a non-negative integer', asInt),
+  heartbeatMs: setting('heartbeat-ms', 'ping every WebSocket peer this often; one that sent nothing since the last ping is cut off (0 = off)', 'an integer from 0 to 2147483647', asInt),
   confirmTimeoutMs: setting('confirm-timeout-ms', 'how long to wait for clients to confirm a cross-client deadlock', 'a positive integer', asInt),
   confirmRounds: setting('confirm-rounds', 'confirm rounds before an unconfirmed deadlock is dropped', 'an integer from 1 to 100', asInt),
   sweepIntervalMs: setting('sweep-interval-ms', 'period of the full safety-net sweep (0 = off)', 'a non-negative integer', asInt),
@@ -124,7 +124,7 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   maxFrameBytes: 1_048_576,
   maxEventsPerFrame: 10_000,
-  maxSnapshotEvents: 1_000_000,
+  maxSnapshotEvents: 250_000,
   disconnectGraceMs: 5_000,
   heartbeatMs: 10_000,
   confirmTimeoutMs: 2_000,
@@ -182,7 +182,15 @@ function readTokensFile(path: string): Record<string, string> {
 /** Validates a full config; the error names the setting by flag and env name. */
 export function validateConfig(candidate: Record<Key, unknown>): Config {
   const r = ConfigSchema.safeParse(candidate);
-  if (r.success) return withTokensFile(r.data);
+  if (r.success) {
+    // a snapshot that fits one frame must never be refused as too large
+    if (r.data.maxSnapshotEvents < r.data.maxEventsPerFrame) {
+      throw new ConfigError(
+        `--max-snapshot-events (${r.data.maxSnapshotEvents}) must be at least --max-events-per-frame (${r.data.maxEventsPerFrame})`,
+      );
+    }
+    return withTokensFile(r.data);
+  }
   const lines = r.error.issues.map((issue) => {
     const key = issue.path[0] as Key | undefined;
     if (key === undefined || !(key in SETTINGS)) return issue.message;

@@ -2,34 +2,50 @@
 // lost power, a network partition, a NAT that dropped the flow. TCP alone
 // never notices (no data flows to a client that only listens), so its holds
 // and waits would stay in the graph forever as phantom edges. Every interval
-// we ping each socket; one that has not answered the previous ping is
-// terminated, which starts its client's disconnect grace period like any
-// close. ws answers pings on its own (the SDK uses ws), so a live client
-// costs nothing but the pong. A dead one is found within two intervals.
+// we ping each socket; one that has sent nothing since the previous ping (no
+// pong, no frame) is terminated, which starts its client's disconnect grace
+// period like any close. ws answers pings on its own (the SDK uses ws), so a
+// live client costs nothing but the pong. A dead one is found within two
+// intervals.
+//
+// Two guards against cutting off live peers when the daemon itself was busy:
+// the check runs in setImmediate, after the event loop has read the input that
+// queued up meanwhile (timers run before pending socket reads), and a tick that
+// fires late (the loop was blocked) only pings and does not judge.
 import { WebSocket, type WebSocketServer } from 'ws';
 
 export interface Heartbeat {
   stop(): void;
 }
 
+/** A tick later than this many intervals means the daemon was blocked: don't judge on it. */
+const LATE_FACTOR = 1.5;
+
 export function startHeartbeat(wss: WebSocketServer, intervalMs: number, onDead: (socket: WebSocket) => void): Heartbeat {
-  const answered = new WeakMap<WebSocket, boolean>();
-  const onPong = function (this: WebSocket) {
-    answered.set(this, true);
+  const heard = new WeakMap<WebSocket, boolean>();
+  const alive = function (this: WebSocket) {
+    heard.set(this, true);
   };
-  const timer = setInterval(() => {
+  let last = performance.now();
+  const beat = () => {
+    const now = performance.now();
+    const late = now - last > intervalMs * LATE_FACTOR;
+    last = now;
     for (const socket of wss.clients) {
       if (socket.readyState !== WebSocket.OPEN) continue;
-      if (!answered.has(socket)) socket.on('pong', onPong); // first time we see it
-      else if (!answered.get(socket)) {
+      if (!heard.has(socket)) {
+        // first time we see it: any pong or frame counts as a sign of life
+        socket.on('pong', alive).on('message', alive);
+      } else if (!heard.get(socket) && !late) {
         onDead(socket);
         socket.terminate();
         continue;
       }
-      answered.set(socket, false);
+      heard.set(socket, false);
       socket.ping();
     }
-  }, intervalMs);
+  };
+  const timer = setInterval(() => setImmediate(beat), intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -132,7 +132,11 @@ export class Session implements ClientConnection {
       protocol: PROTOCOL_VERSION,
       session: client.id,
       namespace: client.namespace,
-      limits: { maxFrameBytes: this.config.maxFrameBytes, maxEventsPerFrame: this.config.maxEventsPerFrame },
+      limits: {
+        maxFrameBytes: this.config.maxFrameBytes,
+        maxEventsPerFrame: this.config.maxEventsPerFrame,
+        maxSnapshotEvents: this.config.maxSnapshotEvents,
+      },
       resumed,
       heartbeatMs: this.config.heartbeatMs,
     });

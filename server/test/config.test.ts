@@ -31,6 +31,8 @@ describe('config', () => {
     ['an unknown victim criterion', ['--victim-order', 'priority,luck'], {}, /--victim-order \(DEADLOCKD_VICTIM_ORDER\): "priority,luck"/],
     ['a repeated victim criterion', ['--victim-order', 'work,work'], {}, /--victim-order.*must not repeat/],
     ['zero confirm rounds', ['--confirm-rounds', '0'], {}, /--confirm-rounds/],
+    ['a heartbeat past what a timer can take', ['--heartbeat-ms', '2147483648'], {}, /--heartbeat-ms \(DEADLOCKD_HEARTBEAT_MS\): "2147483648"/],
+    ['a snapshot limit below one frame', ['--max-snapshot-events', '10', '--max-events-per-frame', '11'], {}, /--max-snapshot-events \(10\) must be at least --max-events-per-frame \(11\)/],
   ];
   for (const [name, argv, env, message] of bad) {
     it(`rejects ${name}, naming the setting`, () => {

@@ -54,6 +54,41 @@ describe('heartbeat', () => {
   });
 });
 
+describe('heartbeat while the daemon is busy', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    daemon = await startTestDaemon({ heartbeatMs: 100, disconnectGraceMs: 0 });
+  });
+  after(() => daemon.close());
+
+  it('a blocked event loop (a big batch, a sweep) does not make live peers look dead', async () => {
+    const hub = daemon.app.deadlockd.hub;
+    const clients = await Promise.all([1, 2, 3].map(async (i) => (await connectClient(daemon.wsUrl, { service: `busy-${i}` })).client));
+    // The daemon and these clients share this process: blocking it stalls the daemon as a long
+    // synchronous job (a big snapshot, a sweep) would. The worst moment is right after a ping
+    // round went out, before the pongs were read: block then, from a client's 'ping' event,
+    // for longer than one interval, three rounds in a row.
+    const busy = (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        /* the daemon's loop is blocked */
+      }
+    };
+    let rounds = 0;
+    const onPing = () => {
+      busy(170);
+      if (++rounds < 3) clients[0]!.ws.once('ping', onPing);
+    };
+    clients[0]!.ws.once('ping', onPing);
+    await eventually(() => rounds === 3, 'three blocked ping rounds');
+    await sleep(300);
+    assert.equal(hub.stats().clients, 3, JSON.stringify(daemon.logs.filter((l) => /pong/.test(String(l['msg'])))));
+    for (const c of clients) assert.equal(c.ws.readyState, WebSocket.OPEN);
+    assert.equal(daemon.logs.some((l) => /missed its pong/.test(String(l['msg']))), false);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
 describe('heartbeat off (--heartbeat-ms 0)', () => {
   let daemon: TestDaemon;
   before(async () => {

@@ -12,7 +12,7 @@ const MAX_SNAPSHOT = 10;
 describe('a snapshot in parts', () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startTestDaemon({ maxSnapshotEvents: MAX_SNAPSHOT, disconnectGraceMs: 60_000 });
+    daemon = await startTestDaemon({ maxSnapshotEvents: MAX_SNAPSHOT, maxEventsPerFrame: MAX_SNAPSHOT, disconnectGraceMs: 60_000 });
   });
   after(() => daemon.close());
 

@@ -201,8 +201,10 @@ export class Graph {
   private taskResourceOf(t: Owner): Resource {
     if (!t.taskResource) {
       const r = new Resource(t.client.info.id, t.id, 'task', false, EXCLUSIVE, false, `end of task '${t.name}'`, t);
-      t.taskResource = r;
+      // the hold first: if it is refused (LIMIT_EXCEEDED) the owner must not keep a task
+      // resource nobody holds, which would let every later join on it through unblocked
       this.addHold(t, r, EXCLUSIVE, t.startedAt, undefined);
+      t.taskResource = r;
     }
     return t.taskResource;
   }

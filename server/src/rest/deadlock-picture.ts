@@ -10,7 +10,13 @@ type Draw = (report: DeadlockReport) => string;
 
 let draw: Promise<Draw> | undefined;
 
-export async function deadlockSvg(report: DeadlockReport, assetsDir = ASSETS_DIR): Promise<string> {
-  draw ??= import(pathToFileURL(join(assetsDir, 'cycle-picture.js')).href).then((m: { cyclePicture: Draw }) => m.cyclePicture);
+export async function deadlockSvg(report: DeadlockReport): Promise<string> {
+  draw ??= import(pathToFileURL(join(ASSETS_DIR, 'cycle-picture.js')).href).then(
+    (m: { cyclePicture: Draw }) => m.cyclePicture,
+    (err: unknown) => {
+      draw = undefined; // a failed load is tried again by the next request
+      throw err;
+    },
+  );
   return `<?xml version="1.0" encoding="UTF-8"?>\n${(await draw)(report)}\n`;
 }

@@ -265,3 +265,19 @@ test('an rwlock upgrade is served before a queued writer: no false deadlock', ()
   const d = one(send('c1', wait('wb', 'b', 'R', { mode: 'exclusive' })));
   assert.deepEqual(d.members.map((m) => m.owner).sort(), ['a', 'b']);
 });
+
+test('a join refused at the hold limit leaves no task resource behind: a later join on that task still blocks', () => {
+  let t = 0;
+  const engine = new Engine({ namespace: 'x', now: () => t++, limits: { maxHoldsPerClient: 2 } });
+  engine.addClient({ id: 'c', service: 's', instance: 'i' });
+  const apply = (...events: ClientEvent[]) => engine.applyBatch('c', events);
+  assert.deepEqual(apply(mutex('m'), mutex('n'), owner('a'), owner('b'), hold('b', 'm'), hold('a', 'n')).errors, []);
+  // b joins a: a's end is a resource a holds, one hold more than the limit allows
+  assert.deepEqual(apply({ type: 'wait', waitId: 'j1', owner: 'b', task: 'a' }).errors.map((e) => e.code), ['LIMIT_EXCEEDED']);
+  // room again; b joins a for real, and a waits for m, which b holds: a deadlock
+  assert.deepEqual(apply({ type: 'release', owner: 'a', resource: 'n' }).errors, []);
+  assert.deepEqual(apply({ type: 'wait', waitId: 'j2', owner: 'b', task: 'a' }).errors, []);
+  const r = apply(wait('wa', 'a', 'm'));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(one(r).members.map((m) => m.owner).sort(), ['a', 'b']);
+});

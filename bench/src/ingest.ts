@@ -6,8 +6,8 @@
 // same daemon; each run's size is set from the previous run's rate so that
 // every run lasts about the same time.
 import type { ServerFrame } from '@deadlockd/proto';
+import { startDaemon } from '@deadlockd/e2e/harness';
 import { progress } from './child.js';
-import { startDaemonProcess } from './daemon-process.js';
 import { barrier, declarations, EVENTS_PER_UNIT, frames, workload } from './ingest-workload.js';
 import { SIZES } from './mode.js';
 import { RawClient } from './raw-client.js';
@@ -54,15 +54,15 @@ async function oneRun(wsUrl: string, perFrame: number, units: number): Promise<{
 }
 
 export async function measureIngest(): Promise<IngestResult> {
-  const daemon = await startDaemonProcess();
-  progress(`ingest: daemon pid ${daemon.pid} at ${daemon.httpUrl}`);
+  const daemon = await startDaemon(['--log-level', 'warn']);
+  progress(`ingest: daemon pid ${daemon.proc.pid} at ${daemon.httpUrl}`);
   try {
     const sides = [
       { perFrame: 100, units: 4_000, samples: [] as number[], sizes: [] as number[] },
       { perFrame: 1, units: 1_000, samples: [] as number[], sizes: [] as number[] },
     ];
     const runs = sides.map((side) => async () => {
-      const { events, seconds } = await oneRun(daemon.wsUrl, side.perFrame, side.units);
+      const { events, seconds } = await oneRun(daemon.url, side.perFrame, side.units);
       const rate = events / seconds;
       // size the next run of this side to last about SIZES.ingestTargetMs
       side.units = Math.max(200, Math.round((rate * SIZES.ingestTargetMs) / 1000 / EVENTS_PER_UNIT));

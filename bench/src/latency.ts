@@ -8,8 +8,8 @@
 //                 the daemon first runs a confirm round with both clients.
 // The two variants alternate repetition by repetition on the same daemon.
 import { connect, DeadlockError, type Client } from '@deadlockd/client';
+import { startDaemon } from '@deadlockd/e2e/harness';
 import { progress } from './child.js';
-import { startDaemonProcess } from './daemon-process.js';
 import { FakeLockService } from './fake-lock.js';
 import { SIZES } from './mode.js';
 import { percentile, sleep } from './stats.js';
@@ -147,11 +147,11 @@ function summarize(reps: Rep[]): LatencySide {
 }
 
 export async function measureLatency(): Promise<LatencyResult> {
-  const daemon = await startDaemonProcess();
-  progress(`latency: daemon pid ${daemon.pid} at ${daemon.httpUrl}`);
+  const daemon = await startDaemon(['--log-level', 'warn']);
+  progress(`latency: daemon pid ${daemon.proc.pid} at ${daemon.httpUrl}`);
   const warnings: string[] = [];
   const logger = { warn: (msg: string) => warnings.push(msg) };
-  const opts = { url: daemon.wsUrl, reconnect: false as const, logger };
+  const opts = { url: daemon.url, reconnect: false as const, logger };
   const dd = await connect({ ...opts, service: 'bench-latency' });
   const dd1 = await connect({ ...opts, service: 'bench-latency-1' });
   const dd2 = await connect({ ...opts, service: 'bench-latency-2' });

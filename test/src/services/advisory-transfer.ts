@@ -6,15 +6,15 @@
 //   node advisory-transfer.js --daemon <ws url> --pg <json config> --service <name>
 //        --first <key> --second <key> --amount <n> --rounds <n>
 //
-// Per round: both meet at `start:<r>`, take their first lock, meet at `held:<r>` (first attempt
-// only), then ask for the second. When this process is the victim, it checks from ANOTHER
+// The rounds are runTransferRounds (transfer-rounds.ts). When this process is the victim, it checks from ANOTHER
 // backend, at the moment DeadlockError arrives, that its own backend no longer waits in
 // pg_locks. Prints {service, moved, deadlocksPerRound, deadlockIds, stillWaitingAfterAbort,
 // victimStacks, serviceOfMembers}.
-import { connect, DeadlockError } from '@deadlockd/client';
+import { connect } from '@deadlockd/client';
 import { advisoryLock } from '@deadlockd/client/pg-advisory';
 import pg from 'pg';
-import { argValue, barrier, runMain } from '../service-kit.js';
+import { argValue, runMain } from '../service-kit.js';
+import { runTransferRounds } from '../transfer-rounds.js';
 
 runMain(async () => {
   const url = argValue('daemon');
@@ -32,59 +32,37 @@ runMain(async () => {
   await Promise.all([db.connect(), observer.connect()]);
   const backendPid = (db as unknown as { processID: number }).processID;
 
-  const deadlocksPerRound: number[] = [];
-  const deadlockIds: string[] = [];
   const stillWaitingAfterAbort: number[] = [];
   const victimStacks: string[] = [];
   const serviceOfMembers: string[][] = [];
-  let moved = 0;
-  for (let r = 0; r < rounds; r++) {
-    await barrier(`start:${r}`);
-    let attempt = 0;
-    let deadlocks = 0;
-    await dd.retryOnDeadlock(() =>
-      dd.task(`${service} transfer ${first}->${second} #${r}`, async () => {
-        const firstAttempt = attempt++ === 0;
-        try {
-          const a = await advisoryLock(dd, db, first).acquire();
-          try {
-            if (firstAttempt) await barrier(`held:${r}`);
-            const b = await advisoryLock(dd, db, second).acquire();
-            try {
-              // read-modify-write: a lost update would show if the locks did not exclude the other process
-              const get = async (id: number) =>
-                (await db.query<{ balance: number }>('select balance from accounts where id = $1', [id])).rows[0]!.balance;
-              const from = await get(first);
-              const to = await get(second);
-              await db.query('update accounts set balance = $2 where id = $1', [first, from - amount]);
-              await db.query('update accounts set balance = $2 where id = $1', [second, to + amount]);
-              moved += amount;
-            } finally {
-              await b.release();
-            }
-          } finally {
-            await a.release();
-          }
-        } catch (e) {
-          if (e instanceof DeadlockError) {
-            deadlocks++;
-            deadlockIds.push(e.deadlockId);
-            const waiting = await observer.query<{ n: string }>(
-              `select count(*) as n from pg_locks where pid = $1 and locktype = 'advisory' and not granted`,
-              [backendPid],
-            );
-            stillWaitingAfterAbort.push(Number(waiting.rows[0]!.n));
-            victimStacks.push(...e.report.members.flatMap((m) => m.waits.map((w) => w.stack ?? '')));
-            serviceOfMembers.push(e.report.members.map((m) => m.service).sort());
-          }
-          throw e;
-        }
-      }),
-    );
-    deadlocksPerRound.push(deadlocks);
-  }
+  const balance = async (id: number) =>
+    (await db.query<{ balance: number }>('select balance from accounts where id = $1', [id])).rows[0]!.balance;
+  const result = await runTransferRounds({
+    dd,
+    task: `${service} transfer ${first}->${second}`,
+    rounds,
+    amount,
+    take: (which) => advisoryLock(dd, db, which === 'first' ? first : second).acquire(),
+    // read-modify-write: a lost update would show if the locks did not exclude the other process
+    move: async () => {
+      const from = await balance(first);
+      const to = await balance(second);
+      await db.query('update accounts set balance = $2 where id = $1', [first, from - amount]);
+      await db.query('update accounts set balance = $2 where id = $1', [second, to + amount]);
+    },
+    // at the moment DeadlockError arrives, this backend must no longer wait on the server
+    onDeadlock: async (e) => {
+      const waiting = await observer.query<{ n: string }>(
+        `select count(*) as n from pg_locks where pid = $1 and locktype = 'advisory' and not granted`,
+        [backendPid],
+      );
+      stillWaitingAfterAbort.push(Number(waiting.rows[0]!.n));
+      victimStacks.push(...e.report.members.flatMap((m) => m.waits.map((w) => w.stack ?? '')));
+      serviceOfMembers.push(e.report.members.map((m) => m.service).sort());
+    },
+  });
 
   await Promise.all([db.end(), observer.end()]);
   await dd.close();
-  return { service, moved, deadlocksPerRound, deadlockIds, stillWaitingAfterAbort, victimStacks, serviceOfMembers, backendPid };
+  return { service, ...result, stillWaitingAfterAbort, victimStacks, serviceOfMembers, backendPid };
 });

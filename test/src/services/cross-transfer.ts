@@ -6,12 +6,12 @@
 //   node cross-transfer.js --daemon <ws url> --lock-port <n> --service <name>
 //        --from <acct> --to <acct> --amount <n> --rounds <n>
 //
-// Per round: both services meet at `start:<r>`, each takes its first lock,
-// meets the other at `held:<r>` (first attempt only), then asks for its
-// second lock. Prints {service, moved, deadlocksPerRound, deadlockIds}.
-import { connect, DeadlockError } from '@deadlockd/client';
+// The rounds are runTransferRounds (transfer-rounds.ts). Prints {service,
+// moved, deadlocksPerRound, deadlockIds}.
+import { connect } from '@deadlockd/client';
 import { LockClient } from '../lock-server.js';
-import { argValue, barrier, runMain } from '../service-kit.js';
+import { argValue, runMain } from '../service-kit.js';
+import { runTransferRounds } from '../transfer-rounds.js';
 
 runMain(async () => {
   const url = argValue('daemon');
@@ -38,48 +38,23 @@ runMain(async () => {
     };
   };
 
-  const deadlocksPerRound: number[] = [];
-  const deadlockIds: string[] = [];
-  let moved = 0;
-  for (let r = 0; r < rounds; r++) {
-    await barrier(`start:${r}`);
-    let attempt = 0;
-    let deadlocks = 0;
-    await dd.retryOnDeadlock(() =>
-      dd.task(`${service} transfer ${from}->${to} #${r}`, async () => {
-        const firstAttempt = attempt++ === 0;
-        try {
-          const first = await lockAccount(from);
-          try {
-            if (firstAttempt) await barrier(`held:${r}`);
-            const second = await lockAccount(to);
-            try {
-              // read-modify-write on the shared ledger: a lost update would
-              // show if the locks did not really exclude the other process
-              const a = await locks.get(`balance:${from}`);
-              const b = await locks.get(`balance:${to}`);
-              await locks.set(`balance:${from}`, a - amount);
-              await locks.set(`balance:${to}`, b + amount);
-              moved += amount;
-            } finally {
-              second.release();
-            }
-          } finally {
-            first.release();
-          }
-        } catch (e) {
-          if (e instanceof DeadlockError) {
-            deadlocks++;
-            deadlockIds.push(e.deadlockId);
-          }
-          throw e;
-        }
-      }),
-    );
-    deadlocksPerRound.push(deadlocks);
-  }
+  const result = await runTransferRounds({
+    dd,
+    task: `${service} transfer ${from}->${to}`,
+    rounds,
+    amount,
+    take: (which) => lockAccount(which === 'first' ? from : to),
+    // read-modify-write on the shared ledger: a lost update would show if the locks did not
+    // really exclude the other process
+    move: async () => {
+      const a = await locks.get(`balance:${from}`);
+      const b = await locks.get(`balance:${to}`);
+      await locks.set(`balance:${from}`, a - amount);
+      await locks.set(`balance:${to}`, b + amount);
+    },
+  });
 
   await locks.close();
   await dd.close();
-  return { service, moved, deadlocksPerRound, deadlockIds };
+  return { service, ...result };
 });

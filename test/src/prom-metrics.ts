@@ -79,6 +79,16 @@ export async function counterBaseline(httpUrl: string, names: readonly string[])
   return (after) => Object.fromEntries(names.map((n) => [n, metric(after, n) - start[n]!]));
 }
 
+/**
+ * Counts the daemon's deadlocks and aborts from now on. The returned check asserts that exactly
+ * `n` deadlocks were detected and `n` aborts sent since: one abort per deadlock, none for phantoms.
+ */
+export async function deadlockCounters(httpUrl: string): Promise<(n: number) => Promise<void>> {
+  const delta = await counterBaseline(httpUrl, ['deadlockd_deadlocks_detected_total', 'deadlockd_aborts_sent_total']);
+  return async (n) =>
+    assert.deepEqual(delta(await requireMetrics(httpUrl)), { deadlockd_deadlocks_detected_total: n, deadlockd_aborts_sent_total: n });
+}
+
 export const SWEEP_MISSED = 'deadlockd_sweep_missed_total';
 export const SWEEPS = 'deadlockd_sweeps_total';
 

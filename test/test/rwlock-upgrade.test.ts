@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Barrier } from '../src/barrier.js';
-import { assertSweepMissedNothing, counterBaseline, metric, requireMetrics, waitForMetrics } from '../src/prom-metrics.js';
+import { assertSweepMissedNothing, deadlockCounters, metric, waitForMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask } from '../src/retried-task.js';
 import { within } from '../src/timing.js';
 import { deadlockLogLines, startWatchedSession, type WatchedSession } from '../src/watched-session.js';
@@ -15,7 +15,6 @@ const T = { timeout: 30_000 };
 const HOOK = { timeout: 20_000 };
 const ROUNDS = 5;
 const READERS = 200;
-const COUNTERS = ['deadlockd_deadlocks_detected_total', 'deadlockd_aborts_sent_total'] as const;
 
 describe('scenario 8: rwlock upgrade', () => {
   let s: WatchedSession;
@@ -29,7 +28,7 @@ describe('scenario 8: rwlock upgrade', () => {
   test(`${READERS} shared holders at once never block each other: zero DeadlockError`, T, async () => {
     const cfg = s.dd.rwlock('config');
     const tally = new DeadlockTally();
-    const delta = await counterBaseline(s.daemon.httpUrl, COUNTERS);
+    const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     // every reader holds the lock shared while all the others do (the barrier
     // inside the critical section would never open if one of them were blocked)
     const allInside = new Barrier(READERS);
@@ -67,7 +66,7 @@ describe('scenario 8: rwlock upgrade', () => {
     assert.equal(waitsWhileAllHeld, 0, 'with all the shared holds in its graph, the daemon saw no wait');
     assert.equal(tally.count, 0, tally.describe());
     assert.deepEqual(deadlockLogLines(s.daemon), []);
-    assert.deepEqual(delta(await requireMetrics(s.daemon.httpUrl)), { deadlockd_deadlocks_detected_total: 0, deadlockd_aborts_sent_total: 0 });
+    await expectDeadlocks(0);
   });
 
   test('two shared holders both upgrading to exclusive: exactly one DeadlockError per deadlock, both complete', T, async () => {
@@ -75,7 +74,7 @@ describe('scenario 8: rwlock upgrade', () => {
     let version = 0;
     const perRound: number[] = [];
     const ids: string[] = [];
-    const delta = await counterBaseline(s.daemon.httpUrl, COUNTERS);
+    const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     for (let r = 0; r < ROUNDS; r++) {
       const tally = new DeadlockTally();
       const bothShared = new Barrier(2);
@@ -117,10 +116,7 @@ describe('scenario 8: rwlock upgrade', () => {
     assert.equal(version, 2 * ROUNDS, 'every upgrade wrote once');
     assert.deepEqual(perRound, Array(ROUNDS).fill(1), `DeadlockErrors per round: ${perRound.join(',')}`);
     assert.equal(new Set(ids).size, ROUNDS, 'each abort belongs to its own deadlock');
-    assert.deepEqual(delta(await requireMetrics(s.daemon.httpUrl)), {
-      deadlockd_deadlocks_detected_total: ROUNDS,
-      deadlockd_aborts_sent_total: ROUNDS,
-    });
+    await expectDeadlocks(ROUNDS);
   });
 
   test('the safety-net sweep found nothing the incremental detection missed', T, () => assertSweepMissedNothing(s.daemon.httpUrl, () => s.daemon.logs()));

@@ -1,28 +1,11 @@
 // The daemon's questions and notices: abort, confirm, deadlock, error — and resource() aborts.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { DeadlockReport } from '@deadlockd/proto';
-import { connect, DeadlockError, type Client, type ConnectOptions, type Held } from '../src/index.js';
-import { IMMEDIATE, FakeDaemon, quietLogger, report, settle, sleep } from './fake-daemon.js';
+import { DeadlockError, type Held } from '../src/index.js';
+import { FakeDaemon, IMMEDIATE, report, sdkFixture, settle, sleep } from './fake-daemon.js';
 
-let daemon: FakeDaemon | undefined;
-let dd: Client | undefined;
-let logger = quietLogger();
-
-async function setup(opts: Partial<ConnectOptions> = {}) {
-  daemon = await FakeDaemon.start();
-  logger = quietLogger();
-  dd = await connect({ url: daemon.url, service: 'frames', logger, ...IMMEDIATE, ...opts });
-  return { daemon, dd };
-}
-
-afterEach(async () => {
-  await dd?.close();
-  await daemon?.close();
-  if (daemon) assert.deepEqual(daemon.invalid, []);
-  dd = undefined;
-  daemon = undefined;
-});
+const { setup } = sdkFixture({ service: 'frames', ...IMMEDIATE });
 
 function waitIdOf(d: FakeDaemon, ownerName: string): string {
   const owner = d.events().find((e) => e.type === 'owner' && e.name === ownerName);
@@ -147,7 +130,7 @@ describe('confirm', () => {
 
 describe('deadlock and error notices', () => {
   it("emits 'deadlock' and logs daemon errors as warnings", async () => {
-    const { daemon, dd } = await setup();
+    const { daemon, dd, logger } = await setup();
     const seen: DeadlockReport[] = [];
     dd.on('deadlock', (r) => seen.push(r));
     daemon.send({ type: 'deadlock', report: report('d9', 'unresolvable') });

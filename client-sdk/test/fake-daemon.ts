@@ -1,9 +1,12 @@
 // A tiny fake daemon for the SDK's tests: a real WebSocket server on 127.0.0.1:0 that answers
 // hello with welcome, records (and schema-checks) every client frame, and can send any frame.
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { afterEach } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { ClientFrame, PROTOCOL_VERSION, type ClientEvent, type DeadlockReport } from '@deadlockd/proto';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { connect, type Client, type ConnectOptions } from '../src/index.js';
 
 export interface Recorded {
   /** which connection (0-based, in accept order) */
@@ -165,3 +168,28 @@ export async function deadPort(): Promise<number> {
 
 /** connect() options that report every hold and wait at once, on setImmediate (the wire tests pin exact events) */
 export const IMMEDIATE = { reportAfterMs: 0, flushIntervalMs: 0 } as const;
+
+/**
+ * One SDK client against a fresh FakeDaemon per test. `setup()` starts both (the client with
+ * `defaults`, then `opts`); after each test both are closed and every frame the SDK sent must
+ * have matched the protocol schema.
+ */
+export function sdkFixture(defaults: Partial<ConnectOptions> & { service: string }) {
+  let daemon: FakeDaemon | undefined;
+  let dd: Client | undefined;
+  afterEach(async () => {
+    await dd?.close();
+    await daemon?.close();
+    if (daemon) assert.deepEqual(daemon.invalid, [], 'every frame the SDK sent matches the protocol');
+    dd = undefined;
+    daemon = undefined;
+  });
+  return {
+    async setup(opts: Partial<ConnectOptions> = {}, daemonOpts: FakeDaemonOptions = {}) {
+      daemon = await FakeDaemon.start(daemonOpts);
+      const logger = quietLogger();
+      dd = await connect({ url: daemon.url, logger, ...defaults, ...opts });
+      return { daemon, dd, logger };
+    },
+  };
+}

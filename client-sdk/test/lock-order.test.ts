@@ -1,30 +1,13 @@
 // Lock-order facts (`order` events) and nested checkouts: once per pair per connection, whatever
 // reportAfterMs says, with declarations first and a call site; one local warning per pool.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Hazard } from '@deadlockd/proto';
-import { connect, type Client, type ConnectOptions } from '../src/index.js';
-import { FakeDaemon, quietLogger, settle } from './fake-daemon.js';
 
-let daemon: FakeDaemon | undefined;
-let dd: Client | undefined;
-let logger = quietLogger();
+import { sdkFixture, settle } from './fake-daemon.js';
 
-async function setup(opts: Partial<ConnectOptions> = {}) {
-  daemon = await FakeDaemon.start();
-  logger = quietLogger();
-  // the defaults (reportAfterMs 2): order facts do not wait for it
-  dd = await connect({ url: daemon.url, service: 'order', logger, reconnect: { minDelayMs: 5, maxDelayMs: 10 }, ...opts });
-  return { daemon, dd };
-}
-
-afterEach(async () => {
-  await dd?.close();
-  await daemon?.close();
-  if (daemon) assert.deepEqual(daemon.invalid, []);
-  dd = undefined;
-  daemon = undefined;
-});
+// the defaults (reportAfterMs 2): order facts do not wait for it
+const { setup } = sdkFixture({ service: 'order', reconnect: { minDelayMs: 5, maxDelayMs: 10 } });
 
 describe('lock order', () => {
   it('an acquire while holding sends order {held: newest hold, acquired} once per pair, short holds or not', async () => {
@@ -77,7 +60,7 @@ describe('lock order', () => {
   });
 
   it('a nested checkout from a semaphore: order {pool, pool}, ONE local warning per pool, and the hazard event', async () => {
-    const { daemon, dd } = await setup();
+    const { daemon, dd, logger } = await setup();
     const pool = dd.semaphore('db', 4);
     const m = dd.mutex('m');
     const hazards: Hazard[] = [];
@@ -108,8 +91,7 @@ describe('lock order', () => {
   });
 
   it('while disconnected no order fact is buffered', async () => {
-    logger = quietLogger();
-    dd = await connect({ url: 'ws://127.0.0.1:1/v1/stream', service: 'order', logger, connectTimeoutMs: 50, reconnect: false });
+    const { dd } = await setup({ url: 'ws://127.0.0.1:1/v1/stream', connectTimeoutMs: 50, reconnect: false });
     const a = dd.mutex('a');
     for (let i = 0; i < 1000; i++) {
       const ha = await a.acquire();

@@ -1,27 +1,17 @@
 // The exact events the SDK sends for holds, waits, tasks and joins.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import { connect, type Client, type ConnectOptions, type Held } from '../src/index.js';
-import { IMMEDIATE, FakeDaemon, quietLogger, settle, sleep } from './fake-daemon.js';
+import { describe, it } from 'node:test';
+import { type ConnectOptions, type Held } from '../src/index.js';
+import { IMMEDIATE, sdkFixture, settle, sleep } from './fake-daemon.js';
 
-let daemon: FakeDaemon | undefined;
-let dd: Client | undefined;
+// immediate reporting: these tests pin the exact events (the cheap defaults are tested in defaults.test.ts)
+const fixture = sdkFixture({ service: 'wire', ...IMMEDIATE });
 
 async function setup(opts: Partial<ConnectOptions> = {}, limits: { maxEventsPerFrame?: number; maxFrameBytes?: number } = {}) {
-  daemon = await FakeDaemon.start(limits);
-  // immediate reporting: these tests pin the exact events (the cheap defaults are tested in defaults.test.ts)
-  dd = await connect({ url: daemon.url, service: 'wire', logger: quietLogger(), ...IMMEDIATE, ...opts });
+  const { daemon, dd } = await fixture.setup(opts, limits);
   assert.equal(dd.connected, true);
   return { daemon, dd };
 }
-
-afterEach(async () => {
-  await dd?.close();
-  await daemon?.close();
-  if (daemon) assert.deepEqual(daemon.invalid, [], 'every frame the SDK sent matches the protocol');
-  dd = undefined;
-  daemon = undefined;
-});
 
 describe('wire events', () => {
   it('hello carries protocol, service and a host:pid instance; no snapshot on a fresh start', async () => {

@@ -5,6 +5,18 @@ import type { DeadlockReport } from '@deadlockd/proto';
 import type { Deadlock } from './engine/types.js';
 
 export type DeadlockStatus = 'aborting' | 'unresolvable' | 'resolved';
+/** what a current (active, unresolved) deadlock is doing */
+export type CycleStatus = 'confirming' | 'aborting' | 'unresolvable';
+
+/**
+ * The status of a deadlock the engine holds as active: in the history once its resolution
+ * began (aborting, unresolvable), else still being confirmed with the clients; undefined once
+ * resolved (the engine lets go of it at the next event). REST and the dashboard both use it.
+ */
+export function cycleStatus(history: DeadlockHistory, id: string): CycleStatus | undefined {
+  const status = history.get(id)?.status ?? 'confirming';
+  return status === 'resolved' ? undefined : status;
+}
 
 export interface HistoryEntry {
   id: string;
@@ -61,9 +73,5 @@ export class DeadlockHistory {
   /** newest first */
   list(): HistoryEntry[] {
     return [...this.entries.values()].reverse();
-  }
-
-  get size(): number {
-    return this.entries.size;
   }
 }

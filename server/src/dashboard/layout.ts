@@ -45,14 +45,6 @@ export class StableLayout {
   /** each node's sorted neighbour list as of the last layout, to see whose connections changed */
   private readonly neighbourhoods = new Map<string, string>();
 
-  get size(): number {
-    return this.positions.size;
-  }
-
-  position(key: string): Point | undefined {
-    return this.positions.get(key);
-  }
-
   /** Computes positions for `input`; returns them (also kept for the next update). */
   update(input: LayoutInput): Map<string, Point> {
     const g = new UndirectedGraph<{ x: number; y: number; fixed: boolean }>();

@@ -40,10 +40,6 @@ export class LiveFeed {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  get viewerCount(): number {
-    return this.viewers.size;
-  }
-
   /** Adds a viewer and sends it the current snapshot. */
   async join(socket: WebSocket): Promise<void> {
     const viewer: Viewer = { socket, sentSeq: 0 };

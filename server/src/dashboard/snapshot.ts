@@ -2,7 +2,7 @@
 // with x/y from the stable layout), the current cycles and the history.
 import type { DeadlockReport } from '@deadlockd/proto';
 import type { NamespaceState } from '../hub.js';
-import type { HistoryEntry } from '../history.js';
+import { cycleStatus, type CycleStatus, type HistoryEntry } from '../history.js';
 import type { GraphStats } from '../engine/types.js';
 import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
 import type { StableLayout } from './layout.js';
@@ -26,7 +26,6 @@ export interface LiveEdge {
   attributes: EdgeAttrs;
 }
 
-export type CycleStatus = 'confirming' | 'aborting' | 'unresolvable';
 
 export interface LiveCycle {
   id: string;
@@ -81,10 +80,9 @@ export function buildLiveBody(ns: NamespaceState, view: LiveView, layout: Stable
   });
 
   const all = ns.history.list();
-  const cycles: LiveCycle[] = ns.engine.activeDeadlocks().map((d) => {
-    const entry = ns.history.get(d.id);
-    const status: CycleStatus = entry && entry.status !== 'resolved' ? entry.status : 'confirming';
-    return { id: d.id, detectedAt: d.detectedAt, status, report: d.report };
+  const cycles: LiveCycle[] = ns.engine.activeDeadlocks().flatMap((d) => {
+    const status = cycleStatus(ns.history, d.id);
+    return status ? [{ id: d.id, detectedAt: d.detectedAt, status, report: d.report }] : [];
   });
   cycles.sort((a, b) => b.detectedAt - a.detectedAt || a.id.localeCompare(b.id));
 

@@ -118,11 +118,8 @@ export class Engine {
 
   /** Forget a found deadlock that will not be resolved (its confirm round failed); it may be found again. */
   dismiss(deadlockId: string): void {
-    const a = this.active.get(deadlockId);
+    const a = this.unlink(deadlockId);
     if (!a) return;
-    for (const w of a.waits) w.deadlocks = w.deadlocks?.filter((x) => x !== deadlockId);
-    this.active.delete(deadlockId);
-    this.activeByKey.delete(a.deadlock.key);
     if (this.dismissedKeys.size >= 10_000) this.dismissedKeys.clear();
     this.dismissedKeys.add(a.deadlock.key);
   }
@@ -165,6 +162,8 @@ export class Engine {
    * (zero in a correct build).
    */
   sweep(): { found: Deadlock[]; missed: number } {
+    // The whole graph as the reduction's scope on purpose, not scopeFrom(): the net must not
+    // share the incremental path's idea of what is relevant, or a bug there would hide here too.
     const all: Owner[] = [];
     for (const c of this.graph.clients.values()) for (const o of c.owners.values()) all.push(o);
     const found = findDeadlocks(all.filter((o) => o.hasLiveWait()), this.victimOrder, {
@@ -281,22 +280,28 @@ export class Engine {
     return a;
   }
 
+  /** Forgets an active deadlock and takes its id off its member waits. */
+  private unlink(id: string): Active | undefined {
+    const a = this.active.get(id);
+    if (!a) return undefined;
+    this.active.delete(id);
+    this.activeByKey.delete(a.deadlock.key);
+    for (const x of a.waits) if (x.deadlocks) x.deadlocks = x.deadlocks.filter((y) => y !== id);
+    return a;
+  }
+
   /** A member wait ended (granted, cancelled, dropped): the deadlock it was part of is over. */
   private waitGone(w: Wait): void {
-    for (const id of w.deadlocks ?? []) {
-      const a = this.active.get(id);
+    const ids = w.deadlocks;
+    if (!ids) return; // nearly every wait: no allocation on the grant/cancel path
+    w.deadlocks = undefined;
+    for (const id of ids) {
+      const a = this.unlink(id);
       if (!a) continue;
-      this.active.delete(id);
-      this.activeByKey.delete(a.deadlock.key);
-      for (const x of a.waits) {
-        if (x === w) continue;
-        x.deadlocks = x.deadlocks?.filter((y) => y !== id);
-        // Two cycles can share a component; one wait ending may leave the other.
-        if (x.owner.waits.has(x)) this.recheckStarts.push(x.owner);
-      }
+      // Two cycles can share a component; one wait ending may leave the other.
+      for (const x of a.waits) if (x !== w && x.owner.waits.has(x)) this.recheckStarts.push(x.owner);
       this.resolved.push(id);
     }
-    w.deadlocks = undefined;
   }
 
   private takeResolved(): string[] {

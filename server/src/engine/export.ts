@@ -120,8 +120,20 @@ function resourceNode(r: Resource): ResourceNode {
  */
 export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}): ExportedGraph {
   const g: ExportedGraph = new MultiDirectedGraph<NodeAttrs, EdgeAttrs>();
-  const addOwner = (o: Owner) => g.mergeNode(ownerNodeKey(o), ownerNode(o));
-  const addResource = (r: Resource) => g.mergeNode(resourceNodeKey(r), resourceNode(r));
+  // Each node's attributes are built once (a resource's walk its queue), on first sight.
+  const addOwner = (o: Owner) => {
+    const key = ownerNodeKey(o);
+    if (!g.hasNode(key)) g.addNode(key, ownerNode(o));
+  };
+  const taskEnds: Resource[] = [];
+  /** false when the resource was already in the graph */
+  const addResource = (r: Resource): boolean => {
+    const key = resourceNodeKey(r);
+    if (g.hasNode(key)) return false;
+    g.addNode(key, resourceNode(r));
+    if (r.taskOf) taskEnds.push(r);
+    return true;
+  };
   const addHold = (o: Owner, r: Resource) => {
     const h = o.holdOn(r);
     if (!h || r.kind === 'task') return;
@@ -139,37 +151,41 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
   };
 
   for (const c of engine.clients.values()) {
+    if (opts.blockedOnly) {
+      // only waits matter here: each one, its owner, and (once per resource) who holds that
+      for (const w of c.waits.values()) {
+        addOwner(w.owner);
+        const fresh = addResource(w.resource);
+        addWait(w);
+        if (!fresh) continue;
+        for (const h of w.resource.holderOwners()) {
+          addOwner(h);
+          addHold(h, w.resource);
+        }
+        if (w.resource.taskOf) addOwner(w.resource.taskOf);
+      }
+      continue;
+    }
     for (const o of c.owners.values()) {
-      if (opts.blockedOnly && o.waits.size === 0) continue;
       addOwner(o);
       for (const w of o.waits) {
         addResource(w.resource);
         addWait(w);
-        if (opts.blockedOnly) {
-          // the holders of what it waits for; task end: the task itself
-          for (const h of w.resource.holderOwners()) {
-            addOwner(h);
-            addHold(h, w.resource);
-          }
-          if (w.resource.taskOf) addOwner(w.resource.taskOf);
-        }
       }
-      if (!opts.blockedOnly)
-        for (const { resource: r } of o.allHolds()) {
-          if (r.kind === 'task') continue;
-          addResource(r);
-          addHold(o, r);
-        }
+      for (const { resource: r } of o.allHolds()) {
+        if (r.kind === 'task') continue;
+        addResource(r);
+        addHold(o, r);
+      }
     }
   }
   // A task-end resource "is held" by its task for the task's whole life.
-  g.forEachNode((key, a) => {
-    if (a.kind !== 'resource' || a.type !== 'task') return;
-    for (const c of engine.clients.values())
-      for (const o of c.owners.values())
-        if (o.taskResource && resourceNodeKey(o.taskResource) === key && g.hasNode(ownerNodeKey(o)) && !g.hasEdge(key, ownerNodeKey(o)))
-          g.addEdge(key, ownerNodeKey(o), { kind: 'holds', since: o.startedAt });
-  });
+  for (const r of taskEnds) {
+    const t = r.taskOf as Owner;
+    const from = resourceNodeKey(r);
+    const to = ownerNodeKey(t);
+    if (g.hasNode(to) && !g.hasEdge(from, to)) g.addEdge(from, to, { kind: 'holds', since: t.startedAt });
+  }
   return g;
 }
 

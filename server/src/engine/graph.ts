@@ -136,10 +136,11 @@ export class Graph {
 
   /** The owner ended: its holds and waits go; waits on its completion are satisfied. */
   private dropOwner(o: Owner): void {
-    for (const w of [...o.waits]) this.removeWait(w);
-    for (const h of [...o.allHolds()]) this.removeHold(h);
+    // removeWait/removeHold change these collections: copy only when there is something to remove
+    if (o.waits.size > 0) for (const w of [...o.waits]) this.removeWait(w);
+    if (o.holds !== undefined) for (const h of [...o.allHolds()]) this.removeHold(h);
     const t = o.taskResource;
-    if (t) for (const w of [...t.queue]) this.removeWait(w);
+    if (t && t.queue.size > 0) for (const w of [...t.queue]) this.removeWait(w);
     o.client.owners.delete(o.id);
     this.ownerCount--;
   }

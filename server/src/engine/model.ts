@@ -16,7 +16,7 @@
 import type { LockMode, ResourceKind } from '@deadlockd/proto';
 import type { ClientInfo } from './types.js';
 import { emptySet } from './empty.js';
-import { byOwner, byResource, findHold, holdCount, holdsIn, type HoldIndex } from './hold-index.js';
+import { byOwner, byResource, findHold, holdsIn, type HoldIndex } from './hold-index.js';
 
 export const EXCLUSIVE = 2 ** 30;
 
@@ -59,9 +59,6 @@ export class Owner {
   }
   allHolds(): IterableIterator<Hold> {
     return holdsIn(this.holds);
-  }
-  get holdCount(): number {
-    return holdCount(this.holds);
   }
   /** pending waits that are not being aborted already */
   *liveWaits(): IterableIterator<Wait> {
@@ -112,9 +109,6 @@ export class Resource {
     if (this.taskOf) return `task:${this.taskOf.key}`;
     return this.global ? `g:${this.name}` : `${this.scope}:${this.name}`;
   }
-  holdBy(o: Owner): Hold | undefined {
-    return findHold(this.holders, o, byOwner);
-  }
   isHeldBy(o: Owner): boolean {
     return findHold(this.holders, o, byOwner) !== undefined;
   }
@@ -123,9 +117,6 @@ export class Resource {
   }
   *holderOwners(): IterableIterator<Owner> {
     for (const h of holdsIn(this.holders)) yield h.owner;
-  }
-  get holderCount(): number {
-    return holdCount(this.holders);
   }
   get free(): number {
     return this.capacity - this.held;

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deadlock } from '../engine/types.js';
-import type { HistoryEntry } from '../history.js';
+import { cycleStatus, type HistoryEntry } from '../history.js';
 import type { NamespaceState } from '../hub.js';
 import { deadlockSvg } from './deadlock-picture.js';
 import { notFound } from './errors.js';
@@ -49,8 +49,8 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
     const ns = hub.namespace(request.namespace);
     const cycles = ns.engine
       .activeDeadlocks()
+      .filter((d) => cycleStatus(ns.history, d.id) !== undefined)
       .map((d) => fromActive(ns, d))
-      .filter((e) => e.status !== 'resolved')
       .sort((a, b) => b.detectedAt - a.detectedAt);
     return { cycles };
   });

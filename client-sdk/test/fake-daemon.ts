@@ -11,7 +11,10 @@ import { connect, type Client, type ConnectOptions } from '../src/index.js';
 export interface Recorded {
   /** which connection (0-based, in accept order) */
   conn: number;
+  /** as parsed by the protocol schema (which drops unknown keys) */
   frame: ClientFrame;
+  /** the text exactly as the SDK sent it */
+  raw: string;
 }
 
 export interface FakeDaemonOptions {
@@ -51,11 +54,12 @@ export class FakeDaemon {
     const conn = this.sockets.length;
     this.sockets.push(ws);
     ws.on('message', (data) => {
+      const text = data.toString();
       let raw: unknown;
       try {
-        raw = JSON.parse(data.toString());
+        raw = JSON.parse(text);
       } catch {
-        this.invalid.push(data.toString());
+        this.invalid.push(text);
         return;
       }
       const parsed = ClientFrame.safeParse(raw);
@@ -63,7 +67,7 @@ export class FakeDaemon {
         this.invalid.push(raw);
         return;
       }
-      this.frames.push({ conn, frame: parsed.data });
+      this.frames.push({ conn, frame: parsed.data, raw: text });
       if (parsed.data.type === 'hello' && !this.opts.silent) {
         ws.send(
           JSON.stringify({

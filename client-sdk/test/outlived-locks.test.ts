@@ -17,6 +17,7 @@ describe('locks that outlive their task', () => {
   after(async () => {
     await dd.close();
     await daemon.close();
+    assert.deepEqual(daemon.invalid, [], 'every frame the SDK sent matches the protocol');
   });
 
   it('a hold returned out of its task: one warning naming task and lock; the daemon hears `end`, no release', async () => {

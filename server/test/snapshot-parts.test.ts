@@ -50,6 +50,7 @@ describe('a snapshot in parts', () => {
     const abort = await client.next('abort');
     assert.ok(['w1', 'w2'].includes(abort.waitId), JSON.stringify(abort));
     assert.deepEqual(await clientGraph(welcome.session), { owners: ['t1', 't2'], holds: 2, waits: ['w1', 'w2'] });
+    await client.barrier(); // everything the daemon sends for these parts has arrived
     assert.equal(client.queued('abort').length, 0, 'one abort for the one deadlock');
     await client.close();
   });

@@ -6,6 +6,7 @@
 // rest: the victim's unit lets the head of the queue finish, which returns
 // two units, and so on.
 import { after, before, describe, test } from 'node:test';
+import type { Hazard } from '@deadlockd/proto';
 import assert from 'node:assert/strict';
 import { Barrier } from '../src/barrier.js';
 import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
@@ -21,8 +22,8 @@ const ROUNDS = 5;
 describe('scenario 4: nested checkout from a semaphore pool', () => {
   let s: WatchedSession;
   // every hazard the daemon sends this client, from the very first event
-  const hazards: { kind: string; text: string }[] = [];
-  let nestedHazard: Promise<{ kind: string; text: string }>;
+  const hazards: Hazard[] = [];
+  let nestedHazard: Promise<Hazard>;
   before(async () => {
     s = await startWatchedSession('orders');
     nestedHazard = new Promise((resolve) => {
@@ -76,7 +77,7 @@ describe('scenario 4: nested checkout from a semaphore pool', () => {
   test('at concurrency 1 the nested checkout is reported as a nested-pool-checkout hazard', T, async () => {
     // the lone requests of the test above did it first (the SDK reports each pair once per connection)
     const hazard = await within(5_000, 'a nested-pool-checkout hazard from the daemon', nestedHazard, () => `${hazards.map((h) => h.text).join('\n')}\n${s.daemon.logs()}`);
-    assert.ok(hazard.text.includes('pool'), hazard.text);
+    assert.deepEqual(hazard.classes, ['orders:pool'], hazard.text);
   });
 
   test(`${N} concurrent requests on a pool of ${N}: exactly one DeadlockError per deadlock, all complete`, T, async () => {

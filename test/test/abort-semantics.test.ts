@@ -8,16 +8,16 @@ import assert from 'node:assert/strict';
 import { DeadlockError } from '@deadlockd/client';
 import type { DeadlockReport } from '@deadlockd/proto';
 import { Barrier } from '../src/barrier.js';
-import { startSdkSession, type SdkSession } from '../src/sdk-session.js';
+import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 import { sleep, within } from '../src/timing.js';
 
 const T = { timeout: 30_000 };
 
 describe('aborts seen by the app', () => {
-  let s: SdkSession;
+  let s: WatchedSession;
   const deadlockEvents: DeadlockReport[] = [];
   before(async () => {
-    s = await startSdkSession('abort-semantics');
+    s = await startWatchedSession('abort-semantics');
     s.dd.on('deadlock', (report: DeadlockReport) => deadlockEvents.push(report));
   });
   after(async () => {

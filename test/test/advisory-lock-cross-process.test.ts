@@ -7,7 +7,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgres, type Postgres } from '../src/embedded-pg.js';
-import { cleanup, describeService, runService, servicePath, startDaemon, type Daemon } from '../src/harness.js';
+import { cleanup, describeService, runService, servicePath, type Daemon } from '../src/harness.js';
+import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
+import { startSweepingDaemon } from '../src/watched-session.js';
 import { daemonDeadlockRecord, waitStacks } from '../src/deadlock-record.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
 
@@ -28,7 +30,7 @@ describe('scenario 7: advisory locks across two processes (embedded PostgreSQL)'
   let postgres: Postgres;
   let daemon: Daemon;
   before(async () => {
-    [postgres, daemon] = await Promise.all([startPostgres({ settings: { deadlock_timeout: '10s' } }), startDaemon()]);
+    [postgres, daemon] = await Promise.all([startPostgres({ settings: { deadlock_timeout: '10s' } }), startSweepingDaemon()]);
     const c = postgres.client();
     await c.connect();
     await c.query('create table accounts (id int primary key, balance int not null)');
@@ -40,6 +42,7 @@ describe('scenario 7: advisory locks across two processes (embedded PostgreSQL)'
   });
 
   test('one wait aborted and cancelled on the server per deadlock, the other proceeds, both finish', { timeout: 60_000 }, async (t) => {
+    const expectDeadlocks = await deadlockCounters(daemon.httpUrl);
     const barrier = new ProcessBarrier(2);
     const common = ['--daemon', daemon.url, '--pg', JSON.stringify(postgres.config), '--rounds', String(ROUNDS)];
     const script = servicePath('advisory-transfer');
@@ -60,6 +63,7 @@ describe('scenario 7: advisory locks across two processes (embedded PostgreSQL)'
     assert.deepEqual(perRound, Array(ROUNDS).fill(1), line);
     const ids = [...x.deadlockIds, ...y.deadlockIds];
     assert.equal(new Set(ids).size, ids.length, `no deadlock aborted both processes: ${ids.join(', ')}`);
+    await expectDeadlocks(ROUNDS); // and the daemon sent no abort the processes did not see
 
     // the victim's pg_advisory_lock was cancelled on the server before DeadlockError reached the app
     assert.deepEqual([...x.stillWaitingAfterAbort, ...y.stillWaitingAfterAbort], Array(ROUNDS).fill(0));
@@ -94,4 +98,6 @@ describe('scenario 7: advisory locks across two processes (embedded PostgreSQL)'
     assert.ok(waitStacks(record).every((w) => SCRIPT_FILE.test(w.stack ?? '')), record.text);
     assert.match(record.text, /pg:[^/]+\/postgres\/advisory:[12]/);
   });
+
+  test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
 });

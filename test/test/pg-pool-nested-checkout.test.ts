@@ -11,6 +11,7 @@ import type { Client, Hazard } from '@deadlockd/client';
 import { instrumentPool } from '@deadlockd/client/pg';
 import { Barrier } from '../src/barrier.js';
 import { daemonDeadlockRecord, waitStacks } from '../src/deadlock-record.js';
+import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
 import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, type Daemon } from '../src/harness.js';
 import { DeadlockTally, retriedTask } from '../src/retried-task.js';
@@ -81,6 +82,7 @@ describe('scenario 4 with a real pg pool (embedded PostgreSQL)', () => {
   });
 
   test(`${N} concurrent requests on a pool of max ${N}: one DeadlockError per deadlock, all complete`, T, async (t) => {
+    const expectDeadlocks = await deadlockCounters(daemon.httpUrl);
     const perRound: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const tally = new DeadlockTally();
@@ -117,10 +119,13 @@ describe('scenario 4 with a real pg pool (embedded PostgreSQL)', () => {
     t.diagnostic(line);
     console.log(line);
     assert.deepEqual(perRound, Array(ROUNDS).fill(1), line);
+    await expectDeadlocks(ROUNDS); // and the daemon sent no abort the app did not see
     // the victim's queued request got a client later and gave it straight back: nothing leaked
     await within(5_000, 'every client back in the pool', (async () => {
       while (pool.idleCount !== pool.totalCount || pool.waitingCount !== 0) await sleep(10);
     })());
     assert.ok(pool.totalCount <= N);
   });
+
+  test('the safety-net sweep found nothing the incremental detection missed', T, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
 });

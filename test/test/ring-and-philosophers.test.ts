@@ -5,22 +5,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCycleRound, type CycleMember } from '../src/cycle-round.js';
-import { startSdkSession, type SdkSession } from '../src/sdk-session.js';
+import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
+import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 import { within } from '../src/timing.js';
 
 const T = { timeout: 30_000 };
 const ROUNDS = 5;
 
 describe('scenarios 2/3: rings of locks, one service', () => {
-  let s: SdkSession;
+  let s: WatchedSession;
   before(async () => {
-    s = await startSdkSession('rings');
+    s = await startWatchedSession('rings');
   });
   after(async () => {
     await s?.close();
   });
 
   async function runRounds(label: string, members: CycleMember[]) {
+    const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     const perRound: number[] = [];
     const ids: string[] = [];
     let completed = 0;
@@ -33,6 +35,7 @@ describe('scenarios 2/3: rings of locks, one service', () => {
     assert.equal(completed, members.length * ROUNDS, `every ${label} owner finished every round`);
     assert.deepEqual(perRound, Array(ROUNDS).fill(1), `${label}: DeadlockErrors per round: ${perRound.join(',')}`);
     assert.equal(new Set(ids).size, ids.length, `${label}: one abort per deadlock`);
+    await expectDeadlocks(ROUNDS); // and the daemon sent no abort the app did not see
   }
 
   test('three-way ring A/B, B/C, C/A: one abort per deadlock, all finish', T, async () => {
@@ -58,4 +61,6 @@ describe('scenarios 2/3: rings of locks, one service', () => {
     await runRounds('philosophers', members);
     assert.equal(meals, 5 * ROUNDS);
   });
+
+  test('the safety-net sweep found nothing the incremental detection missed', T, () => assertSweepMissedNothing(s.daemon.httpUrl, () => s.daemon.logs()));
 });

@@ -9,13 +9,14 @@ import {
   describeService,
   runService,
   servicePath,
-  startDaemon,
   startLockServerProcess,
   type Daemon,
   type LockServerProcess,
 } from '../src/harness.js';
 import { LockClient } from '../src/lock-server.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
+import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
+import { startSweepingDaemon } from '../src/watched-session.js';
 
 const ROUNDS = 5;
 
@@ -30,7 +31,7 @@ describe('scenario 1/7: transfers across two processes on a shared lock service'
   let daemon: Daemon;
   let lockServer: LockServerProcess;
   before(async () => {
-    [daemon, lockServer] = await Promise.all([startDaemon(), startLockServerProcess()]);
+    [daemon, lockServer] = await Promise.all([startSweepingDaemon(), startLockServerProcess()]);
   });
   after(async () => {
     await cleanup(daemon, lockServer);
@@ -38,6 +39,7 @@ describe('scenario 1/7: transfers across two processes on a shared lock service'
 
   test('both finish, exactly the expected money moved, one process aborted per deadlock', { timeout: 30_000 }, async () => {
     const ledger = await LockClient.connect(lockServer.port);
+    const expectDeadlocks = await deadlockCounters(daemon.httpUrl);
     try {
       await ledger.set('balance:a', 1_000);
       await ledger.set('balance:b', 1_000);
@@ -70,8 +72,11 @@ describe('scenario 1/7: transfers across two processes on a shared lock service'
       );
       const ids = [...ab.result.deadlockIds, ...ba.result.deadlockIds];
       assert.equal(new Set(ids).size, ids.length, `no deadlock aborted both processes: ${ids.join(', ')}`);
+      await expectDeadlocks(ROUNDS); // and the daemon sent no abort the processes did not see
     } finally {
       await ledger.close();
     }
   });
+
+  test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
 });

@@ -4,15 +4,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCycleRound } from '../src/cycle-round.js';
-import { startSdkSession, type SdkSession } from '../src/sdk-session.js';
+import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
+import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 import { within } from '../src/timing.js';
 
 const ROUNDS = 20;
 
 describe('scenario 1: transfer lock-order inversion, one service', () => {
-  let s: SdkSession;
+  let s: WatchedSession;
   before(async () => {
-    s = await startSdkSession('payments');
+    s = await startWatchedSession('payments');
   });
   after(async () => {
     await s?.close();
@@ -20,6 +21,7 @@ describe('scenario 1: transfer lock-order inversion, one service', () => {
 
   test('opposite transfers deadlock, one is aborted per deadlock, retries finish, money is conserved', { timeout: 30_000 }, async () => {
     const { dd } = s;
+    const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     const balances = new Map([
       ['a', 1_000],
       ['b', 1_000],
@@ -65,8 +67,11 @@ describe('scenario 1: transfer lock-order inversion, one service', () => {
     // every round forms exactly one deadlock, and it must cost exactly one abort
     assert.deepEqual(perRound, Array(ROUNDS).fill(1), `DeadlockErrors per round: ${perRound.join(',')}`);
     assert.equal(new Set(ids).size, ids.length, 'each abort belongs to its own deadlock');
+    await expectDeadlocks(ROUNDS); // and the daemon sent no abort the app did not see
     assert.equal(total(), totalBefore, 'money is conserved');
     assert.equal(balances.get('a'), 1_000 - 7 * ROUNDS + 3 * ROUNDS);
     assert.equal(balances.get('b'), 1_000 + 7 * ROUNDS - 3 * ROUNDS);
   });
+
+  test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(s.daemon.httpUrl, () => s.daemon.logs()));
 });

@@ -201,8 +201,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.closed = true;
     this.reporter.flush(true);
     await this.conn.close();
-    this.reporter.detach();
-    this.reporter.close();
+    this.reporter.detach(); // also cancels its timers
   }
 
   private lookup<P extends Named>(name: string, kind: abstract new (...a: never[]) => P, make: () => P): P {

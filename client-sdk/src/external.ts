@@ -77,11 +77,6 @@ export class ExternalWait<T> {
     this.promise = this.waiter.promise;
   }
 
-  /** the wait already ended (granted, aborted, failed) */
-  get ended(): boolean {
-    return this.waiter.settled;
-  }
-
   /** The real resource was acquired: report the hold. Null if the wait had already ended: give `value` back. */
   grant(value: T): ExternalHeld<T> | null {
     if (this.waiter.settled) return null;

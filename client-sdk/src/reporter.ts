@@ -65,10 +65,6 @@ export class Reporter {
 
   constructor(private readonly opts: ReporterOptions) {}
 
-  get attached(): boolean {
-    return this.sink !== null;
-  }
-
   /** events and frames sent so far, and what is buffered now */
   stats(): { eventsSent: number; framesSent: number; bufferedEvents: number; liveRecords: number } {
     return { eventsSent: this.sent.events, framesSent: this.sent.frames, bufferedEvents: this.log.length, liveRecords: this.live.size };
@@ -253,10 +249,6 @@ export class Reporter {
     this.sink?.sendText(JSON.stringify(frame));
   }
 
-  close(): void {
-    this.cancelTimers();
-  }
-
   private push(ev: ClientEvent): void {
     if (this.sink === null || this.needSnapshot) return;
     this.log.push(ev);
@@ -335,7 +327,7 @@ export class Reporter {
     const res = rec.resource;
     if (res !== null) this.declareResource(res, out);
     if (rec.task !== null) this.declareOwner(rec.task, out);
-    const stack = formatStack(rec);
+    const stack = formatSite(rec.site);
     if (rec.kind === 'hold') {
       const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: (res as ReportedResource).id, since: rec.holdSince };
       if (rec.mode !== undefined) ev.mode = rec.mode;
@@ -457,12 +449,8 @@ export class Reporter {
   }
 }
 
-/** The call site captured when the wait began, without the "Error" header line, bounded for the wire. */
-function formatStack(rec: Rec): string | undefined {
-  return formatSite(rec.site);
-}
-
-export function formatSite(site: CallSite | null): string | undefined {
+/** A captured call site without the "Error" header line, bounded for the wire. */
+function formatSite(site: CallSite | null): string | undefined {
   if (site === null) return undefined;
   const raw = site.stack;
   if (typeof raw !== 'string') return undefined;

@@ -19,7 +19,7 @@
 // landed, it is unlocked at once and acquire() still rejects.
 import type { ClientBase } from 'pg';
 import type { Client as DeadlockClient } from '../client.js';
-import { abortReason } from '../errors.js';
+import { abortReason, notHeldError } from '../errors.js';
 import type { ExternalHeld } from '../external.js';
 import type { WaitOptions } from '../waiter.js';
 
@@ -205,7 +205,10 @@ class AdvisoryHold implements AdvisoryHeld {
   }
 
   async release(): Promise<void> {
-    if (this.done) this.held.release(); // throws ERR_NOT_HELD
+    // Not held.release(): while the first release's unlock is still running the report is not
+    // released yet, so that would not throw, and a second pg_advisory_unlock would drop another
+    // (re-entrant) hold of this session on the same key.
+    if (this.done) throw notHeldError(this.held.resource);
     this.done = true;
     try {
       // the real lock first, then the report (a report first would show a free lock still held)

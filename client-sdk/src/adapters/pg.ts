@@ -103,15 +103,11 @@ function wrapRelease(client: PoolClient, held: ExternalHeld<PoolClient>): (err?:
   // pg sets a fresh release() on the client at every checkout (and passes the same function as
   // `done`): wrap this checkout's one
   const pgRelease = client.release.bind(client) as (err?: unknown) => void;
-  let reported = false;
   const release = (err?: unknown): void => {
     try {
       pgRelease(err as Error | boolean | undefined); // throws on a double release, like pg does
     } finally {
-      if (!reported) {
-        reported = true;
-        held.release();
-      }
+      if (!held.released) held.release();
     }
   };
   client.release = release as PoolClient['release'];

@@ -87,6 +87,7 @@ export abstract class QueuedPrimitive implements ReportedResource {
 
   /** Grant waiters from the head of the queue while they fit; stop at the first that does not (FIFO). */
   protected grantWaiting(): void {
+    if (this.waiting === 0) return; // every uncontended release: no generator to allocate
     for (const w of this.pending()) {
       const rec = w.rec;
       if (!this.compatible(rec.owner, rec)) return;

@@ -44,7 +44,7 @@ export class Semaphore extends QueuedPrimitive {
     if (units > this.cap) {
       return Promise.reject(new RangeError(`cannot take ${units} units of semaphore ${this.id} (capacity ${this.cap})`));
     }
-    return this.acquireRequest({ mode: undefined, units }, opts, Semaphore.prototype.acquire);
+    return this.acquireRequest(units === 1 ? ONE_UNIT : { mode: undefined, units }, opts, Semaphore.prototype.acquire);
   }
 
   /** Change the capacity. Reported: a decrease can create a deadlock. Holders keep what they have. */
@@ -78,3 +78,6 @@ function checkCapacity(capacity: number): void {
     throw new RangeError(`semaphore capacity must be a positive integer, got ${capacity}`);
   }
 }
+
+/** the usual request, shared (a request is never changed) */
+const ONE_UNIT: Request = { mode: undefined, units: 1 };

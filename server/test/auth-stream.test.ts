@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PROTOCOL_VERSION } from '@deadlockd/proto';
-import { TestClient, ev, startTestDaemon, type TestDaemon } from './helpers.js';
+import { TestClient, connectClient, ev, startTestDaemon, type HelloOptions, type TestDaemon } from './helpers.js';
 import { get, getOk } from './rest-helpers.js';
 
 const TOKENS = { 'tok-one-7f3a': 'ns1', 'tok-two-9c1e': 'ns2', 'tok-one-bis': 'ns1' };
@@ -14,12 +14,8 @@ function hello(token?: string, extra: Record<string, unknown> = {}) {
   return { type: 'hello', protocol: PROTOCOL_VERSION, service: 'svc', instance: 'i-1', ...(token === undefined ? {} : { token }), ...extra };
 }
 
-async function connectWith(url: string, token: string, extra: Record<string, unknown> = {}) {
-  const client = await TestClient.connect(url);
-  client.send(hello(token, extra));
-  const welcome = await client.next('welcome');
-  return { client, welcome };
-}
+/** connect + hello with the token (service 'svc' unless given) + welcome */
+const connectWith = (url: string, token: string, extra: HelloOptions = {}) => connectClient(url, { service: 'svc', instance: 'i-1', ...extra, token });
 
 describe('auth on the stream', () => {
   let daemon: TestDaemon;

@@ -3,9 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { PROTOCOL_VERSION } from '@deadlockd/proto';
 import type { LiveFrame } from '../src/dashboard/index.js';
-import { TestClient, ev, startTestDaemon, type TestDaemon } from './helpers.js';
+import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
 
 const WAIT_MS = 5_000;
 
@@ -50,10 +49,7 @@ function openLive(url: string): Promise<{ ws: WebSocket; frames: LiveFrame[]; un
 }
 
 async function streamClient(url: string, token: string, service: string): Promise<TestClient> {
-  const c = await TestClient.connect(url);
-  c.send({ type: 'hello', protocol: PROTOCOL_VERSION, service, instance: `${service}-1`, token });
-  await c.next('welcome');
-  return c;
+  return (await connectClient(url, { service, instance: `${service}-1`, token })).client;
 }
 
 describe('dashboard with auth on', () => {

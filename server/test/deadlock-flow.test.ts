@@ -1,8 +1,9 @@
 // Deadlocks through raw frames: detection, confirm rounds, aborts, stale
 // answers, reconnects. A real daemon, real ws clients.
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectClient, ev, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
+import { crossedPair } from './rest-helpers.js';
 
 describe('deadlock resolution over /v1/stream', () => {
   let daemon: TestDaemon;
@@ -14,22 +15,21 @@ describe('deadlock resolution over /v1/stream', () => {
   const hub = () => daemon.app.deadlockd.hub;
 
   /** a and b each hold one mutex and wait for the other's */
-  const crossedPair = [
-    ev.mutex('m1'),
-    ev.mutex('m2'),
-    ev.owner('a', { priority: 0 }),
-    ev.owner('b', { priority: 5 }),
-    ev.hold('a', 'm1'),
-    ev.hold('b', 'm2'),
-    ev.wait('wa', 'a', 'm2'),
-    ev.wait('wb', 'b', 'm1'),
-  ];
+  const crossed = crossedPair();
+
+  // After every test, while its clients are still connected: a full sweep finds nothing the
+  // incremental path missed in whatever that test built.
+  afterEach(() => {
+    const missedBefore = hub().stats().missed;
+    assert.equal(hub().sweep().missed, 0);
+    assert.equal(hub().stats().missed, missedBefore);
+  });
 
   it('two owners of one client: abort for exactly one wait, a deadlock report, a log line', async () => {
     const { client, welcome } = await connectClient(daemon.wsUrl, { service: 'payments' });
     assert.equal(welcome.namespace, 'default');
     assert.equal(welcome.resumed, false);
-    client.send({ type: 'events', seq: 1, events: crossedPair });
+    client.send({ type: 'events', seq: 1, events: crossed });
     const abort = await client.next('abort');
     assert.equal(abort.owner, 'a', 'lowest priority is the victim');
     assert.equal(abort.waitId, 'wa');
@@ -177,7 +177,7 @@ describe('deadlock resolution over /v1/stream', () => {
 
   it('a `stale` abort_result makes the daemon re-check', async () => {
     const { client } = await connectClient(daemon.wsUrl);
-    client.send({ type: 'events', seq: 1, events: crossedPair });
+    client.send({ type: 'events', seq: 1, events: crossed });
     const first = await client.next('abort');
     // the client says the wait already ended, but never reported it: the graph
     // still has the cycle, so the re-check finds it again and aborts again
@@ -216,19 +216,6 @@ describe('deadlock resolution over /v1/stream', () => {
     await client.barrier();
     assert.equal(client.queued('abort').length, 0);
     assert.equal(hub().namespace().history.get(d.report.id)?.status, 'unresolvable');
-    await client.close();
-  });
-
-  it('the sweep finds nothing the incremental path missed', async () => {
-    // clients of earlier tests are gone (grace 0): a deadlock dropped by their rounds cannot show up here
-    await eventually(() => hub().stats().clients === 0, 'earlier clients removed');
-    const { client } = await connectClient(daemon.wsUrl);
-    client.send({ type: 'events', seq: 1, events: crossedPair });
-    await client.next('abort');
-    const missedBefore = hub().stats().missed;
-    const r = hub().sweep();
-    assert.equal(r.missed, 0);
-    assert.equal(hub().stats().missed, missedBefore);
     await client.close();
   });
 });

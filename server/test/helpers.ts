@@ -125,12 +125,20 @@ export interface HelloOptions {
   service?: string;
   instance?: string;
   resume?: string;
+  token?: string;
 }
 
 /** connect + hello + wait for welcome */
 export async function connectClient(url: string, hello: HelloOptions = {}): Promise<{ client: TestClient; welcome: WelcomeFrame }> {
   const client = await TestClient.connect(url);
-  client.send({ type: 'hello', protocol: PROTOCOL_VERSION, service: hello.service ?? 'test-svc', instance: hello.instance ?? 'test-1', ...(hello.resume ? { resume: hello.resume } : {}) });
+  client.send({
+    type: 'hello',
+    protocol: PROTOCOL_VERSION,
+    service: hello.service ?? 'test-svc',
+    instance: hello.instance ?? 'test-1',
+    ...(hello.resume ? { resume: hello.resume } : {}),
+    ...(hello.token !== undefined ? { token: hello.token } : {}),
+  });
   const welcome = await client.next('welcome');
   return { client, welcome };
 }

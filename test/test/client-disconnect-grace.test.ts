@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from '@deadlockd/client';
 import { cleanup, servicePath, spawnService, startLockServerProcess, type Daemon, type LockServerProcess } from '../src/harness.js';
+import { takeDistributed } from '../src/distributed-lock.js';
 import { LockClient } from '../src/lock-server.js';
 import { counterBaseline, requireMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
@@ -54,14 +55,7 @@ describe('client disconnect: grace period, then the dead client is forgotten', (
     sdks.push(dd);
     const locks = await LockClient.connect(lockServer.port);
     lockClients.push(locks);
-    const take = async (lock: string) => {
-      const held = await dd.resource(lock).acquire((sig) => locks.acquire(lock, sig), { dispose: () => locks.release(lock) });
-      return () => {
-        locks.release(lock);
-        held.release();
-      };
-    };
-    return { dd, take };
+    return { dd, take: (lock: string) => takeDistributed(dd, locks, lock) };
   }
 
   test('kill -9 a lock holder: no phantom deadlock aborts anyone, its edges go after the grace period', T, async (t) => {

@@ -29,6 +29,7 @@ import type { Client } from '@deadlockd/client';
 import { Barrier } from '../src/barrier.js';
 import { startDelayProxy, type DelayProxy } from '../src/delay-proxy.js';
 import { cleanup, type Daemon } from '../src/harness.js';
+import { takeDistributed } from '../src/distributed-lock.js';
 import { LockClient, startLockServer, type LockServer } from '../src/lock-server.js';
 import { assertSweepMissedNothing, counterBaseline, metric, requireMetrics, waitForMetrics, type MetricValues } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
@@ -46,16 +47,6 @@ const COUNTERS = [
   'deadlockd_phantoms_avoided_total',
 ] as const;
 
-/** Takes the real lock `name` on the lock server, reported to the daemon as a shared resource. */
-function take(dd: Client, lc: LockClient, name: string) {
-  return dd.resource(name).acquire((signal) => lc.acquire(name, signal));
-}
-
-/** Releases the real lock first, then reports the release (as the SDK README says). */
-function give(held: { release(): void }, lc: LockClient, name: string): void {
-  lc.release(name);
-  held.release();
-}
 
 describe('no phantom aborts with a per-client delivery delay', () => {
   let daemon: Daemon;
@@ -120,28 +111,28 @@ describe('no phantom aborts with a per-client delivery delay', () => {
     const steps: string[] = [];
 
     const y1 = retriedTask(ddY, tallyY, 'y1', async () => {
-      const a = await take(ddY, lcY, 'A');
+      const a = await takeDistributed(ddY, lcY, 'A');
       y1HoldsA.fire();
       await y1MayRelease.promise;
-      give(a, lcY, 'A');
+      a();
       steps.push('y1 released A');
     });
     await y1HoldsA.promise;
 
     const x = retriedTask(ddX, tallyX, 'x', async () => {
-      const b = await take(ddX, lcX, 'B');
+      const b = await takeDistributed(ddX, lcX, 'B');
       try {
         xHoldsB.fire();
-        const pendingA = take(ddX, lcX, 'A'); // y1 holds A: a real wait, reported through the proxy
+        const pendingA = takeDistributed(ddX, lcX, 'A'); // y1 holds A: a real wait, reported through the proxy
         xWaitsForA.fire();
         const a = await pendingA;
         steps.push('x got A');
-        give(a, lcX, 'A');
+        a();
         steps.push('x released A');
         xReleasedA.fire();
         await xMayReleaseB.promise; // x keeps running with B
       } finally {
-        give(b, lcX, 'B');
+        b();
       }
     });
     await xHoldsB.promise;
@@ -152,16 +143,16 @@ describe('no phantom aborts with a per-client delivery delay', () => {
     await within(10_000, 'x to get A and release it', xReleasedA.promise, logs);
 
     const y2 = retriedTask(ddY, tallyY, 'y2', async () => {
-      const a = await take(ddY, lcY, 'A'); // free: x released it
+      const a = await takeDistributed(ddY, lcY, 'A'); // free: x released it
       try {
         steps.push('y2 got A');
-        const pendingB = take(ddY, lcY, 'B'); // x holds B and is running: a real wait, no cycle
+        const pendingB = takeDistributed(ddY, lcY, 'B'); // x holds B and is running: a real wait, no cycle
         y2WaitsForB.fire();
         const b = await pendingB;
         steps.push('y2 got B');
-        give(b, lcY, 'B');
+        b();
       } finally {
-        give(a, lcY, 'A');
+        a();
       }
     });
     await y2WaitsForB.promise;
@@ -205,14 +196,14 @@ describe('no phantom aborts with a per-client delivery delay', () => {
       const bothHoldFirst = new Barrier(2);
       const crossed = (dd: Client, lc: LockClient, tally: DeadlockTally, name: string, first: string, second: string) =>
         retriedTask(dd, tally, `${name} #${r}`, async (attempt) => {
-          const h1 = await take(dd, lc, first);
+          const h1 = await takeDistributed(dd, lc, first);
           try {
             if (attempt === 0) await bothHoldFirst.wait();
-            const h2 = await take(dd, lc, second);
-            give(h2, lc, second);
+            const h2 = await takeDistributed(dd, lc, second);
+            h2();
             completed++;
           } finally {
-            give(h1, lc, first);
+            h1();
           }
         });
       await within(

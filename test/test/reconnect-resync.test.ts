@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { connect, type Client } from '@deadlockd/client';
 import { cleanup, startDaemon, type Daemon } from '../src/harness.js';
+import { takeDistributed } from '../src/distributed-lock.js';
 import { LockClient, startLockServer, type LockServer } from '../src/lock-server.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
 import { sleep, within } from '../src/timing.js';
@@ -43,15 +44,7 @@ describe('reconnect and resync: a deadlock that formed while the daemon was down
       assert.ok(dd.connected, `${service} connected`);
       const locks = await LockClient.connect(lockServer.port);
       lockClients.push(locks);
-      // a distributed lock: dd.resource() reports it, the lock server grants it
-      const take = async (name: string) => {
-        const held = await dd.resource(name).acquire((sig) => locks.acquire(name, sig), { dispose: () => locks.release(name) });
-        return () => {
-          locks.release(name);
-          held.release();
-        };
-      };
-      return { dd, take };
+      return { dd, take: (name: string) => takeDistributed(dd, locks, name) };
     };
     const a = await sdk('svc-a');
     const b = await sdk('svc-b');

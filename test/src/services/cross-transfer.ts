@@ -9,6 +9,7 @@
 // The rounds are runTransferRounds (transfer-rounds.ts). Prints {service,
 // moved, deadlocksPerRound, deadlockIds}.
 import { connect } from '@deadlockd/client';
+import { takeDistributed } from '../distributed-lock.js';
 import { LockClient } from '../lock-server.js';
 import { argValue, runMain } from '../service-kit.js';
 import { runTransferRounds } from '../transfer-rounds.js';
@@ -25,18 +26,7 @@ runMain(async () => {
   if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
   const locks = await LockClient.connect(Number(argValue('lock-port')));
 
-  // take the real lock inside resource().acquire so the SDK reports the wait
-  // while LOCK is pending and the hold once GRANTED arrives
-  const lockAccount = async (acct: string) => {
-    const name = `acct:${acct}`;
-    const held = await dd.resource(name).acquire((signal) => locks.acquire(name, signal));
-    return {
-      release: () => {
-        locks.release(name); // the real lock first, then report it (DESIGN §8)
-        held.release();
-      },
-    };
-  };
+  const lockAccount = async (acct: string) => ({ release: await takeDistributed(dd, locks, `acct:${acct}`) });
 
   const result = await runTransferRounds({
     dd,

@@ -6,6 +6,7 @@
 // Prints `HOLDING <lock>` once it holds --hold, and `WAITING <lock>` once its wait for --want
 // has been pending long enough to have been reported to the daemon. Then it waits forever.
 import { connect } from '@deadlockd/client';
+import { takeDistributed } from '../distributed-lock.js';
 import { LockClient } from '../lock-server.js';
 import { argValue } from '../service-kit.js';
 
@@ -16,7 +17,7 @@ const want = argValue('want');
 const dd = await connect({ url, service });
 if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
 const locks = await LockClient.connect(Number(argValue('lock-port')));
-const take = (name: string) => dd.resource(name).acquire((signal) => locks.acquire(name, signal), { dispose: () => locks.release(name) });
+const take = (name: string) => takeDistributed(dd, locks, name);
 
 await dd.task(`${service} holds ${hold}, wants ${want}`, async () => {
   await take(hold);

@@ -3,7 +3,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectClient, ev, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
-import { crossedPair } from './rest-helpers.js';
+import { crossAcrossClients, crossedPair } from './rest-helpers.js';
 
 describe('deadlock resolution over /v1/stream', () => {
   let daemon: TestDaemon;
@@ -60,15 +60,7 @@ describe('deadlock resolution over /v1/stream', () => {
   });
 
   it('two clients: a confirm round first, then one abort to the victim client only', async () => {
-    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
-    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
-    one.send({ type: 'events', seq: 1, events: [ev.mutex('g1', 'global'), ev.mutex('g2', 'global'), ev.owner('a', { priority: 0 }), ev.hold('a', 'g1')] });
-    two.send({ type: 'events', seq: 1, events: [ev.mutex('g1', 'global'), ev.mutex('g2', 'global'), ev.owner('b', { priority: 9 }), ev.hold('b', 'g2')] });
-    await one.barrier();
-    await two.barrier();
-    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 'g2')] });
-    await one.barrier();
-    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'g1')] });
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, { prefix: 'g', priorities: [0, 9] });
 
     const c1 = await one.next('confirm');
     const c2 = await two.next('confirm');
@@ -96,15 +88,7 @@ describe('deadlock resolution over /v1/stream', () => {
   });
 
   it('a phantom across clients (a wait already granted on the client) aborts nobody', async () => {
-    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
-    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
-    one.send({ type: 'events', seq: 1, events: [ev.mutex('p1', 'global'), ev.mutex('p2', 'global'), ev.owner('a'), ev.hold('a', 'p1')] });
-    two.send({ type: 'events', seq: 1, events: [ev.mutex('p1', 'global'), ev.mutex('p2', 'global'), ev.owner('b'), ev.hold('b', 'p2')] });
-    await one.barrier();
-    await two.barrier();
-    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 'p2')] });
-    await one.barrier();
-    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'p1')] });
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, { prefix: 'p' });
     const c1 = await one.next('confirm');
     const c2 = await two.next('confirm');
     // client one: its wait had in fact ended (the cancel was still in its buffer): it flushes, then answers
@@ -121,16 +105,11 @@ describe('deadlock resolution over /v1/stream', () => {
   });
 
   it('waits never confirmed: a new round each time, then dropped after confirmRounds', async () => {
-    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
-    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
-    one.send({ type: 'events', seq: 1, events: [ev.mutex('r1', 'global'), ev.mutex('r2', 'global'), ev.owner('a'), ev.hold('a', 'r1')] });
-    two.send({ type: 'events', seq: 1, events: [ev.mutex('r1', 'global'), ev.mutex('r2', 'global'), ev.owner('b'), ev.hold('b', 'r2')] });
-    await one.barrier();
-    await two.barrier();
-    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 'r2')] });
-    await one.barrier();
-    const droppedBefore = hub().namespace().resolver.stats().droppedUnconfirmed;
-    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'r1')] });
+    let droppedBefore = 0;
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
+      prefix: 'r',
+      beforeClosing: () => (droppedBefore = hub().namespace().resolver.stats().droppedUnconfirmed),
+    });
     const checks = new Set<string>();
     // client one keeps saying its wait is not pending, yet never reports it ended (a lagging view)
     for (let round = 1; round <= daemon.app.deadlockd.config.confirmRounds; round++) {
@@ -152,16 +131,11 @@ describe('deadlock resolution over /v1/stream', () => {
   });
 
   it('a silent client: the confirm round times out and nobody is aborted', async () => {
-    const one = (await connectClient(daemon.wsUrl, { service: 'svc-one' })).client;
-    const two = (await connectClient(daemon.wsUrl, { service: 'svc-two' })).client;
-    one.send({ type: 'events', seq: 1, events: [ev.mutex('s1', 'global'), ev.mutex('s2', 'global'), ev.owner('a'), ev.hold('a', 's1')] });
-    two.send({ type: 'events', seq: 1, events: [ev.mutex('s1', 'global'), ev.mutex('s2', 'global'), ev.owner('b'), ev.hold('b', 's2')] });
-    await one.barrier();
-    await two.barrier();
-    one.send({ type: 'events', seq: 2, events: [ev.wait('wa', 'a', 's2')] });
-    await one.barrier();
-    const timeoutsBefore = hub().namespace().resolver.stats().confirmTimeouts;
-    two.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 's1')] });
+    let timeoutsBefore = 0;
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
+      prefix: 's',
+      beforeClosing: () => (timeoutsBefore = hub().namespace().resolver.stats().confirmTimeouts),
+    });
     const c1 = await one.next('confirm');
     await two.next('confirm'); // two never answers
     one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });

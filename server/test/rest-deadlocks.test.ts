@@ -2,8 +2,8 @@
 // read back as current cycles, history (with its filters), JSON and text reports.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, ev, startTestDaemon, type TestDaemon } from './helpers.js';
-import { answerAbort, crossedPair, deadlockVia, get, getOk, until } from './rest-helpers.js';
+import { connectClient, startTestDaemon, type TestDaemon } from './helpers.js';
+import { answerAbort, crossAcrossClients, crossedPair, deadlockVia, get, getOk, until } from './rest-helpers.js';
 
 interface Entry {
   id: string;
@@ -86,16 +86,7 @@ describe('REST: deadlocks', () => {
   });
 
   it('a cross-client deadlock shows as confirming while its confirm round is open', async () => {
-    const one = (await connectClient(daemon.wsUrl, { service: 'orders' })).client;
-    const two = (await connectClient(daemon.wsUrl, { service: 'stock' })).client;
-    const decl = [ev.mutex('c-g1', 'global'), ev.mutex('c-g2', 'global')];
-    one.send({ type: 'events', seq: 1, events: [...decl, ev.owner('x'), ev.hold('x', 'c-g1')] });
-    two.send({ type: 'events', seq: 1, events: [...decl, ev.owner('y'), ev.hold('y', 'c-g2')] });
-    await one.barrier();
-    await two.barrier();
-    one.send({ type: 'events', seq: 2, events: [ev.wait('wx', 'x', 'c-g2')] });
-    await one.barrier();
-    two.send({ type: 'events', seq: 2, events: [ev.wait('wy', 'y', 'c-g1')] });
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, { prefix: 'c-g', services: ['orders', 'stock'], owners: ['x', 'y'], waitIds: ['wx', 'wy'] });
     await one.next('confirm');
     await two.next('confirm');
 

@@ -1,7 +1,7 @@
 // Helpers for the REST and auth tests: HTTP calls against a real daemon, the
 // crossed pair that deadlocks, and a small parser for the DOT we emit.
 import assert from 'node:assert/strict';
-import { ev, type TestClient } from './helpers.js';
+import { connectClient, ev, type TestClient } from './helpers.js';
 
 export interface HttpResult<T = unknown> {
   status: number;
@@ -174,4 +174,40 @@ export function parseDot(src: string): ParsedDot {
   take('}');
   if (k !== toks.length) throw new Error('text after the closing brace of the DOT graph');
   return { strict, kind, id: graphId, nodes, edges };
+}
+
+export interface CrossClientOptions {
+  /** shared mutexes `<prefix>1` and `<prefix>2` */
+  prefix: string;
+  services?: [string, string];
+  owners?: [string, string];
+  waitIds?: [string, string];
+  priorities?: [number, number];
+  /** runs after the first wait is in, before the wait that closes the cycle is sent */
+  beforeClosing?: () => void;
+}
+
+/**
+ * A deadlock across two clients on shared (global) mutexes: the first client's owner holds
+ * `<prefix>1` and waits for `<prefix>2`, then the second's holds `<prefix>2` and waits for
+ * `<prefix>1`. Resolves once the closing wait is sent (the daemon then opens a confirm round).
+ */
+export async function crossAcrossClients(wsUrl: string, o: CrossClientOptions): Promise<{ one: TestClient; two: TestClient }> {
+  const [s1, s2] = o.services ?? ['svc-one', 'svc-two'];
+  const [a, b] = o.owners ?? ['a', 'b'];
+  const [wa, wb] = o.waitIds ?? ['wa', 'wb'];
+  const [pa, pb] = o.priorities ?? [0, 0];
+  const [g1, g2] = [`${o.prefix}1`, `${o.prefix}2`];
+  const one = (await connectClient(wsUrl, { service: s1 })).client;
+  const two = (await connectClient(wsUrl, { service: s2 })).client;
+  const decl = [ev.mutex(g1, 'global'), ev.mutex(g2, 'global')];
+  one.send({ type: 'events', seq: 1, events: [...decl, ev.owner(a, { priority: pa }), ev.hold(a, g1)] });
+  two.send({ type: 'events', seq: 1, events: [...decl, ev.owner(b, { priority: pb }), ev.hold(b, g2)] });
+  await one.barrier();
+  await two.barrier();
+  one.send({ type: 'events', seq: 2, events: [ev.wait(wa, a, g2)] });
+  await one.barrier();
+  o.beforeClosing?.();
+  two.send({ type: 'events', seq: 2, events: [ev.wait(wb, b, g1)] });
+  return { one, two };
 }

@@ -10,16 +10,19 @@
 //   - R grants in FIFO order and H's wait on R is queued ahead of W's
 //     (a "soft" edge: FIFO will not serve W before H).
 //
-// When. A deadlock can only come into being when an edge is added: a new
-// wait, a hold (reported late, or granted) of an owner that still waits for
-// something else, or a capacity decrease. Releases, cancellations and task
-// ends only remove edges.
-// So the engine searches on exactly those events, from the owner(s) the new
-// edge leaves. Any new deadlock contains that owner (before the event it had
-// no such out-edge, so it could not have been on a cycle through it); older
-// deadlocks were found when they formed. The same argument as PostgreSQL's
-// "the process that closes the cycle finds it", minus the deadlock_timeout
-// wait: we search at once, because the search below is cheap.
+// When. A deadlock can only come into being on two kinds of event. (a) An
+// edge is added: a new wait. The search starts from its owner: any new
+// deadlock contains it (before the event it had no such out-edge, so it could
+// not have been on a cycle through it) — PostgreSQL's "the process that closes
+// the cycle finds it", minus the deadlock_timeout wait: we search at once,
+// because the search below is cheap. (b) Fewer units are left for a
+// resource's waiters: a capacity decrease, a hold reported late, a grant to an
+// owner still blocked elsewhere. With counted resources that can turn a cycle
+// that already existed into a deadlock without any new edge (a waiter holding
+// one unit of a pool, asking for one more, while the last free unit goes to an
+// owner stuck elsewhere), so the search starts from the taker and from the
+// resource's waiters that can be on a cycle at all (graph.ts, unitsTaken).
+// Releases, cancellations and task ends only remove edges and free units.
 //
 // Step 1, the cycle filter. A deadlock needs a cycle through the new waiter,
 // so first a depth-first walk over "waits for R → holders of R" looks for a
@@ -44,6 +47,13 @@
 // waiter: its strongly connected component in the blocked-by graph among the
 // stuck owners (a task re-locking its own mutex is a component of one with an
 // edge to itself). Other stuck owners only queue behind the deadlock.
+//
+// Deadlocks behind deadlocks. One search can find several components, and
+// one may be stuck only because another is (it waits for units a member of
+// the other holds). Components come sinks first; once one has victims, the
+// rest are judged as if those victims had unwound, and one that would then
+// proceed is not reported: aborting it too would be an abort more than needed.
+// Behind an unresolvable deadlock, a stuck component is reported on its own.
 //
 // Victims. A member is a candidate when its owner allows aborts; in a strongly
 // connected component every member blocks another member, so aborting any of
@@ -263,6 +273,13 @@ export function findDeadlocks(
     for (const e of edges(o)) yield e.to;
   });
 
+  // Tarjan yields components sinks first: one blocked by another comes after it. Once a
+  // component has victims, the later ones are judged again as if those victims had unwound:
+  // a component that then proceeds only waited behind the first, and aborting one of its
+  // members too would be an abort more than needed. One still stuck (behind an unresolvable
+  // deadlock, or on its own) is a deadlock of its own.
+  const unwinding = new Set<Owner>();
+  let now = red;
   const found: FoundDeadlock[] = [];
   for (const comp of comps) {
     const inComp = new Set(comp);
@@ -270,18 +287,17 @@ export function findDeadlocks(
     if (!opts.everyComponent && !closer) continue;
     const only = comp[0] as Owner;
     if (comp.length === 1 && !edges(only).some((e) => e.to === only)) continue;
+    if (!comp.some((m) => now.stuck.has(m))) continue;
     const members = comp.sort((a, b) => a.key.localeCompare(b.key));
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
     const behind = [...red.stuck].filter((o) => !inComp.has(o));
-    found.push({
-      members,
-      waits,
-      edges: memberEdges,
-      victims: chooseVictims(members, scope, red, victimOrder, closer, memberEdges),
-      blockedBehind: behind,
-      closer,
-    });
+    const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding);
+    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, closer });
+    if (victims.length > 0) {
+      for (const v of victims) unwinding.add(v.owner);
+      now = reduce(scope, unwinding);
+    }
   }
   return found;
 }
@@ -295,6 +311,8 @@ function chooseVictims(
   order: VictimCriterion[],
   closer: Owner | undefined,
   edges: BlockEdge[],
+  /** victims of deadlocks found before this one in the same search: assumed to unwind */
+  unwinding: ReadonlySet<Owner>,
 ): { owner: Owner; wait: Wait; reason: string }[] {
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
   // A victim gives up every wait it is blocked in (the reduction assumes it
@@ -311,14 +329,14 @@ function chooseVictims(
     .filter((m) => m.abortable && blockedWaits(m, red).length > 0)
     .sort((a, b) => compareVictims(a, b, order, closer));
   for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
-    const again = reduce(scope, new Set([v]));
+    const again = reduce(scope, new Set([...unwinding, v]));
     if (members.every((m) => !again.stuck.has(m))) {
       const reason = v === ordered[0] ? victimReason(v, ordered, order, closer) : 'the first, in victim order, whose abort alone resolves the deadlock';
       return abortWaits(v, reason);
     }
   }
   // No single abort does it: greedily abort in policy order until nobody is stuck.
-  const finished = new Set<Owner>();
+  const finished = new Set<Owner>(unwinding);
   let stillStuck = members;
   for (;;) {
     const pool = stillStuck.filter((m) => m.abortable && !finished.has(m) && blockedWaits(m, red).length > 0);

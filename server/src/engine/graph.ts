@@ -3,10 +3,10 @@
 //
 // Each mutation also says whether it can have created a deadlock, and from
 // which owners a search must start (see detect.ts): a new wait (from its
-// owner), a hold — reported late, or granted — of an owner that is itself
-// still waiting (from that owner), a capacity decrease (from the resource's
-// waiters). Releases, cancellations and ends only ever remove edges, so they
-// never need a search.
+// owner); fewer units left for a resource's waiters — a capacity decrease, a
+// hold reported late, a grant to an owner still waiting elsewhere — (from the
+// taker and the waiters that can be on a cycle, see unitsTaken). Releases,
+// cancellations and ends only ever remove edges, so they never need a search.
 import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
 import { emptySet, writable } from './empty.js';
@@ -94,8 +94,8 @@ export class Graph {
         this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
         // A grant to an owner still blocked elsewhere takes units the reduction
         // assumed it would only take on its way to finishing (a shared lock
-        // may grant in any order): it can close a cycle, like a late hold.
-        if (w.owner.hasLiveWait() && w.resource.queue.size > 0) starts.push(w.owner);
+        // may grant in any order): like a late hold.
+        if (w.owner.hasLiveWait()) this.unitsTaken(w.owner, w.resource, starts);
         return;
       }
       case 'cancel': {
@@ -175,8 +175,7 @@ export class Graph {
             reject('BAD_REQUEST_SIZE', `wait '${w.id}' asks for ${w.units} units; capacity ${capacity} would make it impossible`);
         const decreased = capacity < known.capacity;
         known.capacity = capacity;
-        // Fewer units can leave a waiter stuck for good: search from every waiter.
-        if (decreased) for (const w of known.queue) starts.push(w.owner);
+        if (decreased) this.unitsTaken(undefined, known, starts);
       }
       return;
     }
@@ -307,9 +306,23 @@ export class Graph {
     const units = r.kind === 'rwlock' ? (e.mode === 'exclusive' ? EXCLUSIVE : 1) : this.unitsFor(r, undefined, e);
     const o = this.ownerFor(c, e.owner);
     this.addHold(o, r, units, e.since ?? this.now(), e.stack);
-    // To the daemon a hold it learns of late is a capacity decrease on r; it
-    // can only close a cycle through its owner, and only if that owner waits.
-    if (o.hasLiveWait() && r.queue.size > 0) starts.push(o);
+    // To the daemon a hold it learns of late is a capacity decrease on r.
+    this.unitsTaken(o.hasLiveWait() ? o : undefined, r, starts);
+  }
+
+  /**
+   * Fewer units of r are left for its waiters: a capacity decrease, a hold learned late, a grant
+   * to an owner still blocked elsewhere. A new cycle through the taker (if it waits) can form; and
+   * a cycle through r that was no deadlock while those units were free can become one WITHOUT
+   * passing through the taker (a waiter that holds r's other units, or something r's holders
+   * wait for). So the search also starts from r's waiters that can be on a cycle at all: those
+   * that hold something (a hard edge ends at a holder) and those queued elsewhere too (a soft
+   * edge starts at a queued owner). The plain waiters of a hot lock are neither.
+   */
+  private unitsTaken(taker: Owner | undefined, r: Resource, starts: Owner[]): void {
+    if (r.queue.size === 0) return;
+    if (taker) starts.push(taker);
+    for (const w of r.queue) if (w.owner.holds !== undefined || r.multiWaiters.has(w.owner)) starts.push(w.owner);
   }
 
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {

@@ -47,10 +47,16 @@ function toText(data: Buffer | ArrayBuffer | Buffer[]): string {
   return (data instanceof ArrayBuffer ? Buffer.from(data) : data).toString('utf8');
 }
 
-/** Shows at most 60 characters of what the client sent, for error messages. */
+/**
+ * Names what the client sent, in at most 60 characters, for error messages.
+ * Never serialises a nested value: a frame such as `[[[[…]]]]` nested 5,000
+ * deep parses fine but overflows the stack of JSON.stringify.
+ */
 function preview(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  if (typeof v === 'string') return JSON.stringify(v.length > 57 ? `${v.slice(0, 54)}...` : v);
+  if (Array.isArray(v)) return `an array of ${v.length} element(s)`;
+  if (v !== null && typeof v === 'object') return 'an object';
+  return String(v);
 }
 
 export function peekFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean, maxFrameBytes: number): Peeked {

@@ -71,6 +71,17 @@ export class Session implements ClientConnection {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
+    try {
+      this.decodeAndDispatch(data, isBinary);
+    } catch (err) {
+      // Whatever a frame does, it must not escape into ws's data handler: there
+      // an exception is uncaught and ends the daemon for every client.
+      this.log.error({ err, client: this.clientId }, 'failed to decode a frame');
+      this.sendError('INTERNAL', `${ERROR_CODES.INTERNAL.text}: the frame could not be decoded`);
+    }
+  }
+
+  private decodeAndDispatch(data: RawData, isBinary: boolean): void {
     const peeked = peekFrame(data, isBinary, this.config.maxFrameBytes);
     if (!peeked.ok) return this.fatal(peeked.code, peeked.message, peeked.ref);
     if (this.state === 'awaiting-hello' && peeked.type !== 'hello') {

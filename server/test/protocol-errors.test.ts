@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ERROR_CODE_LIST, PROTOCOL_VERSION } from '@deadlockd/proto';
 import { connectClient, ev, eventually, startTestDaemon, TestClient, type TestDaemon } from './helpers.js';
 
-const MAX_FRAME = 1024;
+const MAX_FRAME = 16 * 1024;
 const MAX_EVENTS = 10;
 const hello = (extra: Record<string, unknown> = {}) => ({ type: 'hello', protocol: PROTOCOL_VERSION, service: 'bad', instance: 'bad-1', ...extra });
 
@@ -37,6 +37,16 @@ const cases: Record<string, BadCase> = {
   'events before hello → HELLO_REQUIRED': { code: 'HELLO_REQUIRED', afterHello: false, payload: () => ({ type: 'events', seq: 0, events: [] }), closeCode: 1008 },
   'a second hello → DUPLICATE_HELLO': { code: 'DUPLICATE_HELLO', afterHello: true, payload: () => hello(), closeCode: 1008 },
   'unsupported protocol version → PROTOCOL_VERSION': { code: 'PROTOCOL_VERSION', afterHello: false, payload: () => hello({ protocol: PROTOCOL_VERSION + 98 }), closeCode: 1008 },
+  // Nested 5,000 deep: once overflowed JSON.stringify's stack in the error message and killed the daemon.
+  'a deeply nested array before hello → BAD_FRAME, and the daemon lives': {
+    code: 'BAD_FRAME', afterHello: false, payload: () => '['.repeat(5000) + ']'.repeat(5000), closeCode: 1008,
+  },
+  'a deeply nested `type` before hello → UNKNOWN_FRAME_TYPE, and the daemon lives': {
+    code: 'UNKNOWN_FRAME_TYPE', afterHello: false, payload: () => `{"type":${'['.repeat(5000)}${']'.repeat(5000)}}`, closeCode: 1008,
+  },
+  'a deeply nested event after hello → BAD_FRAME, and the daemon lives': {
+    code: 'BAD_FRAME', afterHello: true, payload: () => `{"type":"events","seq":1,"events":[${'['.repeat(5000)}${']'.repeat(5000)}]}`, closeCode: 1008,
+  },
   'more events than allowed → TOO_MANY_EVENTS': {
     code: 'TOO_MANY_EVENTS',
     afterHello: true,

@@ -22,6 +22,8 @@ export interface FakeDaemonOptions {
   maxFrameBytes?: number;
   /** announce snapshots in `more` parts up to this many events (absent: an older daemon) */
   maxSnapshotEvents?: number;
+  /** the daemon's clock in welcome.serverTime (absent: an older daemon that does not say it) */
+  serverTime?: () => number;
   /** do not answer hello (to test connect timeouts) */
   silent?: boolean;
   port?: number;
@@ -81,6 +83,7 @@ export class FakeDaemon {
               ...(this.opts.maxSnapshotEvents !== undefined ? { maxSnapshotEvents: this.opts.maxSnapshotEvents } : {}),
             },
             resumed: false,
+            ...(this.opts.serverTime ? { serverTime: this.opts.serverTime() } : {}),
           }),
         );
       }

@@ -2,8 +2,8 @@
 // read back as current cycles, history (with its filters), JSON and text reports.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, startTestDaemon, type TestDaemon } from './helpers.js';
-import { answerAbort, crossAcrossClients, crossedPair, deadlockVia, get, getOk, until } from './rest-helpers.js';
+import { connectClient, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
+import { answerAbort, crossAcrossClients, crossedPair, deadlockVia, get, getOk } from './rest-helpers.js';
 
 interface Entry {
   id: string;
@@ -80,7 +80,7 @@ describe('REST: deadlocks', () => {
     assert.equal(cycle?.status, 'unresolvable');
     assert.equal(cycle?.report.victim, null);
     await client.close(); // grace 0: its owners leave, the deadlock ends
-    await until(async () => (await getOk<Entry>(daemon.url, `/v1/deadlocks/${report.id}`)).status === 'resolved', 'the deadlock is resolved');
+    await eventually(async () => (await getOk<Entry>(daemon.url, `/v1/deadlocks/${report.id}`)).status === 'resolved', 'the deadlock is resolved');
     const { deadlocks } = await getOk<{ deadlocks: Entry[] }>(daemon.url, '/v1/deadlocks?service=batch');
     assert.equal(deadlocks[0]?.id, report.id);
   });

@@ -16,7 +16,7 @@ async function resyncWith(opts: FakeDaemonOptions, n: number) {
   for (let i = 0; i < n; i++) held.push(await dd.mutex(`m${i}`).acquire());
   await daemon.waitFor(() => daemon.facts().filter((e) => e.type === 'hold').length === n, 'the holds reported');
   daemon.dropAll();
-  await daemon.waitFor(() => daemon.frames.some((r) => r.conn === 1), 'the reconnect', 5000);
+  await daemon.waitFor(() => daemon.frames.some((r) => r.conn === 1), 'the reconnect');
   const onSecond = () => daemon.frames.filter((r) => r.conn === 1);
   return { daemon, dd, held, logger, second: () => onSecond().map((r) => r.frame), secondRaw: () => onSecond().map((r) => r.raw) };
 }

@@ -18,7 +18,7 @@ interface Entry {
 describe('REST: deadlocks', () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 10_000, maxHistoryLimit: 50 });
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, maxHistoryLimit: 50 });
   });
   after(() => daemon.close());
 

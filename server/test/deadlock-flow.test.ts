@@ -8,7 +8,9 @@ import { crossAcrossClients, crossedPair } from './rest-helpers.js';
 describe('deadlock resolution over /v1/stream', () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+    // every confirm here is answered: the deadline must never be what a test sees, however slow
+    // the machine (the round that times out has its own daemon below)
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 30_000 });
   });
   after(() => daemon.close());
 
@@ -130,30 +132,6 @@ describe('deadlock resolution over /v1/stream', () => {
     await two.close();
   });
 
-  it('a silent client: at the confirm deadline it is taken at its last word, and its owner is never the victim', async () => {
-    let timeoutsBefore = 0;
-    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
-      prefix: 's',
-      beforeClosing: () => (timeoutsBefore = hub().namespace().resolverStats().confirmTimeouts),
-    });
-    const c1 = await one.next('confirm');
-    await two.next('confirm'); // two never answers
-    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
-    // b (two's owner, the younger) would be the victim; two is silent, so a is chosen instead
-    const abort = await one.next('abort');
-    assert.ok(hub().namespace().resolverStats().confirmTimeouts > timeoutsBefore, 'the round timed out first');
-    assert.equal(abort.owner, 'a');
-    assert.equal(abort.waitId, 'wa');
-    assert.equal(typeof abort.expiresAt, 'number');
-    await two.barrier();
-    assert.equal(two.queued('abort').length, 0, 'no abort to the silent client');
-    one.send({ type: 'events', seq: 3, events: [ev.cancel('wa')] });
-    one.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: 'wa', result: 'aborted' });
-    await eventually(() => hub().namespace().history.get(abort.deadlock)?.status === 'resolved', 'resolved');
-    await one.close();
-    await two.close();
-  });
-
   it('a `stale` abort_result makes the daemon re-check', async () => {
     const { client } = await connectClient(daemon.wsUrl);
     client.send({ type: 'events', seq: 1, events: crossed });
@@ -196,6 +174,45 @@ describe('deadlock resolution over /v1/stream', () => {
     assert.equal(client.queued('abort').length, 0);
     assert.equal(hub().namespace().history.get(d.report.id)?.status, 'unresolvable');
     await client.close();
+  });
+});
+
+describe('a confirm round nobody finishes', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    // the deadline is what this test waits for; no answer has to beat it
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+  });
+  after(() => daemon.close());
+  const hub = () => daemon.app.deadlockd.hub;
+  afterEach(() => {
+    const missedBefore = hub().stats().missed;
+    assert.equal(hub().sweep().missed, 0);
+    assert.equal(hub().stats().missed, missedBefore);
+  });
+
+  it('a silent client: at the confirm deadline it is taken at its last word, and its owner is never the victim', async () => {
+    let timeoutsBefore = 0;
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
+      prefix: 's',
+      beforeClosing: () => (timeoutsBefore = hub().namespace().resolverStats().confirmTimeouts),
+    });
+    const c1 = await one.next('confirm');
+    await two.next('confirm'); // two never answers
+    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
+    // b (two's owner, the younger) would be the victim; two is silent, so a is chosen instead
+    const abort = await one.next('abort');
+    assert.ok(hub().namespace().resolverStats().confirmTimeouts > timeoutsBefore, 'the round timed out first');
+    assert.equal(abort.owner, 'a');
+    assert.equal(abort.waitId, 'wa');
+    assert.equal(typeof abort.expiresAt, 'number');
+    await two.barrier();
+    assert.equal(two.queued('abort').length, 0, 'no abort to the silent client');
+    one.send({ type: 'events', seq: 3, events: [ev.cancel('wa')] });
+    one.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: 'wa', result: 'aborted' });
+    await eventually(() => hub().namespace().history.get(abort.deadlock)?.status === 'resolved', 'resolved');
+    await one.close();
+    await two.close();
   });
 });
 

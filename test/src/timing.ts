@@ -2,7 +2,7 @@
 // any run needs, and exist so a missed deadlock fails with a message that says
 // what was stuck instead of a bare test timeout.
 
-export class HangError extends Error {
+class HangError extends Error {
   override name = 'HangError';
 }
 

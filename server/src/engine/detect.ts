@@ -68,12 +68,12 @@
 // Aborts in flight. Waits the daemon has already asked a client to abort are
 // treated as gone (their owners will unwind), so a deadlock being resolved is
 // not found again while the abort travels.
-import { EXCLUSIVE, type Owner, type Resource, type Wait } from './model.js';
+import type { Owner, Resource, Wait } from './model.js';
 import { reduce, type ReductionResult } from './reduction.js';
 import { stronglyConnected } from './scc.js';
 import type { VictimCriterion } from './types.js';
 
-export interface BlockEdge {
+interface BlockEdge {
   from: Owner;
   to: Owner;
   wait: Wait;
@@ -108,7 +108,7 @@ function fifoQueuesOf(start: Owner): Resource[] | undefined {
 }
 
 /** Step 1: is there a path of blocked-by edges from `start` back to itself? */
-export function cycleThrough(start: Owner): boolean {
+function cycleThrough(start: Owner): boolean {
   const stamp = ++epoch;
   const startQueues = fifoQueuesOf(start);
   const stack: Owner[] = [start];
@@ -145,7 +145,7 @@ export function cycleThrough(start: Owner): boolean {
  * instead of one walk per start (a batch of N waits along a chain would
  * otherwise cost N²). Returns the starts that lie on a cycle.
  */
-export function startsOnCycles(starts: Owner[]): Owner[] {
+function startsOnCycles(starts: Owner[]): Owner[] {
   if (starts.length === 1) return cycleThrough(starts[0] as Owner) ? starts : [];
   // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
   // queued ahead of it. One edge to the NEAREST start ahead stands for all of
@@ -185,7 +185,7 @@ export function startsOnCycles(starts: Owner[]): Owner[] {
 }
 
 /** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
-export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
+function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
   const scope = new Set<Owner>();
   const seen = new Set<Resource>();
   const stack: Owner[] = [];
@@ -207,7 +207,7 @@ export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
 }
 
 /** Blocked-by edges among stuck owners, after a reduction. */
-export function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
+function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
   const edges: BlockEdge[] = [];
   for (const w of o.liveWaits()) {
     if (red.grantedInSim.has(w)) continue;
@@ -240,7 +240,7 @@ function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefi
   return cache.get(w);
 }
 
-export function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
+function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
   const out: Wait[] = [];
   for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out.push(w);
   return out;
@@ -398,4 +398,3 @@ function victimReason(v: Owner, pool: Owner[], order: VictimCriterion[], closer:
   return 'tie broken by owner id';
 }
 
-export { EXCLUSIVE };

@@ -11,7 +11,7 @@ export interface TaskOptions {
 }
 
 export class Owners {
-  readonly main = new Owner('main', 'main', 0, true, Date.now());
+  readonly main = new Owner({ id: 'main', name: 'main', priority: 0, abortable: true, startedAt: Date.now() });
   private readonly als = new AsyncLocalStorage<Owner>();
   private nextId = 0;
 
@@ -22,7 +22,7 @@ export class Owners {
   create(name: string, opts: TaskOptions | undefined): Owner {
     const priority = opts?.priority ?? 0;
     if (!Number.isInteger(priority)) throw new TypeError('task priority must be an integer');
-    return new Owner(`t${++this.nextId}`, name, priority, opts?.abortable ?? true, Date.now());
+    return new Owner({ id: `t${++this.nextId}`, name, priority, abortable: opts?.abortable ?? true, startedAt: Date.now() });
   }
 
   /** Run fn with `owner` as the current owner; a synchronous throw becomes a rejection. */

@@ -44,10 +44,7 @@ export class TaskHandle<T> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const rt = this.rt;
     const site = rt.captureSite(TaskHandle.prototype.join);
-    const rec = new Rec(
-      'wait', rt.owners.current(), null, this.owner, undefined, undefined,
-      rt.newWaitId(), Date.now(), performance.now(), site,
-    );
+    const rec = new Rec({ kind: 'wait', owner: rt.owners.current(), resource: null, task: this.owner, waitId: rt.newWaitId(), site });
     rt.reporter.begin(rec);
     const w = new Waiter<T>(rt, rec, `task ${this.owner.name}`, opts, (x) => this.joiners.delete(x));
     this.joiners.add(w);

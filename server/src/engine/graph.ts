@@ -328,8 +328,11 @@ export class Graph {
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
     const h = o.holdOn(r);
     if (h) {
-      h.units = Math.min(h.units + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
-      r.held += units;
+      // r.held moves by what the hold really grew: an exclusive hold reported on top of a
+      // shared one is capped at EXCLUSIVE, and r.held must stay the sum of its holders' units.
+      const before = h.units;
+      h.units = Math.min(before + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
+      r.held += h.units - before;
       return;
     }
     if (o.client.holdCount >= this.limits.maxHoldsPerClient)

@@ -55,15 +55,39 @@
 // proceed is not reported: aborting it too would be an abort more than needed.
 // Behind an unresolvable deadlock, a stuck component is reported on its own.
 //
-// Victims. A member is a candidate when its owner allows aborts; in a strongly
-// connected component every member blocks another member, so aborting any of
-// them frees something someone in the cycle needs. Candidates are ordered by
-// the configured criteria (default: lowest priority, fewest holds, youngest,
-// the waiter that closed the cycle). The engine picks the first, re-runs the
-// reduction as if that owner had given everything back, and picks another only
-// if members are still stuck — the fewest aborts that resolve the deadlock. If
-// no set of candidates resolves it, nobody is aborted and the deadlock is
-// reported as unresolvable.
+// Victims. A victim must hold something the deadlock needs: units of a
+// resource some member is blocked on (a task "holds" its own end, which the
+// members waiting for it need). Members that hold nothing of the kind are
+// there only through soft edges — queued ahead in a FIFO queue — and are not
+// candidates while a set of candidates that do hold something resolves the
+// deadlock. Among candidates that allow aborts, the configured criteria
+// decide (default: lowest priority, fewest holds, youngest, the waiter that
+// closed the cycle). The engine tries the first few candidates as the only
+// victim (re-running the reduction as if that owner had given everything
+// back), and otherwise aborts greedily in that order until nobody is stuck —
+// the fewest aborts that resolve the deadlock. Only if no set of such
+// candidates resolves it (the holders do not allow aborts) are the other
+// members tried the same way; if that fails too, nobody is aborted and the
+// deadlock is reported as unresolvable.
+//
+// Why an empty-handed member is (nearly) never worth aborting. Let X hold
+// nothing any member is blocked on. Aborting X removes X's waits from their
+// queues and frees nothing. The reduction's outcome changes only where a
+// queue's grants change: FIFO grants depend on the head of the queue and its
+// free units, and removing a wait that is not the first stuck wait in a queue
+// leaves that head as it was. If X's wait IS the first stuck wait of queue R,
+// it is stuck because it asks for more than R's units free at the end; the
+// wait behind it is granted instead only if it asks for fewer units. On a
+// mutex every request is one unit, so this never happens: aborting X changes
+// nothing, and the loop that aborted the queue one waiter at a time (issue 8:
+// 570 of 660 aborts hit owners still waiting for their first lock) cannot
+// recur. On a semaphore or rwlock (a shared request queued behind an
+// exclusive one) it can; but then moving the smaller request ahead of X in
+// the queue resolves the deadlock as well, with no abort at all — the soft
+// deadlock PostgreSQL resolves by rearranging wait queues. So holders go
+// first, and an empty-handed member is aborted only when no set of holders'
+// aborts resolves the deadlock (the oracle test checks exactly this rule
+// against its own exhaustive search).
 //
 // Aborts in flight. Waits the daemon has already asked a client to abort are
 // treated as gone (their owners will unwind), so a deadlock being resolved is
@@ -304,6 +328,18 @@ export function findDeadlocks(
 
 // ---- victims ----------------------------------------------------------------
 
+/**
+ * Members that hold units of a resource some member is blocked on: the only owners whose
+ * abort gives back something the deadlock needs (see "Victims" in the header).
+ */
+export function holdersOfNeeds(members: Owner[], red: ReductionResult): Set<Owner> {
+  const needed = new Set<Resource>();
+  for (const m of members) for (const w of blockedWaits(m, red)) needed.add(w.resource);
+  const out = new Set<Owner>();
+  for (const m of members) for (const h of m.allHolds()) if (needed.has(h.resource)) out.add(m);
+  return out;
+}
+
 function chooseVictims(
   members: Owner[],
   scope: Set<Owner>,
@@ -314,6 +350,28 @@ function chooseVictims(
   /** victims of deadlocks found before this one in the same search: assumed to unwind */
   unwinding: ReadonlySet<Owner>,
 ): { owner: Owner; wait: Wait; reason: string }[] {
+  const eligible = (m: Owner) => m.abortable && blockedWaits(m, red).length > 0;
+  // First among the members that hold what the deadlock needs; only if no set of them
+  // resolves it (they cannot be aborted), among every member.
+  const needed = holdersOfNeeds(members, red);
+  const first = members.filter((m) => needed.has(m) && eligible(m));
+  const found = victimsAmong(first, members, scope, red, order, closer, edges, unwinding);
+  if (found.length > 0 || first.length === members.filter(eligible).length) return found;
+  return victimsAmong(members.filter(eligible), members, scope, red, order, closer, edges, unwinding);
+}
+
+function victimsAmong(
+  pool0: Owner[],
+  members: Owner[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  order: VictimCriterion[],
+  closer: Owner | undefined,
+  edges: BlockEdge[],
+  unwinding: ReadonlySet<Owner>,
+): { owner: Owner; wait: Wait; reason: string }[] {
+  if (pool0.length === 0) return [];
+  const inPool = new Set(pool0);
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
   // A victim gives up every wait it is blocked in (the reduction assumes it
   // unwinds and finishes); the first is the one that puts it on the cycle.
@@ -325,9 +383,7 @@ function chooseVictims(
   };
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
-  const ordered = members
-    .filter((m) => m.abortable && blockedWaits(m, red).length > 0)
-    .sort((a, b) => compareVictims(a, b, order, closer));
+  const ordered = [...pool0].sort((a, b) => compareVictims(a, b, order, closer));
   for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
     const again = reduce(scope, new Set([...unwinding, v]));
     if (members.every((m) => !again.stuck.has(m))) {
@@ -339,8 +395,8 @@ function chooseVictims(
   const finished = new Set<Owner>(unwinding);
   let stillStuck = members;
   for (;;) {
-    const pool = stillStuck.filter((m) => m.abortable && !finished.has(m) && blockedWaits(m, red).length > 0);
-    if (pool.length === 0) return []; // no set of aborts resolves it: report, abort nobody
+    const pool = stillStuck.filter((m) => inPool.has(m) && !finished.has(m));
+    if (pool.length === 0) return []; // no set of aborts from this pool resolves it
     pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).

@@ -252,6 +252,12 @@ export const DeadlockReport = z.object({
   victim: z
     .object({ owner: z.string(), waitId: z.string(), reason: z.string() })
     .nullable(),
+  /**
+   * Owners on the cycle only by being queued in a FIFO queue ahead of a member, holding
+   * nothing the deadlock needs: they are not in `members` and never victims while a
+   * member can be. `count` of them in all, the first few as `<client>/<owner>`.
+   */
+  queued: z.object({ count: z.number().int().nonnegative(), owners: z.array(z.string()) }).optional(),
   /** aborting: victim chosen and told; unresolvable: no member's wait can be aborted */
   resolution: z.enum(['aborting', 'unresolvable']),
   /** a person-readable rendering of all the above */

@@ -62,3 +62,18 @@ test('an empty-handed member is aborted only when no holder may be', () => {
   const d2 = e.send({ type: 'wait', waitId: 'wa', owner: 'a', resource: 'm' }).deadlocks[0]!;
   assert.deepEqual(d2.victims.map((v) => v.owner), ['c']);
 });
+
+test('a report names the two-owner cycle and counts the 200 owners queued on it apart', () => {
+  const d = transfersBehindAQueue(200);
+  assert.equal(d.members.length, 202, 'the engine keeps every owner on the cycle (their waits end the deadlock too)');
+  const r = d.report;
+  assert.deepEqual(r.members.map((m) => m.owner).sort(), ['ha', 'hb']);
+  assert.equal(r.queued?.count, 200);
+  assert.deepEqual(r.queued?.owners, ['c1/q0', 'c1/q1', 'c1/q10', 'c1/q100', 'c1/q101']);
+  // edges out of the two holders only: hard ones between them, one soft one to the nearest queued owner
+  assert.ok(r.edges.every((e) => ['c1/ha', 'c1/hb'].includes(e.from)), JSON.stringify(r.edges));
+  assert.deepEqual(r.edges.filter((e) => e.kind === 'soft').map((e) => [e.from, e.to]), [['c1/hb', 'c1/q199']]);
+  assert.match(r.text, /task 'hb' \(svc\) waits for a, held by task 'ha' \(svc\), queued behind 200 queued owners \(FIFO\)/);
+  assert.match(r.text, /queued: 200 owners .* c1\/q0, c1\/q1, c1\/q10, c1\/q100, c1\/q101 and 195 more/);
+  assert.ok(r.text.length < 2_000, `a short report, not ${r.text.length} characters:\n${r.text}`);
+});

@@ -89,6 +89,11 @@
 // aborts resolves the deadlock (the oracle test checks exactly this rule
 // against its own exhaustive search).
 //
+// Reports. A report names the members that hold what the deadlock needs (and
+// the victims); the members that are on the cycle only by being queued ahead
+// in a FIFO queue are counted apart, with the first few named, so two
+// transfers behind a queue of 200 read as a two-owner cycle plus a queue.
+//
 // Aborts in flight. Waits the daemon has already asked a client to abort are
 // treated as gone (their owners will unwind), so a deadlock being resolved is
 // not found again while the abort travels.
@@ -113,6 +118,8 @@ export interface FoundDeadlock {
   victims: { owner: Owner; wait: Wait; reason: string }[];
   /** owners stuck behind the deadlock without being on its cycle */
   blockedBehind: Owner[];
+  /** members on the cycle only through soft edges, holding nothing it needs (reported apart) */
+  queued: Owner[];
   closer: Owner | undefined;
 }
 
@@ -317,7 +324,10 @@ export function findDeadlocks(
     const waits = members.flatMap((m) => blockedWaits(m, red));
     const behind = [...red.stuck].filter((o) => !inComp.has(o));
     const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding);
-    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, closer });
+    const needed = holdersOfNeeds(members, red);
+    for (const v of victims) needed.add(v.owner);
+    const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
+    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, queued, closer });
     if (victims.length > 0) {
       for (const v of victims) unwinding.add(v.owner);
       now = reduce(scope, unwinding);

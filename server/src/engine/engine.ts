@@ -109,6 +109,14 @@ export class Engine {
   /** Marks the victims' waits as being aborted (treated as gone by detection) before the aborts are sent. */
   beginResolution(d: Deadlock): void {
     const a = this.active.get(d.id) ?? this.register(d, this.waitsOf(d));
+    // queue moves first, as the client applies them before the aborts that follow
+    for (const m of d.reorders) {
+      const c = this.graph.clients.get(m.client);
+      const r = c?.resources.get(m.resource);
+      if (!c || !r) continue;
+      const waits = m.waits.map((id) => c.waits.get(id)).filter((w): w is Wait => w !== undefined && w.resource === r);
+      this.graph.moveToFront(r, waits);
+    }
     for (const v of d.victims) {
       const w = this.graph.clients.get(v.client)?.waits.get(v.waitId);
       if (w) w.aborting = true;
@@ -259,6 +267,7 @@ export class Engine {
       waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
       clients: unique(f.members.map((o) => o.client.info.id)),
+      reorders: f.reorders.map((m) => ({ client: m.waits[0]!.owner.client.info.id, resource: m.resource.name, waits: m.waits.map((w) => w.id) })),
       report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
     };
   }

@@ -296,6 +296,16 @@ export class Graph {
     if (r.global) this.maybeDropGlobal(r);
   }
 
+  /** A reorder plan applied: these pending waits of r go to the front of its queue, in order. */
+  moveToFront(r: Resource, waits: readonly Wait[]): void {
+    const moved = waits.filter((w) => r.queue.has(w));
+    if (moved.length === 0) return;
+    const skip = new Set(moved);
+    const q = new Set<Wait>(moved);
+    for (const w of r.queue) if (!skip.has(w)) q.add(w);
+    r.queue = q;
+  }
+
   // ---- holds ----------------------------------------------------------------
 
   private reportHold(c: ClientState, e: HoldEvent, starts: Owner[]): void {

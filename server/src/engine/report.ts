@@ -94,7 +94,7 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     edges,
     ...(queued.size > 0 ? { queued: { count: queued.size, owners: f.queued.slice(0, QUEUED_NAMED).map(ownerKey) } } : {}),
     victim: v ? { owner: ownerKey(v.owner), waitId: v.wait.id, reason: v.reason } : null,
-    resolution: f.victims.length > 0 ? 'aborting' : 'unresolvable',
+    resolution: f.victims.length > 0 ? 'aborting' : f.reorders.length > 0 ? 'reordering' : 'unresolvable',
     text: '',
   };
   const queuedNote = new Map<string, number>();
@@ -104,6 +104,8 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     f.victims.slice(1).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`),
     queuedNote,
   );
+  for (const m of f.reorders)
+    report.text += `\nreorder: ${m.resource.label}: ${m.waits.map((w) => `${who(undefined, ownerKey(w.owner))} (wait ${w.id})`).join(', ')} moved to the front of the queue`;
   return report;
 }
 
@@ -192,6 +194,8 @@ export function renderReportText(
     const vm = byKey.get(r.victim.owner);
     lines.push(`victim: ${who(vm, r.victim.owner)}, wait ${r.victim.waitId} aborted — ${r.victim.reason}`);
     if (moreVictims.length) lines.push(`also aborted: ${moreVictims.join(', ')}`);
+  } else if (r.resolution === 'reordering') {
+    lines.push('victim: none — resolved by moving waits ahead in a FIFO queue (no abort)');
   } else {
     lines.push('victim: none — no member allows its wait to be aborted; reported only');
   }

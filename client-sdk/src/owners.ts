@@ -3,6 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { abortReason } from './errors.js';
 import { Owner, Rec } from './model.js';
+import { currentRetry } from './retry.js';
 import type { Runtime } from './runtime.js';
 import { Waiter, type WaitOptions } from './waiter.js';
 
@@ -23,9 +24,20 @@ export class Owners {
   }
 
   create(name: string, opts: TaskOptions | undefined): Owner {
-    const priority = opts?.priority ?? 0;
+    // Sub-millisecond start times: tasks started in one burst still have a strict age order.
+    let startedAt = performance.timeOrigin + performance.now();
+    let priority = opts?.priority;
+    // Inside retryOnDeadlock a task keeps the age and priority of the first attempt (retry.ts).
+    const retry = currentRetry();
+    if (retry) {
+      if (retry.firstStartedAt === undefined) retry.firstStartedAt = startedAt;
+      else startedAt = retry.firstStartedAt;
+      if (retry.priority === undefined) retry.priority = priority ?? 0;
+      else priority ??= retry.priority;
+    }
+    priority ??= 0;
     if (!Number.isInteger(priority)) throw new TypeError('task priority must be an integer');
-    return new Owner(`t${++this.nextId}`, name, priority, opts?.abortable ?? true, Date.now());
+    return new Owner(`t${++this.nextId}`, name, priority, opts?.abortable ?? true, startedAt);
   }
 
   /** Run fn with `owner` as the current owner; a synchronous throw becomes a rejection. */

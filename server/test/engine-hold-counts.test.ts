@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientEvent } from '@deadlockd/proto';
-import { Engine } from '../src/engine/index.js';
+import { BookedEngine } from './booked-engine.js';
 
 function setup() {
   let t = 1_000;
-  const engine = new Engine({ namespace: 'test', now: () => t++ });
+  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
   engine.addClient({ id: 'c1', service: 'svc', instance: 'i' });
   const send = (...events: ClientEvent[]) => {
     const r = engine.applyBatch('c1', events);
@@ -17,8 +17,8 @@ function setup() {
   return { engine, send };
 }
 
-const heldSum = (engine: Engine, key: string) => {
-  const r = engine.findResource(key)!;
+const heldSum = (engine: BookedEngine, key: string) => {
+  const r = engine.engine.findResource(key)!;
   let sum = 0;
   for (const h of r.allHolds()) sum += h.units;
   return { held: r.held, sum, holders: [...r.holderOwners()].map((o) => o.id) };

@@ -3,11 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientEvent } from '@deadlockd/proto';
-import { Engine, type Deadlock } from '../src/engine/index.js';
+import type { Deadlock } from '../src/engine/index.js';
+import { BookedEngine } from './booked-engine.js';
 
 function setup() {
   let t = 1_000;
-  const engine = new Engine({ namespace: 'test', now: () => t++ });
+  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
   engine.addClient({ id: 'c1', service: 'svc', instance: 'i' });
   const send = (...events: ClientEvent[]) => {
     const r = engine.applyBatch('c1', events);

@@ -292,7 +292,7 @@ export function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
 export function findDeadlocks(
   starts: Owner[],
   victimOrder: VictimCriterion[],
-  opts: { everyComponent?: boolean; scope?: Set<Owner> } = {},
+  opts: { everyComponent?: boolean; scope?: Set<Owner>; unabortable?: (o: Owner) => boolean } = {},
 ): FoundDeadlock[] {
   const candidates = opts.everyComponent ? starts : startsOnCycles(starts.filter((s) => s.hasLiveWait()));
   if (candidates.length === 0) return [];
@@ -333,7 +333,7 @@ export function findDeadlocks(
     const behind = [...red.stuck].filter((o) => !inComp.has(o));
     // A soft deadlock that a queue reordering resolves costs no abort (PostgreSQL's rule).
     const reorder = reorderPlan(members, memberEdges, scope, red, unwinding);
-    const victims = reorder ? [] : chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding);
+    const victims = reorder ? [] : chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
     const reorders = reorder ?? handoffPlan(members, victims, scope, red, unwinding);
     const needed = holdersOfNeeds(members, red);
     for (const v of victims) needed.add(v.owner);
@@ -469,8 +469,10 @@ function chooseVictims(
   edges: BlockEdge[],
   /** victims of deadlocks found before this one in the same search: assumed to unwind */
   unwinding: ReadonlySet<Owner>,
+  /** owners that missed a deadline of this deadlock (book.ts): never its victims */
+  unabortable: ((o: Owner) => boolean) | undefined,
 ): { owner: Owner; wait: Wait; reason: string }[] {
-  const eligible = (m: Owner) => m.abortable && blockedWaits(m, red).length > 0;
+  const eligible = (m: Owner) => m.abortable && !unabortable?.(m) && blockedWaits(m, red).length > 0;
   // First among the members that hold what the deadlock needs; only if no set of them
   // resolves it (they cannot be aborted), among every member.
   const needed = holdersOfNeeds(members, red);

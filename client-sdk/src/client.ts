@@ -10,6 +10,7 @@ import { consoleLogger, type Logger } from './logger.js';
 import type { CallSite } from './model.js';
 import { Owners, type TaskOptions } from './owners.js';
 import { Mutex } from './primitives/mutex.js';
+import { QueuedPrimitive } from './primitives/queue.js';
 import { RWLock } from './primitives/rwlock.js';
 import { Semaphore } from './primitives/semaphore.js';
 import { ExternalPool, type PoolOptions } from './pool.js';
@@ -227,6 +228,12 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'confirm':
         this.onConfirm(frame);
         return;
+      case 'reorder': {
+        // a deadlock resolved (or an abort's units handed on) by moving waits ahead in a FIFO queue
+        const p = this.named.get(frame.resource);
+        if (p instanceof QueuedPrimitive) p.moveToFront(frame.waits);
+        return;
+      }
       case 'deadlock':
         this.emit('deadlock', frame.report);
         return;

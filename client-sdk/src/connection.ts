@@ -146,6 +146,8 @@ export class Connection implements FrameSink {
         protocol: PROTOCOL_VERSION,
         service: this.opts.service,
         instance: this.opts.instance,
+        // this SDK applies `reorder` frames to its FIFO queues (client.ts)
+        features: ['reorder'],
       };
       if (this.opts.token !== undefined) hello.token = this.opts.token;
       if (this.session !== undefined) hello.resume = this.session;

@@ -2,6 +2,7 @@
 // AsyncLocalStorage scope; code outside any task uses the implicit per-process owner 'main'.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Owner } from './model.js';
+import { currentRetry } from './retry.js';
 
 export interface TaskOptions {
   /** higher = keep alive; the daemon picks victims from the lowest priority (default 0) */
@@ -20,9 +21,20 @@ export class Owners {
   }
 
   create(name: string, opts: TaskOptions | undefined): Owner {
-    const priority = opts?.priority ?? 0;
+    // Sub-millisecond start times: tasks started in one burst still have a strict age order.
+    let startedAt = performance.timeOrigin + performance.now();
+    let priority = opts?.priority;
+    // Inside retryOnDeadlock a task keeps the age and priority of the first attempt (retry.ts).
+    const retry = currentRetry();
+    if (retry) {
+      if (retry.firstStartedAt === undefined) retry.firstStartedAt = startedAt;
+      else startedAt = retry.firstStartedAt;
+      if (retry.priority === undefined) retry.priority = priority ?? 0;
+      else priority ??= retry.priority;
+    }
+    priority ??= 0;
     if (!Number.isInteger(priority)) throw new TypeError('task priority must be an integer');
-    return new Owner({ id: `t${++this.nextId}`, name, priority, abortable: opts?.abortable ?? true, startedAt: Date.now() });
+    return new Owner({ id: `t${++this.nextId}`, name, priority, abortable: opts?.abortable ?? true, startedAt });
   }
 
   /** Run fn with `owner` as the current owner; a synchronous throw becomes a rejection. */

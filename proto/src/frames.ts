@@ -160,6 +160,11 @@ export const HelloFrame = z.object({
   token: z.string().max(4096).optional(),
   /** session id from an earlier `welcome`: resume within the grace period */
   resume: z.string().max(256).optional(),
+  /**
+   * Optional protocol features this client implements. `reorder`: it applies `reorder`
+   * frames to its process-local FIFO queues. Unknown names are ignored.
+   */
+  features: z.array(z.string().max(64)).max(32).optional(),
 });
 
 export const EventsFrame = z.object({
@@ -256,8 +261,18 @@ export const DeadlockReport = z.object({
   victim: z
     .object({ owner: z.string(), waitId: z.string(), reason: z.string() })
     .nullable(),
-  /** aborting: victim chosen and told; unresolvable: no member's wait can be aborted */
-  resolution: z.enum(['aborting', 'unresolvable']),
+  /**
+   * Owners on the cycle only by being queued in a FIFO queue ahead of a member, holding
+   * nothing the deadlock needs: they are not in `members` and never victims while a
+   * member can be. `count` of them in all, the first few as `<client>/<owner>`.
+   */
+  queued: z.object({ count: z.number().int().nonnegative(), owners: z.array(z.string()) }).optional(),
+  /**
+   * aborting: victim chosen and told; reordering: resolved without an abort by moving waits
+   * ahead in a process-local FIFO queue (`reorder` frames); unresolvable: no member's wait can
+   * be aborted
+   */
+  resolution: z.enum(['aborting', 'reordering', 'unresolvable']),
   /** a person-readable rendering of all the above */
   text: z.string(),
 });
@@ -310,6 +325,21 @@ export const AbortFrame = z.object({
   waitId: z.string(),
   report: DeadlockReport,
   expiresAt: z.number().optional(),
+});
+
+/**
+ * Move these pending waits of your process-local FIFO resource `resource` to the front of its
+ * queue, in this order (behind rwlock upgrades, which stay first), then grant from the head as
+ * usual. Ids no longer pending are skipped. Sent only to clients whose `hello` listed the
+ * `reorder` feature; the daemon applies the same move to its view, so no answer is needed.
+ * It resolves a deadlock without an abort (`deadlock` names it), or, sent just before an
+ * `abort`, hands what the victim gives back to the members of the cycle that wait for it.
+ */
+export const ReorderFrame = z.object({
+  type: z.literal('reorder'),
+  deadlock: z.string(),
+  resource: z.string(),
+  waits: z.array(z.string()),
 });
 
 /** Flush what you have buffered, then say which of these waits are still pending. */
@@ -370,6 +400,7 @@ export const ErrorFrame = z.object({
 export const ServerFrame = z.discriminatedUnion('type', [
   WelcomeFrame,
   AbortFrame,
+  ReorderFrame,
   ConfirmFrame,
   DeadlockFrame,
   HazardFrame,
@@ -378,5 +409,6 @@ export const ServerFrame = z.discriminatedUnion('type', [
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type AbortFrame = z.infer<typeof AbortFrame>;
+export type ReorderFrame = z.infer<typeof ReorderFrame>;
 export type ConfirmFrame = z.infer<typeof ConfirmFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;

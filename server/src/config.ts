@@ -144,7 +144,7 @@ export const DEFAULT_CONFIG: Config = {
   maxWaitsPerClient: DEFAULT_ENGINE_LIMITS.maxWaitsPerClient,
   maxHoldsPerClient: DEFAULT_ENGINE_LIMITS.maxHoldsPerClient,
   maxGlobalResources: DEFAULT_ENGINE_LIMITS.maxGlobalResources,
-  victimOrder: ['priority', 'work', 'youngest', 'closer'],
+  victimOrder: ['priority', 'youngest', 'work', 'closer'],
   tokens: {},
   tokensFile: '',
   maxHistoryLimit: 1_000,

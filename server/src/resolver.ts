@@ -67,6 +67,8 @@ export interface ResolverStats {
   resolved: number;
   unresolvable: number;
   abortsSent: number;
+  /** deadlocks whose resolution moved waits in a FIFO queue (`reorder` frames sent) */
+  reorders: number;
   confirmRoundsStarted: number;
   confirmTimeouts: number;
   /** victims that did not carry out their abort in time (the deadlock was re-decided without them) */
@@ -101,6 +103,7 @@ export class Resolver {
     resolved: 0,
     unresolvable: 0,
     abortsSent: 0,
+    reorders: 0,
     confirmRoundsStarted: 0,
     confirmTimeouts: 0,
     abortTimeouts: 0,
@@ -249,7 +252,16 @@ export class Resolver {
   private act(e: BookEntry): void {
     const first = !e.acted;
     const d = e.deadlock;
-    if (d.victims.length === 0) {
+    // Queue moves go first: on the victim's connection they arrive before its abort, so what
+    // the victim gives back goes to the cycle's members (engine/detect.ts, "reordering").
+    if (d.reorders.length > 0 && first) {
+      this.o.engine.applyReorders(d);
+      for (const m of d.reorders) this.o.send(m.client, { type: 'reorder', deadlock: e.id, resource: m.resource, waits: m.waits });
+      this.counters.reorders++;
+    }
+    if (d.victims.length === 0 && d.reorders.length > 0) {
+      this.o.book.reordering(e);
+    } else if (d.victims.length === 0) {
       this.o.book.unresolvable(e);
       if (first) this.counters.unresolvable++;
     } else {

@@ -140,7 +140,7 @@ export class Session implements ClientConnection {
       return this.fatal('UNAUTHORIZED', hello.token === undefined ? `${ERROR_CODES.UNAUTHORIZED.text}: hello carries no token` : ERROR_CODES.UNAUTHORIZED.text);
     }
     const { client, resumed } = this.hub.attach(
-      { service: hello.service, instance: hello.instance, resume: hello.resume },
+      { service: hello.service, instance: hello.instance, resume: hello.resume, features: hello.features },
       this,
       namespace,
     );

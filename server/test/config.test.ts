@@ -56,7 +56,7 @@ describe('config', () => {
       assert.ok(text.includes(s.env), s.env);
     }
     assert.ok(text.includes('default 7070'));
-    assert.ok(text.includes('default priority,work,youngest,closer'));
+    assert.ok(text.includes('default priority,youngest,work,closer'));
   });
 
   it('resolveConfig validates programmatic overrides too', () => {

@@ -84,6 +84,28 @@ export abstract class QueuedPrimitive implements ReportedResource {
     return w.promise;
   }
 
+  /**
+   * The daemon's `reorder` frame: these pending waits (by wait id) go to the front of the
+   * queue, in this order, to resolve a deadlock without an abort; ids not pending here are
+   * skipped. Then grant from the head as usual. Returns how many waits moved.
+   */
+  moveToFront(waitIds: readonly string[]): number {
+    const byId = new Map<string, Waiter<Held>>();
+    for (const w of this.queue) if (w.rec.waitId !== undefined) byId.set(w.rec.waitId, w);
+    const moved: Waiter<Held>[] = [];
+    for (const id of waitIds) {
+      const w = byId.get(id);
+      if (w !== undefined && !moved.includes(w)) moved.push(w);
+    }
+    if (moved.length === 0) return 0;
+    const rest = [...this.queue].filter((w) => !moved.includes(w));
+    this.queue.clear();
+    for (const w of moved) this.queue.add(w);
+    for (const w of rest) this.queue.add(w);
+    this.grantWaiting();
+    return moved.length;
+  }
+
   /** Grant waiters from the head of the queue while they fit; stop at the first that does not (FIFO). */
   protected grantWaiting(): void {
     if (this.waiting === 0) return; // every uncontended release: no generator to allocate

@@ -14,6 +14,12 @@ interface BlockEdge {
   kind: 'hard' | 'soft';
 }
 
+/** Move `waits` to the front of `resource`'s FIFO queue, in this order. */
+interface QueueMove {
+  resource: Resource;
+  waits: Wait[];
+}
+
 export interface FoundDeadlock {
   members: Owner[];
   /** each member's blocked waits */
@@ -23,6 +29,10 @@ export interface FoundDeadlock {
   victims: { owner: Owner; wait: Wait; reason: string }[];
   /** owners stuck behind the deadlock without being on its cycle */
   blockedBehind: Owner[];
+  /** members on the cycle only through soft edges, holding nothing it needs (reported apart) */
+  queued: Owner[];
+  /** queue moves: alone (no victims) they resolve it; with victims, they hand the victims' units on */
+  reorders: QueueMove[];
   closer: Owner | undefined;
 }
 
@@ -226,17 +236,134 @@ export function findDeadlocks(
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
     const behind = [...red.stuck].filter((o) => !inComp.has(o));
-    const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
-    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, closer });
-    if (victims.length > 0) {
+    // A soft deadlock that a queue reordering resolves costs no abort (PostgreSQL's rule).
+    const reorder = reorderPlan(members, memberEdges, scope, red, unwinding);
+    const victims = reorder ? [] : chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
+    const reorders = reorder ?? handoffPlan(members, victims, scope, red, unwinding);
+    const needed = holdersOfNeeds(members, red);
+    for (const v of victims) needed.add(v.owner);
+    const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
+    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, queued, reorders, closer });
+    if (victims.length > 0 || reorder) {
       for (const v of victims) unwinding.add(v.owner);
+      // a reordered component proceeds: for the components after it, its members unwind too
+      if (reorder) for (const m of members) unwinding.add(m);
       now = reduce(scope, unwinding);
     }
   }
   return found;
 }
 
+// ---- reordering -------------------------------------------------------------
+
+/** how many soft edges a reorder search tries (each costs one reduction) */
+const REORDER_TRIALS = 32;
+
+/** A FIFO queue the daemon may reorder: process-local, of a client that applies `reorder` frames. */
+function reorderable(r: Resource, by: Owner): boolean {
+  return r.fifo && !r.global && r.kind !== 'task' && by.client.info.reorder === true;
+}
+
+const withMove = (front: ReadonlyMap<Resource, readonly Wait[]>, w: Wait): Map<Resource, Wait[]> => {
+  const next = new Map<Resource, Wait[]>([...front].map(([r, ws]) => [r, [...ws]]));
+  const list = next.get(w.resource) ?? [];
+  if (!list.includes(w)) list.push(w);
+  next.set(w.resource, list);
+  return next;
+};
+
+const isSubset = <T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean => {
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+};
+
+/**
+ * PostgreSQL's soft-deadlock resolution (lmgr README, "Deadlock detection algorithm"): a
+ * member blocked only because FIFO queues it behind a stuck waiter (a soft edge) may be moved
+ * ahead of it. Moves are tried one soft edge at a time, each waiter to the front of its queue;
+ * a move is kept when it leaves fewer members stuck and makes nobody stuck who was not. Done
+ * when no member is stuck: the plan, and nobody is aborted. (PostgreSQL searches the
+ * orderings of a queue exhaustively by topological sort; moving to the front one wait at a
+ * time finds its answers for the specs it tests, see test/test/pg-isolation-deadlocks.test.ts.)
+ */
+function reorderPlan(
+  members: Owner[],
+  edges: BlockEdge[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  unwinding: ReadonlySet<Owner>,
+): QueueMove[] | undefined {
+  const soft = edges.filter((e) => e.kind === 'soft' && reorderable(e.wait.resource, e.from) && !e.wait.resource.upgrades.has(e.wait));
+  if (soft.length === 0) return undefined;
+  let front = new Map<Resource, Wait[]>();
+  const stuckMembers = (x: ReductionResult) => members.filter((m) => x.stuck.has(m)).length;
+  let best = stuckMembers(unwinding.size > 0 ? reduce(scope, unwinding) : red);
+  for (const e of soft.slice(0, REORDER_TRIALS)) {
+    const next = withMove(front, e.wait);
+    const again = reduce(scope, unwinding, next);
+    if (!isSubset(again.stuck, red.stuck)) continue; // it would strand someone else
+    const n = stuckMembers(again);
+    if (n >= best) continue;
+    front = next;
+    best = n;
+    if (n === 0) return [...front].map(([resource, waits]) => ({ resource, waits }));
+  }
+  return undefined;
+}
+
+/**
+ * With victims chosen: what each victim gives back goes first to the members of the cycle
+ * that wait for it, not to owners queued ahead of them that hold nothing it needs. Without
+ * this, two opposite transfers behind a queue of 200 hand the victim's lock to the next of
+ * the 200, which closes the same cycle again with the survivor, and so on (issue 8). The
+ * moves are kept only if, with the victims unwound, nobody ends up stuck who would not be.
+ */
+function handoffPlan(
+  members: Owner[],
+  victims: { owner: Owner }[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  unwinding: ReadonlySet<Owner>,
+): QueueMove[] {
+  if (victims.length === 0) return [];
+  const gone = new Set<Owner>([...unwinding, ...victims.map((v) => v.owner)]);
+  const needs = holdersOfNeeds(members, red);
+  const moves = new Map<Resource, Wait[]>();
+  for (const v of gone) {
+    if (!victims.some((x) => x.owner === v)) continue;
+    for (const h of v.allHolds()) {
+      const r = h.resource;
+      if (!reorderable(r, v) || moves.has(r)) continue;
+      const waits: Wait[] = [];
+      let ahead = false;
+      for (const w of r.inGrantOrder()) {
+        if (w.aborting || gone.has(w.owner) || red.grantedInSim.has(w) || !red.stuck.has(w.owner)) continue;
+        if (members.includes(w.owner) && needs.has(w.owner)) waits.push(w);
+        else if (waits.length === 0) ahead = true; // someone else would be served first
+      }
+      if (waits.length > 0 && ahead) moves.set(r, waits);
+    }
+  }
+  if (moves.size === 0) return [];
+  const base = reduce(scope, gone);
+  const moved = reduce(scope, gone, moves);
+  if (!isSubset(moved.stuck, base.stuck)) return [];
+  return [...moves].map(([resource, waits]) => ({ resource, waits }));
+}
+
 // ---- victims ----------------------------------------------------------------
+
+/**
+ * Members that hold units of a resource some member is blocked on: the only owners whose
+ * abort gives back something the deadlock needs (see "Victims" in the header).
+ */
+function holdersOfNeeds(members: Owner[], red: ReductionResult): Set<Owner> {
+  const needed = new Set<Resource>();
+  for (const m of members) for (const w of blockedWaits(m, red)) needed.add(w.resource);
+  const out = new Set<Owner>();
+  for (const m of members) for (const h of m.allHolds()) if (needed.has(h.resource)) out.add(m);
+  return out;
+}
 
 function chooseVictims(
   members: Owner[],
@@ -250,7 +377,28 @@ function chooseVictims(
   /** owners that missed a deadline of this deadlock (book.ts): never its victims */
   unabortable: ((o: Owner) => boolean) | undefined,
 ): { owner: Owner; wait: Wait; reason: string }[] {
-  const abortable = (m: Owner): boolean => m.abortable && !unabortable?.(m);
+  const eligible = (m: Owner) => m.abortable && !unabortable?.(m) && blockedWaits(m, red).length > 0;
+  // First among the members that hold what the deadlock needs; only if no set of them
+  // resolves it (they cannot be aborted), among every member.
+  const needed = holdersOfNeeds(members, red);
+  const first = members.filter((m) => needed.has(m) && eligible(m));
+  const found = victimsAmong(first, members, scope, red, order, closer, edges, unwinding);
+  if (found.length > 0 || first.length === members.filter(eligible).length) return found;
+  return victimsAmong(members.filter(eligible), members, scope, red, order, closer, edges, unwinding);
+}
+
+function victimsAmong(
+  pool0: Owner[],
+  members: Owner[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  order: VictimCriterion[],
+  closer: Owner | undefined,
+  edges: BlockEdge[],
+  unwinding: ReadonlySet<Owner>,
+): { owner: Owner; wait: Wait; reason: string }[] {
+  if (pool0.length === 0) return [];
+  const inPool = new Set(pool0);
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
   // A victim gives up every wait it is blocked in (the reduction assumes it
   // unwinds and finishes); the first is the one that puts it on the cycle.
@@ -262,9 +410,7 @@ function chooseVictims(
   };
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
-  const ordered = members
-    .filter((m) => abortable(m) && blockedWaits(m, red).length > 0)
-    .sort((a, b) => compareVictims(a, b, order, closer));
+  const ordered = [...pool0].sort((a, b) => compareVictims(a, b, order, closer));
   for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
     const again = reduce(scope, new Set([...unwinding, v]));
     if (members.every((m) => !again.stuck.has(m))) {
@@ -276,8 +422,8 @@ function chooseVictims(
   const finished = new Set<Owner>(unwinding);
   let stillStuck = members;
   for (;;) {
-    const pool = stillStuck.filter((m) => abortable(m) && !finished.has(m) && blockedWaits(m, red).length > 0);
-    if (pool.length === 0) return []; // no set of aborts resolves it: report, abort nobody
+    const pool = stillStuck.filter((m) => inPool.has(m) && !finished.has(m));
+    if (pool.length === 0) return []; // no set of aborts from this pool resolves it
     pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).

@@ -130,6 +130,20 @@ export class Engine {
     return this.detect(owners, unabortable);
   }
 
+  /**
+   * A deadlock's queue moves, applied to the engine's view as the owning client applies its
+   * `reorder` frames (moved waits first, in order; ids no longer pending are skipped).
+   */
+  applyReorders(d: Deadlock): void {
+    for (const m of d.reorders) {
+      const c = this.graph.clients.get(m.client);
+      const r = c?.resources.get(m.resource);
+      if (!c || !r) continue;
+      const waits = m.waits.map((id) => c.waits.get(id)).filter((w): w is Wait => w !== undefined && w.resource === r);
+      this.graph.moveToFront(r, waits);
+    }
+  }
+
   /** The model object of a pending wait, if it still pends. */
   wait(ref: WaitRef): Wait | undefined {
     return this.graph.clients.get(ref.client)?.waits.get(ref.waitId);
@@ -215,6 +229,7 @@ export class Engine {
       waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
       clients: unique(f.members.map((o) => o.client.info.id)),
+      reorders: f.reorders.map((m) => ({ client: m.waits[0]!.owner.client.info.id, resource: m.resource.name, waits: m.waits.map((w) => w.id) })),
       report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
     };
     return { deadlock, waits: f.waits };

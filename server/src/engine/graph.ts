@@ -293,6 +293,16 @@ export class Graph {
     if (r.global) this.maybeDropGlobal(r);
   }
 
+  /** A reorder plan applied: these pending waits of r go to the front of its queue, in order. */
+  moveToFront(r: Resource, waits: readonly Wait[]): void {
+    const moved = waits.filter((w) => r.queue.has(w));
+    if (moved.length === 0) return;
+    const skip = new Set(moved);
+    const q = new Set<Wait>(moved);
+    for (const w of r.queue) if (!skip.has(w)) q.add(w);
+    r.queue = q;
+  }
+
   // ---- holds ----------------------------------------------------------------
 
   private reportHold(c: ClientState, e: HoldEvent, starts: Owner[]): void {
@@ -321,8 +331,11 @@ export class Graph {
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
     const h = o.holdOn(r);
     if (h) {
-      h.units = Math.min(h.units + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
-      r.held += units;
+      // r.held moves by what the hold really grew: an exclusive hold reported on top of a
+      // shared one is capped at EXCLUSIVE, and r.held must stay the sum of its holders' units.
+      const before = h.units;
+      h.units = Math.min(before + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
+      r.held += h.units - before;
       return;
     }
     if (o.client.holdCount >= this.limits.maxHoldsPerClient)

@@ -38,6 +38,26 @@ function waitOf(w: Wait) {
   };
 }
 
+/** how many of the owners only queued on the cycle a report names (the rest are counted) */
+const QUEUED_NAMED = 5;
+
+/** For each FIFO wait of a listed member: how many queued-only members wait ahead of it there. */
+function queuedAhead(listed: Owner[], queued: ReadonlySet<Owner>, waitsByOwner: Map<Owner, Wait[]>): Map<Wait, number> {
+  const out = new Map<Wait, number>();
+  if (queued.size === 0) return out;
+  for (const o of listed)
+    for (const w of waitsByOwner.get(o) ?? []) {
+      if (!w.resource.fifo) continue;
+      let n = 0;
+      for (const q of w.resource.inGrantOrder()) {
+        if (q === w) break;
+        if (!q.aborting && queued.has(q.owner)) n++;
+      }
+      if (n > 0) out.set(w, n);
+    }
+  return out;
+}
+
 export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport {
   const waitsByOwner = new Map<Owner, Wait[]>();
   for (const w of f.waits) {
@@ -45,7 +65,10 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     if (list) list.push(w);
     else waitsByOwner.set(w.owner, [w]);
   }
-  const members: ReportMember[] = f.members.map((o) => ({
+  const queued = new Set(f.queued);
+  const listed = f.members.filter((o) => !queued.has(o));
+  const ahead = queuedAhead(listed, queued, waitsByOwner);
+  const members: ReportMember[] = listed.map((o) => ({
     owner: o.id,
     name: o.name,
     service: o.client.info.service,
@@ -54,7 +77,9 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     holds: [...o.allHolds()].filter((h) => h.resource.kind !== 'task').map(holdOf),
     waits: (waitsByOwner.get(o) ?? []).map(waitOf),
   }));
-  const edges: ReportEdge[] = f.edges.map((e) => ({
+  // Edges out of the listed members: a soft one may point at a queued-only owner (the nearest
+  // one ahead); the edges among queued-only owners themselves are left out.
+  const edges: ReportEdge[] = f.edges.filter((e) => !queued.has(e.from)).map((e) => ({
     from: ownerKey(e.from),
     to: ownerKey(e.to),
     resource: e.wait.resource.key,
@@ -67,14 +92,20 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     detectedAt: meta.detectedAt,
     members,
     edges,
+    ...(queued.size > 0 ? { queued: { count: queued.size, owners: f.queued.slice(0, QUEUED_NAMED).map(ownerKey) } } : {}),
     victim: v ? { owner: ownerKey(v.owner), waitId: v.wait.id, reason: v.reason } : null,
-    resolution: f.victims.length > 0 ? 'aborting' : 'unresolvable',
+    resolution: f.victims.length > 0 ? 'aborting' : f.reorders.length > 0 ? 'reordering' : 'unresolvable',
     text: '',
   };
+  const queuedNote = new Map<string, number>();
+  for (const [w, n] of ahead) queuedNote.set(`${w.owner.key}\u0000${w.resource.key}`, n);
   report.text = renderReportText(
     report,
     f.victims.slice(1).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`),
+    queuedNote,
   );
+  for (const m of f.reorders)
+    report.text += `\nreorder: ${m.resource.label}: ${m.waits.map((w) => `${who(undefined, ownerKey(w.owner))} (wait ${w.id})`).join(', ')} moved to the front of the queue`;
   return report;
 }
 
@@ -104,7 +135,12 @@ function callSite(stack: string): string[] {
     .slice(0, 3);
 }
 
-export function renderReportText(r: DeadlockReport, moreVictims: string[] = []): string {
+export function renderReportText(
+  r: DeadlockReport,
+  moreVictims: string[] = [],
+  /** `<owner key>\0<resource key>` → queued-only owners ahead of that wait */
+  queuedAheadOf: ReadonlyMap<string, number> = new Map(),
+): string {
   const byKey = new Map(r.members.map((m) => [`${m.client}/${m.owner}`, m]));
   const lines: string[] = [];
   lines.push(
@@ -119,13 +155,22 @@ export function renderReportText(r: DeadlockReport, moreVictims: string[] = []):
     if (!g) grouped.set(k, (g = { from: e.from, resource: e.resource, hard: [], soft: [] }));
     (e.kind === 'hard' ? g.hard : g.soft).push(e.to);
   }
-  for (const g of grouped.values()) {
+  // A member whose only edge on a resource went to queued-only owners still gets its line.
+  for (const k of queuedAheadOf.keys()) {
+    const [from, resource] = k.split('\u0000') as [string, string];
+    if (!grouped.has(k)) grouped.set(k, { from, resource, hard: [], soft: [] });
+  }
+  for (const [k, g] of grouped) {
     const m = byKey.get(g.from);
     const w = m?.waits.find((x) => x.resource === g.resource);
     const target = w ? what(w) : g.resource;
     const parts: string[] = [];
     if (g.hard.length) parts.push(`held by ${g.hard.map((k) => (k === g.from ? 'itself' : who(byKey.get(k), k))).join(' and ')}`);
-    if (g.soft.length) parts.push(`queued behind ${g.soft.map((k) => who(byKey.get(k), k)).join(' and ')} (FIFO)`);
+    const n = queuedAheadOf.get(k) ?? 0;
+    // queued-only owners ahead are counted, not named one by one
+    const soft = g.soft.filter((k) => n === 0 || byKey.has(k)).map((k) => who(byKey.get(k), k));
+    if (n > 0) soft.push(`${n} queued owner${n === 1 ? '' : 's'}`);
+    if (soft.length) parts.push(`queued behind ${soft.join(' and ')} (FIFO)`);
     lines.push(`  ${who(m, g.from)} waits for ${target}, ${parts.join(', ')}`);
   }
   lines.push('members:');
@@ -138,10 +183,19 @@ export function renderReportText(r: DeadlockReport, moreVictims: string[] = []):
       if (w.stack) for (const f of callSite(w.stack)) lines.push(`      ${f}`);
     }
   }
+  if (r.queued) {
+    const more = r.queued.count - r.queued.owners.length;
+    lines.push(
+      `queued: ${r.queued.count} owner${r.queued.count === 1 ? '' : 's'} on the cycle only by waiting in a FIFO queue, holding nothing it needs (not victims): ` +
+        r.queued.owners.join(', ') + (more > 0 ? ` and ${more} more` : ''),
+    );
+  }
   if (r.victim) {
     const vm = byKey.get(r.victim.owner);
     lines.push(`victim: ${who(vm, r.victim.owner)}, wait ${r.victim.waitId} aborted — ${r.victim.reason}`);
     if (moreVictims.length) lines.push(`also aborted: ${moreVictims.join(', ')}`);
+  } else if (r.resolution === 'reordering') {
+    lines.push('victim: none — resolved by moving waits ahead in a FIFO queue (no abort)');
   } else {
     lines.push('victim: none — no member allows its wait to be aborted; reported only');
   }

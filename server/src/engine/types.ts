@@ -8,6 +8,8 @@ export interface ClientInfo {
   id: ClientId;
   service: string;
   instance: string;
+  /** the client applies `reorder` frames to its FIFO queues (hello feature `reorder`) */
+  reorder?: boolean;
 }
 
 /** Criteria for choosing a victim, applied in order until one owner wins. */
@@ -17,7 +19,8 @@ export type VictimCriterion =
   | 'youngest' // latest `startedAt` first
   | 'closer'; // the owner whose wait closed the cycle first
 
-export const DEFAULT_VICTIM_ORDER: VictimCriterion[] = ['priority', 'work', 'youngest', 'closer'];
+// youngest before work: with retries that keep their first start time, the oldest task always wins (client-sdk retry.ts)
+export const DEFAULT_VICTIM_ORDER: VictimCriterion[] = ['priority', 'youngest', 'work', 'closer'];
 
 export interface EngineLimits {
   maxOwnersPerClient: number;
@@ -82,7 +85,19 @@ export interface Deadlock {
   victims: Victim[];
   /** every client that has a member */
   clients: ClientId[];
+  /**
+   * queue moves to make, before any abort: with no victims they resolve the deadlock by
+   * themselves; with victims they hand what the victims give back to the members waiting for it
+   */
+  reorders: Reorder[];
   report: DeadlockReport;
+}
+
+/** Move `waits` (ids, in this order) to the front of the FIFO queue of `client`'s local `resource`. */
+export interface Reorder {
+  client: ClientId;
+  resource: string;
+  waits: string[];
 }
 
 export interface EventError {

@@ -4,7 +4,8 @@ import websocket from '@fastify/websocket';
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
-import { Session } from './session.js';
+import { Session, sessionShared } from './session.js';
+import { GuardedSocket } from './guarded-socket.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { dashboard } from './dashboard/index.js';
 import { authLogSerializers, authPlugin } from './auth.js';
@@ -43,8 +44,15 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
 
   app.register(websocket, {
     // One byte over the limit still reaches us, so we can answer FRAME_TOO_LARGE
-    // with an error frame; anything bigger is closed by ws itself with 1009.
-    options: { maxPayload: config.maxFrameBytes + 1 },
+    // with an error frame; anything bigger is closed by ws itself with 1009, and
+    // GuardedSocket lets the session send FRAME_TOO_LARGE first. UTF-8 is checked
+    // by the frame decoder (BAD_UTF8 error frame) instead of a bare 1007 from ws.
+    options: {
+      maxPayload: config.maxFrameBytes + 1,
+      skipUTF8Validation: true,
+      // the plugin's typings name ws's CommonJS module type, which a subclass imported as ESM cannot satisfy
+      WebSocket: GuardedSocket as never,
+    },
     errorHandler(error, socket, request) {
       request.log.warn({ err: error }, 'websocket error');
       // ws already started a close handshake for protocol errors (1009, 1007…): let it finish.
@@ -78,9 +86,11 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   app.register(authPlugin);
 
   const sessions = new WeakMap<WebSocket, Session>();
+  const shared = sessionShared(config);
+  hub.metrics.watchSnapshotBudget(() => shared.snapshotBudget.inFlight);
   app.register(async (scoped) => {
     scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
-      sessions.set(socket, new Session(socket, hub, config, request.log));
+      sessions.set(socket, new Session(socket, hub, config, request.log, shared));
     });
   });
 
@@ -92,9 +102,10 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     uptimeSeconds: Math.floor((Date.now() - app.deadlockd.startedAt) / 1000),
   }));
 
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', hub.metrics.registry.contentType);
-    return hub.metrics.registry.metrics();
+  // a namespace token sees its own namespace only (see auth.ts)
+  app.get('/metrics', async (request, reply) => {
+    reply.header('content-type', hub.metrics.contentType);
+    return request.seesAllNamespaces ? hub.metrics.allText() : hub.metrics.namespaceText(request.namespace);
   });
 
   // Ready = accepting SDK connections; 503 once shutdown has begun, so a load
@@ -122,6 +133,7 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   app.addHook('onClose', async () => {
     heartbeat?.stop();
     hub.close();
+    hub.metrics.close();
   });
   return app;
 }

@@ -1,5 +1,6 @@
 // Bounded history of the deadlocks a namespace reported: the newest
-// `capacity` entries, oldest dropped first. Entries are updated in place when
+// `capacity` entries and at most `maxBytes` of reports (their JSON size),
+// oldest dropped first; the newest entry is always kept. Entries are updated in place when
 // a deadlock ends (its victim's wait was aborted or another wait ended).
 import type { DeadlockReport } from '@deadlockd/proto';
 import type { Deadlock } from './engine/types.js';
@@ -31,11 +32,30 @@ export interface HistoryEntry {
 export class DeadlockHistory {
   // Map iteration order is insertion order: the first key is the oldest entry.
   private readonly entries = new Map<string, HistoryEntry>();
+  /** JSON size of each entry's report, and their sum */
+  private readonly sizes = new Map<string, number>();
+  private totalBytes = 0;
 
   constructor(
     private readonly capacity: number,
     private readonly namespace: string,
+    private readonly maxBytes = Number.MAX_SAFE_INTEGER,
   ) {}
+
+  /** what the kept reports weigh (their JSON, in UTF-16 code units ≈ bytes) */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private drop(id: string): void {
+    this.entries.delete(id);
+    this.totalBytes -= this.sizes.get(id) ?? 0;
+    this.sizes.delete(id);
+  }
 
   add(d: Deadlock): HistoryEntry {
     const entry: HistoryEntry = {
@@ -46,12 +66,16 @@ export class DeadlockHistory {
       status: d.victims.length > 0 ? 'aborting' : 'unresolvable',
       report: d.report,
     };
-    this.entries.delete(d.id);
+    this.drop(d.id);
     this.entries.set(d.id, entry);
-    while (this.entries.size > this.capacity) {
+    // reports are capped (report.ts), so this costs little
+    const size = JSON.stringify(d.report).length;
+    this.sizes.set(d.id, size);
+    this.totalBytes += size;
+    while (this.entries.size > this.capacity || (this.totalBytes > this.maxBytes && this.entries.size > 1)) {
       const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+      if (oldest === undefined || oldest === d.id) break;
+      this.drop(oldest);
     }
     return entry;
   }

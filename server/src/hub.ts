@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientEvent, Hazard, ServerFrame } from '@deadlockd/proto';
-import type { Config } from './config.js';
+import { engineLimits, type Config } from './config.js';
 import { Engine } from './engine/index.js';
 import type { BatchResult, ClientId, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
@@ -102,15 +102,9 @@ export class Hub {
         namespace: name,
         now: this.now,
         victimOrder: c.victimOrder,
-        limits: {
-          maxOwnersPerClient: c.maxOwnersPerClient,
-          maxResourcesPerClient: c.maxResourcesPerClient,
-          maxWaitsPerClient: c.maxWaitsPerClient,
-          maxHoldsPerClient: c.maxHoldsPerClient,
-          maxGlobalResources: c.maxGlobalResources,
-        },
+        limits: engineLimits(c),
       });
-      const history = new DeadlockHistory(this.config.historySize, name);
+      const history = new DeadlockHistory(this.config.historySize, name, this.config.maxHistoryBytes);
       const resolver = new Resolver({
         engine,
         namespace: name,

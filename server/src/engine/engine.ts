@@ -15,6 +15,7 @@ import {
   type ClientId,
   type ClientInfo,
   type Deadlock,
+  type EngineLimits,
   type EngineOptions,
   type EventError,
   type GraphStats,
@@ -38,6 +39,7 @@ export class Engine {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly victimOrder: VictimCriterion[];
+  private readonly limits: EngineLimits;
   /** found deadlocks not yet over (being verified, being aborted, or unresolvable), by id and by key */
   private readonly active = new Map<string, Active>();
   private readonly activeByKey = new Map<string, string>();
@@ -52,7 +54,8 @@ export class Engine {
     this.now = opts.now ?? Date.now;
     this.newId = opts.newDeadlockId ?? defaultId;
     this.victimOrder = opts.victimOrder ?? DEFAULT_VICTIM_ORDER;
-    this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => this.waitGone(w));
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...opts.limits };
+    this.graph = new Graph(this.limits, this.now, (w) => this.waitGone(w));
     this.lockOrder = new LockOrder({ ...DEFAULT_LOCK_ORDER_LIMITS, ...opts.lockOrderLimits }, this.now);
   }
 
@@ -259,7 +262,7 @@ export class Engine {
       waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
       clients: unique(f.members.map((o) => o.client.info.id)),
-      report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
+      report: buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits),
     };
   }
 

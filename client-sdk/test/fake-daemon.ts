@@ -81,6 +81,7 @@ export class FakeDaemon {
               ...(this.opts.maxSnapshotEvents !== undefined ? { maxSnapshotEvents: this.opts.maxSnapshotEvents } : {}),
             },
             resumed: false,
+            resumeSecret: `secret-of-s${conn}`,
           }),
         );
       }

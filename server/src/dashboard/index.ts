@@ -57,7 +57,8 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
 
   const vendor = new Map<string, Promise<Buffer>>();
   app.get<{ Params: { file: string } }>('/vendor/:file', async (request, reply) => {
-    const path = VENDOR_FILES[request.params.file];
+    // own keys only: `constructor`, `__proto__`, `toString`… are not files (they once answered 500 with Node's error text)
+    const path = Object.hasOwn(VENDOR_FILES, request.params.file) ? VENDOR_FILES[request.params.file] : undefined;
     if (!path) return reply.code(404).send({ error: 'not found' });
     let body = vendor.get(path);
     if (!body) vendor.set(path, (body = readFile(path)));

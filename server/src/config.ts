@@ -191,7 +191,7 @@ export const DEFAULT_CONFIG: Config = {
   snapshotTimeoutMs: 30_000,
   maxSnapshotEventsInFlight: 1_000_000,
   maxGraphNodes: 10_000,
-  maxDrawnNodes: 2_000,
+  maxDrawnNodes: 1_000,
   metricsToken: '',
   victimOrder: ['priority', 'work', 'youngest', 'closer'],
   tokens: {},

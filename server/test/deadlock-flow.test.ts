@@ -232,7 +232,9 @@ describe('disconnect and resume', () => {
     await eventually(() => hub.client(first.welcome.session)?.conn === null, 'session detached');
     assert.equal(hub.namespace().engine.stats().holds, 1, 'holds kept during the grace period');
 
-    const second = await connectClient(daemon.wsUrl, { service: 'orders', resume: first.welcome.session });
+    const secret = first.welcome.resumeSecret;
+    assert.ok(secret, 'welcome carries a resume secret');
+    const second = await connectClient(daemon.wsUrl, { service: 'orders', resume: first.welcome.session, resumeSecret: secret });
     assert.equal(second.welcome.resumed, true);
     assert.equal(second.welcome.session, first.welcome.session);
     second.client.send({ type: 'snapshot', seq: 0, events: [ev.mutex('m'), ev.mutex('n'), ev.owner('a'), ev.hold('a', 'n')] });
@@ -247,6 +249,36 @@ describe('disconnect and resume', () => {
     assert.notEqual(third.welcome.session, first.welcome.session);
     await second.client.close();
     await third.client.close();
+  });
+
+  it('resume needs the secret of the latest welcome: the session id alone (listed by GET /v1/clients) takes nothing over', async () => {
+    const hub = daemon.app.deadlockd.hub;
+    const owner = await connectClient(daemon.wsUrl, { service: 'victim-svc' });
+    owner.client.send({ type: 'events', seq: 1, events: [ev.mutex('vm'), ev.owner('v'), ev.hold('v', 'vm')] });
+    await owner.client.barrier();
+    await owner.client.close();
+    await eventually(() => hub.client(owner.welcome.session)?.conn === null, 'session detached');
+    const session = owner.welcome.session;
+    for (const resumeSecret of [undefined, 'guessed', `${owner.welcome.resumeSecret}x`]) {
+      const thief = await connectClient(daemon.wsUrl, { service: 'victim-svc', resume: session, ...(resumeSecret ? { resumeSecret } : {}) });
+      assert.equal(thief.welcome.resumed, false, `resumed with secret ${String(resumeSecret)}`);
+      assert.notEqual(thief.welcome.session, session);
+      // the thief cannot release the victim's hold: it is not its session
+      thief.client.send({ type: 'events', seq: 1, events: [ev.mutex('vm'), ev.release('v', 'vm')] });
+      const err = await thief.client.next('error');
+      assert.equal(err.code, 'NOT_HELD');
+      await thief.client.close();
+    }
+    assert.equal(hub.client(session)?.conn, null, 'still waiting for its owner');
+    // the owner resumes; the secret it used is spent, the new welcome carries the next one
+    const back = await connectClient(daemon.wsUrl, { service: 'victim-svc', resume: session, resumeSecret: owner.welcome.resumeSecret! });
+    assert.equal(back.welcome.resumed, true);
+    assert.notEqual(back.welcome.resumeSecret, owner.welcome.resumeSecret);
+    await back.client.close();
+    await eventually(() => hub.client(session)?.conn === null, 'detached again');
+    const stale = await connectClient(daemon.wsUrl, { service: 'victim-svc', resume: session, resumeSecret: owner.welcome.resumeSecret! });
+    assert.equal(stale.welcome.resumed, false, 'an earlier secret no longer works');
+    await stale.client.close();
   });
 
   it('after the grace period the client and its holds are gone', async () => {

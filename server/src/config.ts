@@ -189,7 +189,7 @@ export const DEFAULT_CONFIG: Config = {
   maxErrorFramesPerSecond: 100,
   helloTimeoutMs: 10_000,
   snapshotTimeoutMs: 30_000,
-  maxSnapshotEventsInFlight: 1_000_000,
+  maxSnapshotEventsInFlight: 500_000,
   maxGraphNodes: 10_000,
   maxDrawnNodes: 1_000,
   metricsToken: '',
@@ -262,6 +262,12 @@ export function validateConfig(candidate: Record<Key, unknown>): Config {
     if (r.data.maxSnapshotEvents < r.data.maxEventsPerFrame) {
       throw new ConfigError(
         `--max-snapshot-events (${r.data.maxSnapshotEvents}) must be at least --max-events-per-frame (${r.data.maxEventsPerFrame})`,
+      );
+    }
+    // one client's largest snapshot must fit the budget of all of them
+    if (r.data.maxSnapshotEventsInFlight < r.data.maxSnapshotEvents) {
+      throw new ConfigError(
+        `--max-snapshot-events-in-flight (${r.data.maxSnapshotEventsInFlight}) must be at least --max-snapshot-events (${r.data.maxSnapshotEvents})`,
       );
     }
     const config = withTokensFile(r.data);

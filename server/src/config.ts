@@ -184,7 +184,7 @@ export const DEFAULT_CONFIG: Config = {
   maxReportMembers: DEFAULT_ENGINE_LIMITS.maxReportMembers,
   maxReportHolds: DEFAULT_ENGINE_LIMITS.maxReportHolds,
   maxReportEdges: DEFAULT_ENGINE_LIMITS.maxReportEdges,
-  maxHistoryBytes: 64 * 1024 * 1024,
+  maxHistoryBytes: 16 * 1024 * 1024,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxErrorFramesPerSecond: 100,
   helloTimeoutMs: 10_000,

@@ -192,12 +192,12 @@ export const DEFAULT_CONFIG: Config = {
   maxReportMembers: DEFAULT_ENGINE_LIMITS.maxReportMembers,
   maxReportHolds: DEFAULT_ENGINE_LIMITS.maxReportHolds,
   maxReportEdges: DEFAULT_ENGINE_LIMITS.maxReportEdges,
-  maxHistoryBytes: 64 * 1024 * 1024,
+  maxHistoryBytes: 16 * 1024 * 1024,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxErrorFramesPerSecond: 100,
   helloTimeoutMs: 10_000,
   snapshotTimeoutMs: 30_000,
-  maxSnapshotEventsInFlight: 1_000_000,
+  maxSnapshotEventsInFlight: 500_000,
   maxGraphNodes: 10_000,
   maxDrawnNodes: 1_000,
   metricsToken: '',
@@ -270,6 +270,12 @@ function validateConfig(candidate: Record<Key, unknown>): Config {
     if (r.data.maxSnapshotEvents < r.data.maxEventsPerFrame) {
       throw new ConfigError(
         `--max-snapshot-events (${r.data.maxSnapshotEvents}) must be at least --max-events-per-frame (${r.data.maxEventsPerFrame})`,
+      );
+    }
+    // one client's largest snapshot must fit the budget of all of them
+    if (r.data.maxSnapshotEventsInFlight < r.data.maxSnapshotEvents) {
+      throw new ConfigError(
+        `--max-snapshot-events-in-flight (${r.data.maxSnapshotEventsInFlight}) must be at least --max-snapshot-events (${r.data.maxSnapshotEvents})`,
       );
     }
     const config = withTokensFile(r.data);

@@ -58,14 +58,6 @@ export function sessionShared(config: Config): SessionShared {
   return { snapshotBudget: new SnapshotBudget(config.maxSnapshotEventsInFlight), resumeSecrets: new ResumeSecrets() };
 }
 
-// A frame sent to many clients (a deadlock report to every member's client) is serialized once.
-const serialized = new WeakMap<ServerFrame, string>();
-function serialize(frame: ServerFrame): string {
-  let text = serialized.get(frame);
-  if (text === undefined) serialized.set(frame, (text = JSON.stringify(frame)));
-  return text;
-}
-
 export class Session implements ClientConnection {
   private state: State = 'awaiting-hello';
   private clientId: string | null = null;
@@ -109,7 +101,7 @@ export class Session implements ClientConnection {
 
   send(frame: ServerFrame): void {
     if (this.state === 'closed' || this.socket.readyState !== WebSocket.OPEN) return;
-    const text = serialize(frame);
+    const text = JSON.stringify(frame);
     // ws queues whatever the peer does not read; unbounded, a client that never reads
     // could make the daemon hold gigabytes of frames for it
     if (this.socket.bufferedAmount + text.length > this.config.maxQueuedBytes) return this.slowConsumer(text.length);

@@ -1,6 +1,6 @@
 // Retry a unit of work that the daemon aborted as a deadlock victim, like a database client
 // retrying a transaction. Any other error is passed through at once.
-import { DeadlockError } from './errors.js';
+import { DEADLOCK, DeadlockError } from './errors.js';
 
 export interface RetryOptions {
   /** retries after the first attempt (default 10) */
@@ -12,7 +12,7 @@ export interface RetryOptions {
 export function isDeadlockError(err: unknown): err is DeadlockError {
   if (err instanceof DeadlockError) return true;
   // another copy of the SDK in the same process
-  return err instanceof Error && err.name === 'DeadlockError' && (err as { code?: unknown }).code === 'DEADLOCK';
+  return err instanceof Error && err.name === 'DeadlockError' && (err as { code?: unknown }).code === DEADLOCK;
 }
 
 export async function retryOnDeadlock<T>(fn: () => T | Promise<T>, opts?: RetryOptions): Promise<T> {

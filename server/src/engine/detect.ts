@@ -21,8 +21,6 @@ export interface FoundDeadlock {
   edges: BlockEdge[];
   /** one entry per wait to abort: every blocked wait of each victim owner */
   victims: { owner: Owner; wait: Wait; reason: string }[];
-  /** owners stuck behind the deadlock without being on its cycle */
-  blockedBehind: Owner[];
   closer: Owner | undefined;
 }
 
@@ -225,9 +223,8 @@ export function findDeadlocks(
     const members = comp.sort((a, b) => a.key.localeCompare(b.key));
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
-    const behind = [...red.stuck].filter((o) => !inComp.has(o));
     const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding);
-    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, closer });
+    found.push({ members, waits, edges: memberEdges, victims, closer });
     if (victims.length > 0) {
       for (const v of victims) unwinding.add(v.owner);
       now = reduce(scope, unwinding);

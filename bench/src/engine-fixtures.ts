@@ -130,7 +130,7 @@ export function runProbe(engine: Engine, p: WaitProbe): number {
   for (let i = 0; i < n; i++) {
     const c = p.clients[i] as string;
     const r = engine.applyBatch(c, p.waits[i] as ClientEvent[]);
-    deadlocks += r.deadlocks.length;
+    deadlocks += r.found.length;
     errors += r.errors.length + engine.applyBatch(c, p.cancels[i] as ClientEvent[]).errors.length;
   }
   const ns = Number(process.hrtime.bigint() - t0);

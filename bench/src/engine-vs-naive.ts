@@ -122,7 +122,7 @@ function deepChain(depth: number): DeepChainResult {
     let t = performance.now();
     const r = engine.applyBatch('chain', [{ type: 'wait', waitId: 'close', owner: `o${depth - 1}`, resource: 'm0' }]);
     engineResult.closeMs = performance.now() - t;
-    engineResult.deadlockMembers = r.deadlocks[0]?.members.length ?? 0;
+    engineResult.deadlockMembers = r.found[0]?.deadlock.members.length ?? 0;
     // Sweep on the open chain (the victim's wait cancelled): it must walk 20k deep without a stack overflow.
     applyOk(engine, 'chain', [{ type: 'cancel', waitId: 'close' }]);
     t = performance.now();

@@ -242,11 +242,19 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Reject exactly that pending wait; the cancel reaches the daemon before the answer. */
+  /**
+   * Reject exactly that pending wait; the cancel reaches the daemon before the answer.
+   * An abort that may have expired is refused: the daemon has chosen, or will choose,
+   * another victim, and carrying this one out too would abort twice for one deadlock.
+   */
   private onAbort(frame: AbortFrame): void {
     const wait = this.rt.waits.get(frame.waitId);
-    let result: 'aborted' | 'stale' = 'stale';
-    if (wait !== undefined && wait.rec.owner.id === frame.owner) {
+    let result: 'aborted' | 'stale' | 'expired' = 'stale';
+    const daemonNow = this.conn.daemonClockAtMost();
+    if (wait !== undefined && frame.expiresAt !== undefined && daemonNow !== undefined && daemonNow > frame.expiresAt) {
+      result = 'expired';
+      this.rt.logger.warn(`abort for deadlock ${frame.deadlock} arrived after it expired; not carried out (the daemon chooses again)`);
+    } else if (wait !== undefined && wait.rec.owner.id === frame.owner) {
       wait.abort(new DeadlockError(frame.deadlock, frame.report));
       result = 'aborted';
     }

@@ -54,6 +54,10 @@ export class Connection implements FrameSink {
   private warned = false;
   private lastError: string | undefined;
   private firstWelcome: (() => void) | null = null;
+  /** performance.now() when the current connection's hello was sent */
+  private helloSentAt = 0;
+  /** the daemon's clock in its welcome, and when our hello left (both for daemonClockAtMost) */
+  private daemonClock: { serverTime: number; helloSentAt: number } | null = null;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -62,6 +66,16 @@ export class Connection implements FrameSink {
 
   get isWelcomed(): boolean {
     return this.welcomed;
+  }
+
+  /**
+   * An upper bound of the daemon's clock now, or undefined if the daemon did not
+   * say its time. The welcome was stamped after our hello left, so at most the
+   * time since the hello has passed on the daemon since its stamp.
+   */
+  daemonClockAtMost(): number | undefined {
+    const c = this.daemonClock;
+    return c === null ? undefined : c.serverTime + (performance.now() - c.helloSentAt);
   }
 
   /** Connect; resolves at the first welcome or after connectTimeoutMs, whichever comes first (fail-open). */
@@ -135,6 +149,7 @@ export class Connection implements FrameSink {
       };
       if (this.opts.token !== undefined) hello.token = this.opts.token;
       if (this.session !== undefined) hello.resume = this.session;
+      this.helloSentAt = performance.now();
       ws.send(JSON.stringify(hello));
       this.welcomeTimer = setTimeout(() => {
         this.lastError = `no welcome within ${this.opts.connectTimeoutMs} ms`;
@@ -194,6 +209,7 @@ export class Connection implements FrameSink {
       this.maxEventsPerFrame = frame.limits.maxEventsPerFrame;
       this.maxFrameBytes = frame.limits.maxFrameBytes;
       this.maxSnapshotEvents = frame.limits.maxSnapshotEvents;
+      this.daemonClock = frame.serverTime === undefined ? null : { serverTime: frame.serverTime, helloSentAt: this.helloSentAt };
       if (frame.heartbeatMs) this.startWatchdog(ws, frame.heartbeatMs);
       if (this.warned) this.opts.logger.info?.(`connected to deadlockd at ${this.opts.url}`);
       this.warned = false;

@@ -169,12 +169,16 @@ export const EventsFrame = z.object({
   events: z.array(ClientEvent),
 });
 
-/** Answer to `abort`: `aborted` if the wait was pending and is now rejected, `stale` if it had already ended. */
+/**
+ * Answer to `abort`: `aborted` if the wait was pending and is now rejected, `stale` if it had
+ * already ended, `expired` if the abort came after its `expiresAt` and was not carried out
+ * (the daemon has chosen, or will choose, another victim; this wait stays pending).
+ */
 export const AbortResultFrame = z.object({
   type: z.literal('abort_result'),
   deadlock: Id,
   waitId: Id,
-  result: z.enum(['aborted', 'stale']),
+  result: z.enum(['aborted', 'stale', 'expired']),
 });
 
 /** Answer to `confirm`, sent after every event buffered before it: which of the asked waits are still pending. */
@@ -285,15 +289,27 @@ export const WelcomeFrame = z.object({
    * nothing from the daemon for several periods can treat the connection as dead.
    */
   heartbeatMs: z.number().int().nonnegative().optional(),
+  /**
+   * The daemon's clock (ms) when it sent this welcome. With the time the client sent its
+   * hello, it bounds the daemon's clock from above: now ≤ serverTime + (time since hello).
+   * The client uses that bound to refuse an abort past its `expiresAt`.
+   */
+  serverTime: z.number().optional(),
 });
 
-/** Reject exactly this pending wait with DeadlockError, then answer `abort_result`. */
+/**
+ * Reject exactly this pending wait with DeadlockError, then answer `abort_result`. If the
+ * daemon's clock may be past `expiresAt` (bounded with welcome.serverTime), do not: answer
+ * `expired`. After `expiresAt` (and a margin) the daemon re-decides the deadlock without
+ * this owner, so honouring a late abort could abort two owners for one deadlock.
+ */
 export const AbortFrame = z.object({
   type: z.literal('abort'),
   deadlock: z.string(),
   owner: z.string(),
   waitId: z.string(),
   report: DeadlockReport,
+  expiresAt: z.number().optional(),
 });
 
 /** Flush what you have buffered, then say which of these waits are still pending. */

@@ -4,6 +4,8 @@ import websocket from '@fastify/websocket';
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
+import { Metrics } from './metrics.js';
+import { TokenTable } from './tokens.js';
 import { Session } from './session.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { dashboard } from './dashboard/index.js';
@@ -14,6 +16,9 @@ import { restApi } from './rest/index.js';
 export interface Daemon {
   config: Config;
   hub: Hub;
+  metrics: Metrics;
+  /** token → namespace; empty when auth is off */
+  tokens: TokenTable;
   startedAt: number;
 }
 
@@ -38,8 +43,10 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     // serializers: a `?token=` in a URL must never reach the logs
     logger: { level: config.logLevel, serializers: authLogSerializers, ...(options.logStream ? { stream: options.logStream } : {}) },
   });
-  const hub = new Hub(config, app.log, options.now ? { now: options.now } : {});
-  app.decorate('deadlockd', { config, hub, startedAt: Date.now() } satisfies Daemon);
+  const metrics: Metrics = new Metrics(() => hub.stats());
+  const tokens = new TokenTable(config.tokens);
+  const hub: Hub = new Hub(config, app.log, { metrics, ...(options.now ? { now: options.now } : {}) });
+  app.decorate('deadlockd', { config, hub, metrics, tokens, startedAt: Date.now() } satisfies Daemon);
 
   app.register(websocket, {
     // One byte over the limit still reaches us, so we can answer FRAME_TOO_LARGE
@@ -80,7 +87,7 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   const sessions = new WeakMap<WebSocket, Session>();
   app.register(async (scoped) => {
     scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
-      sessions.set(socket, new Session(socket, hub, config, request.log));
+      sessions.set(socket, new Session({ socket, hub, metrics, tokens, config, log: request.log }));
     });
   });
 
@@ -93,8 +100,8 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   }));
 
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', hub.metrics.registry.contentType);
-    return hub.metrics.registry.metrics();
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
   });
 
   // Ready = accepting SDK connections; 503 once shutdown has begun, so a load

@@ -84,7 +84,7 @@ function docsCookie(request: FastifyRequest, reply: FastifyReply, token: string)
  * sit on the root instance and cover every route of every plugin.
  */
 export async function authPlugin(app: FastifyInstance): Promise<void> {
-  const tokens = app.deadlockd.hub.tokens;
+  const tokens = app.deadlockd.tokens;
   app.decorateRequest('namespace', DEFAULT_NAMESPACE);
   if (!tokens.enabled) return;
   app.log.info({ namespaces: tokens.namespaces() }, 'auth on: every route but /healthz and /readyz needs a token');

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   }
   const daemon = await startDaemon(parsed.config);
   const note = daemon.loopbackOnly ? ' (loopback only: use --host 0.0.0.0 to accept other machines)' : '';
-  const tokens = daemon.app.deadlockd.hub.tokens;
+  const tokens = daemon.app.deadlockd.tokens;
   const auth = tokens.enabled ? ` (auth on: namespaces ${tokens.namespaces().join(', ')})` : ' (auth off: no --tokens or --tokens-file)';
   process.stdout.write(`deadlockd listening on ${daemon.url}${note}${auth}\n`);
 

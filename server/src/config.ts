@@ -32,6 +32,10 @@ export const ConfigSchema = z.object({
   heartbeatMs: int(0, 2_147_483_647),
   confirmTimeoutMs: int(1),
   confirmRounds: int(1, 100),
+  /** an abort not carried out by then is refused by the client and the deadlock re-decided without that owner */
+  abortTimeoutMs: int(1),
+  /** how long after an abort expires the daemon waits for the cancel in flight (bounds the one-way delay) */
+  abortAnswerMarginMs: int(0),
   /** 0 turns the periodic sweep off */
   sweepIntervalMs: int(0),
   historySize: int(1),
@@ -105,6 +109,8 @@ export const SETTINGS: Record<Key, Setting> = {
   heartbeatMs: setting('heartbeat-ms', 'ping every WebSocket peer this often; one that sent nothing since the last ping is cut off (0 = off)', 'an integer from 0 to 2147483647', asInt),
   confirmTimeoutMs: setting('confirm-timeout-ms', 'how long to wait for clients to confirm a cross-client deadlock', 'a positive integer', asInt),
   confirmRounds: setting('confirm-rounds', 'confirm rounds before an unconfirmed deadlock is dropped', 'an integer from 1 to 100', asInt),
+  abortTimeoutMs: setting('abort-timeout-ms', 'an abort not carried out within this time expires; the deadlock is re-decided without that owner', 'a positive integer', asInt),
+  abortAnswerMarginMs: setting('abort-answer-margin-ms', 'time after an abort expires for its cancel to arrive before the re-decision', 'a non-negative integer', asInt),
   sweepIntervalMs: setting('sweep-interval-ms', 'period of the full safety-net sweep (0 = off)', 'a non-negative integer', asInt),
   historySize: setting('history-size', 'deadlocks kept in the history', 'a positive integer', asInt),
   maxOwnersPerClient: setting('max-owners-per-client', 'owners (tasks) one client may have live; more → LIMIT_EXCEEDED', 'a positive integer', asInt),
@@ -129,6 +135,8 @@ export const DEFAULT_CONFIG: Config = {
   heartbeatMs: 10_000,
   confirmTimeoutMs: 2_000,
   confirmRounds: 3,
+  abortTimeoutMs: 5_000,
+  abortAnswerMarginMs: 1_000,
   sweepIntervalMs: 5_000,
   historySize: 1_000,
   maxOwnersPerClient: DEFAULT_ENGINE_LIMITS.maxOwnersPerClient,

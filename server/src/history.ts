@@ -1,22 +1,14 @@
-// Bounded history of the deadlocks a namespace reported: the newest
-// `capacity` entries, oldest dropped first. Entries are updated in place when
-// a deadlock ends (its victim's wait was aborted or another wait ended).
+// Bounded history of the deadlocks a namespace acted on: the newest
+// `capacity` entries, oldest dropped first. It records what the deadlock book
+// (engine/book.ts) tells it: an entry appears when the book acts on a
+// deadlock (aborting, reordering, unresolvable) and is updated in place when
+// the book ends it.
 import type { DeadlockReport } from '@deadlockd/proto';
-import type { Deadlock } from './engine/types.js';
+import type { BookEntry, DeadlockState, OpenState } from './engine/book.js';
 
-export type DeadlockStatus = 'aborting' | 'unresolvable' | 'resolved';
-/** what a current (active, unresolved) deadlock is doing */
-export type CycleStatus = 'confirming' | 'aborting' | 'unresolvable';
-
-/**
- * The status of a deadlock the engine holds as active: in the history once its resolution
- * began (aborting, unresolvable), else still being confirmed with the clients; undefined once
- * resolved (the engine lets go of it at the next event). REST and the dashboard both use it.
- */
-export function cycleStatus(history: DeadlockHistory, id: string): CycleStatus | undefined {
-  const status = history.get(id)?.status ?? 'confirming';
-  return status === 'resolved' ? undefined : status;
-}
+export type DeadlockStatus = 'aborting' | 'reordering' | 'unresolvable' | 'resolved';
+/** what a current (open) deadlock is doing: the book's state */
+export type CycleStatus = OpenState;
 
 export interface HistoryEntry {
   id: string;
@@ -28,6 +20,9 @@ export interface HistoryEntry {
   report: DeadlockReport;
 }
 
+/** An ended entry shows as resolved however it ended: once acted on, its end is the deadlock's end. */
+const statusOf = (s: DeadlockState): DeadlockStatus => (s === 'confirming' || s === 'dismissed' ? 'resolved' : s);
+
 export class DeadlockHistory {
   // Map iteration order is insertion order: the first key is the oldest entry.
   private readonly entries = new Map<string, HistoryEntry>();
@@ -37,32 +32,28 @@ export class DeadlockHistory {
     private readonly namespace: string,
   ) {}
 
-  add(d: Deadlock): HistoryEntry {
-    const entry: HistoryEntry = {
-      id: d.id,
-      key: d.key,
+  /** The book acted on this deadlock or ended it. */
+  record(e: BookEntry): void {
+    const known = this.entries.get(e.id);
+    if (known) {
+      known.status = statusOf(e.state);
+      known.report = e.deadlock.report;
+      if (e.endedAt !== undefined) known.resolvedAt = e.endedAt;
+      return;
+    }
+    if (e.endedAt !== undefined) return; // ended before it was recorded (dropped by capacity): stays dropped
+    this.entries.set(e.id, {
+      id: e.id,
+      key: e.deadlock.key,
       namespace: this.namespace,
-      detectedAt: d.detectedAt,
-      status: d.victims.length > 0 ? 'aborting' : 'unresolvable',
-      report: d.report,
-    };
-    this.entries.delete(d.id);
-    this.entries.set(d.id, entry);
+      detectedAt: e.deadlock.detectedAt,
+      status: statusOf(e.state),
+      report: e.deadlock.report,
+    });
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;
       this.entries.delete(oldest);
-    }
-    return entry;
-  }
-
-  markResolved(ids: readonly string[], at: number): void {
-    for (const id of ids) {
-      const e = this.entries.get(id);
-      if (e && e.status !== 'resolved') {
-        e.status = 'resolved';
-        e.resolvedAt = at;
-      }
     }
   }
 

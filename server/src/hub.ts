@@ -1,20 +1,20 @@
-// The daemon's state between the sockets and the engines: one Engine (with
-// its Resolver and history) per namespace, and the registry of clients with
-// their current connection. A client outlives its connection by
+// The daemon's registry of clients and the routing of their frames to their
+// namespace (namespace.ts holds each namespace's engine, deadlock book,
+// resolver and history). A client outlives its connection by
 // `disconnectGraceMs`, so a process that reconnects quickly (`hello.resume`)
-// keeps its holds; after the grace period the engine forgets it.
+// keeps its holds; after the grace period its namespace forgets it.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ClientEvent, Hazard, ServerFrame } from '@deadlockd/proto';
+import type { ClientEvent, ServerFrame } from '@deadlockd/proto';
 import type { Config } from './config.js';
-import { Engine } from './engine/index.js';
-import type { BatchResult, ClientId, GraphStats } from './engine/types.js';
-import { DeadlockHistory } from './history.js';
-import { Metrics } from './metrics.js';
-import { Resolver, type ResolverStats } from './resolver.js';
-import { DEFAULT_NAMESPACE, TokenTable } from './tokens.js';
+import type { BatchResult, ClientId } from './engine/types.js';
+import type { Metrics } from './metrics.js';
+import { Namespace } from './namespace.js';
+import type { HubStats, NamespaceStats } from './stats.js';
+import { DEFAULT_NAMESPACE } from './tokens.js';
 
 export { DEFAULT_NAMESPACE };
+export type { HubStats, NamespaceStats };
 
 /** The live connection of a client (a Session). */
 export interface ClientConnection {
@@ -32,95 +32,54 @@ export interface ClientEntry {
   graceTimer: NodeJS.Timeout | null;
 }
 
-export interface NamespaceState {
-  name: string;
-  engine: Engine;
-  resolver: Resolver;
-  history: DeadlockHistory;
-}
-
 export interface AttachRequest {
   service: string;
   instance: string;
   resume?: string | undefined;
 }
 
-export interface HubStats {
-  clients: number;
-  connectedClients: number;
-  sweeps: number;
-  /** deadlocks the periodic sweep found that the incremental path missed: 0 in a correct build */
-  missed: number;
-  namespaces: Record<string, { graph: GraphStats; resolver: ResolverStats & { openRounds: number } }>;
-}
-
-/** One namespace's share of HubStats (what REST shows a caller of that namespace). */
-export interface NamespaceStats {
-  namespace: string;
-  clients: number;
-  connectedClients: number;
-  /** full sweeps run so far (over every namespace) */
-  sweeps: number;
-  graph: GraphStats;
-  resolver: ResolverStats & { openRounds: number };
-}
-
 export interface HubOptions {
+  metrics: Metrics;
   now?: () => number;
 }
 
 export class Hub {
-  private readonly namespaces = new Map<string, NamespaceState>();
+  private readonly namespaces = new Map<string, Namespace>();
   private readonly clients = new Map<ClientId, ClientEntry>();
-  private readonly now: () => number;
+  /** the daemon's clock (deadlines, welcome.serverTime) */
+  readonly now: () => number;
+  private readonly metrics: Metrics;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeps = 0;
   private missed = 0;
   private closed = false;
-  readonly metrics = new Metrics(() => this);
-  /** token → namespace; empty when auth is off */
-  readonly tokens: TokenTable;
 
   constructor(
     private readonly config: Config,
     private readonly log: FastifyBaseLogger,
-    options: HubOptions = {},
+    options: HubOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.tokens = new TokenTable(config.tokens);
+    this.metrics = options.metrics;
     if (config.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), config.sweepIntervalMs);
       this.sweepTimer.unref();
     }
   }
 
-  namespace(name: string = DEFAULT_NAMESPACE): NamespaceState {
+  namespace(name: string = DEFAULT_NAMESPACE): Namespace {
     let ns = this.namespaces.get(name);
     if (!ns) {
-      const c = this.config;
-      const engine = new Engine({
-        namespace: name,
-        now: this.now,
-        victimOrder: c.victimOrder,
-        limits: {
-          maxOwnersPerClient: c.maxOwnersPerClient,
-          maxResourcesPerClient: c.maxResourcesPerClient,
-          maxWaitsPerClient: c.maxWaitsPerClient,
-          maxHoldsPerClient: c.maxHoldsPerClient,
-          maxGlobalResources: c.maxGlobalResources,
-        },
-      });
-      const history = new DeadlockHistory(this.config.historySize, name);
-      const resolver = new Resolver({
-        engine,
-        namespace: name,
-        history,
-        send: (client, frame) => this.send(client, frame),
+      ns = new Namespace({
+        name,
+        config: this.config,
         log: this.log,
-        confirmTimeoutMs: this.config.confirmTimeoutMs,
-        confirmRounds: this.config.confirmRounds,
+        metrics: this.metrics,
+        now: this.now,
+        send: (client, frame) => this.send(client, frame),
+        clients: () => this.clientsIn(name),
+        connected: (client) => this.clients.get(client)?.conn != null,
       });
-      ns = { name, engine, resolver, history };
       this.namespaces.set(name, ns);
     }
     return ns;
@@ -159,7 +118,7 @@ export class Hub {
       conn,
       graceTimer: null,
     };
-    this.namespace(namespace).engine.addClient({ id: entry.id, service: entry.service, instance: entry.instance });
+    this.namespace(namespace).addClient({ id: entry.id, service: entry.service, instance: entry.instance });
     this.clients.set(entry.id, entry);
     this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance }, 'client connected');
     return { client: entry, resumed: false };
@@ -185,12 +144,8 @@ export class Hub {
     if (!entry) return;
     if (entry.graceTimer) clearTimeout(entry.graceTimer);
     this.clients.delete(id);
-    const ns = this.namespace(entry.namespace);
-    const { resolved, deadlocks } = ns.engine.removeClient(id);
-    ns.history.markResolved(resolved, this.now());
-    ns.resolver.clientRemoved(id);
-    ns.resolver.handle(deadlocks); // what is left of a deadlock without this client may still be one
-    this.log.info({ client: id, service: entry.service, resolvedDeadlocks: resolved.length }, 'client removed');
+    this.namespace(entry.namespace).removeClient(id);
+    this.log.info({ client: id, service: entry.service }, 'client removed');
   }
 
   send(id: ClientId, frame: ServerFrame): void {
@@ -199,51 +154,27 @@ export class Hub {
     else this.log.debug({ client: id, type: frame.type }, 'frame for a disconnected client dropped');
   }
 
-  private entryNs(id: ClientId): NamespaceState {
+  /** The namespace of a registered client. */
+  private of(id: ClientId): Namespace {
     const entry = this.clients.get(id);
     if (!entry) throw new Error(`unknown client ${id}`);
     return this.namespace(entry.namespace);
   }
 
-  /** Applies results every engine call shares: ended deadlocks, new deadlocks, hazards. */
-  private after(ns: NamespaceState, result: BatchResult): BatchResult {
-    ns.history.markResolved(result.resolved, this.now());
-    ns.resolver.handle(result.deadlocks);
-    for (const h of result.hazards) this.announceHazard(ns, h);
-    return result;
-  }
-
-  /** A hazard was found or gained a site: log it, tell every client that contributed a site. */
-  private announceHazard(ns: NamespaceState, hazard: Hazard): void {
-    this.log.warn({ namespace: ns.name, hazard: hazard.id, kind: hazard.kind, text: hazard.text }, 'deadlock hazard');
-    const sites = new Set(hazard.sites.map((s) => `${s.service}\u0000${s.instance}`));
-    for (const c of this.clients.values())
-      if (c.namespace === ns.name && sites.has(`${c.service}\u0000${c.instance}`)) this.send(c.id, { type: 'hazard', hazard });
-  }
-
   events(id: ClientId, events: ClientEvent[]): BatchResult {
-    const ns = this.entryNs(id);
-    this.metrics.eventsReceived.inc(events.length);
-    const stop = this.metrics.batchDuration.startTimer();
-    const result = ns.engine.applyBatch(id, events);
-    stop();
-    return this.after(ns, result);
+    return this.of(id).events(id, events);
   }
 
   snapshot(id: ClientId, events: ClientEvent[]): BatchResult {
-    const ns = this.entryNs(id);
-    this.metrics.eventsReceived.inc(events.length);
-    return this.after(ns, ns.engine.replaceClientState(id, events));
+    return this.of(id).snapshot(id, events);
   }
 
-  abortAnswered(id: ClientId, waitId: string, result: 'aborted' | 'stale'): BatchResult {
-    const ns = this.entryNs(id);
-    if (result === 'stale') this.metrics.staleAborts.inc();
-    return this.after(ns, ns.engine.abortAnswered(id, waitId, result));
+  abortAnswered(id: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {
+    this.of(id).abortAnswered(id, waitId, deadlock, result);
   }
 
   confirmAnswered(id: ClientId, check: string, pending: string[]): void {
-    this.entryNs(id).resolver.confirmAnswered(id, check, pending);
+    this.of(id).confirmAnswered(id, check, pending);
   }
 
   /** One full pass over every namespace (the periodic safety net; callable directly). */
@@ -253,13 +184,10 @@ export class Hub {
     let missed = 0;
     for (const ns of this.namespaces.values()) {
       try {
-        const r = ns.engine.sweep();
-        found += r.found.length;
+        const r = ns.sweep();
+        found += r.found;
         missed += r.missed;
-        if (r.missed > 0) {
-          this.log.error({ namespace: ns.name, missed: r.missed }, 'sweep found deadlocks the incremental detection missed');
-        }
-        ns.resolver.handle(r.found);
+        if (r.missed > 0) this.log.error({ namespace: ns.name, missed: r.missed }, 'sweep found deadlocks the incremental detection missed');
       } catch (err) {
         this.log.error({ err, namespace: ns.name }, 'sweep failed');
       }
@@ -272,9 +200,7 @@ export class Hub {
 
   stats(): HubStats {
     const namespaces: HubStats['namespaces'] = {};
-    for (const ns of this.namespaces.values()) {
-      namespaces[ns.name] = { graph: ns.engine.stats(), resolver: ns.resolver.stats() };
-    }
+    for (const ns of this.namespaces.values()) namespaces[ns.name] = { graph: ns.graphStats(), resolver: ns.resolverStats() };
     let connected = 0;
     for (const c of this.clients.values()) if (c.conn) connected++;
     return { clients: this.clients.size, connectedClients: connected, sweeps: this.sweeps, missed: this.missed, namespaces };
@@ -288,8 +214,8 @@ export class Hub {
       clients: clients.length,
       connectedClients: clients.filter((c) => c.conn !== null).length,
       sweeps: this.sweeps,
-      graph: ns.engine.stats(),
-      resolver: ns.resolver.stats(),
+      graph: ns.graphStats(),
+      resolver: ns.resolverStats(),
     };
   }
 
@@ -300,6 +226,6 @@ export class Hub {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     for (const c of this.clients.values()) if (c.graceTimer) clearTimeout(c.graceTimer);
-    for (const ns of this.namespaces.values()) ns.resolver.stop();
+    for (const ns of this.namespaces.values()) ns.stop();
   }
 }

@@ -5,7 +5,7 @@
 // namespace (one per configured token) and the error code (a fixed list).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '@deadlockd/proto';
-import type { Hub } from './hub.js';
+import type { HubStats } from './stats.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -15,7 +15,8 @@ export class Metrics {
   readonly batchDuration: Histogram;
   readonly sweepDuration: Histogram;
 
-  constructor(hub: () => Hub) {
+  /** `stats` is read at scrape time (the hub, built after the metrics it is handed). */
+  constructor(stats: () => HubStats) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'deadlockd_' });
     this.eventsReceived = new Counter({ name: 'deadlockd_events_received_total', help: 'events received from clients (in events and snapshot frames)', registers });
@@ -35,29 +36,30 @@ export class Metrics {
     });
 
     // Monotonic totals kept by the hub/resolvers, exposed as counters at scrape time.
-    const fromStats = (name: string, help: string, read: (h: Hub) => number) => {
+    const fromStats = (name: string, help: string, read: (h: HubStats) => number) => {
       let seen = 0;
       new Counter({
         name,
         help,
         registers,
         collect() {
-          const now = read(hub());
+          const now = read(stats());
           if (now > seen) this.inc(now - seen);
           seen = now;
         },
       });
     };
-    const sumResolvers = (h: Hub, k: 'resolved' | 'abortsSent' | 'unresolvable' | 'confirmRoundsStarted' | 'confirmTimeouts' | 'vanished') =>
-      Object.values(h.stats().namespaces).reduce((n, ns) => n + ns.resolver[k], 0);
+    const sumResolvers = (h: HubStats, k: 'resolved' | 'abortsSent' | 'unresolvable' | 'confirmRoundsStarted' | 'confirmTimeouts' | 'abortTimeouts' | 'vanished') =>
+      Object.values(h.namespaces).reduce((n, ns) => n + ns.resolver[k], 0);
     fromStats('deadlockd_deadlocks_detected_total', 'deadlocks detected and acted on (aborted or reported)', (h) => sumResolvers(h, 'resolved'));
     fromStats('deadlockd_deadlocks_unresolvable_total', 'deadlocks with no abortable member (reported only)', (h) => sumResolvers(h, 'unresolvable'));
     fromStats('deadlockd_aborts_sent_total', 'abort frames sent to victims', (h) => sumResolvers(h, 'abortsSent'));
     fromStats('deadlockd_confirm_rounds_total', 'confirm rounds started for cross-client deadlocks', (h) => sumResolvers(h, 'confirmRoundsStarted'));
     fromStats('deadlockd_confirm_timeouts_total', 'confirm rounds that timed out', (h) => sumResolvers(h, 'confirmTimeouts'));
+    fromStats('deadlockd_abort_timeouts_total', 'victims that did not carry out their abort before it expired (the deadlock was re-decided without them)', (h) => sumResolvers(h, 'abortTimeouts'));
     fromStats('deadlockd_phantoms_avoided_total', 'cross-client deadlocks that vanished after confirmation (a stale view, nobody aborted)', (h) => sumResolvers(h, 'vanished'));
-    fromStats('deadlockd_sweeps_total', 'full safety-net sweeps run', (h) => h.stats().sweeps);
-    fromStats('deadlockd_sweep_missed_total', 'deadlocks the sweep found that incremental detection missed (0 in a correct build)', (h) => h.stats().missed);
+    fromStats('deadlockd_sweeps_total', 'full safety-net sweeps run', (h) => h.sweeps);
+    fromStats('deadlockd_sweep_missed_total', 'deadlocks the sweep found that incremental detection missed (0 in a correct build)', (h) => h.missed);
 
     const graphGauge = (name: string, help: string, key: 'owners' | 'resources' | 'holds' | 'waits' | 'activeDeadlocks') =>
       new Gauge({
@@ -67,7 +69,7 @@ export class Metrics {
         registers,
         collect() {
           this.reset();
-          for (const [ns, s] of Object.entries(hub().stats().namespaces)) this.set({ namespace: ns }, s.graph[key]);
+          for (const [ns, s] of Object.entries(stats().namespaces)) this.set({ namespace: ns }, s.graph[key]);
         },
       });
     graphGauge('deadlockd_owners', 'owners (tasks) in the graph', 'owners');
@@ -80,7 +82,7 @@ export class Metrics {
       help: 'SDK connections open now',
       registers,
       collect() {
-        this.set(hub().stats().connectedClients);
+        this.set(stats().connectedClients);
       },
     });
     new Gauge({
@@ -88,7 +90,7 @@ export class Metrics {
       help: 'clients known, including disconnected ones within their grace period',
       registers,
       collect() {
-        this.set(hub().stats().clients);
+        this.set(stats().clients);
       },
     });
   }

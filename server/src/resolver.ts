@@ -1,40 +1,76 @@
-// Turns the engine's deadlocks into actions: confirm rounds, aborts, reports.
+// The policy for found deadlocks: confirm rounds, aborts, and the deadlines
+// that re-decide. It acts through the deadlock book (engine/book.ts), which
+// owns the states; this module owns the clients' side: frames and timers.
 //
-// Why confirm rounds: the daemon's view of each client lags that client by a
+// Confirm rounds. The daemon's view of each client lags that client by a
 // network delay, and the delays differ per client. A cycle through two
 // clients may be a phantom (one of its waits was already granted, the grant
 // is still in flight). So before aborting anyone in a cross-client deadlock
 // we ask every member's client which of its waits are still pending (each
 // client answers after flushing what it buffered before the question), then
-// re-run detection: only a deadlock made entirely of confirmed waits is
-// resolved. A deadlock within one client cannot be a phantom of this kind
-// (one connection delivers its events in order), so it is resolved at once.
+// search again: only a deadlock made entirely of confirmed waits is resolved.
+// A deadlock within one client cannot be a phantom of this kind (one
+// connection delivers its events in order), so it is resolved at once.
+//
+// Deadlines that re-decide. A member that never answers must not hold the
+// deadlock forever.
+//   - Confirm deadline (`confirmTimeoutMs`): a client that is still connected
+//     but has not answered is taken at its last word: its waits count as
+//     pending (they are, as far as anything it sent says), and its owners
+//     become unabortable for this deadlock, so no abort is ever sent to a
+//     client that is not answering. The choice is made among the members whose
+//     clients answered; if none can be aborted the deadlock is reported as
+//     unresolvable. A silent client that is disconnected (in its grace period)
+//     is different: it may have died, and its locks with it, so its last word
+//     is no evidence. Such a round is dropped; the sweep finds the deadlock
+//     again if it outlives the client's grace period.
+//   - Abort deadline (`abortTimeoutMs`): every abort carries `expiresAt`. A
+//     client carries an abort out only while the daemon's clock cannot yet be
+//     past it; it bounds that clock from above with welcome.serverTime plus
+//     the time elapsed since it sent its hello (elapsed real time since the
+//     hello is at least the time since the daemon stamped the welcome). Past
+//     `expiresAt` + `abortAnswerMarginMs`, a victim whose wait still pends
+//     becomes unabortable for this deadlock and the choice is made again
+//     without it.
+// Why this never aborts twice for one deadlock: a victim that carries its
+// abort out does so before `expiresAt` by the daemon's clock, and its cancel
+// leaves at once; it arrives within the margin (the margin bounds the
+// one-way delay), ending the deadlock before the re-decision runs. A victim
+// that has not carried it out by then never will: it refuses the expired
+// abort (`expired`). The book sends each wait at most one abort per deadlock.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerFrame } from '@deadlockd/proto';
-import type { Engine } from './engine/index.js';
-import type { ClientId, Deadlock, WaitRef } from './engine/types.js';
-import type { DeadlockHistory } from './history.js';
+import type { BookEntry, DeadlockBook } from './engine/book.js';
+import type { Engine, Found } from './engine/engine.js';
+import type { ClientId, OwnerRef, WaitRef } from './engine/types.js';
 
 export interface ResolverOptions {
   engine: Engine;
+  book: DeadlockBook;
   namespace: string;
-  history: DeadlockHistory;
   /** delivers a frame to a client; dropped if that client is not connected */
   send: (client: ClientId, frame: ServerFrame) => void;
+  /** whether a client has a live connection now (not in its grace period) */
+  connected: (client: ClientId) => boolean;
   log: FastifyBaseLogger;
+  now: () => number;
   confirmTimeoutMs: number;
   confirmRounds: number;
+  abortTimeoutMs: number;
+  abortAnswerMarginMs: number;
   newCheckId?: () => string;
 }
 
 export interface ResolverStats {
-  /** deadlocks resolved (abort sent, or reported as unresolvable) */
+  /** deadlocks acted on (abort sent, or reported as unresolvable) */
   resolved: number;
   unresolvable: number;
   abortsSent: number;
   confirmRoundsStarted: number;
   confirmTimeouts: number;
+  /** victims that did not carry out their abort in time (the deadlock was re-decided without them) */
+  abortTimeouts: number;
   /** deadlocks still unconfirmed after the last allowed round */
   droppedUnconfirmed: number;
   /** deadlocks that re-detection did not find again (phantoms avoided) */
@@ -43,7 +79,7 @@ export interface ResolverStats {
 
 interface ConfirmRound {
   check: string;
-  deadlock: Deadlock;
+  entry: BookEntry;
   round: number;
   /** waits asked of each client still to answer */
   awaiting: Map<ClientId, Set<string>>;
@@ -56,8 +92,10 @@ const waitKey = (w: WaitRef): string => `${w.client}\u0000${w.waitId}`;
 
 export class Resolver {
   private readonly rounds = new Map<string, ConfirmRound>();
-  /** deadlock key → check id of the round asking about it (one round per deadlock at a time) */
-  private readonly roundByKey = new Map<string, string>();
+  /** entry id → check id of the round asking about it (one round per deadlock at a time) */
+  private readonly roundOf = new Map<string, string>();
+  /** entry id → its abort deadline */
+  private readonly abortTimers = new Map<string, NodeJS.Timeout>();
   private readonly newCheckId: () => string;
   private readonly counters: ResolverStats = {
     resolved: 0,
@@ -65,6 +103,7 @@ export class Resolver {
     abortsSent: 0,
     confirmRoundsStarted: 0,
     confirmTimeouts: 0,
+    abortTimeouts: 0,
     droppedUnconfirmed: 0,
     vanished: 0,
   };
@@ -73,50 +112,67 @@ export class Resolver {
     this.newCheckId = o.newCheckId ?? (() => randomUUID());
   }
 
-  /** Entry point for every deadlock the engine reports (batch, abort answer, sweep). */
-  handle(deadlocks: readonly Deadlock[]): void {
-    for (const d of deadlocks) this.consider(d, 1);
+  /** Entry point for every deadlock the book has not seen yet (batch, abort answer, sweep). */
+  handle(found: readonly Found[]): void {
+    for (const f of found) {
+      if (this.o.book.hasKey(f.deadlock.key)) continue;
+      this.consider(this.o.book.open(f, 'confirming'), 1);
+    }
   }
 
-  private consider(d: Deadlock, round: number): void {
-    if (this.roundByKey.has(d.key)) return; // already being confirmed
+  /** The book ended this entry: its timers go. */
+  ended(e: BookEntry): void {
+    if (e.endedAt === undefined) return;
+    const t = this.abortTimers.get(e.id);
+    if (t) clearTimeout(t);
+    this.abortTimers.delete(e.id);
+    const check = this.roundOf.get(e.id);
+    const r = check === undefined ? undefined : this.rounds.get(check);
+    if (!r) return;
+    // A member wait ended while its clients were being asked: the cycle was a
+    // phantom of a lagging view (or ended on its own), and nobody was aborted.
+    this.close(r);
+    if (e.state === 'resolved') this.counters.vanished++;
+  }
+
+  private consider(e: BookEntry, round: number): void {
+    const d = e.deadlock;
     if (d.clients.length <= 1 || d.victims.length === 0) {
       // one client: no cross-connection lag to fear; no victim: nobody is aborted, only reported
-      this.resolve(d);
+      this.act(e);
     } else if (round > this.o.confirmRounds) {
       this.counters.droppedUnconfirmed++;
-      this.o.engine.dismiss(d.id); // so that it can be found (and confirmed) again later
+      this.o.book.end(e, 'dismissed'); // so that it can be found (and confirmed) again later
       this.o.log.warn(
         { namespace: this.o.namespace, deadlockKey: d.key, rounds: this.o.confirmRounds },
         'deadlock not confirmed after the last confirm round; dropped (the sweep will find it again if it is real)',
       );
     } else {
-      this.startRound(d, round);
+      this.startRound(e, round);
     }
   }
 
-  private startRound(d: Deadlock, round: number): void {
+  private startRound(e: BookEntry, round: number): void {
     const check = this.newCheckId();
     const awaiting = new Map<ClientId, Set<string>>();
-    for (const client of d.clients) awaiting.set(client, new Set());
-    for (const w of d.waits) {
+    for (const client of e.deadlock.clients) awaiting.set(client, new Set());
+    for (const w of e.deadlock.waits) {
       let set = awaiting.get(w.client);
       if (!set) awaiting.set(w.client, (set = new Set()));
       set.add(w.waitId);
     }
-    const timer = setTimeout(() => this.timeout(check), this.o.confirmTimeoutMs);
+    const timer = setTimeout(() => this.confirmExpired(check), this.o.confirmTimeoutMs);
     timer.unref();
-    const r: ConfirmRound = { check, deadlock: d, round, awaiting, confirmed: new Set(), timer };
+    const r: ConfirmRound = { check, entry: e, round, awaiting, confirmed: new Set(), timer };
     this.rounds.set(check, r);
-    this.roundByKey.set(d.key, check);
+    this.roundOf.set(e.id, check);
+    this.o.book.confirming(e);
     this.counters.confirmRoundsStarted++;
     this.o.log.debug({ namespace: this.o.namespace, check, round, clients: [...awaiting.keys()] }, 'confirm round started');
-    for (const [client, waits] of awaiting) {
-      this.o.send(client, { type: 'confirm', check, waits: [...waits] });
-    }
+    for (const [client, waits] of awaiting) this.o.send(client, { type: 'confirm', check, waits: [...waits] });
   }
 
-  /** A client's `confirm_result`. Unknown checks (late answers after a timeout) are ignored. */
+  /** A client's `confirm_result`. Unknown checks (late answers after a deadline) are ignored. */
   confirmAnswered(client: ClientId, check: string, pending: readonly string[]): void {
     const r = this.rounds.get(check);
     const asked = r?.awaiting.get(client);
@@ -124,9 +180,7 @@ export class Resolver {
       this.o.log.debug({ client, check }, 'confirm_result for no open round; ignored');
       return;
     }
-    for (const waitId of pending) {
-      if (asked.has(waitId)) r.confirmed.add(waitKey({ client, waitId }));
-    }
+    for (const waitId of pending) if (asked.has(waitId)) r.confirmed.add(waitKey({ client, waitId }));
     r.awaiting.delete(client);
     if (r.awaiting.size === 0) this.finish(r);
   }
@@ -138,56 +192,131 @@ export class Resolver {
     }
   }
 
+  /** The confirm deadline: silent clients are taken at their last word, and their owners are not aborted. */
+  private confirmExpired(check: string): void {
+    const r = this.rounds.get(check);
+    if (!r) return;
+    this.counters.confirmTimeouts++;
+    const silent = [...r.awaiting.keys()];
+    if (silent.some((c) => !this.o.connected(c))) {
+      this.close(r);
+      this.o.book.end(r.entry, 'dismissed');
+      this.o.log.warn(
+        { namespace: this.o.namespace, check, deadlock: r.entry.id, silentClients: silent },
+        'confirm round timed out with a disconnected member client; dropped (the sweep finds it again if it is real)',
+      );
+      return;
+    }
+    const owners = r.entry.deadlock.members.filter((m) => r.awaiting.has(m.client));
+    for (const [client, waits] of r.awaiting) for (const waitId of waits) r.confirmed.add(waitKey({ client, waitId }));
+    r.awaiting.clear();
+    this.o.book.markUnabortable(r.entry, owners);
+    this.o.log.warn(
+      { namespace: this.o.namespace, check, deadlock: r.entry.id, silentClients: silent },
+      'confirm round timed out; silent clients taken at their last word, their owners not aborted',
+    );
+    this.finish(r);
+  }
+
   private close(r: ConfirmRound): void {
     clearTimeout(r.timer);
     this.rounds.delete(r.check);
-    if (this.roundByKey.get(r.deadlock.key) === r.check) this.roundByKey.delete(r.deadlock.key);
+    if (this.roundOf.get(r.entry.id) === r.check) this.roundOf.delete(r.entry.id);
   }
 
   private finish(r: ConfirmRound): void {
     this.close(r);
-    const again = this.o.engine.recheck(r.deadlock.members);
-    // Not found again: it was a phantom (or ended). The engine keeps found
-    // deadlocks as active until one of their waits ends; forget it now.
-    if (!again.some((d) => d.id === r.deadlock.id)) {
+    const e = r.entry;
+    if (this.o.book.get(e.id) !== e) return; // ended meanwhile: what is left was searched again by the book
+    const again = this.o.engine.search(e.deadlock.members, e.unabortable);
+    const same = again.find((f) => f.deadlock.key === e.deadlock.key);
+    if (same) this.o.book.update(e, same);
+    else {
+      // Not found again: it was a phantom (or its shape changed: the new one is handled below).
       this.counters.vanished++;
-      this.o.engine.dismiss(r.deadlock.id);
+      this.o.book.end(e, 'dismissed');
     }
-    for (const d of again) {
-      if (d.waits.every((w) => r.confirmed.has(waitKey(w)))) this.resolve(d);
-      else this.consider(d, r.round + 1);
+    const confirmed = (f: Found) => f.deadlock.waits.every((w) => r.confirmed.has(waitKey(w)));
+    for (const f of again) {
+      if (f !== same && this.o.book.hasKey(f.deadlock.key)) continue; // another open entry holds it
+      const target = f === same ? e : this.o.book.open(f, 'confirming');
+      if (confirmed(f)) this.act(target);
+      else this.consider(target, r.round + 1);
     }
   }
 
-  private timeout(check: string): void {
-    const r = this.rounds.get(check);
-    if (!r) return;
-    this.close(r);
-    this.counters.confirmTimeouts++;
-    this.o.engine.dismiss(r.deadlock.id);
-    this.o.log.warn(
-      { namespace: this.o.namespace, check, deadlockKey: r.deadlock.key, silentClients: [...r.awaiting.keys()] },
-      'confirm round timed out; dropped',
-    );
-  }
-
-  private resolve(d: Deadlock): void {
-    this.o.engine.beginResolution(d);
-    for (const v of d.victims) {
-      this.o.send(v.client, { type: 'abort', deadlock: d.id, owner: v.owner, waitId: v.waitId, report: d.report });
-      this.counters.abortsSent++;
+  /** Resolution: abort the victims not yet told, or report it unresolvable. */
+  private act(e: BookEntry): void {
+    const first = !e.acted;
+    const d = e.deadlock;
+    if (d.victims.length === 0) {
+      this.o.book.unresolvable(e);
+      if (first) this.counters.unresolvable++;
+    } else {
+      const expiresAt = this.o.now() + this.o.abortTimeoutMs;
+      for (const v of this.o.book.aborting(e)) {
+        this.o.send(v.client, { type: 'abort', deadlock: e.id, owner: v.owner, waitId: v.waitId, report: d.report, expiresAt });
+        this.counters.abortsSent++;
+      }
+      this.armAbortDeadline(e);
+    }
+    if (!first) {
+      this.o.log.warn({ namespace: this.o.namespace, deadlock: e.id, victims: d.victims, state: e.state }, 'deadlock re-decided after a missed deadline');
+      return;
     }
     for (const client of d.clients) this.o.send(client, { type: 'deadlock', report: d.report });
     this.counters.resolved++;
-    if (d.victims.length === 0) this.counters.unresolvable++;
     const { text, ...json } = d.report;
-    this.o.log.warn({ namespace: this.o.namespace, deadlock: d.id, text, report: json }, 'deadlock detected');
-    this.o.history.add(d);
+    this.o.log.warn({ namespace: this.o.namespace, deadlock: e.id, text, report: json }, 'deadlock detected');
   }
 
-  /** Stops every confirm timer (daemon shutdown). */
+  private armAbortDeadline(e: BookEntry): void {
+    const old = this.abortTimers.get(e.id);
+    if (old) clearTimeout(old);
+    const t = setTimeout(() => this.abortExpired(e), this.o.abortTimeoutMs + this.o.abortAnswerMarginMs);
+    t.unref();
+    this.abortTimers.set(e.id, t);
+  }
+
+  /**
+   * The victim's client answered. `aborted`: its cancel came first and ended
+   * the deadlock. `stale`: the wait had already ended there. `expired`: it
+   * refused a late abort and never will carry it out, so re-decide now.
+   */
+  abortAnswered(client: ClientId, waitId: string, deadlockId: string, result: 'aborted' | 'stale' | 'expired'): void {
+    if (result === 'stale') return this.handle(this.o.book.staleAbort(client, waitId));
+    if (result !== 'expired') return;
+    const e = this.o.book.get(deadlockId);
+    if (e && e.state === 'aborting') this.abortExpired(e, { client, waitId });
+  }
+
+  /** The abort deadline (or an `expired` answer): victims that did not carry out their abort are passed over. */
+  private abortExpired(e: BookEntry, only?: WaitRef): void {
+    this.abortTimers.delete(e.id);
+    if (this.o.book.get(e.id) !== e || e.state !== 'aborting') return;
+    const late: OwnerRef[] = [];
+    for (const v of e.deadlock.victims) {
+      if (only && (v.client !== only.client || v.waitId !== only.waitId)) continue;
+      if (this.o.engine.wait(v)?.aborting) late.push({ client: v.client, owner: v.owner });
+    }
+    if (late.length === 0) return;
+    this.counters.abortTimeouts += late.length;
+    this.o.book.markUnabortable(e, late);
+    this.o.log.warn({ namespace: this.o.namespace, deadlock: e.id, late }, 'victim did not carry out its abort in time; choosing again without it');
+    const again = this.o.engine.search(e.deadlock.members, e.unabortable);
+    const same = again.find((f) => f.deadlock.key === e.deadlock.key);
+    if (same) {
+      this.o.book.update(e, same);
+      this.act(e);
+    } else this.o.book.end(e, 'dismissed');
+    this.handle(again.filter((f) => f !== same));
+  }
+
+  /** Stops every timer (daemon shutdown). */
   stop(): void {
     for (const r of [...this.rounds.values()]) this.close(r);
+    for (const t of this.abortTimers.values()) clearTimeout(t);
+    this.abortTimers.clear();
   }
 
   stats(): ResolverStats & { openRounds: number } {

@@ -17,6 +17,8 @@ import type { Config } from './config.js';
 import type { BatchResult } from './engine/types.js';
 import { peekFrame, validateFrame } from './frame-decoder.js';
 import type { ClientConnection, Hub } from './hub.js';
+import type { Metrics } from './metrics.js';
+import type { TokenTable } from './tokens.js';
 import { SnapshotParts, locate, type Part } from './snapshot-parts.js';
 
 const CLOSE_POLICY_VIOLATION = 1008;
@@ -32,13 +34,20 @@ export class Session implements ClientConnection {
   private log: FastifyBaseLogger;
   private readonly snapshot: SnapshotParts;
 
-  constructor(
-    private readonly socket: WebSocket,
-    private readonly hub: Hub,
-    private readonly config: Config,
-    log: FastifyBaseLogger,
-  ) {
-    this.log = log;
+  private readonly socket: WebSocket;
+  private readonly hub: Hub;
+  private readonly metrics: Metrics;
+  private readonly tokens: TokenTable;
+  private readonly config: Config;
+
+  constructor(o: { socket: WebSocket; hub: Hub; metrics: Metrics; tokens: TokenTable; config: Config; log: FastifyBaseLogger }) {
+    const { socket, config } = o;
+    this.socket = socket;
+    this.hub = o.hub;
+    this.metrics = o.metrics;
+    this.tokens = o.tokens;
+    this.config = config;
+    this.log = o.log;
     this.snapshot = new SnapshotParts(config.maxSnapshotEvents);
     // Attached synchronously, before anything async can happen: a message that
     // arrives before its listener is dropped by ws.
@@ -55,7 +64,7 @@ export class Session implements ClientConnection {
   }
 
   private sendError(code: ErrorCode, message: string, ref?: Ref): void {
-    this.hub.metrics.errorSent(code);
+    this.metrics.errorSent(code);
     const frame: ErrorFrame = { type: 'error', code, message, fatal: isFatal(code) };
     if (ref) frame.ref = ref;
     this.send(frame);
@@ -112,7 +121,7 @@ export class Session implements ClientConnection {
       case 'snapshot':
         return this.onSnapshotPart(frame);
       case 'abort_result':
-        return this.reportErrors(undefined, this.hub.abortAnswered(this.requireId(), frame.waitId, frame.result));
+        return this.hub.abortAnswered(this.requireId(), frame.waitId, frame.deadlock, frame.result);
       case 'confirm_result':
         return this.hub.confirmAnswered(this.requireId(), frame.check, frame.pending);
     }
@@ -126,7 +135,7 @@ export class Session implements ClientConnection {
       );
     }
     // The token decides the namespace; without auth everything is in 'default'.
-    const namespace = this.hub.tokens.namespaceOf(hello.token);
+    const namespace = this.tokens.namespaceOf(hello.token);
     if (namespace === null) {
       return this.fatal('UNAUTHORIZED', hello.token === undefined ? `${ERROR_CODES.UNAUTHORIZED.text}: hello carries no token` : ERROR_CODES.UNAUTHORIZED.text);
     }
@@ -150,6 +159,7 @@ export class Session implements ClientConnection {
       },
       resumed,
       heartbeatMs: this.config.heartbeatMs,
+      serverTime: this.hub.now(),
     });
   }
 

@@ -24,7 +24,7 @@ export async function startDaemon(config: Config, options: BuildOptions = {}): P
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const loopbackOnly = isLoopback(config.host);
-  if (!loopbackOnly && !app.deadlockd.hub.tokens.enabled) {
+  if (!loopbackOnly && !app.deadlockd.tokens.enabled) {
     app.log.warn(
       { host: config.host, port },
       'AUTH IS OFF and the daemon listens beyond loopback: anyone who can reach this port can read every deadlock and graph and ' +

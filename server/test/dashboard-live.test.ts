@@ -4,10 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { LiveFrame, LiveNode } from '../src/dashboard/index.js';
-import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
-
-/** Failsafe so a broken test fails instead of hanging CI; not a speed assertion. */
-const WAIT_MS = 5_000;
+import { connectClient, ev, startTestDaemon, WAIT_MS, type TestClient, type TestDaemon } from './helpers.js';
 
 /** A dashboard viewer: keeps every snapshot frame, waits for one that matches. */
 class Viewer {

@@ -8,7 +8,9 @@ import { crossAcrossClients, crossedPair } from './rest-helpers.js';
 describe('deadlock resolution over /v1/stream', () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+    // every confirm here is answered: the deadline must never be what a test sees, however slow
+    // the machine (the round that times out has its own daemon below)
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 30_000 });
   });
   after(() => daemon.close());
 
@@ -99,7 +101,7 @@ describe('deadlock resolution over /v1/stream', () => {
     await two.barrier();
     assert.equal(one.queued('abort').length + two.queued('abort').length, 0);
     assert.equal(one.queued('deadlock').length + two.queued('deadlock').length, 0);
-    assert.equal(hub().namespace().resolver.stats().openRounds, 0);
+    assert.equal(hub().namespace().resolverStats().openRounds, 0);
     await one.close();
     await two.close();
   });
@@ -108,7 +110,7 @@ describe('deadlock resolution over /v1/stream', () => {
     let droppedBefore = 0;
     const { one, two } = await crossAcrossClients(daemon.wsUrl, {
       prefix: 'r',
-      beforeClosing: () => (droppedBefore = hub().namespace().resolver.stats().droppedUnconfirmed),
+      beforeClosing: () => (droppedBefore = hub().namespace().resolverStats().droppedUnconfirmed),
     });
     const checks = new Set<string>();
     // client one keeps saying its wait is not pending, yet never reports it ended (a lagging view)
@@ -120,31 +122,12 @@ describe('deadlock resolution over /v1/stream', () => {
       one.send({ type: 'confirm_result', check: c1.check, pending: [] });
       two.send({ type: 'confirm_result', check: c2.check, pending: ['wb'] });
     }
-    await eventually(() => hub().namespace().resolver.stats().droppedUnconfirmed > droppedBefore, 'dropped');
+    await eventually(() => hub().namespace().resolverStats().droppedUnconfirmed > droppedBefore, 'dropped');
     assert.equal(checks.size, daemon.app.deadlockd.config.confirmRounds, 'a fresh check id per round');
     await one.barrier();
     await two.barrier();
     assert.equal(one.queued('confirm').length + two.queued('confirm').length, 0, 'no round beyond the limit');
     assert.equal(one.queued('abort').length + two.queued('abort').length, 0, 'nobody aborted');
-    await one.close();
-    await two.close();
-  });
-
-  it('a silent client: the confirm round times out and nobody is aborted', async () => {
-    let timeoutsBefore = 0;
-    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
-      prefix: 's',
-      beforeClosing: () => (timeoutsBefore = hub().namespace().resolver.stats().confirmTimeouts),
-    });
-    const c1 = await one.next('confirm');
-    await two.next('confirm'); // two never answers
-    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
-    await eventually(() => hub().namespace().resolver.stats().confirmTimeouts > timeoutsBefore, 'the round timed out');
-    assert.equal(one.queued('abort').length + two.queued('abort').length, 0);
-    // dropped, not forgotten: the sweep finds it again and asks again
-    hub().sweep();
-    const again = await one.next('confirm');
-    assert.notEqual(again.check, c1.check);
     await one.close();
     await two.close();
   });
@@ -191,6 +174,45 @@ describe('deadlock resolution over /v1/stream', () => {
     assert.equal(client.queued('abort').length, 0);
     assert.equal(hub().namespace().history.get(d.report.id)?.status, 'unresolvable');
     await client.close();
+  });
+});
+
+describe('a confirm round nobody finishes', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    // the deadline is what this test waits for; no answer has to beat it
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+  });
+  after(() => daemon.close());
+  const hub = () => daemon.app.deadlockd.hub;
+  afterEach(() => {
+    const missedBefore = hub().stats().missed;
+    assert.equal(hub().sweep().missed, 0);
+    assert.equal(hub().stats().missed, missedBefore);
+  });
+
+  it('a silent client: at the confirm deadline it is taken at its last word, and its owner is never the victim', async () => {
+    let timeoutsBefore = 0;
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
+      prefix: 's',
+      beforeClosing: () => (timeoutsBefore = hub().namespace().resolverStats().confirmTimeouts),
+    });
+    const c1 = await one.next('confirm');
+    await two.next('confirm'); // two never answers
+    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
+    // b (two's owner, the younger) would be the victim; two is silent, so a is chosen instead
+    const abort = await one.next('abort');
+    assert.ok(hub().namespace().resolverStats().confirmTimeouts > timeoutsBefore, 'the round timed out first');
+    assert.equal(abort.owner, 'a');
+    assert.equal(abort.waitId, 'wa');
+    assert.equal(typeof abort.expiresAt, 'number');
+    await two.barrier();
+    assert.equal(two.queued('abort').length, 0, 'no abort to the silent client');
+    one.send({ type: 'events', seq: 3, events: [ev.cancel('wa')] });
+    one.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: 'wa', result: 'aborted' });
+    await eventually(() => hub().namespace().history.get(abort.deadlock)?.status === 'resolved', 'resolved');
+    await one.close();
+    await two.close();
   });
 });
 
@@ -241,6 +263,78 @@ describe('disconnect and resume', () => {
       await again.client.close();
     } finally {
       await short.close();
+    }
+  });
+});
+
+// A victim that never carries out its abort must not hold the deadlock forever: past the
+// abort's `expiresAt` (plus the margin for a cancel in flight) the deadlock is chosen again
+// without that owner; a client that answers `expired` makes that happen at once.
+describe('abort deadlines re-decide', () => {
+  const crossed = crossedPair();
+
+  it('an abort not carried out in time: the same deadlock, the other member, one abort each', async () => {
+    const daemon = await startTestDaemon({ disconnectGraceMs: 0, abortTimeoutMs: 300, abortAnswerMarginMs: 200 });
+    try {
+      const ns = () => daemon.app.deadlockd.hub.namespace();
+      const { client } = await connectClient(daemon.wsUrl);
+      client.send({ type: 'events', seq: 1, events: crossed });
+      const first = await client.next('abort');
+      assert.equal(first.owner, 'a', 'lowest priority first');
+      assert.ok(first.expiresAt! >= Date.now() - 5_000 && first.expiresAt! <= Date.now() + 5_000, 'expiresAt on the daemon clock');
+      // the client stays silent: after the deadline the other member is aborted, for the same deadlock
+      const second = await client.next('abort');
+      assert.equal(second.deadlock, first.deadlock);
+      assert.equal(second.owner, 'b');
+      assert.equal(second.waitId, 'wb');
+      assert.equal(ns().resolverStats().abortTimeouts, 1);
+      assert.equal(ns().current()[0]?.status, 'aborting');
+      // b unwinds; a's late refusal changes nothing
+      client.send({ type: 'events', seq: 2, events: [ev.cancel('wb')] });
+      client.send({ type: 'abort_result', deadlock: first.deadlock, waitId: 'wa', result: 'expired' });
+      await client.barrier();
+      assert.equal(ns().history.get(first.deadlock)?.status, 'resolved');
+      assert.equal(client.queued('abort').length, 0, 'no third abort');
+      assert.equal(ns().resolverStats().abortsSent, 2);
+      await client.close();
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('an `expired` answer re-decides at once, long before the deadline', async () => {
+    const daemon = await startTestDaemon({ disconnectGraceMs: 0, abortTimeoutMs: 600_000 });
+    try {
+      const { client } = await connectClient(daemon.wsUrl);
+      client.send({ type: 'events', seq: 1, events: crossed });
+      const first = await client.next('abort');
+      client.send({ type: 'abort_result', deadlock: first.deadlock, waitId: first.waitId, result: 'expired' });
+      const second = await client.next('abort');
+      assert.equal(second.deadlock, first.deadlock);
+      assert.equal(second.owner, 'b');
+      await client.close();
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('when every member has missed its deadline the deadlock is reported unresolvable, never aborted twice', async () => {
+    const daemon = await startTestDaemon({ disconnectGraceMs: 0, abortTimeoutMs: 600_000 });
+    try {
+      const ns = () => daemon.app.deadlockd.hub.namespace();
+      const { client } = await connectClient(daemon.wsUrl);
+      client.send({ type: 'events', seq: 1, events: crossed });
+      const first = await client.next('abort');
+      client.send({ type: 'abort_result', deadlock: first.deadlock, waitId: first.waitId, result: 'expired' });
+      const second = await client.next('abort');
+      client.send({ type: 'abort_result', deadlock: second.deadlock, waitId: second.waitId, result: 'expired' });
+      await eventually(() => ns().current()[0]?.status === 'unresolvable', 'unresolvable');
+      await client.barrier();
+      assert.equal(client.queued('abort').length, 0);
+      assert.equal(ns().history.get(first.deadlock)?.status, 'unresolvable');
+      await client.close();
+    } finally {
+      await daemon.close();
     }
   });
 });

@@ -1,10 +1,11 @@
 // The graph users see: graphology export, the blocked part, DOT, details.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, exportGraph, graphToDot, ownerDetail, resourceDetail } from '../src/engine/index.js';
+import { BookedEngine } from './booked-engine.js';
+import { exportGraph, graphToDot, ownerDetail, resourceDetail } from '../src/engine/index.js';
 
 function deadlocked() {
-  const e = new Engine({ namespace: 'n' });
+  const e = new BookedEngine({ namespace: 'n' });
   e.addClient({ id: 'c1', service: 'pay', instance: 'i' });
   const r = e.applyBatch('c1', [
     { type: 'resource', resource: 'a', kind: 'mutex', scope: 'local' },
@@ -23,7 +24,7 @@ function deadlocked() {
 
 test('exportGraph: owners and resources, waits and holds, deadlock members marked', () => {
   const { e, d } = deadlocked();
-  const g = exportGraph(e);
+  const g = exportGraph(e.engine);
   assert.equal(g.order, 6); // 3 owners + 3 resources
   assert.equal(g.size, 5); // 3 holds + 2 waits
   const t1 = g.getNodeAttributes('o:c1/t1');
@@ -40,7 +41,7 @@ test('exportGraph: owners and resources, waits and holds, deadlock members marke
 
 test('blockedOnly keeps the blocked part only; DOT renders it', () => {
   const { e } = deadlocked();
-  const g = exportGraph(e, { blockedOnly: true });
+  const g = exportGraph(e.engine, { blockedOnly: true });
   assert.equal(g.hasNode('o:c1/bystander'), false);
   assert.equal(g.hasNode('r:c1:idle'), false);
   assert.equal(g.order, 4);
@@ -52,12 +53,12 @@ test('blockedOnly keeps the blocked part only; DOT renders it', () => {
 
 test('owner and resource details', () => {
   const { e } = deadlocked();
-  const o = ownerDetail(e, 'c1', 't1')!;
+  const o = ownerDetail(e.engine, 'c1', 't1')!;
   assert.deepEqual(o.holds.map((h) => h.label), ['a']);
   assert.deepEqual(o.waits.map((w) => w.waitId), ['w1']);
-  const r = resourceDetail(e, 'c1:a')!;
+  const r = resourceDetail(e.engine, 'c1:a')!;
   assert.deepEqual(r.holders.map((h) => h.owner), ['t1']);
   assert.deepEqual(r.queue.map((w) => w.owner), ['t2']);
-  assert.equal(resourceDetail(e, 'c1:nope'), undefined);
-  assert.equal(ownerDetail(e, 'c1', 'nope'), undefined);
+  assert.equal(resourceDetail(e.engine, 'c1:nope'), undefined);
+  assert.equal(ownerDetail(e.engine, 'c1', 'nope'), undefined);
 });

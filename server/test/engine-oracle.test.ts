@@ -19,7 +19,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { ClientEvent } from '@deadlockd/proto';
-import { Engine, type Deadlock } from '../src/engine/index.js';
+import type { Deadlock } from '../src/engine/index.js';
+import { BookedEngine } from './booked-engine.js';
 
 const ALL = 2 ** 30;
 
@@ -154,7 +155,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
  * daemon receives them, and the checks run at batch ends.
  */
 function runHistory(ops: Op[], chunks?: number[]): void {
-  const engine = new Engine({ namespace: 'prop' });
+  const engine = new BookedEngine({ namespace: 'prop' });
   const m = new Model();
   let waitNo = 0;
   for (const c of ['c1', 'c2']) {

@@ -2,11 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientEvent } from '@deadlockd/proto';
-import { Engine, type BatchResult, type Deadlock } from '../src/engine/index.js';
+import type { Deadlock } from '../src/engine/index.js';
+import { BookedEngine, type BookedResult as BatchResult } from './booked-engine.js';
 
 function setup(clients = ['c1']) {
   let t = 1_000;
-  const engine = new Engine({ namespace: 'test', now: () => t++ });
+  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
   for (const id of clients) engine.addClient({ id, service: `svc-${id}`, instance: id });
   const send = (client: string, ...events: ClientEvent[]): BatchResult => {
     const r = engine.applyBatch(client, events);
@@ -51,7 +52,7 @@ test('victim order: lowest priority wins over youngest; configurable', () => {
   assert.match(d.victims[0]!.reason, /lowest priority/);
 
   let t = 0;
-  const e2 = new Engine({ namespace: 'x', now: () => t++, victimOrder: ['closer', 'priority'] });
+  const e2 = new BookedEngine({ namespace: 'x', now: () => t++, victimOrder: ['closer', 'priority'] });
   e2.addClient({ id: 'c', service: 's', instance: 'i' });
   e2.applyBatch('c', [mutex('a'), mutex('b'), owner('p', { priority: 0 }), owner('q', { priority: 9 }), hold('p', 'a'), hold('q', 'b'), wait('w1', 'p', 'b')]);
   const d2 = e2.applyBatch('c', [wait('w2', 'q', 'a')]).deadlocks[0]!;
@@ -221,7 +222,7 @@ test('bad events are rejected with codes and change nothing', () => {
 });
 
 test('limits are enforced with LIMIT_EXCEEDED', () => {
-  const e = new Engine({ namespace: 'n', limits: { maxWaitsPerClient: 2 } });
+  const e = new BookedEngine({ namespace: 'n', limits: { maxWaitsPerClient: 2 } });
   e.addClient({ id: 'c', service: 's', instance: 'i' });
   const r = e.applyBatch('c', [mutex('m'), hold('h', 'm'), wait('1', 'a', 'm'), wait('2', 'b', 'm'), wait('3', 'c', 'm')]);
   assert.deepEqual(r.errors.map((x) => x.code), ['LIMIT_EXCEEDED']);
@@ -268,7 +269,7 @@ test('an rwlock upgrade is served before a queued writer: no false deadlock', ()
 
 test('a join refused at the hold limit leaves no task resource behind: a later join on that task still blocks', () => {
   let t = 0;
-  const engine = new Engine({ namespace: 'x', now: () => t++, limits: { maxHoldsPerClient: 2 } });
+  const engine = new BookedEngine({ namespace: 'x', now: () => t++, limits: { maxHoldsPerClient: 2 } });
   engine.addClient({ id: 'c', service: 's', instance: 'i' });
   const apply = (...events: ClientEvent[]) => engine.applyBatch('c', events);
   assert.deepEqual(apply(mutex('m'), mutex('n'), owner('a'), owner('b'), hold('b', 'm'), hold('a', 'n')).errors, []);

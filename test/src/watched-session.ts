@@ -4,7 +4,7 @@
 // or through another URL such as a delaying proxy.
 import { connect, type Client, type ConnectOptions } from '@deadlockd/client';
 import { cleanup, startDaemon, type Daemon } from './harness.js';
-import { within } from './timing.js';
+import { STEP_MS, within } from './timing.js';
 
 /** Sweep period for these tests: short, so a sweep surely runs after each scenario. */
 const TEST_SWEEP_INTERVAL_MS = 200;
@@ -28,7 +28,7 @@ export async function connectSdk(url: string, service: string, options: Partial<
 
 /** Closes a client; a close that hangs (after a failed test) must not hang the suite. */
 export async function closeSdk(dd: Client | undefined): Promise<void> {
-  if (dd) await within(5_000, 'the SDK to close', dd.close()).catch(() => {});
+  if (dd) await within(STEP_MS, 'the SDK to close', dd.close()).catch(() => {});
 }
 
 export interface WatchedSession {

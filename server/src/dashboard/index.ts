@@ -68,7 +68,7 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
     const view: LiveView = queryParam(request, 'view') === 'blocked' ? 'blocked' : 'all';
     const key = `${namespace}\u0000${view}`;
     let feed = feeds.get(key);
-    if (!feed) feeds.set(key, (feed = new LiveFeed(app.deadlockd.hub, namespace, view, app.log)));
+    if (!feed) feeds.set(key, (feed = new LiveFeed(app.deadlockd.hub, app.deadlockd.metrics, namespace, view, app.log)));
     // Feeds outlive their viewers (their timer stops): the next viewer of the
     // namespace gets the same layout. At most two per namespace.
     socket.on('message', () => {}); // the page sends nothing we act on

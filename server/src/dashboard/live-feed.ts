@@ -10,6 +10,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket } from 'ws';
 import type { Hub } from '../hub.js';
+import type { Metrics } from '../metrics.js';
 import { StableLayout } from './layout.js';
 import { buildLiveBody, type LiveBody, type LiveFrame, type LiveView } from './snapshot.js';
 
@@ -35,6 +36,7 @@ export class LiveFeed {
 
   constructor(
     private readonly hub: Hub,
+    private readonly metrics: Metrics,
     readonly namespace: string,
     readonly view: LiveView,
     private readonly log: FastifyBaseLogger,
@@ -96,7 +98,7 @@ export class LiveFeed {
     const history = ns.history.list().map((e) => `${e.id}:${e.status}`).join(',');
     // events that change who holds what without changing any count (a release
     // and a grant in one batch) still move this counter
-    const events = (await this.hub.metrics.eventsReceived.get()).values[0]?.value ?? 0;
+    const events = (await this.metrics.eventsReceived.get()).values[0]?.value ?? 0;
     return JSON.stringify([stats.clients, stats.connectedClients, stats.namespaces[this.namespace], events, history]);
   }
 

@@ -1,8 +1,8 @@
 // What one /v1/live frame carries: the graph (graphology's serialized form,
 // with x/y from the stable layout), the current cycles and the history.
 import type { DeadlockReport } from '@deadlockd/proto';
-import type { NamespaceState } from '../hub.js';
-import { cycleStatus, type CycleStatus, type HistoryEntry } from '../history.js';
+import type { CycleStatus, HistoryEntry } from '../history.js';
+import type { Namespace } from '../namespace.js';
 import type { GraphStats } from '../engine/types.js';
 import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
 import type { StableLayout } from './layout.js';
@@ -54,8 +54,8 @@ export interface LiveFrame extends LiveBody {
   sentAt: number;
 }
 
-export function buildLiveBody(ns: NamespaceState, view: LiveView, layout: StableLayout): LiveBody {
-  const stats = ns.engine.stats();
+export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayout): LiveBody {
+  const stats = ns.graphStats();
   const truncated = view === 'all' && stats.owners + stats.resources > MAX_DRAWN_NODES;
   const g = exportGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated });
 
@@ -80,10 +80,7 @@ export function buildLiveBody(ns: NamespaceState, view: LiveView, layout: Stable
   });
 
   const all = ns.history.list();
-  const cycles: LiveCycle[] = ns.engine.activeDeadlocks().flatMap((d) => {
-    const status = cycleStatus(ns.history, d.id);
-    return status ? [{ id: d.id, detectedAt: d.detectedAt, status, report: d.report }] : [];
-  });
+  const cycles: LiveCycle[] = ns.current().map(({ deadlock: d, status }) => ({ id: d.id, detectedAt: d.detectedAt, status, report: d.report }));
   cycles.sort((a, b) => b.detectedAt - a.detectedAt || a.id.localeCompare(b.id));
 
   return {

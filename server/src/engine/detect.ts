@@ -185,7 +185,7 @@ function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
 export function findDeadlocks(
   starts: Owner[],
   victimOrder: VictimCriterion[],
-  opts: { everyComponent?: boolean; scope?: Set<Owner> } = {},
+  opts: { everyComponent?: boolean; scope?: Set<Owner>; unabortable?: (o: Owner) => boolean } = {},
 ): FoundDeadlock[] {
   const candidates = opts.everyComponent ? starts : startsOnCycles(starts.filter((s) => s.hasLiveWait()));
   if (candidates.length === 0) return [];
@@ -223,7 +223,7 @@ export function findDeadlocks(
     const members = comp.sort((a, b) => a.key.localeCompare(b.key));
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
-    const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding);
+    const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
     found.push({ members, waits, edges: memberEdges, victims, closer });
     if (victims.length > 0) {
       for (const v of victims) unwinding.add(v.owner);
@@ -244,7 +244,10 @@ function chooseVictims(
   edges: BlockEdge[],
   /** victims of deadlocks found before this one in the same search: assumed to unwind */
   unwinding: ReadonlySet<Owner>,
+  /** owners that missed a deadline of this deadlock (book.ts): never its victims */
+  unabortable: ((o: Owner) => boolean) | undefined,
 ): { owner: Owner; wait: Wait; reason: string }[] {
+  const abortable = (m: Owner): boolean => m.abortable && !unabortable?.(m);
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
   // A victim gives up every wait it is blocked in (the reduction assumes it
   // unwinds and finishes); the first is the one that puts it on the cycle.
@@ -257,7 +260,7 @@ function chooseVictims(
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
   const ordered = members
-    .filter((m) => m.abortable && blockedWaits(m, red).length > 0)
+    .filter((m) => abortable(m) && blockedWaits(m, red).length > 0)
     .sort((a, b) => compareVictims(a, b, order, closer));
   for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
     const again = reduce(scope, new Set([...unwinding, v]));
@@ -270,7 +273,7 @@ function chooseVictims(
   const finished = new Set<Owner>(unwinding);
   let stillStuck = members;
   for (;;) {
-    const pool = stillStuck.filter((m) => m.abortable && !finished.has(m) && blockedWaits(m, red).length > 0);
+    const pool = stillStuck.filter((m) => abortable(m) && !finished.has(m) && blockedWaits(m, red).length > 0);
     if (pool.length === 0) return []; // no set of aborts resolves it: report, abort nobody
     pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;

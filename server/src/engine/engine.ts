@@ -1,7 +1,7 @@
-// The detection engine of one namespace: the graph (graph.ts), the search
-// (detect.ts, whose header explains the algorithm), and the bookkeeping of
-// deadlocks that were found and are being resolved. Pure: no I/O, no timers;
-// the clock and the id generator are injected.
+// The detection engine of one namespace: the graph (graph.ts) and the search
+// (detect.ts); README.md in this directory explains the algorithm. It returns
+// what it found; the deadlock book (book.ts) holds it from there. Pure: no
+// I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph } from './graph.js';
@@ -11,20 +11,33 @@ import { buildReport } from './report.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   DEFAULT_VICTIM_ORDER,
-  type BatchResult,
   type ClientId,
   type ClientInfo,
   type Deadlock,
   type EngineOptions,
   type EventError,
-  type GraphStats,
+  type EngineStats,
   type OwnerRef,
   type VictimCriterion,
+  type WaitRef,
 } from './types.js';
 
-interface Active {
+/**
+ * A deadlock the search found, with the model objects behind its refs: the
+ * book marks the member waits, so that the engine can say when one ends.
+ */
+export interface Found {
   deadlock: Deadlock;
   waits: Wait[];
+}
+
+/** What one engine call changed, for the deadlock book to act on. */
+export interface EngineResult {
+  errors: EventError[];
+  found: Found[];
+  /** member waits (marked by the book) that ended: granted, cancelled, dropped */
+  ended: Wait[];
+  hazards: Hazard[];
 }
 
 let idCounter = 0;
@@ -38,21 +51,18 @@ export class Engine {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly victimOrder: VictimCriterion[];
-  /** found deadlocks not yet over (being verified, being aborted, or unresolvable), by id and by key */
-  private readonly active = new Map<string, Active>();
-  private readonly activeByKey = new Map<string, string>();
-  private resolved: string[] = [];
-  /** keys of deadlocks dismissed after a failed confirm round (bounded): if the sweep finds them again they were not missed */
-  private readonly dismissedKeys = new Set<string>();
-  /** members of deadlocks that just ended: what is left of them may still be deadlocked */
-  private recheckStarts: Owner[] = [];
+  /** marked member waits that ended since the last result was taken */
+  private ended: Wait[] = [];
 
   constructor(opts: EngineOptions) {
     this.namespace = opts.namespace;
     this.now = opts.now ?? Date.now;
     this.newId = opts.newDeadlockId ?? defaultId;
     this.victimOrder = opts.victimOrder ?? DEFAULT_VICTIM_ORDER;
-    this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => this.waitGone(w));
+    this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => {
+      // nearly every wait is no deadlock's member: no allocation on the grant/cancel path
+      if (w.deadlocks !== undefined) this.ended.push(w);
+    });
     this.lockOrder = new LockOrder({ ...DEFAULT_LOCK_ORDER_LIMITS, ...opts.lockOrderLimits }, this.now);
   }
 
@@ -64,14 +74,15 @@ export class Engine {
     return this.graph.clients.has(id);
   }
 
-  removeClient(id: ClientId): { resolved: string[]; deadlocks: Deadlock[] } {
+  /** The client is gone: its owners, holds and waits leave the graph. */
+  removeClient(id: ClientId): EngineResult {
     const c = this.graph.clients.get(id);
     if (c) this.graph.removeClient(c);
-    return { resolved: this.takeResolved(), deadlocks: this.detect([], true) };
+    return this.result([], [], []);
   }
 
   /** Applies one batch in order; an event that fails is skipped (and reported), the rest apply. */
-  applyBatch(clientId: ClientId, events: ClientEvent[]): BatchResult {
+  applyBatch(clientId: ClientId, events: ClientEvent[]): EngineResult {
     const c = this.client(clientId);
     const errors: EventError[] = [];
     const starts: Owner[] = [];
@@ -88,8 +99,7 @@ export class Engine {
     }
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
-    const deadlocks = this.detect(starts, true);
-    return { errors, deadlocks, resolved: this.takeResolved(), hazards };
+    return this.result(errors, this.detect(starts), hazards);
   }
 
   private recordOrder(c: ClientState, e: Extract<ClientEvent, { type: 'order' }>): Hazard[] {
@@ -101,101 +111,53 @@ export class Engine {
   }
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
-  replaceClientState(clientId: ClientId, events: ClientEvent[]): BatchResult {
+  replaceClientState(clientId: ClientId, events: ClientEvent[]): EngineResult {
     this.graph.clearClient(this.client(clientId));
     return this.applyBatch(clientId, events);
   }
 
-  /** Marks the victims' waits as being aborted (treated as gone by detection) before the aborts are sent. */
-  beginResolution(d: Deadlock): void {
-    const a = this.active.get(d.id) ?? this.register(d, this.waitsOf(d));
-    for (const v of d.victims) {
-      const w = this.graph.clients.get(v.client)?.waits.get(v.waitId);
-      if (w) w.aborting = true;
-    }
-    a.deadlock = d;
-  }
-
-  /** Forget a found deadlock that will not be resolved (its confirm round failed); it may be found again. */
-  dismiss(deadlockId: string): void {
-    const a = this.unlink(deadlockId);
-    if (!a) return;
-    if (this.dismissedKeys.size >= 10_000) this.dismissedKeys.clear();
-    this.dismissedKeys.add(a.deadlock.key);
-  }
-
   /**
-   * The victim's client answered. `aborted`: its cancel event came first, so
-   * nothing to do. `stale`: the wait had already ended on the client; if we
-   * still think it pends, the view was behind — clear the mark and search again.
+   * Searches from these owners (refs or model objects) and returns what is
+   * deadlocked now. `unabortable` owners (keys `client/owner`) are never chosen
+   * as victims: they missed a deadline of the deadlock being re-decided.
    */
-  abortAnswered(clientId: ClientId, waitId: string, result: 'aborted' | 'stale'): BatchResult {
-    const w = this.graph.clients.get(clientId)?.waits.get(waitId);
-    if (!w || result === 'aborted') return { errors: [], deadlocks: [], resolved: this.takeResolved(), hazards: [] };
-    w.aborting = false;
-    // The deadlock as recorded is over for its victim's client (the wait had
-    // ended there); if our view still has one, the search below finds it anew.
-    for (const id of w.deadlocks ?? []) {
-      this.dismiss(id);
-      this.resolved.push(id);
-    }
-    return { errors: [], deadlocks: this.detect([w.owner], true), resolved: this.takeResolved(), hazards: [] };
-  }
-
-  /** Searches again from these owners (after a confirm round); returns what is deadlocked now. */
-  recheck(members: OwnerRef[]): Deadlock[] {
+  search(from: readonly (OwnerRef | Owner)[], unabortable?: ReadonlySet<string>): Found[] {
     const owners: Owner[] = [];
-    for (const m of members) {
-      const o = this.graph.clients.get(m.client)?.owners.get(m.owner);
+    for (const m of from) {
+      const o = 'client' in m && typeof m.client === 'string' ? this.graph.clients.get(m.client)?.owners.get((m as OwnerRef).owner) : (m as Owner);
       if (o) owners.push(o);
     }
-    return this.detect(owners, false);
+    return this.detect(owners, unabortable);
+  }
+
+  /** The model object of a pending wait, if it still pends. */
+  wait(ref: WaitRef): Wait | undefined {
+    return this.graph.clients.get(ref.client)?.waits.get(ref.waitId);
   }
 
   isPending(clientId: ClientId, waitId: string): boolean {
     return this.graph.clients.get(clientId)?.waits.has(waitId) ?? false;
   }
 
-  /**
-   * The safety net: reduce the whole graph and compare with what the
-   * incremental path found. Anything new is returned and counted as `missed`
-   * (zero in a correct build).
-   */
-  sweep(): { found: Deadlock[]; missed: number } {
+  /** Every deadlock in the whole graph (the periodic safety net; the book compares). */
+  sweep(): Found[] {
     // The whole graph as the reduction's scope on purpose, not scopeFrom(): the net must not
     // share the incremental path's idea of what is relevant, or a bug there would hide here too.
     const all: Owner[] = [];
     for (const c of this.graph.clients.values()) for (const o of c.owners.values()) all.push(o);
-    const found = findDeadlocks(all.filter((o) => o.hasLiveWait()), this.victimOrder, {
+    return findDeadlocks(all.filter((o) => o.hasLiveWait()), this.victimOrder, {
       everyComponent: true,
       scope: new Set(all),
-    });
-    // Known = every member wait already belongs to a deadlock being handled
-    // (its shape may have changed since, e.g. a member released a hold).
-    const fresh: Deadlock[] = [];
-    let missed = 0;
-    for (const f of found) {
-      if (f.waits.every((w) => (w.deadlocks?.length ?? 0) > 0)) continue;
-      const d = this.toDeadlock(f);
-      this.register(d, f.waits);
-      fresh.push(d);
-      if (!this.dismissedKeys.has(d.key)) missed++;
-    }
-    return { found: fresh, missed };
+    }).map((f) => this.toFound(f));
   }
 
-  activeDeadlocks(): Deadlock[] {
-    return [...this.active.values()].map((a) => a.deadlock);
-  }
-
-  stats(): GraphStats {
+  stats(): EngineStats {
     const g = this.graph;
     return {
       owners: g.ownerCount,
       resources: g.localResourceCount + g.globals.size,
       holds: g.holdCount,
       waits: g.waitCount,
-      activeDeadlocks: this.active.size,
     };
   }
 
@@ -223,35 +185,29 @@ export class Engine {
     return c;
   }
 
-  private detect(newStarts: Owner[], skipKnown: boolean): Deadlock[] {
-    let starts = newStarts;
-    if (this.recheckStarts.length) {
-      starts = starts.concat(this.recheckStarts);
-      this.recheckStarts = [];
-    }
+  private result(errors: EventError[], found: Found[], hazards: Hazard[]): EngineResult {
+    const ended = this.ended;
+    if (ended.length) this.ended = [];
+    return { errors, found, ended, hazards };
+  }
+
+  private detect(starts: Owner[], unabortable?: ReadonlySet<string>): Found[] {
     if (starts.length === 0) return [];
-    starts = unique(starts).filter(alive);
-    const out: Deadlock[] = [];
-    for (const f of findDeadlocks(starts, this.victimOrder)) {
-      const d = this.toDeadlock(f);
-      const known = this.activeByKey.get(d.key);
-      if (known) {
-        if (skipKnown) continue;
-        const a = this.active.get(known) as Active;
-        d.id = known;
-        d.report = { ...d.report, id: known, text: d.report.text.replace(d.report.id, known) };
-        a.deadlock = d;
-      } else this.register(d, f.waits);
-      if (!out.some((x) => x.key === d.key)) out.push(d);
+    const live = unique(starts).filter(alive);
+    const out: Found[] = [];
+    const opts = unabortable?.size ? { unabortable: (o: Owner) => unabortable.has(o.key) } : {};
+    for (const f of findDeadlocks(live, this.victimOrder, opts)) {
+      const found = this.toFound(f);
+      if (!out.some((x) => x.deadlock.key === found.deadlock.key)) out.push(found);
     }
     return out;
   }
 
-  private toDeadlock(f: FoundDeadlock): Deadlock {
+  private toFound(f: FoundDeadlock): Found {
     const id = this.newId();
     const detectedAt = this.now();
     const ref = (o: Owner): OwnerRef => ({ client: o.client.info.id, owner: o.id });
-    return {
+    const deadlock: Deadlock = {
       id,
       key: f.waits.map((w) => w.key).sort().join(','),
       detectedAt,
@@ -261,54 +217,7 @@ export class Engine {
       clients: unique(f.members.map((o) => o.client.info.id)),
       report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
     };
-  }
-
-  private waitsOf(d: Deadlock): Wait[] {
-    const out: Wait[] = [];
-    for (const r of d.waits) {
-      const w = this.graph.clients.get(r.client)?.waits.get(r.waitId);
-      if (w) out.push(w);
-    }
-    return out;
-  }
-
-  private register(d: Deadlock, waits: Wait[]): Active {
-    const a: Active = { deadlock: d, waits };
-    this.active.set(d.id, a);
-    this.activeByKey.set(d.key, d.id);
-    for (const w of waits) (w.deadlocks ??= []).push(d.id);
-    return a;
-  }
-
-  /** Forgets an active deadlock and takes its id off its member waits. */
-  private unlink(id: string): Active | undefined {
-    const a = this.active.get(id);
-    if (!a) return undefined;
-    this.active.delete(id);
-    this.activeByKey.delete(a.deadlock.key);
-    for (const x of a.waits) if (x.deadlocks) x.deadlocks = x.deadlocks.filter((y) => y !== id);
-    return a;
-  }
-
-  /** A member wait ended (granted, cancelled, dropped): the deadlock it was part of is over. */
-  private waitGone(w: Wait): void {
-    const ids = w.deadlocks;
-    if (!ids) return; // nearly every wait: no allocation on the grant/cancel path
-    w.deadlocks = undefined;
-    for (const id of ids) {
-      const a = this.unlink(id);
-      if (!a) continue;
-      // Two cycles can share a component; one wait ending may leave the other.
-      for (const x of a.waits) if (x !== w && x.owner.waits.has(x)) this.recheckStarts.push(x.owner);
-      this.resolved.push(id);
-    }
-  }
-
-  private takeResolved(): string[] {
-    if (this.resolved.length === 0) return [];
-    const r = this.resolved;
-    this.resolved = [];
-    return r;
+    return { deadlock, waits: f.waits };
   }
 }
 

@@ -1,6 +1,6 @@
 // Public types of the detection engine. The engine is pure: no I/O, no timers;
 // the clock and the id generator are injected.
-import type { ClientEvent, DeadlockReport, ErrorCode, Hazard } from '@deadlockd/proto';
+import type { ClientEvent, DeadlockReport, ErrorCode } from '@deadlockd/proto';
 
 export type ClientId = string;
 
@@ -91,21 +91,21 @@ export interface EventError {
   message: string;
 }
 
+/** What a client's frame did, as far as the client is told: the events rejected. */
 export interface BatchResult {
   errors: EventError[];
-  /** deadlocks newly found after the batch was applied */
-  deadlocks: Deadlock[];
-  /** ids of active deadlocks that ended because one of their waits ended */
-  resolved: string[];
-  /** lock-order hazards created or extended by this batch's `order` events (to announce) */
-  hazards: Hazard[];
 }
 
-export interface GraphStats {
+/** Sizes of one namespace's graph. */
+export interface EngineStats {
   owners: number;
   resources: number;
   holds: number;
   waits: number;
+}
+
+export interface GraphStats extends EngineStats {
+  /** deadlocks found and not yet over (open in the book) */
   activeDeadlocks: number;
 }
 

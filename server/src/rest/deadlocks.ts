@@ -4,9 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Deadlock } from '../engine/types.js';
-import { cycleStatus, type HistoryEntry } from '../history.js';
-import type { NamespaceState } from '../hub.js';
+import type { HistoryEntry } from '../history.js';
+import type { CurrentDeadlock, Namespace } from '../namespace.js';
 import { deadlockSvg } from './deadlock-picture.js';
 import { notFound } from './errors.js';
 import { CycleList, DeadlockEntry, DeadlockList, DeadlockParams, ErrorBody, historyQuery } from './schemas.js';
@@ -17,18 +16,16 @@ function fromHistory(e: HistoryEntry): DeadlockEntry {
   return { id: e.id, namespace: e.namespace, detectedAt: e.detectedAt, status: e.status, resolvedAt: e.resolvedAt ?? null, services: services(e), report: e.report };
 }
 
-/** A deadlock the engine holds as active; it is in the history once resolution began, else still being confirmed. */
-function fromActive(ns: NamespaceState, d: Deadlock): DeadlockEntry {
-  const h = ns.history.get(d.id);
-  if (h) return fromHistory(h);
-  return { id: d.id, namespace: ns.name, detectedAt: d.detectedAt, status: 'confirming', resolvedAt: null, services: services(d), report: d.report };
+/** A deadlock open in the book: its state there. */
+function fromCurrent(ns: Namespace, { deadlock: d, status }: CurrentDeadlock): DeadlockEntry {
+  return { id: d.id, namespace: ns.name, detectedAt: d.detectedAt, status, resolvedAt: null, services: services(d), report: d.report };
 }
 
-function find(ns: NamespaceState, id: string): DeadlockEntry | undefined {
+function find(ns: Namespace, id: string): DeadlockEntry | undefined {
+  const open = ns.current().find((x) => x.deadlock.id === id);
+  if (open) return fromCurrent(ns, open);
   const h = ns.history.get(id);
-  if (h) return fromHistory(h);
-  const d = ns.engine.activeDeadlocks().find((x) => x.id === id);
-  return d ? fromActive(ns, d) : undefined;
+  return h ? fromHistory(h) : undefined;
 }
 
 const errors = { 401: ErrorBody, 404: ErrorBody };
@@ -47,10 +44,9 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const ns = hub.namespace(request.namespace);
-    const cycles = ns.engine
-      .activeDeadlocks()
-      .filter((d) => cycleStatus(ns.history, d.id) !== undefined)
-      .map((d) => fromActive(ns, d))
+    const cycles = ns
+      .current()
+      .map((c) => fromCurrent(ns, c))
       .sort((a, b) => b.detectedAt - a.detectedAt);
     return { cycles };
   });

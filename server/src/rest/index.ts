@@ -18,7 +18,7 @@ const DOCS_PREFIX = '/docs';
 export async function restApi(app: FastifyInstance): Promise<void> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  const authOn = app.deadlockd.hub.tokens.enabled;
+  const authOn = app.deadlockd.tokens.enabled;
 
   await app.register(swagger, {
     openapi: {

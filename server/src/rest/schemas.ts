@@ -15,8 +15,8 @@ const Shape = { mode: LockMode.optional(), units: z.number().int().optional() };
 // ---- deadlocks --------------------------------------------------------------
 
 const DeadlockStatus = z
-  .enum(['confirming', 'aborting', 'unresolvable', 'resolved'])
-  .describe('confirming: asking the clients whether the waits still pend; aborting: victim told; unresolvable: no member can be aborted; resolved: over');
+  .enum(['confirming', 'aborting', 'reordering', 'unresolvable', 'resolved'])
+  .describe('confirming: asking the clients whether the waits still pend; aborting: victim told; reordering: a client asked to reorder a wait queue; unresolvable: no member can be aborted; resolved: over');
 
 export const DeadlockEntry = z.object({
   id: z.string(),

@@ -24,7 +24,7 @@ await dd.task(`${service} holds ${hold}, wants ${want}`, async () => {
   console.log(`HOLDING ${hold}`);
   const pending = take(want);
   pending.catch(() => {});
-  await new Promise((r) => setTimeout(r, 100)); // well past reportAfterMs and a flush
+  // the test waits for this wait to reach the daemon (GET /v1/graph), not for a time
   console.log(`WAITING ${want}`);
   await new Promise(() => {}); // until killed
 });

@@ -1,0 +1,154 @@
+// One namespace: its engine (the graph and the search), its deadlock book
+// (what was found, until it ends), the resolver (policy: confirm rounds,
+// aborts, deadlines), the history and the hazard announcements. Nothing
+// crosses a namespace. Every call from a client goes the same one way:
+//   engine call → book.take (ends what the engine says ended, keeps what is new)
+//   → resolver.handle (acts on the new ones through the book).
+import type { FastifyBaseLogger } from 'fastify';
+import type { ClientEvent, Hazard, ServerFrame } from '@deadlockd/proto';
+import type { Config } from './config.js';
+import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
+import { Engine, type EngineResult } from './engine/engine.js';
+import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
+import { DeadlockHistory } from './history.js';
+import type { Metrics } from './metrics.js';
+import { Resolver } from './resolver.js';
+import type { NamespaceResolverStats } from './stats.js';
+
+export interface NamespaceOptions {
+  name: string;
+  config: Config;
+  log: FastifyBaseLogger;
+  metrics: Metrics;
+  now: () => number;
+  /** delivers a frame to a client; dropped if it is not connected */
+  send: (client: ClientId, frame: ServerFrame) => void;
+  /** the clients of this namespace now (for hazard announcements) */
+  clients: () => Iterable<ClientInfo>;
+  /** whether a client has a live connection (not in its grace period) */
+  connected: (client: ClientId) => boolean;
+}
+
+/** A deadlock that is open in the book, as REST and the dashboard show it. */
+export interface CurrentDeadlock {
+  deadlock: Deadlock;
+  status: OpenState;
+}
+
+export class Namespace {
+  readonly name: string;
+  readonly engine: Engine;
+  readonly book: DeadlockBook;
+  readonly history: DeadlockHistory;
+  private readonly resolver: Resolver;
+
+  constructor(private readonly o: NamespaceOptions) {
+    const c = o.config;
+    this.name = o.name;
+    this.engine = new Engine({
+      namespace: o.name,
+      now: o.now,
+      victimOrder: c.victimOrder,
+      limits: {
+        maxOwnersPerClient: c.maxOwnersPerClient,
+        maxResourcesPerClient: c.maxResourcesPerClient,
+        maxWaitsPerClient: c.maxWaitsPerClient,
+        maxHoldsPerClient: c.maxHoldsPerClient,
+        maxGlobalResources: c.maxGlobalResources,
+      },
+    });
+    this.history = new DeadlockHistory(c.historySize, o.name);
+    this.book = new DeadlockBook(this.engine, o.now, { changed: (e) => this.changed(e) });
+    this.resolver = new Resolver({
+      engine: this.engine,
+      book: this.book,
+      namespace: o.name,
+      send: o.send,
+      connected: o.connected,
+      log: o.log,
+      now: o.now,
+      confirmTimeoutMs: c.confirmTimeoutMs,
+      confirmRounds: c.confirmRounds,
+      abortTimeoutMs: c.abortTimeoutMs,
+      abortAnswerMarginMs: c.abortAnswerMarginMs,
+    });
+  }
+
+  addClient(info: ClientInfo): void {
+    this.engine.addClient(info);
+  }
+
+  events(client: ClientId, events: ClientEvent[]): BatchResult {
+    this.o.metrics.eventsReceived.inc(events.length);
+    const stop = this.o.metrics.batchDuration.startTimer();
+    const r = this.engine.applyBatch(client, events);
+    stop();
+    return this.after(r);
+  }
+
+  /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
+  snapshot(client: ClientId, events: ClientEvent[]): BatchResult {
+    this.o.metrics.eventsReceived.inc(events.length);
+    return this.after(this.engine.replaceClientState(client, events));
+  }
+
+  abortAnswered(client: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {
+    if (result === 'stale') this.o.metrics.staleAborts.inc();
+    this.resolver.abortAnswered(client, waitId, deadlock, result);
+  }
+
+  confirmAnswered(client: ClientId, check: string, pending: string[]): void {
+    this.resolver.confirmAnswered(client, check, pending);
+  }
+
+  /** The client is gone for good: its owners leave the graph; what is left of its deadlocks may still be one. */
+  removeClient(client: ClientId): void {
+    const r = this.engine.removeClient(client);
+    this.resolver.clientRemoved(client);
+    this.after(r);
+  }
+
+  /** The safety net over this namespace. */
+  sweep(): { found: number; missed: number } {
+    const { found, missed } = this.book.sweep();
+    this.resolver.handle(found);
+    return { found: found.length, missed };
+  }
+
+  /** Open deadlocks, oldest first. */
+  current(): CurrentDeadlock[] {
+    const out: CurrentDeadlock[] = [];
+    for (const e of this.book.current()) if (e.state !== 'resolved' && e.state !== 'dismissed') out.push({ deadlock: e.deadlock, status: e.state });
+    return out;
+  }
+
+  graphStats(): GraphStats {
+    return { ...this.engine.stats(), activeDeadlocks: this.book.size };
+  }
+
+  resolverStats(): NamespaceResolverStats {
+    return this.resolver.stats();
+  }
+
+  stop(): void {
+    this.resolver.stop();
+  }
+
+  private after(r: EngineResult): BatchResult {
+    this.resolver.handle(this.book.take(r));
+    for (const h of r.hazards) this.announceHazard(h);
+    return { errors: r.errors };
+  }
+
+  private changed(e: BookEntry): void {
+    if (e.acted) this.history.record(e);
+    if (e.endedAt !== undefined) this.resolver?.ended(e);
+  }
+
+  /** A hazard was found or gained a site: log it, tell every client that contributed a site. */
+  private announceHazard(hazard: Hazard): void {
+    this.o.log.warn({ namespace: this.name, hazard: hazard.id, kind: hazard.kind, text: hazard.text }, 'deadlock hazard');
+    const sites = new Set(hazard.sites.map((s) => `${s.service}\u0000${s.instance}`));
+    for (const c of this.o.clients()) if (sites.has(`${c.service}\u0000${c.instance}`)) this.o.send(c.id, { type: 'hazard', hazard });
+  }
+}

@@ -1,0 +1,99 @@
+// The engine and its deadlock book wired the way a namespace wires them, minus
+// the resolver's I/O: each batch's new deadlocks are opened in the book at
+// once. Engine tests speak to this, so they see what the daemon's pure part does.
+import type { ClientEvent, Hazard } from '@deadlockd/proto';
+import { DeadlockBook } from '../src/engine/book.js';
+import { Engine, type EngineResult, type Found } from '../src/engine/engine.js';
+import type { ClientInfo, Deadlock, EngineOptions, EventError, GraphStats } from '../src/engine/types.js';
+
+export interface BookedResult {
+  errors: EventError[];
+  /** deadlocks newly found (now open in the book) */
+  deadlocks: Deadlock[];
+  /** ids of open deadlocks that ended because one of their waits ended */
+  resolved: string[];
+  hazards: Hazard[];
+}
+
+export class BookedEngine {
+  readonly engine: Engine;
+  readonly book: DeadlockBook;
+  private resolved: string[] = [];
+
+  constructor(opts: EngineOptions) {
+    this.engine = new Engine(opts);
+    this.book = new DeadlockBook(this.engine, opts.now ?? Date.now, {
+      changed: (e) => {
+        if (e.state === 'resolved') this.resolved.push(e.id);
+      },
+    });
+  }
+
+  get lockOrder() {
+    return this.engine.lockOrder;
+  }
+
+  get clients() {
+    return this.engine.clients;
+  }
+
+  addClient(info: ClientInfo): void {
+    this.engine.addClient(info);
+  }
+
+  applyBatch(client: string, events: ClientEvent[]): BookedResult {
+    return this.took(this.engine.applyBatch(client, events));
+  }
+
+  replaceClientState(client: string, events: ClientEvent[]): BookedResult {
+    return this.took(this.engine.replaceClientState(client, events));
+  }
+
+  removeClient(client: string): BookedResult {
+    return this.took(this.engine.removeClient(client));
+  }
+
+  /** The resolver's first step for a deadlock it acts on: its victims' waits are marked as being aborted. */
+  beginResolution(d: Deadlock): void {
+    const e = this.book.get(d.id);
+    if (!e) throw new Error(`${d.id} is not open in the book`);
+    this.book.aborting(e);
+  }
+
+  abortAnswered(client: string, waitId: string, result: 'aborted' | 'stale'): BookedResult {
+    const found = result === 'stale' ? this.book.staleAbort(client, waitId) : [];
+    return { errors: [], deadlocks: this.openAll(found), resolved: this.takeResolved(), hazards: [] };
+  }
+
+  sweep(): { found: Deadlock[]; missed: number } {
+    const { found, missed } = this.book.sweep();
+    return { found: this.openAll(found), missed };
+  }
+
+  activeDeadlocks(): Deadlock[] {
+    return this.book.current().map((e) => e.deadlock);
+  }
+
+  isPending(client: string, waitId: string): boolean {
+    return this.engine.isPending(client, waitId);
+  }
+
+  stats(): GraphStats {
+    return { ...this.engine.stats(), activeDeadlocks: this.book.size };
+  }
+
+  private took(r: EngineResult): BookedResult {
+    const deadlocks = this.openAll(this.book.take(r));
+    return { errors: r.errors, deadlocks, resolved: this.takeResolved(), hazards: r.hazards };
+  }
+
+  private openAll(found: Found[]): Deadlock[] {
+    return found.map((f) => this.book.open(f, 'confirming').deadlock);
+  }
+
+  private takeResolved(): string[] {
+    const r = this.resolved;
+    this.resolved = [];
+    return r;
+  }
+}

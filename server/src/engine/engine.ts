@@ -1,7 +1,7 @@
-// The detection engine of one namespace: the graph (graph.ts), the search
-// (detect.ts, whose header explains the algorithm), and the bookkeeping of
-// deadlocks that were found and are being resolved. Pure: no I/O, no timers;
-// the clock and the id generator are injected.
+// The detection engine of one namespace: the graph (graph.ts) and the search
+// (detect.ts); README.md in this directory explains the algorithm. It returns
+// what it found; the deadlock book (book.ts) holds it from there. Pure: no
+// I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph } from './graph.js';

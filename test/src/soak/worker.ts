@@ -12,7 +12,7 @@ import { Barrier } from '../barrier.js';
 import { takeDistributed } from '../distributed-lock.js';
 import { LockClient } from '../lock-server.js';
 import { argValue, barrier, runMain } from '../service-kit.js';
-import { sleep } from '../timing.js';
+import { CONNECT_TIMEOUT_MS, sleep } from '../timing.js';
 
 export interface WorkerResult {
   mode: 'local' | 'cross' | 'calm';
@@ -37,7 +37,7 @@ const until = Number(argValue('until'));
 runMain(async (): Promise<WorkerResult> => {
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
-  const dd = await connect({ url: argValue('daemon'), service: name, logger: { warn: () => {}, info: () => {} } });
+  const dd = await connect({ url: argValue('daemon'), service: name, connectTimeoutMs: CONNECT_TIMEOUT_MS, logger: { warn: () => {}, info: () => {} } });
   if (!dd.connected) throw new Error(`${name}: the SDK did not connect`);
   const r: WorkerResult = { mode, name, rounds: 0, abortsPerRound: [], falseAborts: 0, lockOps: 0, errors: [], loopLagMs: { p99: 0, max: 0 } };
   const error = (e: unknown) => {

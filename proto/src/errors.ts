@@ -38,3 +38,18 @@ export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 export function isFatal(code: ErrorCode): boolean {
   return ERROR_CODES[code].fatal;
 }
+
+/** The WebSocket close code that follows a fatal error frame of this code. */
+export function closeCodeOf(code: ErrorCode): number {
+  switch (code) {
+    case 'FRAME_TOO_LARGE':
+      return 1009; // message too big
+    case 'BAD_UTF8':
+      return 1007; // invalid frame payload data
+    case 'SLOW_CONSUMER':
+    case 'SNAPSHOT_BUSY':
+      return 1013; // try again later
+    default:
+      return 1008; // policy violation
+  }
+}

@@ -13,6 +13,7 @@ import { WebSocket, type RawData } from 'ws';
 import {
   ERROR_CODES,
   PROTOCOL_VERSION,
+  closeCodeOf,
   isFatal,
   type ClientFrame,
   type ErrorCode,
@@ -30,19 +31,8 @@ import { ResumeSecrets } from './resume-secrets.js';
 import { SnapshotBudget, SnapshotParts, locate, type Part } from './snapshot-parts.js';
 import type { TokenTable } from './tokens.js';
 
-const CLOSE_POLICY_VIOLATION = 1008;
-const CLOSE_MESSAGE_TOO_BIG = 1009;
-const CLOSE_INVALID_PAYLOAD = 1007;
-const CLOSE_TRY_AGAIN_LATER = 1013;
 /** A cut-off slow consumer gets this long to read its close frame before the TCP connection is dropped. */
 const SLOW_CONSUMER_LINGER_MS = 1_000;
-
-const CLOSE_CODES: Partial<Record<ErrorCode, number>> = {
-  FRAME_TOO_LARGE: CLOSE_MESSAGE_TOO_BIG,
-  BAD_UTF8: CLOSE_INVALID_PAYLOAD,
-  SLOW_CONSUMER: CLOSE_TRY_AGAIN_LATER,
-  SNAPSHOT_BUSY: CLOSE_TRY_AGAIN_LATER,
-};
 
 type State = 'awaiting-hello' | 'active' | 'closed';
 
@@ -144,7 +134,7 @@ export class Session implements ClientConnection {
     this.log.warn({ client: this.clientId, code, message }, 'protocol error; closing the connection');
     this.sendError(code, message, ref);
     this.state = 'closed';
-    this.socket.close(CLOSE_CODES[code] ?? CLOSE_POLICY_VIOLATION, code);
+    this.socket.close(closeCodeOf(code), code);
   }
 
   /** ws is about to close the connection with 1009 (a message over maxPayload): say why first. */
@@ -179,7 +169,7 @@ export class Session implements ClientConnection {
     const socket = this.socket;
     // over the budget by this one small frame: if the client reads at all it learns why
     socket.send(JSON.stringify({ type: 'error', code: 'SLOW_CONSUMER', message: `${ERROR_CODES.SLOW_CONSUMER.text}: ${queued} bytes queued, limit ${this.config.maxQueuedBytes} (--max-queued-bytes)`, fatal: true } satisfies ErrorFrame));
-    socket.close(CLOSE_TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+    socket.close(closeCodeOf('SLOW_CONSUMER'), 'SLOW_CONSUMER');
     setTimeout(() => socket.terminate(), SLOW_CONSUMER_LINGER_MS).unref();
   }
 

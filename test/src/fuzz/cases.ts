@@ -36,7 +36,7 @@ const event = fc.oneof(
   fc.record({ type: fc.constant('order'), owner: id, held: id, acquired: id }),
 );
 
-export const validFrame = fc.oneof(
+const validFrame = fc.oneof(
   fc.record({ type: fc.constant('hello'), protocol: fc.constant(PROTOCOL_VERSION), service: id, instance: id }),
   fc.record({ type: fc.constant('events'), seq: fc.nat(), events: fc.array(event, { minLength: 1, maxLength: 8 }) }),
   fc.record({ type: fc.constant('snapshot'), seq: fc.nat(), events: fc.array(event, { maxLength: 8 }) }),

@@ -8,7 +8,7 @@ import { ERROR_CODE_LIST, closeCodeOf, isFatal, PROTOCOL_VERSION, type ErrorCode
 import type { FuzzCase } from './cases.js';
 
 /** How long one case may take before the daemon counts as stalled (a failsafe, not a speed bound). */
-export const ANSWER_MS = 15_000;
+const ANSWER_MS = 15_000;
 
 export type Outcome =
   | { kind: 'accepted'; codes: ErrorCode[] }

@@ -226,7 +226,7 @@ function copyEntry(src, dst) {
 
 /** A glob of .dockerignore → RegExp over context-relative paths (`*`, `?`, `**`). */
 function ignoreRegex(pattern) {
-  let p = posix.normalize(pattern.replace(/^\/+/, ''));
+  const p = posix.normalize(pattern.replace(/^\/+/, ''));
   let re = '';
   for (let i = 0; i < p.length; i++) {
     const c = p[i];

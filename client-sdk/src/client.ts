@@ -8,7 +8,7 @@ import { DeadlockError } from './errors.js';
 import { LockOrderTracker } from './lock-order.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { CallSite } from './model.js';
-import { Owners, TaskHandle, type TaskOptions } from './owners.js';
+import { Owners, type TaskOptions } from './owners.js';
 import { Mutex } from './primitives/mutex.js';
 import { QueuedPrimitive } from './primitives/queue.js';
 import { RWLock } from './primitives/rwlock.js';
@@ -16,6 +16,7 @@ import { Semaphore } from './primitives/semaphore.js';
 import { ExternalPool, type PoolOptions } from './pool.js';
 import { Reporter } from './reporter.js';
 import { SharedResource } from './resource.js';
+import { TaskHandle } from './task-handle.js';
 import { retryOnDeadlock, type RetryOptions } from './retry.js';
 import type { PendingWait, Runtime } from './runtime.js';
 

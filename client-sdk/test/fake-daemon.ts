@@ -33,7 +33,7 @@ export interface FakeDaemonOptions {
  * Failsafe for every wait in the SDK tests; not a speed assertion. Generous for a machine ten
  * times slower than an idle laptop: each wait ends as soon as its condition holds.
  */
-export const WAIT_MS = 30_000;
+const WAIT_MS = 30_000;
 
 /** The task barrier() runs as; its events are left out of events() and facts(). */
 const BARRIER_TASK = '__barrier__';

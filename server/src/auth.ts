@@ -30,7 +30,7 @@ function pathOf(url: string): string {
 }
 
 /** `Authorization: Bearer <t>`, else `?token=<t>`, else (under /docs only) the docs cookie. */
-export function presentedToken(request: FastifyRequest): { token: string | undefined; fromQuery: boolean } {
+function presentedToken(request: FastifyRequest): { token: string | undefined; fromQuery: boolean } {
   const header = request.headers.authorization;
   if (typeof header === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

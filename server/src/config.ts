@@ -9,15 +9,15 @@ import { z } from 'zod';
 import { DEFAULT_ENGINE_LIMITS, type VictimCriterion } from './engine/types.js';
 
 const VICTIM_CRITERIA = ['priority', 'work', 'youngest', 'closer'] as const satisfies readonly VictimCriterion[];
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
 /** Namespace names appear in URLs, logs and metrics: keep them plain. */
-export const NamespaceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a namespace is 1-64 letters, digits, `.`, `_` or `-`');
+const NamespaceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a namespace is 1-64 letters, digits, `.`, `_` or `-`');
 const Token = z.string().min(1).max(4096).regex(/^\S+$/, 'a token has no spaces');
 /** token → namespace; empty = auth off */
-export const TokenMap = z.record(Token, NamespaceName);
+const TokenMap = z.record(Token, NamespaceName);
 
 export const ConfigSchema = z.object({
   port: int(0, 65535),
@@ -188,7 +188,7 @@ function readTokensFile(path: string): Record<string, string> {
 }
 
 /** Validates a full config; the error names the setting by flag and env name. */
-export function validateConfig(candidate: Record<Key, unknown>): Config {
+function validateConfig(candidate: Record<Key, unknown>): Config {
   const r = ConfigSchema.safeParse(candidate);
   if (r.success) {
     // a snapshot that fits one frame must never be refused as too large

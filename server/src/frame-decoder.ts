@@ -16,7 +16,7 @@ import type { z } from 'zod';
 
 export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
 
-export interface FrameError {
+interface FrameError {
   ok: false;
   code: ErrorCode;
   message: string;

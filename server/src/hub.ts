@@ -80,6 +80,7 @@ export class Hub {
         now: this.now,
         send: (client, frame) => this.send(client, frame),
         clients: () => this.clientsIn(name),
+        connected: (client) => this.clients.get(client)?.conn != null,
       });
       this.namespaces.set(name, ns);
     }

@@ -25,6 +25,8 @@ export interface NamespaceOptions {
   send: (client: ClientId, frame: ServerFrame) => void;
   /** the clients of this namespace now (for hazard announcements) */
   clients: () => Iterable<ClientInfo>;
+  /** whether a client has a live connection (not in its grace period) */
+  connected: (client: ClientId) => boolean;
 }
 
 /** A deadlock that is open in the book, as REST and the dashboard show it. */
@@ -62,6 +64,7 @@ export class Namespace {
       book: this.book,
       namespace: o.name,
       send: o.send,
+      connected: o.connected,
       log: o.log,
       now: o.now,
       confirmTimeoutMs: c.confirmTimeoutMs,

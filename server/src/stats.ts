@@ -24,8 +24,3 @@ export interface NamespaceStats {
   graph: GraphStats;
   resolver: NamespaceResolverStats;
 }
-
-/** Where metrics read the numbers at scrape time. */
-export interface StatsSource {
-  stats(): HubStats;
-}

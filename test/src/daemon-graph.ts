@@ -11,7 +11,7 @@ interface GraphEdge {
 }
 
 /** The daemon's current edges as [kind, owner's service, resource label]. */
-export async function daemonEdges(httpUrl: string): Promise<Array<{ kind: 'waits' | 'holds'; service: string; resource: string }>> {
+async function daemonEdges(httpUrl: string): Promise<Array<{ kind: 'waits' | 'holds'; service: string; resource: string }>> {
   const res = await fetch(`${httpUrl}/v1/graph`);
   if (res.status !== 200) throw new Error(`GET /v1/graph answered ${res.status}`);
   const graph = (await res.json()) as { nodes: GraphNode[]; edges: GraphEdge[] };

@@ -9,7 +9,7 @@ import { sleep, STEP_MS, within } from './timing.js';
 export type MetricValues = ReadonlyMap<string, number>;
 
 /** GET /metrics and parse the text exposition format; undefined if the daemon has no such endpoint (404). */
-export async function scrapeMetrics(httpUrl: string): Promise<MetricValues | undefined> {
+async function scrapeMetrics(httpUrl: string): Promise<MetricValues | undefined> {
   const res = await fetch(`${httpUrl}/metrics`);
   if (res.status === 404) {
     await res.body?.cancel();
@@ -26,7 +26,7 @@ export async function requireMetrics(httpUrl: string): Promise<MetricValues> {
   return m;
 }
 
-export function parseExposition(text: string): Map<string, number> {
+function parseExposition(text: string): Map<string, number> {
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -89,8 +89,8 @@ export async function deadlockCounters(httpUrl: string): Promise<(n: number) => 
     assert.deepEqual(delta(await requireMetrics(httpUrl)), { deadlockd_deadlocks_detected_total: n, deadlockd_aborts_sent_total: n });
 }
 
-export const SWEEP_MISSED = 'deadlockd_sweep_missed_total';
-export const SWEEPS = 'deadlockd_sweeps_total';
+const SWEEP_MISSED = 'deadlockd_sweep_missed_total';
+const SWEEPS = 'deadlockd_sweeps_total';
 
 /**
  * End-of-file check: waits for at least one more periodic sweep (start the

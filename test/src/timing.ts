@@ -15,7 +15,7 @@ export const TEST_TIMEOUT = { timeout: 180_000 } as const;
 /** node:test options for a before/after hook (a daemon or PostgreSQL to start or stop). */
 export const HOOK_TIMEOUT = { timeout: 120_000 } as const;
 
-export class HangError extends Error {
+class HangError extends Error {
   override name = 'HangError';
 }
 

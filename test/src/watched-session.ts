@@ -7,7 +7,7 @@ import { cleanup, startDaemon, type Daemon } from './harness.js';
 import { STEP_MS, within } from './timing.js';
 
 /** Sweep period for these tests: short, so a sweep surely runs after each scenario. */
-export const TEST_SWEEP_INTERVAL_MS = 200;
+const TEST_SWEEP_INTERVAL_MS = 200;
 
 export function startSweepingDaemon(extraArgs: string[] = []): Promise<Daemon> {
   return startDaemon(['--sweep-interval-ms', String(TEST_SWEEP_INTERVAL_MS), ...extraArgs]);

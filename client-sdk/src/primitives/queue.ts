@@ -66,16 +66,15 @@ export abstract class QueuedPrimitive implements ReportedResource {
     if (owner.held.length > 0) rt.order.asked(owner, this, caller);
     if (this.grantNow(owner, req)) {
       // the cheap path: no stack, no wait id; reported only if it outlives reportAfterMs
-      const rec = new Rec('hold', owner, this, null, req.mode, req.units, undefined, Date.now(), performance.now(), null);
+      const rec = new Rec({ kind: 'hold', owner, resource: this, mode: req.mode, units: req.units });
       this.take(rec);
       rt.order.took(rec);
       rt.reporter.begin(rec);
       return Promise.resolve(this.held(rec));
     }
-    const rec = new Rec(
-      'wait', owner, this, null, req.mode, req.units,
-      rt.newWaitId(), Date.now(), performance.now(), rt.captureSite(caller),
-    );
+    const rec = new Rec({
+      kind: 'wait', owner, resource: this, mode: req.mode, units: req.units, waitId: rt.newWaitId(), site: rt.captureSite(caller),
+    });
     rt.reporter.begin(rec);
     const w = new Waiter<Held>(rt, rec, `${this.describe()}`, opts, (x) => {
       this.dequeue(x);

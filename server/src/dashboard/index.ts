@@ -12,9 +12,7 @@ import { ASSETS_DIR, ASSETS_PREFIX, DashboardPage, VENDOR_FILES } from './assets
 import { LiveFeed } from './live-feed.js';
 import type { LiveView } from './snapshot.js';
 
-export { LiveFeed, TICK_MS } from './live-feed.js';
-export { StableLayout } from './layout.js';
-export type { LiveFrame, LiveBody, LiveCycle, LiveNode, LiveEdge, LiveView } from './snapshot.js';
+export type { LiveFrame, LiveNode } from './snapshot.js';
 
 /** The request's namespace as the auth layer decorated it; 'default' while auth is off or absent. */
 function namespaceOf(request: FastifyRequest): string {

@@ -15,7 +15,7 @@ import { StableLayout } from './layout.js';
 import { buildLiveBody, type LiveBody, type LiveFrame, type LiveView } from './snapshot.js';
 
 /** Poll period: at most 5 frames a second per feed. */
-export const TICK_MS = 200;
+const TICK_MS = 200;
 /** A viewer whose socket has this much unsent data skips frames until it drains (it then gets the latest). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 

@@ -10,16 +10,16 @@ import type { StableLayout } from './layout.js';
 export type LiveView = 'all' | 'blocked';
 
 /** Above this many nodes the whole graph is not drawn: only its blocked part is. */
-export const MAX_DRAWN_NODES = 2_000;
+const MAX_DRAWN_NODES = 2_000;
 /** History entries sent to the page (the REST history has them all). */
-export const MAX_HISTORY_SENT = 100;
+const MAX_HISTORY_SENT = 100;
 
 export interface LiveNode {
   key: string;
   attributes: NodeAttrs & { x: number; y: number };
 }
 
-export interface LiveEdge {
+interface LiveEdge {
   key: string;
   source: string;
   target: string;
@@ -27,7 +27,7 @@ export interface LiveEdge {
 }
 
 
-export interface LiveCycle {
+interface LiveCycle {
   id: string;
   detectedAt: number;
   /** confirming: asking the members' clients before acting; aborting: victim told; unresolvable: nobody can be aborted */

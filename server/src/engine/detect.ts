@@ -1,108 +1,13 @@
-// Deadlock detection
-// ==================
-//
-// The graph. Owners (tasks, requests, transactions) hold units of resources
-// and wait for units of resources (model.ts explains how mutexes, rwlocks,
-// semaphores and "wait for task T to end" all become counted resources). An
-// owner W is *blocked by* owner H when W waits for a resource R and either
-//   - H holds units of R and W's request does not fit in R's free units
-//     (a "hard" edge, as in PostgreSQL), or
-//   - R grants in FIFO order and H's wait on R is queued ahead of W's
-//     (a "soft" edge: FIFO will not serve W before H).
-//
-// When. A deadlock can only come into being on two kinds of event. (a) An
-// edge is added: a new wait. The search starts from its owner: any new
-// deadlock contains it (before the event it had no such out-edge, so it could
-// not have been on a cycle through it) — PostgreSQL's "the process that closes
-// the cycle finds it", minus the deadlock_timeout wait: we search at once,
-// because the search below is cheap. (b) Fewer units are left for a
-// resource's waiters: a capacity decrease, a hold reported late, a grant to an
-// owner still blocked elsewhere. With counted resources that can turn a cycle
-// that already existed into a deadlock without any new edge (a waiter holding
-// one unit of a pool, asking for one more, while the last free unit goes to an
-// owner stuck elsewhere), so the search starts from the taker and from the
-// resource's waiters that can be on a cycle at all (graph.ts, unitsTaken).
-// Releases, cancellations and task ends only remove edges and free units.
-//
-// Step 1, the cycle filter. A deadlock needs a cycle through the new waiter,
-// so first a depth-first walk over "waits for R → holders of R" looks for a
-// way back to it. Only the part reachable from the waiter is visited, each
-// owner and resource once (epoch stamps, no allocation per visit). FIFO
-// queues add the soft edges, but a waiter queued ahead whose ONLY wait is R
-// leads nowhere new (its one out-edge is R itself), so the walk looks only at
-// the queue's few owners that wait for something else too (Resource
-// .multiWaiters). That keeps a hot lock with thousands of waiters as cheap as
-// one with ten. No cycle: no deadlock, done — the common case.
-//
-// Step 2, the reduction. A cycle is NOT proof once counted resources are in
-// it: a task waiting for a pool is freed when ANY holder returns a unit, and
-// a running holder will. So on a cycle, the engine takes the owners reachable
-// from the waiter (with every holder and FIFO queue-mate of the resources on
-// the way) and runs Holt's reduction on them (reduction.ts): owners that can
-// proceed are assumed to finish and return their units; those that never can
-// are deadlocked. If the waiter can proceed, the cycle is one that a running
-// owner will break (scenario 5 of SCENARIOS.md), and nobody is aborted.
-//
-// Members. The deadlock's members are the stuck owners on a cycle with the
-// waiter: its strongly connected component in the blocked-by graph among the
-// stuck owners (a task re-locking its own mutex is a component of one with an
-// edge to itself). Other stuck owners only queue behind the deadlock.
-//
-// Deadlocks behind deadlocks. One search can find several components, and
-// one may be stuck only because another is (it waits for units a member of
-// the other holds). Components come sinks first; once one has victims, the
-// rest are judged as if those victims had unwound, and one that would then
-// proceed is not reported: aborting it too would be an abort more than needed.
-// Behind an unresolvable deadlock, a stuck component is reported on its own.
-//
-// Victims. A victim must hold something the deadlock needs: units of a
-// resource some member is blocked on (a task "holds" its own end, which the
-// members waiting for it need). Members that hold nothing of the kind are
-// there only through soft edges — queued ahead in a FIFO queue — and are not
-// candidates while a set of candidates that do hold something resolves the
-// deadlock. Among candidates that allow aborts, the configured criteria
-// decide (default: lowest priority, fewest holds, youngest, the waiter that
-// closed the cycle). The engine tries the first few candidates as the only
-// victim (re-running the reduction as if that owner had given everything
-// back), and otherwise aborts greedily in that order until nobody is stuck —
-// the fewest aborts that resolve the deadlock. Only if no set of such
-// candidates resolves it (the holders do not allow aborts) are the other
-// members tried the same way; if that fails too, nobody is aborted and the
-// deadlock is reported as unresolvable.
-//
-// Why an empty-handed member is (nearly) never worth aborting. Let X hold
-// nothing any member is blocked on. Aborting X removes X's waits from their
-// queues and frees nothing. The reduction's outcome changes only where a
-// queue's grants change: FIFO grants depend on the head of the queue and its
-// free units, and removing a wait that is not the first stuck wait in a queue
-// leaves that head as it was. If X's wait IS the first stuck wait of queue R,
-// it is stuck because it asks for more than R's units free at the end; the
-// wait behind it is granted instead only if it asks for fewer units. On a
-// mutex every request is one unit, so this never happens: aborting X changes
-// nothing, and the loop that aborted the queue one waiter at a time (issue 8:
-// 570 of 660 aborts hit owners still waiting for their first lock) cannot
-// recur. On a semaphore or rwlock (a shared request queued behind an
-// exclusive one) it can; but then moving the smaller request ahead of X in
-// the queue resolves the deadlock as well, with no abort at all — the soft
-// deadlock PostgreSQL resolves by rearranging wait queues. So holders go
-// first, and an empty-handed member is aborted only when no set of holders'
-// aborts resolves the deadlock (the oracle test checks exactly this rule
-// against its own exhaustive search).
-//
-// Reports. A report names the members that hold what the deadlock needs (and
-// the victims); the members that are on the cycle only by being queued ahead
-// in a FIFO queue are counted apart, with the first few named, so two
-// transfers behind a queue of 200 read as a two-owner cycle plus a queue.
-//
-// Aborts in flight. Waits the daemon has already asked a client to abort are
-// treated as gone (their owners will unwind), so a deadlock being resolved is
-// not found again while the abort travels.
-import { EXCLUSIVE, type Owner, type Resource, type Wait } from './model.js';
+// Deadlock detection: the cycle filter (step 1), the reduction (step 2, in
+// reduction.ts), the members, deadlocks behind deadlocks, and the victims.
+// README.md in this directory explains the model, when a search runs and why
+// no deadlock is missed, and each step; this file follows its sections.
+import type { Owner, Resource, Wait } from './model.js';
 import { reduce, type ReductionResult } from './reduction.js';
 import { stronglyConnected } from './scc.js';
 import type { VictimCriterion } from './types.js';
 
-export interface BlockEdge {
+interface BlockEdge {
   from: Owner;
   to: Owner;
   wait: Wait;
@@ -147,7 +52,7 @@ function fifoQueuesOf(start: Owner): Resource[] | undefined {
 }
 
 /** Step 1: is there a path of blocked-by edges from `start` back to itself? */
-export function cycleThrough(start: Owner): boolean {
+function cycleThrough(start: Owner): boolean {
   const stamp = ++epoch;
   const startQueues = fifoQueuesOf(start);
   const stack: Owner[] = [start];
@@ -184,7 +89,7 @@ export function cycleThrough(start: Owner): boolean {
  * instead of one walk per start (a batch of N waits along a chain would
  * otherwise cost N²). Returns the starts that lie on a cycle.
  */
-export function startsOnCycles(starts: Owner[]): Owner[] {
+function startsOnCycles(starts: Owner[]): Owner[] {
   if (starts.length === 1) return cycleThrough(starts[0] as Owner) ? starts : [];
   // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
   // queued ahead of it. One edge to the NEAREST start ahead stands for all of
@@ -224,7 +129,7 @@ export function startsOnCycles(starts: Owner[]): Owner[] {
 }
 
 /** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
-export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
+function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
   const scope = new Set<Owner>();
   const seen = new Set<Resource>();
   const stack: Owner[] = [];
@@ -246,7 +151,7 @@ export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
 }
 
 /** Blocked-by edges among stuck owners, after a reduction. */
-export function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
+function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
   const edges: BlockEdge[] = [];
   for (const w of o.liveWaits()) {
     if (red.grantedInSim.has(w)) continue;
@@ -279,7 +184,7 @@ function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefi
   return cache.get(w);
 }
 
-export function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
+function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
   const out: Wait[] = [];
   for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out.push(w);
   return out;
@@ -599,4 +504,3 @@ function victimReason(v: Owner, pool: Owner[], order: VictimCriterion[], closer:
   return 'tie broken by owner id';
 }
 
-export { EXCLUSIVE };

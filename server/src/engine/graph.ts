@@ -1,12 +1,9 @@
 // Applies client events to the wait-for graph. Validation happens before any
 // change, so an event that fails leaves the graph exactly as it was.
 //
-// Each mutation also says whether it can have created a deadlock, and from
-// which owners a search must start (see detect.ts): a new wait (from its
-// owner); fewer units left for a resource's waiters — a capacity decrease, a
-// hold reported late, a grant to an owner still waiting elsewhere — (from the
-// taker and the waiters that can be on a cycle, see unitsTaken). Releases,
-// cancellations and ends only ever remove edges, so they never need a search.
+// Each mutation that can create a deadlock adds the owners a search must start
+// from to `starts`; which events those are, and why the others need no search,
+// is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
 import { emptySet, writable } from './empty.js';
@@ -321,13 +318,9 @@ export class Graph {
   }
 
   /**
-   * Fewer units of r are left for its waiters: a capacity decrease, a hold learned late, a grant
-   * to an owner still blocked elsewhere. A new cycle through the taker (if it waits) can form; and
-   * a cycle through r that was no deadlock while those units were free can become one WITHOUT
-   * passing through the taker (a waiter that holds r's other units, or something r's holders
-   * wait for). So the search also starts from r's waiters that can be on a cycle at all: those
-   * that hold something (a hard edge ends at a holder) and those queued elsewhere too (a soft
-   * edge starts at a queued owner). The plain waiters of a hot lock are neither.
+   * Fewer units of r are left for its waiters: the search starts from the taker (if it waits) and
+   * from r's waiters that hold something or wait elsewhere too. README.md ("When detection runs")
+   * says why those starts find every deadlock this can create.
    */
   private unitsTaken(taker: Owner | undefined, r: Resource, starts: Owner[]): void {
     if (r.queue.size === 0) return;

@@ -13,7 +13,7 @@ export interface ReportMeta {
 }
 
 /** Edge endpoints and victims name owners as `<client>/<owner>`. */
-export const ownerKey = (o: Owner): string => o.key;
+const ownerKey = (o: Owner): string => o.key;
 
 function shape(r: Resource, units: number): { mode?: 'shared' | 'exclusive'; units?: number } {
   if (r.kind === 'rwlock') return { mode: modeOf(r, units) ?? 'shared' };

@@ -38,13 +38,23 @@ export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   maxGlobalResources: 1_000_000,
 };
 
+/** Bounds of the lock-order hazard tracker (hazards.ts). */
+export interface LockOrderLimits {
+  /** distinct lock classes tracked; new classes beyond it are ignored (and counted) */
+  maxLockClasses: number;
+  /** hazards kept; the oldest are dropped first */
+  maxHazards: number;
+  /** sites kept per edge (distinct service+instance) */
+  maxSitesPerEdge: number;
+}
+
 export interface EngineOptions {
   namespace: string;
   now?: () => number;
   newDeadlockId?: () => string;
   victimOrder?: VictimCriterion[];
   limits?: Partial<EngineLimits>;
-  lockOrderLimits?: Partial<import('./hazards.js').LockOrderLimits>;
+  lockOrderLimits?: Partial<LockOrderLimits>;
 }
 
 export interface WaitRef {

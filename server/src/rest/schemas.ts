@@ -14,7 +14,7 @@ const Shape = { mode: LockMode.optional(), units: z.number().int().optional() };
 
 // ---- deadlocks --------------------------------------------------------------
 
-export const DeadlockStatus = z
+const DeadlockStatus = z
   .enum(['confirming', 'aborting', 'reordering', 'unresolvable', 'resolved'])
   .describe('confirming: asking the clients whether the waits still pend; aborting: victim told; reordering: a client asked to reorder a wait queue; unresolvable: no member can be aborted; resolved: over');
 
@@ -155,7 +155,7 @@ export const ResourceDetail = ResourceNode.extend({
     .describe('pending waits in arrival order (the grant order for FIFO resources)'),
 });
 
-export const ClientInfo = z.object({
+const ClientInfo = z.object({
   id: z.string().describe('session id (the `<client>` of owner and resource keys)'),
   service: z.string(),
   instance: z.string(),

@@ -5,7 +5,7 @@
 // can be granted before the next macrotask, so a step still pending after one is waiting.
 import { DeadlockError, type Client, type Held } from '@deadlockd/client';
 
-export type Outcome = 'completed' | DeadlockError;
+type Outcome = 'completed' | DeadlockError;
 
 export interface Step {
   label: string;

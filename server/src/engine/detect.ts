@@ -15,7 +15,7 @@ interface BlockEdge {
 }
 
 /** Move `waits` to the front of `resource`'s FIFO queue, in this order. */
-export interface QueueMove {
+interface QueueMove {
   resource: Resource;
   waits: Wait[];
 }
@@ -380,7 +380,7 @@ function handoffPlan(
  * Members that hold units of a resource some member is blocked on: the only owners whose
  * abort gives back something the deadlock needs (see "Victims" in the header).
  */
-export function holdersOfNeeds(members: Owner[], red: ReductionResult): Set<Owner> {
+function holdersOfNeeds(members: Owner[], red: ReductionResult): Set<Owner> {
   const needed = new Set<Resource>();
   for (const m of members) for (const w of blockedWaits(m, red)) needed.add(w.resource);
   const out = new Set<Owner>();

@@ -23,7 +23,7 @@
 import type { Owner, Resource, Wait } from './model.js';
 
 /** r's pending waits in grant order, with `front`'s moves applied (upgrades stay first). */
-export function* grantOrder(r: Resource, front?: ReadonlyMap<Resource, readonly Wait[]>): Generator<Wait, void, undefined> {
+function* grantOrder(r: Resource, front?: ReadonlyMap<Resource, readonly Wait[]>): Generator<Wait, void, undefined> {
   const moved = front?.get(r);
   if (!moved) return yield* r.inGrantOrder();
   const skip = new Set(moved);

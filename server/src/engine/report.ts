@@ -39,7 +39,7 @@ function waitOf(w: Wait) {
 }
 
 /** how many of the owners only queued on the cycle a report names (the rest are counted) */
-export const QUEUED_NAMED = 5;
+const QUEUED_NAMED = 5;
 
 /** For each FIFO wait of a listed member: how many queued-only members wait ahead of it there. */
 function queuedAhead(listed: Owner[], queued: ReadonlySet<Owner>, waitsByOwner: Map<Owner, Wait[]>): Map<Wait, number> {

@@ -144,16 +144,24 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.conn.isWelcomed;
   }
 
-  mutex(name: string): Mutex {
-    return this.lookup(name, Mutex, () => new Mutex(this.rt, name));
+  /** A FIFO mutex; `{ reentrant: true }`: its holder may take it again (counted, like Java's ReentrantLock). */
+  mutex(name: string, opts?: LockOptions): Mutex {
+    return this.sameReentrancy(this.lookup(name, Mutex, () => new Mutex(this.rt, name, opts?.reentrant ?? false)), opts);
   }
 
   semaphore(name: string, capacity: number): Semaphore {
     return this.lookup(name, Semaphore, () => new Semaphore(this.rt, name, capacity));
   }
 
-  rwlock(name: string): RWLock {
-    return this.lookup(name, RWLock, () => new RWLock(this.rt, name));
+  /** A FIFO readers-writer lock; `{ reentrant: true }`: like Java's ReentrantReadWriteLock (counted re-entry). */
+  rwlock(name: string, opts?: LockOptions): RWLock {
+    return this.sameReentrancy(this.lookup(name, RWLock, () => new RWLock(this.rt, name, opts?.reentrant ?? false)), opts);
+  }
+
+  private sameReentrancy<P extends Mutex | RWLock>(p: P, opts: LockOptions | undefined): P {
+    if (opts?.reentrant !== undefined && opts.reentrant !== p.reentrant)
+      throw new TypeError(`'${p.id}' already exists ${p.reentrant ? '' : 'not '}reentrant; one name, one kind`);
+    return p;
   }
 
   /** A shared cross-process resource, reported only (scope global). */
@@ -275,6 +283,11 @@ export class Client extends EventEmitter<ClientEvents> {
     const pending = frame.waits.filter((id) => this.rt.waits.has(id));
     this.reporter.sendControl({ type: 'confirm_result', check: frame.check, pending });
   }
+}
+
+export interface LockOptions {
+  /** the holding owner may acquire it again; it is free once every acquisition was released (default false) */
+  reentrant?: boolean;
 }
 
 function taskArgs<T>(

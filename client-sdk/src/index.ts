@@ -14,6 +14,7 @@ export type { TaskOptions } from './owners.js';
 export { TaskHandle } from './task-handle.js';
 export type { WaitOptions } from './waiter.js';
 export { Mutex } from './primitives/mutex.js';
+export type { LockOptions } from './client.js';
 export { Semaphore, type SemaphoreAcquireOptions } from './primitives/semaphore.js';
 export { RWLock } from './primitives/rwlock.js';
 export { SharedResource, type ResourceAcquireOptions, type ResourceHeld } from './resource.js';

@@ -58,6 +58,13 @@ export const ResourceEvent = z.object({
   fifo: z.boolean().optional(),
   /** label shown in reports, e.g. "pg pool orders-db" */
   label: z.string().max(512).optional(),
+  /**
+   * mutex/rwlock only: an owner holding it may take it again (Java's ReentrantLock /
+   * ReentrantReadWriteLock): a re-acquire it already holds the mode for is granted at once and
+   * reported as another `hold`; each `release` gives back one acquisition, and the units go
+   * when the last one does. Default false: re-locking waits for itself, a deadlock of one.
+   */
+  reentrant: z.boolean().optional(),
 });
 
 /** Request shape: rwlocks take a mode, semaphores a number of units, mutexes neither. */

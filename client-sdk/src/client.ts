@@ -15,7 +15,7 @@ import { RWLock } from './primitives/rwlock.js';
 import { Semaphore } from './primitives/semaphore.js';
 import { ExternalPool, type PoolOptions } from './pool.js';
 import { Reporter } from './reporter.js';
-import { SharedResource } from './resource.js';
+import { SharedResource, type SharedResourceOptions } from './resource.js';
 import { TaskHandle } from './task-handle.js';
 import { retryOnDeadlock, type RetryOptions } from './retry.js';
 import type { PendingWait, Runtime } from './runtime.js';
@@ -164,9 +164,16 @@ export class Client extends EventEmitter<ClientEvents> {
     return p;
   }
 
-  /** A shared cross-process resource, reported only (scope global). */
-  resource(name: string): SharedResource {
-    return this.lookup(name, SharedResource, () => new SharedResource(this.rt, name));
+  /**
+   * A shared cross-process resource, reported only (scope global): a distributed lock by default;
+   * `{ mode: 'shared' }` a cross-process readers-writer lock; `{ capacity: n }` a counted one
+   * (a distributed semaphore, a database's connection limit).
+   */
+  resource(name: string, opts?: SharedResourceOptions): SharedResource {
+    const r = this.lookup(name, SharedResource, () => new SharedResource(this.rt, name, opts));
+    if (opts !== undefined && ((opts.mode ?? 'exclusive') !== (r.opts.mode ?? 'exclusive') || opts.capacity !== r.capacity))
+      throw new TypeError(`resource '${name}' already exists with other options; one name, one kind`);
+    return r;
   }
 
   /**

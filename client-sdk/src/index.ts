@@ -17,7 +17,7 @@ export { Mutex } from './primitives/mutex.js';
 export type { LockOptions } from './client.js';
 export { Semaphore, type SemaphoreAcquireOptions } from './primitives/semaphore.js';
 export { RWLock } from './primitives/rwlock.js';
-export { SharedResource, type ResourceAcquireOptions, type ResourceHeld } from './resource.js';
+export { SharedResource, type ResourceAcquireOptions, type ResourceHeld, type SharedResourceOptions } from './resource.js';
 export { ExternalPool, type PoolOptions } from './pool.js';
 export { ExternalResource, ExternalWait, ExternalHeld } from './external.js';
 export { retryOnDeadlock, isDeadlockError, type RetryOptions } from './retry.js';

@@ -146,7 +146,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** A FIFO mutex; `{ reentrant: true }`: its holder may take it again (counted, like Java's ReentrantLock). */
   mutex(name: string, opts?: LockOptions): Mutex {
-    return this.sameReentrancy(this.lookup(name, Mutex, () => new Mutex(this.rt, name, opts?.reentrant ?? false)), opts);
+    return this.sameReentrancy(this.lookup(name, Mutex, () => new Mutex(this.rt, name, opts?.reentrant ?? false, lockClassOf(opts))), opts);
   }
 
   semaphore(name: string, capacity: number): Semaphore {
@@ -155,7 +155,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** A FIFO readers-writer lock; `{ reentrant: true }`: like Java's ReentrantReadWriteLock (counted re-entry). */
   rwlock(name: string, opts?: LockOptions): RWLock {
-    return this.sameReentrancy(this.lookup(name, RWLock, () => new RWLock(this.rt, name, opts?.reentrant ?? false)), opts);
+    return this.sameReentrancy(this.lookup(name, RWLock, () => new RWLock(this.rt, name, opts?.reentrant ?? false, lockClassOf(opts))), opts);
   }
 
   private sameReentrancy<P extends Mutex | RWLock>(p: P, opts: LockOptions | undefined): P {
@@ -295,6 +295,19 @@ export class Client extends EventEmitter<ClientEvents> {
 export interface LockOptions {
   /** the holding owner may acquire it again; it is free once every acquisition was released (default false) */
   reentrant?: boolean;
+  /**
+   * Lock class, as in Linux lockdep (e.g. 'account' for every `account:<id>` mutex): the daemon
+   * reasons about nesting per class, so two accounts locked one inside the other are reported
+   * the first time, before the opposite order ever runs.
+   */
+  class?: string;
+}
+
+function lockClassOf(opts: { class?: string } | undefined): string | undefined {
+  const c = opts?.class;
+  if (c === undefined) return undefined;
+  if (typeof c !== 'string' || c.length === 0 || c.length > 256) throw new TypeError('a lock class is a string of 1 to 256 characters');
+  return c;
 }
 
 function taskArgs<T>(

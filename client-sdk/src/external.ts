@@ -47,7 +47,7 @@ export abstract class ExternalResource implements ReportedResource {
     if (signal?.aborted) throw abortReason(signal);
     const rt = this.rt;
     const owner = rt.owners.current();
-    if (owner.held.length > 0) rt.order.asked(owner, this, caller);
+    if (owner.held.length > 0) rt.order.asked(owner, this, caller, shape?.mode);
     const rec = new Rec({
       kind: 'wait', owner, resource: this, units: shape?.units ?? this.unitsPerAcquire, mode: shape?.mode, waitId: rt.newWaitId(), site: rt.captureSite(caller),
     });

@@ -33,6 +33,8 @@ export interface SharedResourceOptions {
   capacity?: number;
   /** shown in deadlock reports */
   label?: string;
+  /** lock class for hazard analysis (lockdep), e.g. 'order-lock' for every `order:<id>` lock */
+  class?: string;
 }
 
 export interface ResourceHeld<T> extends Held {
@@ -69,6 +71,7 @@ export class SharedResource extends ExternalResource {
     const ev: ResourceEvent = { type: 'resource', resource: this.id, kind: this.kind, scope: 'global', fifo: false };
     if (this.capacity !== undefined) ev.capacity = this.capacity;
     if (this.opts.label !== undefined) ev.label = this.opts.label;
+    if (this.opts.class !== undefined) ev.class = this.opts.class;
     return ev;
   }
 

@@ -27,7 +27,7 @@ export class Mutex extends QueuedPrimitive {
   }
 
   declaration(): ResourceEvent {
-    return { type: 'resource', resource: this.id, kind: 'mutex', scope: 'local', fifo: true, ...(this.reentrant ? { reentrant: true } : {}) };
+    return { type: 'resource', resource: this.id, kind: 'mutex', scope: 'local', fifo: true, ...this.declarationExtras() };
   }
 
   protected override isReentry(owner: Owner, _req: Request): boolean {

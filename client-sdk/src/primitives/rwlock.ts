@@ -45,7 +45,7 @@ export class RWLock extends QueuedPrimitive {
   }
 
   declaration(): ResourceEvent {
-    return { type: 'resource', resource: this.id, kind: 'rwlock', scope: 'local', fifo: true, ...(this.reentrant ? { reentrant: true } : {}) };
+    return { type: 'resource', resource: this.id, kind: 'rwlock', scope: 'local', fifo: true, ...this.declarationExtras() };
   }
 
   /**

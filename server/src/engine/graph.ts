@@ -167,6 +167,7 @@ export class Graph {
         (known.declaredBy = writable(known.declaredBy)).add(c);
       }
       if (e.label !== undefined) known.label = e.label;
+      if (e.class !== undefined) known.lockClass = e.class;
       if (e.reentrant !== undefined && e.reentrant !== known.reentrant)
         reject('RESOURCE_CONFLICT', `'${e.resource}' was declared ${known.reentrant ? '' : 'not '}reentrant`);
       if (capacity !== known.capacity) {
@@ -190,6 +191,7 @@ export class Graph {
       reject('BAD_REQUEST_SIZE', `only a mutex or an rwlock can be reentrant, not a ${e.kind}`);
     const r = new Resource(global ? '' : c.info.id, e.resource, e.kind, global, capacity, fifo, label);
     r.reentrant = e.reentrant ?? false;
+    r.lockClass = e.class;
     c.resources.set(e.resource, r);
     if (global) {
       this.globals.set(e.resource, r);

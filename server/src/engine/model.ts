@@ -91,6 +91,8 @@ export class Resource {
   upgrades: Set<Wait> = emptySet();
   /** re-acquisitions by a holder are counted (Hold.counts), not waited for (mutex, rwlock) */
   reentrant = false;
+  /** lockdep-style lock class (hazards.ts): resources of one class are one node of the order graph */
+  lockClass: string | undefined = undefined;
   /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
   declaredBy: Set<ClientState> = emptySet();
   mark = 0;

@@ -70,7 +70,7 @@ class Daemon:
                         return m
                 seen = len(self.lines)
                 left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and seen == len(self.lines):
+                if left <= 0 or (self.proc.poll() is not None and seen == len(self.lines)):
                     raise AssertionError(f"no daemon line matching {pattern!r}; output:\n" + self.logs())
                 self._cv.wait(min(left, 0.2))
 

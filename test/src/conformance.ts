@@ -36,3 +36,39 @@ export function resolve<T>(value: T, vars: Record<string, string>, now: number):
   };
   return walk(value) as T;
 }
+
+/** What an SDK under test offers the SDK-side harness. */
+export interface SdkUnderTest {
+  /** connect to `url` as service `conformance`, instance `conformance-1`; resolves once connected */
+  connect(url: string): Promise<void>;
+  /** one owner holds `conf-lock`, another blocks acquiring it; resolves with how that acquire ended */
+  blockedWait(): { outcome: Promise<{ deadlockId?: string; error?: unknown; granted?: boolean }> };
+  /** ids of reports/hazards the SDK's deadlock/hazard callbacks got */
+  callbacks(): { deadlock: string[]; hazard: string[] };
+  close(): Promise<void>;
+}
+
+/** A fake daemon's view of one SDK connection: client frames as they arrive. */
+export interface FakeLink {
+  frames: Array<Record<string, unknown>>;
+  send(frame: unknown): void;
+  next(pred: (f: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+}
+
+/** Client frames flattened as the SDK vectors match them: each event of events/snapshot as { event }. */
+export function flatten(frames: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return frames.flatMap((f) =>
+    f.type === 'events' || f.type === 'snapshot' ? (f.events as unknown[]).map((event) => ({ event })) : [f],
+  );
+}
+
+/** Index just past an in-order match of every pattern in `items`, or -1. */
+export function matchInOrder(items: unknown[], patterns: unknown[]): number {
+  let i = 0;
+  for (const p of patterns) {
+    while (i < items.length && !matches(items[i], p)) i++;
+    if (i === items.length) return -1;
+    i++;
+  }
+  return i;
+}

@@ -36,12 +36,12 @@ def until(cond: Callable[[], Any], what: str, timeout: float = STEP_S, every: fl
 
 
 class Daemon:
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], port: int = 0) -> None:
         self.args = args
         self.lines: list[str] = []
         self._cv = threading.Condition()
         self.proc = subprocess.Popen(
-            ["node", "--enable-source-maps", str(CLI), "--port", "0", *args],
+            ["node", "--enable-source-maps", str(CLI), "--port", str(port), *args],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
         )
         threading.Thread(target=self._drain, daemon=True).start()
@@ -105,8 +105,8 @@ class Daemon:
 def start_daemon() -> Iterator[Callable[..., Daemon]]:
     started: list[Daemon] = []
 
-    def start(*args: str) -> Daemon:
-        d = Daemon(["--log-level", "warn", *args])
+    def start(*args: str, port: int = 0) -> Daemon:
+        d = Daemon(["--log-level", "warn", *args], port)
         started.append(d)
         return d
 

@@ -62,6 +62,8 @@ class Link:
         self._last_error: str | None = None
         # the daemon's clock in its welcome, and our monotonic clock when the hello left
         self._daemon_clock: tuple[float, float] | None = None
+        # connection attempts so far (diagnostics, tests)
+        self.attempts = 0
         self._thread = threading.Thread(target=self._run, name="deadlockd-link", daemon=True)
 
     @property
@@ -99,6 +101,7 @@ class Link:
         attempt = 0
         while not self._closed.is_set():
             welcomed = False
+            self.attempts += 1
             try:
                 welcomed = self._connection()
             except (OSError, WebSocketException, TimeoutError, ValueError) as err:

@@ -3,7 +3,9 @@
 // session ends, or dies) or on SIGTERM.
 import { startPostgres } from '@deadlockd/e2e/embedded-pg';
 
-const pg = await startPostgres();
+// PostgreSQL's own deadlock detector would end a cross-process advisory-lock deadlock after its
+// default 1 s; the tests are about deadlockd resolving it, so PostgreSQL waits far longer.
+const pg = await startPostgres({ settings: { deadlock_timeout: '60s' } });
 process.stdout.write(JSON.stringify(pg.config) + '\n');
 let stopping = false;
 const stop = async () => {

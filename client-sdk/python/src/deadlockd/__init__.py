@@ -13,9 +13,12 @@ thread. With the daemon down every lock keeps working (fail-open).
 from ._client import Client, Task, connect, retry_on_deadlock
 from ._primitives import Lock, RLock, RWLock, Semaphore
 from ._resource import Cancel, Held, SharedResource
+from .aio import AsyncLock, AsyncSemaphore
 from .errors import DeadlockError, NotHeldError
 
 __all__ = [
+    "AsyncLock",
+    "AsyncSemaphore",
     "Cancel",
     "Client",
     "DeadlockError",

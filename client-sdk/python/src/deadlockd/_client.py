@@ -19,6 +19,7 @@ from ._primitives import Lock, RLock, RWLock, Semaphore
 from ._reporter import Reporter
 from ._resource import SharedResource
 from ._runtime import Runtime, task_owner
+from .aio import AsyncLock, AsyncSemaphore
 from .errors import DeadlockError
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ DEFAULT_FLUSH_INTERVAL = 0.001
 
 log = logging.getLogger("deadlockd")
 
-Named = Lock | Semaphore | RWLock | SharedResource
+Named = Lock | Semaphore | RWLock | SharedResource | AsyncLock | AsyncSemaphore
 
 
 class Client:
@@ -96,6 +97,15 @@ class Client:
 
     def RWLock(self, name: str) -> RWLock:
         return self._lookup(name, RWLock, lambda: RWLock(self._rt, name))
+
+    def AsyncLock(self, name: str) -> AsyncLock:
+        return self._lookup(name, AsyncLock, lambda: AsyncLock(self._rt, name))
+
+    def AsyncSemaphore(self, name: str, value: int = 1) -> AsyncSemaphore:
+        sem = self._lookup(name, AsyncSemaphore, lambda: AsyncSemaphore(self._rt, name, value))
+        if sem.capacity != value:
+            raise ValueError(f"semaphore '{name}' exists with capacity {sem.capacity}, not {value}")
+        return sem
 
     def resource(self, name: str) -> SharedResource:
         """A shared cross-process resource (distributed lock, advisory lock), reported only."""

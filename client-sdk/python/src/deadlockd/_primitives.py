@@ -14,8 +14,10 @@ from types import TracebackType
 from typing import Any
 
 from ._model import Mode, Owner, Rec
-from ._runtime import Runtime
+from ._runtime import Runtime, task_owner
 from .errors import NotHeldError
+
+_task_owner_get = task_owner.get
 
 
 def _drop(held: list[Any], res: object) -> None:
@@ -76,6 +78,38 @@ class Lock(_Named):
 
     def locked(self) -> bool:
         return self._lock.locked()
+
+    # __enter__/__exit__ repeat acquire()/release()'s uncontended path inline: a Python call is
+    # a large part of what an uncontended lock costs (see the bench, "Python SDK cost")
+    def __enter__(self) -> bool:
+        if self._lock.acquire(False):
+            owner = _task_owner_get()
+            if owner is None:
+                try:
+                    owner = self._rt.tls.owner
+                except AttributeError:
+                    owner = self._rt.current_owner()
+            held = owner.held
+            if held:
+                self._rt.asked(owner, self)
+            self._holder = owner
+            held.append(self)
+            return True
+        return self._acquire_slow(True, -1)
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        owner = self._holder
+        if owner is None:
+            raise NotHeldError(f"release of lock '{self.id}', which is not held")
+        self._holder = None
+        held = owner.held
+        if held and held[-1] is self:
+            held.pop()
+        else:
+            _drop(held, self)
+        if self._hold_rec is not None or self._waiters:
+            self._report_release()
+        self._lock.release()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if self._lock.acquire(False):
@@ -140,13 +174,16 @@ class Lock(_Named):
         _drop(owner.held, self)
         # the order matters (see _report_holder): the holder is cleared before looking for waiters
         if self._hold_rec is not None or self._waiters:
-            rep = self._rt.reporter
-            with rep.lock:
-                rec = self._hold_rec
-                self._hold_rec = None
-                if rec is not None:
-                    rep.ended(rec)
+            self._report_release()
         self._lock.release()
+
+    def _report_release(self) -> None:
+        rep = self._rt.reporter
+        with rep.lock:
+            rec = self._hold_rec
+            self._hold_rec = None
+            if rec is not None:
+                rep.ended(rec)
 
 
 class RLock(Lock):
@@ -157,6 +194,12 @@ class RLock(Lock):
         self._lock = threading.RLock()  # type: ignore[assignment]  # the same acquire/release calls
         self._count = 0
         self._ident = 0  # the holding thread (only that thread sets or clears it)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if self._ident == threading.get_ident():  # re-entry by the holding thread

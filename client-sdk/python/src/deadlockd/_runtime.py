@@ -33,7 +33,7 @@ class Runtime:
         self.logger = logger
         self.capture_stacks = capture_stacks
         self.report_after = reporter.report_after
-        self._tls = threading.local()
+        self.tls = threading.local()
         self._owner_ids = itertools.count(1)
         self._wait_ids = itertools.count(1)
         self._async_owners: weakref.WeakKeyDictionary[asyncio.Task[Any], Owner] = weakref.WeakKeyDictionary()
@@ -46,7 +46,7 @@ class Runtime:
         if owner is not None:
             return owner
         try:
-            found: Owner = self._tls.owner
+            found: Owner = self.tls.owner
             return found
         except AttributeError:
             return self._new_thread_owner()
@@ -77,8 +77,8 @@ class Runtime:
     def _new_thread_owner(self) -> Owner:
         owner = self.new_owner(threading.current_thread().name)
         marker = _ThreadMarker()
-        self._tls.owner = owner
-        self._tls.marker = marker
+        self.tls.owner = owner
+        self.tls.marker = marker
         weakref.finalize(marker, self.reporter.owner_gone, owner)
         return owner
 

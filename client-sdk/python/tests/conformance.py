@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from conftest import REPO, STEP_S
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
 
 CONFORMANCE = REPO / "proto" / "conformance"
 
@@ -98,3 +100,39 @@ class Frames:
                 if left <= 0:
                     raise AssertionError(f"timed out waiting for {what}; frames: {json.dumps(self.items)[:4000]}")
                 self.cv.wait(left)
+
+
+class FakeDaemon:
+    """A WebSocket server that records the SDK's frames and sends what the test says."""
+
+    def __init__(self) -> None:
+        self.frames = Frames()
+        self._conn: ServerConnection | None = None
+        self._ready = threading.Event()
+        self.server: Server = serve(self._handle, "127.0.0.1", 0, compression=None)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/v1/stream"
+
+    def _handle(self, conn: ServerConnection) -> None:
+        if self._conn is not None:
+            self.frames.add({"type": "__second_connection__"})
+        self._conn = conn
+        self._ready.set()
+        try:
+            for msg in conn:
+                self.frames.add(json.loads(msg))
+        except ConnectionClosed:
+            pass
+
+    def send(self, frame: Any) -> None:
+        assert self._ready.wait(STEP_S)
+        assert self._conn is not None
+        self._conn.send(json.dumps(frame))
+
+    def drop(self) -> None:
+        """Close the current connection from the daemon's side."""
+        assert self._conn is not None
+        self._conn.close()
+
+    def close(self) -> None:
+        self.server.shutdown()

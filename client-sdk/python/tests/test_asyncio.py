@@ -54,13 +54,25 @@ def test_async_semaphore_timeout_and_units(daemon: Daemon) -> None:
 
     async def main() -> None:
         sem = dd.AsyncSemaphore("aio:pool", 2)
-        await sem.acquire()
-        await sem.acquire()
+        holding, done = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            # another task holds both units (one task waiting for a unit it holds itself would be
+            # a deadlock of one, which the daemon rightly aborts)
+            await sem.acquire()
+            await sem.acquire()
+            holding.set()
+            await done.wait()
+            sem.release()
+            sem.release()
+
+        task = asyncio.create_task(holder(), name="holder")
+        await holding.wait()
         assert await sem.acquire(timeout=0.05) is False
-        sem.release()
+        done.set()
         assert await sem.acquire(timeout=STEP_S) is True
         sem.release()
-        sem.release()
+        await task
         assert not sem.locked()
 
     try:

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conformance import Frames, flatten, load_suite, match_in_order, matches, resolve
+from conformance import FakeDaemon, Frames, flatten, load_suite, match_in_order, matches, resolve
 from conftest import STEP_S, Daemon, until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
-from websockets.sync.server import Server, ServerConnection, serve
 
 import deadlockd
 
@@ -69,37 +68,6 @@ def test_daemon_side(conformance_daemon: Daemon, vector: dict[str, Any]) -> None
 
 
 # ---- SDK side -----------------------------------------------------------------------------------
-
-class FakeDaemon:
-    """A WebSocket server that records the SDK's frames and sends what the test says."""
-
-    def __init__(self) -> None:
-        self.frames = Frames()
-        self._conn: ServerConnection | None = None
-        self._ready = threading.Event()
-        self.server: Server = serve(self._handle, "127.0.0.1", 0, compression=None)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/v1/stream"
-
-    def _handle(self, conn: ServerConnection) -> None:
-        if self._conn is not None:
-            self.frames.add({"type": "__second_connection__"})
-        self._conn = conn
-        self._ready.set()
-        try:
-            for msg in conn:
-                self.frames.add(json.loads(msg))
-        except ConnectionClosed:
-            pass
-
-    def send(self, frame: Any) -> None:
-        assert self._ready.wait(STEP_S)
-        assert self._conn is not None
-        self._conn.send(json.dumps(frame))
-
-    def close(self) -> None:
-        self.server.shutdown()
-
 
 @pytest.mark.parametrize("vector", SDK["vectors"], ids=[v["name"] for v in SDK["vectors"]])
 def test_sdk_side(vector: dict[str, Any]) -> None:

@@ -68,7 +68,7 @@ export function runPythonTests(pytestArgs = []) {
   if (!ensureVenv()) return { passed: 0, failed: 1, skipped: 0 };
   let passed = 0;
   let failed = 0;
-  for (const [what, args] of [['ruff check', ['-m', 'ruff', 'check', 'src', 'tests']], ['mypy --strict', ['-m', 'mypy']]]) {
+  for (const [what, args] of [['ruff check', ['-m', 'ruff', 'check', 'src', 'tests', 'examples', 'benchmarks']], ['mypy --strict', ['-m', 'mypy']]]) {
     if (run(py, args) === 0) passed++;
     else {
       failed++;

@@ -6,12 +6,11 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { startDaemon } from '@deadlockd/e2e/harness';
-import { BENCH_DIR } from './paths.js';
+import { repoRoot, startDaemon } from '@deadlockd/e2e/harness';
 import { QUICK } from './mode.js';
 import { fmtNs, fmtRatio, goalRow, type Row } from './table.js';
 
-export const PYTHON_LOCK_GOAL = 3;
+const PYTHON_LOCK_GOAL = 3;
 
 export interface PythonLockResult {
   connected: boolean;
@@ -23,7 +22,7 @@ export interface PythonLockResult {
 }
 
 export async function measurePythonLock(): Promise<PythonLockResult> {
-  const pkg = resolve(BENCH_DIR, '..', 'client-sdk', 'python');
+  const pkg = resolve(repoRoot, 'client-sdk', 'python');
   const python = join(pkg, '.venv', 'bin', 'python');
   if (!existsSync(python)) throw new Error('no client-sdk/python/.venv: run `node scripts/run-python-tests.mjs` (or npm test) once');
   const daemon = await startDaemon();

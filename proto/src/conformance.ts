@@ -8,7 +8,7 @@
 import { ClientFrame, PROTOCOL_VERSION, ServerFrame } from './frames.js';
 import { ERROR_CODES, ERROR_CODE_LIST, type ErrorCode } from './errors.js';
 
-export const CONFORMANCE_VERSION = 1;
+const CONFORMANCE_VERSION = 1;
 
 /** What the runner sends: a frame (sent as JSON text) or raw text. */
 export type Sent = { frame: unknown } | { raw: string };
@@ -270,6 +270,14 @@ function sdkVectors(): SdkVector[] {
     welcome: server(welcome()), setup: 'blocked-wait',
     send: [server({ type: 'future_frame', payload: { x: 1 } }), server(confirm('c-8', ['$waitId']))],
     expect: [{ type: 'confirm_result', check: 'c-8', pending: ['$waitId'] }], after: 'still-waiting',
+  });
+  v.push({
+    // sent only to SDKs whose hello lists the `reorder` feature; one that does not list it ignores
+    // it like any frame it does not know, and one that does moves nothing (a single waiter)
+    name: 'reorder of the only waiter of a resource: nothing changes, the wait stays pending',
+    welcome: server(welcome()), setup: 'blocked-wait',
+    send: [server({ type: 'reorder', deadlock: 'DL-conf-13', resource: 'conf-lock', waits: ['$waitId'] }), server(confirm('c-13', ['$waitId']))],
+    expect: [{ type: 'confirm_result', check: 'c-13', pending: ['$waitId'] }], after: 'still-waiting',
   });
   v.push({
     name: 'an abort missing its fields is ignored',

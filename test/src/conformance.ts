@@ -37,17 +37,6 @@ export function resolve<T>(value: T, vars: Record<string, string>, now: number):
   return walk(value) as T;
 }
 
-/** What an SDK under test offers the SDK-side harness. */
-export interface SdkUnderTest {
-  /** connect to `url` as service `conformance`, instance `conformance-1`; resolves once connected */
-  connect(url: string): Promise<void>;
-  /** one owner holds `conf-lock`, another blocks acquiring it; resolves with how that acquire ended */
-  blockedWait(): { outcome: Promise<{ deadlockId?: string; error?: unknown; granted?: boolean }> };
-  /** ids of reports/hazards the SDK's deadlock/hazard callbacks got */
-  callbacks(): { deadlock: string[]; hazard: string[] };
-  close(): Promise<void>;
-}
-
 /** A fake daemon's view of one SDK connection: client frames as they arrive. */
 export interface FakeLink {
   frames: Array<Record<string, unknown>>;

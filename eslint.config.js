@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'server/dashboard-assets/**', 'test-results/**', 'bench/results/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'server/dashboard-assets/**', 'test-results/**', 'bench/results/**', 'client-sdk/python/.venv/**'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
@@ -20,7 +20,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', '*.js', '*.cjs'],
+    files: ['scripts/**/*.mjs', '*.js', '*.cjs', 'client-sdk/python/tests/support/*.mjs'],
     languageOptions: {
       globals: {
         process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly',

@@ -14,6 +14,7 @@ import { measureIngest } from './ingest.js';
 import { measureLatency } from './latency.js';
 import { QUICK, SIZES } from './mode.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
+import { measurePythonLock, pythonLockRows } from './python-lock.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
 import { RESULTS_FILE } from './paths.js';
@@ -48,6 +49,7 @@ const steps: Step[] = [
   { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
   { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
+  { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
 ];
 
 const startedAt = new Date();

@@ -1,0 +1,116 @@
+// The cycle through an application lock and a row lock (issue 13), one side per process:
+//   lock-first  takes the app lock `ledger` (a distributed lock on the harness lock server), then
+//               UPDATEs row 1 of accounts: it waits for the row-first side's row lock;
+//   row-first   UPDATEs row 1 in an open transaction, then takes `ledger`: it waits for the
+//               lock-first side. PostgreSQL sees one backend waiting and nothing wrong.
+// Both run in retryOnDeadlock; each moves `amount` from account 1 to 2 in one transaction.
+//
+//   node app-row-cycle.js --daemon <ws url> --pg <json config> --lock-port <n> --service <name>
+//        --role lock-first|row-first --amount <n> [--priority <n>] [--lock-timeout-ms <n>]
+//        [--no-daemon]
+// Prints {service, role, moved, deadlockErrors, errorCode, elapsedMs, reports, backendPid}.
+import { connect, isDeadlockError, type DeadlockReport } from '@deadlockd/client';
+import { instrumentPool } from '@deadlockd/client/pg';
+import pg from 'pg';
+import { takeDistributed } from '../distributed-lock.js';
+import { LockClient } from '../lock-server.js';
+import { argValue, barrier, runMain } from '../service-kit.js';
+
+const flag = (name: string) => process.argv.includes(`--${name}`);
+const optional = (name: string) => (process.argv.includes(`--${name}`) ? argValue(name) : undefined);
+
+runMain(async () => {
+  const url = argValue('daemon');
+  const service = argValue('service');
+  const role = argValue('role');
+  const amount = Number(argValue('amount'));
+  const priority = Number(optional('priority') ?? 0);
+  const lockTimeoutMs = optional('lock-timeout-ms');
+  const config = JSON.parse(argValue('pg')) as pg.PoolConfig;
+
+  const dd = await connect({ url, service, connectTimeoutMs: flag('no-daemon') ? 200 : 5_000, reconnect: flag('no-daemon') ? false : undefined });
+  if (!flag('no-daemon') && !dd.connected) throw new Error(`SDK did not connect to ${url}`);
+  const locks = await LockClient.connect(Number(argValue('lock-port')));
+  const pool = instrumentPool(dd, new pg.Pool({ ...config, max: 2 }), { name: `${service}-db` });
+
+  let attempt = 0;
+  let deadlockErrors = 0;
+  let backendPid = 0;
+  const reports: DeadlockReport[] = [];
+  const begin = async (c: pg.PoolClient) => {
+    backendPid = (c as unknown as { processID: number }).processID;
+    await c.query('begin');
+    if (lockTimeoutMs !== undefined) await c.query(`set local lock_timeout = '${Number(lockTimeoutMs)}ms'`);
+  };
+  const debit = (c: pg.PoolClient) => c.query('update accounts set balance = balance - $1 where id = 1', [amount]);
+  const credit = (c: pg.PoolClient) => c.query('update accounts set balance = balance + $1 where id = 2', [amount]);
+
+  const lockFirst = async () => {
+    const release = await takeDistributed(dd, locks, 'ledger');
+    try {
+      const c = await pool.connect();
+      try {
+        await begin(c);
+        if (attempt === 1) await barrier('both-holding');
+        await debit(c); // waits for the other side's row lock
+        await credit(c);
+        await c.query('commit');
+      } catch (e) {
+        await c.query('rollback').catch(() => {});
+        throw e;
+      } finally {
+        c.release();
+      }
+    } finally {
+      release();
+    }
+  };
+  const rowFirst = async () => {
+    const c = await pool.connect();
+    try {
+      await begin(c);
+      await debit(c);
+      if (attempt === 1) await barrier('both-holding');
+      const release = await takeDistributed(dd, locks, 'ledger'); // waits for the other side's app lock
+      try {
+        await credit(c);
+        await c.query('commit');
+      } finally {
+        release();
+      }
+    } catch (e) {
+      await c.query('rollback').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  };
+
+  const t0 = performance.now();
+  let errorCode: string | undefined;
+  let moved = 0;
+  try {
+    await dd.task(`${service} ${role} transfer`, { priority }, () =>
+      dd.retryOnDeadlock(async () => {
+        attempt++;
+        try {
+          await (role === 'lock-first' ? lockFirst() : rowFirst());
+        } catch (e) {
+          if (isDeadlockError(e)) {
+            deadlockErrors++;
+            reports.push(e.report);
+          }
+          throw e;
+        }
+      }),
+    );
+    moved = amount;
+  } catch (e) {
+    errorCode = String((e as { code?: unknown }).code ?? (e as Error).message);
+  }
+  const elapsedMs = performance.now() - t0;
+  await pool.end();
+  await locks.close();
+  await dd.close();
+  return { service, role, moved, deadlockErrors, errorCode, elapsedMs, reports, backendPid, attempts: attempt };
+});

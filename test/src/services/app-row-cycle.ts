@@ -7,7 +7,9 @@
 //
 //   node app-row-cycle.js --daemon <ws url> --pg <json config> --lock-port <n> --service <name>
 //        --role lock-first|row-first --amount <n> [--priority <n>] [--lock-timeout-ms <n>]
-//        [--no-daemon]
+//        [--no-daemon] [--give-up-key <key>] [--sleep-after-debit-ms <n>]
+// --give-up-key: the row-first side stops waiting for `ledger` (AbortError, rollback) once the
+// test sets that key to 1 on the lock server.
 // Prints {service, role, moved, deadlockErrors, errorCode, elapsedMs, reports, backendPid}.
 import { connect, isDeadlockError, type DeadlockReport } from '@deadlockd/client';
 import { instrumentPool } from '@deadlockd/client/pg';
@@ -26,6 +28,7 @@ runMain(async () => {
   const amount = Number(argValue('amount'));
   const priority = Number(optional('priority') ?? 0);
   const lockTimeoutMs = optional('lock-timeout-ms');
+  const sleepAfterDebitMs = optional('sleep-after-debit-ms');
   const config = JSON.parse(argValue('pg')) as pg.PoolConfig;
 
   const dd = await connect({ url, service, connectTimeoutMs: flag('no-daemon') ? 200 : 5_000, reconnect: flag('no-daemon') ? false : undefined });
@@ -53,6 +56,7 @@ runMain(async () => {
         await begin(c);
         if (attempt === 1) await barrier('both-holding');
         await debit(c); // waits for the other side's row lock
+        if (sleepAfterDebitMs !== undefined) await c.query('select pg_sleep($1)', [Number(sleepAfterDebitMs) / 1000]);
         await credit(c);
         await c.query('commit');
       } catch (e) {
@@ -65,13 +69,33 @@ runMain(async () => {
       release();
     }
   };
+  const giveUpKey = optional('give-up-key');
+  const takeLedger = async (): Promise<() => void> => {
+    if (giveUpKey === undefined) return takeDistributed(dd, locks, 'ledger');
+    const giveUp = new AbortController();
+    const watch = setInterval(() => {
+      locks.get(giveUpKey).then((v) => v === 1 && giveUp.abort(Object.assign(new Error('gave up waiting for ledger'), { code: 'GAVE_UP' })), () => {});
+    }, 20);
+    try {
+      const held = await dd.resource('ledger').acquire((signal) => locks.acquire('ledger', AbortSignal.any([signal, giveUp.signal])), {
+        signal: giveUp.signal,
+        dispose: () => locks.release('ledger'),
+      });
+      return () => {
+        locks.release('ledger');
+        held.release();
+      };
+    } finally {
+      clearInterval(watch);
+    }
+  };
   const rowFirst = async () => {
     const c = await pool.connect();
     try {
       await begin(c);
       await debit(c);
       if (attempt === 1) await barrier('both-holding');
-      const release = await takeDistributed(dd, locks, 'ledger'); // waits for the other side's app lock
+      const release = await takeLedger(); // waits for the other side's app lock
       try {
         await credit(c);
         await c.query('commit');

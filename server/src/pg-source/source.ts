@@ -190,7 +190,14 @@ export class PgSource {
     }
     if (this.stopped) return;
     const backends = this.backends;
-    const next = buildPicture(rows, (pid) => backends.known(pid), {
+    const engine = this.ns().engine;
+    const known = (pid: number) => {
+      const k = backends.known(pid);
+      if (k?.statement === undefined) return k;
+      for (const w of engine.findResource(`g:${k.statement}`)?.queue ?? []) if (w.stack) return { ...k, statementStack: w.stack };
+      return k;
+    };
+    const next = buildPicture(rows, known, {
       queryChars: this.o.queryChars,
       resolve: this.o.resolve,
       cancelUnowned: this.o.cancelUnowned,

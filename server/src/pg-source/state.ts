@@ -35,6 +35,8 @@ export interface KnownBackend {
   /** resource names (scope global) declared by the SDK */
   connection?: string | undefined;
   statement?: string | undefined;
+  /** the app's call site of the statement now running on it, when the SDK reported it */
+  statementStack?: string | undefined;
 }
 
 export interface PictureOptions {
@@ -58,6 +60,7 @@ interface Edge {
   resource: string;
   mode?: LockMode;
   since?: number;
+  stack?: string;
 }
 
 /** The graph one poll describes, keyed for diffing. */
@@ -109,7 +112,9 @@ export function buildPicture(rows: readonly BackendRow[], known: (pid: number) =
     const res = use(o.lockResource(r.pid), 'rwlock', lock);
     const since = r.waitStart?.getTime();
     const waitId = `l${r.pid}:${lockKey(r)}:${since ?? ''}`;
-    p.waits.set(waitId, { owner: w, resource: res, mode: 'exclusive', ...(since !== undefined ? { since } : {}) });
+    // the database wait carries the app's call site of the statement (shown beside it in reports)
+    const stack = known(r.pid)?.statementStack;
+    p.waits.set(waitId, { owner: w, resource: res, mode: 'exclusive', ...(since !== undefined ? { since } : {}), ...(stack ? { stack } : {}) });
     p.waiting.set(r.pid, { waitId, blockers: [...r.blockers], lock });
     for (const b of r.blockers) {
       const h = owner(b);
@@ -158,6 +163,7 @@ export function diffPictures(prev: Picture, next: Picture, declared: Map<string,
     const ev: ClientEvent = { type: 'wait', waitId: id, owner: w.owner, resource: w.resource };
     if (w.mode) ev.mode = w.mode;
     if (w.since !== undefined) ev.since = w.since;
+    if (w.stack !== undefined) ev.stack = w.stack;
     out.push(ev);
   }
   return out;

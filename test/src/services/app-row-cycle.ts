@@ -3,7 +3,10 @@
 //               UPDATEs row 1 of accounts: it waits for the row-first side's row lock;
 //   row-first   UPDATEs row 1 in an open transaction, then takes `ledger`: it waits for the
 //               lock-first side. PostgreSQL sees one backend waiting and nothing wrong.
-// Both run in retryOnDeadlock; each moves `amount` from account 1 to 2 in one transaction.
+//   rows        no app lock: UPDATEs row --first, then row --second, in one transaction (two
+//               such services in opposite orders make a pure row-lock deadlock).
+// All run in retryOnDeadlock; lock-first and row-first move `amount` from account 1 to 2 in one
+// transaction, rows moves it from --first to --second.
 //
 //   node app-row-cycle.js --daemon <ws url> --pg <json config> --lock-port <n> --service <name>
 //        --role lock-first|row-first --amount <n> [--priority <n>] [--lock-timeout-ms <n>]
@@ -110,6 +113,23 @@ runMain(async () => {
     }
   };
 
+  const rows = async () => {
+    const [first, second] = [Number(argValue('first')), Number(argValue('second'))];
+    const c = await pool.connect();
+    try {
+      await begin(c);
+      await c.query('update accounts set balance = balance - $1 where id = $2', [amount, first]);
+      if (attempt === 1) await barrier('both-holding');
+      await c.query('update accounts set balance = balance + $1 where id = $2', [amount, second]); // the other side holds it
+      await c.query('commit');
+    } catch (e) {
+      await c.query('rollback').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  };
+
   const t0 = performance.now();
   let errorCode: string | undefined;
   let moved = 0;
@@ -118,7 +138,7 @@ runMain(async () => {
       dd.retryOnDeadlock(async () => {
         attempt++;
         try {
-          await (role === 'lock-first' ? lockFirst() : rowFirst());
+          await (role === 'lock-first' ? lockFirst() : role === 'rows' ? rows() : rowFirst());
         } catch (e) {
           if (isDeadlockError(e)) {
             deadlockErrors++;

@@ -57,6 +57,9 @@ const DETAILS_SQL = `with l as materialized (
 /** Cancel only if it still waits for one of these blockers: check and cancel in one statement. */
 const CANCEL_SQL = `select case when pg_blocking_pids($1::int) && $2::int[] then pg_cancel_backend($1::int) else false end as cancelled`;
 
+/** poll periods to wait for the SDK's report of a victim backend's statement */
+const STATEMENT_REPORT_POLLS = 5;
+
 interface PendingVictim {
   pid: number;
   blockers: number[];
@@ -250,14 +253,27 @@ export class PgSource {
       this.answerOwn({ deadlock: frame.deadlock, waitId: frame.waitId }, 'stale');
       return;
     }
-    // the task that runs the statement hears it is the victim first, then the backend is cancelled
-    const stmt = this.statementWaitOf(pid);
+    void this.abortDatabaseWait(frame, pid, waiting.blockers);
+  }
+
+  private async abortDatabaseWait(frame: AbortFrame, pid: number, blockers: number[]): Promise<void> {
     const own = { deadlock: frame.deadlock, waitId: frame.waitId };
+    // The task that runs the statement hears it is the victim first, then the backend is
+    // cancelled. Its statement wait may still be on its way (the poll can see a lock wait before
+    // the SDK's report of the statement arrives): give it a few poll periods.
+    let stmt = this.statementWaitOf(pid);
+    for (let i = 0; stmt === undefined && i < STATEMENT_REPORT_POLLS && this.backends?.known(pid) !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, this.o.pollMs));
+      stmt = this.statementWaitOf(pid);
+    }
     if (stmt === undefined) {
-      void this.cancel(pid, waiting.blockers, own);
+      // a statement no client reported is cancelled only with --pg-cancel-unowned (its app
+      // would get a plain 57014, not a DeadlockError); otherwise choose again without it
+      if (this.o.cancelUnowned) await this.cancel(pid, blockers, own);
+      else this.answerOwn(own, 'expired');
       return;
     }
-    this.track(stmt.client, stmt.waitId, pid, waiting.blockers, own);
+    this.track(stmt.client, stmt.waitId, pid, blockers, own);
     this.o.hub.send(stmt.client, { type: 'abort', deadlock: frame.deadlock, owner: stmt.owner, waitId: stmt.waitId, report: frame.report });
   }
 

@@ -56,7 +56,9 @@ export const ConfigSchema = z.object({
   maxHistoryLimit: int(1, 1_000_000),
   // ---- PostgreSQL lock source (pg-source/) ----
   /** connection strings of databases whose lock waits join the default namespace's graph */
-  watchPostgres: z.array(z.string().min(1)),
+  watchPostgres: z.array(
+    z.string().refine((s) => /^postgres(ql)?:\/\/\S+$/.test(s) || /^\s*\w+\s*=/.test(s), 'a postgres:// URL or a key=value connection string'),
+  ),
   pgPollMs: int(1, 60_000),
   /** resolve deadlocks made only of database waits (before PostgreSQL's deadlock_timeout) */
   pgResolve: z.boolean(),

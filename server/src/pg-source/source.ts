@@ -146,8 +146,10 @@ export class PgSource {
     const run = this.chain.then(() => this.pollOnce());
     this.chain = run.catch((err: unknown) => {
       const msg = String((err as Error)?.message ?? err);
-      if (msg !== this.lastError) this.o.log.warn({ err: msg }, 'postgres source: poll failed');
+      if (msg !== this.lastError) this.o.log.warn({ err: msg }, 'postgres source: poll failed; its database waits leave the graph until a poll succeeds');
       this.lastError = msg;
+      // what we cannot see we must not act on: a stale picture could confirm a phantom
+      this.publish(emptyPicture());
     });
     return this.chain;
   }
@@ -207,17 +209,23 @@ export class PgSource {
       lockResource: (pid) => this.slotFor(pid),
     });
     for (const [pid, name] of this.lockSlots) {
-      if (next.waiting.has(pid)) continue;
+      if (next.waiting.has(pid)) continue; // (a failed poll keeps its slots: their names are reused only once free)
       this.lockSlots.delete(pid);
       this.freeSlots.push(name);
     }
+    this.publish(next);
+    this.lastError = '';
+    this.counters.lastPollMs = performance.now() - t0;
+  }
+
+  /** Moves the namespace's view of this database to `next`. */
+  private publish(next: Picture): void {
+    if (this.client === null || this.stopped) return;
     const events = diffPictures(this.picture, next, this.declared);
     this.picture = next;
-    if (events.length > 0) {
-      const r = this.o.hub.events(this.client, events);
-      for (const e of r.errors) this.o.log.warn({ code: e.code, event: events[e.index], message: e.message }, 'postgres source: event rejected');
-    }
-    this.counters.lastPollMs = performance.now() - t0;
+    if (events.length === 0) return;
+    const r = this.o.hub.events(this.client, events);
+    for (const e of r.errors) this.o.log.warn({ code: e.code, event: events[e.index], message: e.message }, 'postgres source: event rejected');
   }
 
   private slotFor(pid: number): string {

@@ -46,7 +46,7 @@ describe('issue 13: a cycle through an app lock and a row lock (embedded Postgre
     const script = servicePath('app-row-cycle');
     return Promise.all([
       runService<Result>(script, [...common, '--service', 'orders', '--role', 'lock-first', '--amount', '7', ...(extra[0] ?? [])], {}, { barrier, killAfterMs: 50_000 }),
-      runService<Result>(script, [...common, '--service', 'billing', '--role', 'row-first', '--amount', '3', ...(extra[1] ?? [])], {}, { barrier, killAfterMs: 50_000 }),
+      runService<Result>(script, [...common, '--service', 'billing', '--role', 'row-first', '--amount', '3', '--peer', 'orders', ...(extra[1] ?? [])], {}, { barrier, killAfterMs: 50_000 }),
     ]);
   };
 

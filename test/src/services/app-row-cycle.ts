@@ -13,6 +13,10 @@
 //        [--no-daemon] [--give-up-key <key>] [--sleep-after-debit-ms <n>]
 // --give-up-key: the row-first side stops waiting for `ledger` (AbortError, rollback) once the
 // test sets that key to 1 on the lock server.
+// Each side sets `done:<its service>` on the lock server to 0 when it starts and to 1 when it is
+// through; a side given `--peer <the other service>` retries only after the other is through:
+// a retry that raced the other side back to the row would make a second, real deadlock
+// (PostgreSQL does not queue a new UPDATE behind a waiter once the row's locker is gone).
 // Prints {service, role, moved, deadlockErrors, errorCode, elapsedMs, reports, backendPid}.
 import { connect, isDeadlockError, type DeadlockReport } from '@deadlockd/client';
 import { instrumentPool } from '@deadlockd/client/pg';
@@ -92,7 +96,12 @@ runMain(async () => {
       clearInterval(watch);
     }
   };
+  const peer = optional('peer');
+  const afterPeer = async () => {
+    if (attempt > 1 && peer !== undefined) while ((await locks.get(`done:${peer}`)) !== 1) await new Promise((r) => setTimeout(r, 10));
+  };
   const rowFirst = async () => {
+    await afterPeer();
     const c = await pool.connect();
     try {
       await begin(c);
@@ -115,6 +124,7 @@ runMain(async () => {
 
   const rows = async () => {
     const [first, second] = [Number(argValue('first')), Number(argValue('second'))];
+    await afterPeer();
     const c = await pool.connect();
     try {
       await begin(c);
@@ -130,6 +140,7 @@ runMain(async () => {
     }
   };
 
+  await locks.set(`done:${service}`, 0);
   const t0 = performance.now();
   let errorCode: string | undefined;
   let moved = 0;
@@ -153,6 +164,7 @@ runMain(async () => {
     errorCode = String((e as { code?: unknown }).code ?? (e as Error).message);
   }
   const elapsedMs = performance.now() - t0;
+  await locks.set(`done:${service}`, 1);
   await pool.end();
   await locks.close();
   await dd.close();

@@ -282,7 +282,9 @@ export class PgSource {
       return;
     }
     this.track(stmt.client, stmt.waitId, pid, blockers, own);
-    this.o.hub.send(stmt.client, { type: 'abort', deadlock: frame.deadlock, owner: stmt.owner, waitId: stmt.waitId, report: frame.report });
+    // same deadline as ours: an app that could only carry it out late refuses it (`expired`)
+    const expiresAt = frame.expiresAt === undefined ? {} : { expiresAt: frame.expiresAt };
+    this.o.hub.send(stmt.client, { type: 'abort', deadlock: frame.deadlock, owner: stmt.owner, waitId: stmt.waitId, report: frame.report, ...expiresAt });
   }
 
   private pidOfWait(waitId: string): number | undefined {

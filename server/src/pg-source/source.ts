@@ -339,16 +339,19 @@ export class PgSource {
   /** Cancel the backend's statement if it still waits for one of `blockers`; poll right after. */
   private async cancel(pid: number, blockers: number[], own?: PendingVictim['own']): Promise<void> {
     let cancelled = false;
+    let failed = false;
     try {
       cancelled = (await this.pool.query<{ cancelled: boolean }>(CANCEL_SQL, [pid, blockers])).rows[0]?.cancelled === true;
     } catch (err) {
-      this.o.log.warn({ pid, err: String((err as Error)?.message ?? err) }, 'postgres source: cancel failed (does the role have pg_signal_backend?)');
+      failed = true;
+      this.o.log.warn({ pid, err: String((err as Error)?.message ?? err) }, 'postgres source: cancel failed (does the role have pg_signal_backend? a superuser backend cannot be cancelled by it)');
     }
     if (cancelled) this.counters.cancels++;
-    else this.counters.staleSkipped++;
-    this.o.log.info({ pid, blockers, cancelled }, cancelled ? 'postgres source: cancelled the victim backend' : 'postgres source: victim no longer waits for its blocker; nothing cancelled');
+    else if (!failed) this.counters.staleSkipped++;
+    if (!failed) this.o.log.info({ pid, blockers, cancelled }, cancelled ? 'postgres source: cancelled the victim backend' : 'postgres source: victim no longer waits for its blocker; nothing cancelled');
     await this.poll();
-    if (own) this.answerOwn(own, cancelled ? 'aborted' : 'stale');
+    // a cancel that failed will fail again: the resolver chooses again without this backend
+    if (own) this.answerOwn(own, cancelled ? 'aborted' : failed ? 'expired' : 'stale');
   }
 
   private answerOwn(own: { deadlock: string; waitId: string }, result: 'aborted' | 'stale' | 'expired'): void {

@@ -55,9 +55,12 @@ export const ConfigSchema = z.object({
   /** the most deadlocks one GET /v1/deadlocks returns (its `limit` may not exceed it) */
   maxHistoryLimit: int(1, 1_000_000),
   // ---- PostgreSQL lock source (pg-source/) ----
-  /** connection strings of databases whose lock waits join the default namespace's graph */
+  /** connection strings of databases whose lock waits join a namespace's graph (`<namespace>=postgres://…`; default namespace otherwise) */
   watchPostgres: z.array(
-    z.string().refine((s) => /^postgres(ql)?:\/\/\S+$/.test(s) || /^\s*\w+\s*=/.test(s), 'a postgres:// URL or a key=value connection string'),
+    z.string().refine(
+      (s) => /^([A-Za-z0-9][A-Za-z0-9._-]{0,63}=)?postgres(ql)?:\/\/\S+$/.test(s) || /^\s*\w+\s*=/.test(s),
+      'a postgres:// URL (optionally <namespace>=postgres://…) or a key=value connection string',
+    ),
   ),
   pgPollMs: int(1, 60_000),
   /** resolve deadlocks made only of database waits (before PostgreSQL's deadlock_timeout) */
@@ -142,7 +145,7 @@ export const SETTINGS: Record<Key, Setting> = {
   tokensFile: setting('tokens-file', 'JSON file {"<token>": "<namespace>"} read at start (merged with --tokens)', 'a file path', asText),
   maxHistoryLimit: setting('max-history-limit', 'most deadlocks one GET /v1/deadlocks returns (cap of its `limit`)', 'an integer from 1 to 1000000', asInt),
   watchPostgres: {
-    ...setting('watch-postgres', "watch this PostgreSQL database's lock waits (repeatable; env: URLs separated by spaces)", 'a connection string', asUrls),
+    ...setting('watch-postgres', "watch this PostgreSQL database's lock waits; `<namespace>=postgres://…` for another namespace than the default (repeatable; env: URLs separated by spaces)", 'a connection string', asUrls),
     multiple: true,
   },
   pgPollMs: setting('pg-poll-ms', 'how often the PostgreSQL source polls pg_stat_activity (pg_locks only when someone waits)', 'an integer from 1 to 60000', asInt),

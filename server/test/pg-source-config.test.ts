@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../src/index.js';
+import { watchTarget } from '../src/pg-source/index.js';
 
 describe('config: the PostgreSQL source', () => {
   it('is off by default', () => {
@@ -30,11 +31,18 @@ describe('config: the PostgreSQL source', () => {
   it('a bad value is a clear error that never shows the connection string', () => {
     assert.throws(() => loadConfig(['--watch-postgres', 'mysql://root:s3cret@db/x'], {}), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /--watch-postgres \(DEADLOCKD_WATCH_POSTGRES\).*a postgres:\/\/ URL or a key=value connection string/);
+      assert.match(err.message, /--watch-postgres \(DEADLOCKD_WATCH_POSTGRES\).*a postgres:\/\/ URL .*or a key=value connection string/);
       assert.doesNotMatch(err.message, /s3cret/);
       return true;
     });
     assert.throws(() => loadConfig([], { DEADLOCKD_PG_RESOLVE: 'maybe' }), /--pg-resolve \(DEADLOCKD_PG_RESOLVE\)/);
     assert.throws(() => loadConfig(['--pg-poll-ms', '0'], {}), /--pg-poll-ms/);
+  });
+
+  it('<namespace>=postgres://… feeds that namespace; a plain URL or key=value string the default one', () => {
+    assert.deepEqual(loadConfig(['--watch-postgres', 'billing=postgres://u@h/db'], {}).watchPostgres, ['billing=postgres://u@h/db']);
+    assert.deepEqual(watchTarget('billing=postgres://u@h/db'), { namespace: 'billing', connectionString: 'postgres://u@h/db' });
+    assert.deepEqual(watchTarget('postgres://u@h/db?sslmode=require'), { namespace: 'default', connectionString: 'postgres://u@h/db?sslmode=require' });
+    assert.deepEqual(watchTarget('host=h dbname=db'), { namespace: 'default', connectionString: 'host=h dbname=db' });
   });
 });

@@ -9,11 +9,12 @@ export { PgSource, type PgSourceOptions, type PgSourceStats } from './source.js'
 
 /** Starts a source per --watch-postgres; one that cannot connect is logged and retried. */
 export function startPgSources(config: Config, hub: Hub, log: FastifyBaseLogger): PgSource[] {
-  return config.watchPostgres.map((connectionString, i) => {
+  return config.watchPostgres.map((value, i) => {
+    const { namespace, connectionString } = watchTarget(value);
     const source = new PgSource({
       connectionString,
       hub,
-      namespace: DEFAULT_NAMESPACE,
+      namespace,
       log: log.child({ pgSource: i + 1 }),
       pollMs: config.pgPollMs,
       resolve: config.pgResolve,
@@ -31,4 +32,10 @@ export function startPgSources(config: Config, hub: Hub, log: FastifyBaseLogger)
     begin(0);
     return source;
   });
+}
+
+/** `<namespace>=postgres://…` feeds that namespace; anything else (a URL, key=value) the default one. */
+export function watchTarget(value: string): { namespace: string; connectionString: string } {
+  const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(postgres(?:ql)?:\/\/.*)$/.exec(value);
+  return m ? { namespace: m[1]!, connectionString: m[2]! } : { namespace: DEFAULT_NAMESPACE, connectionString: value };
 }

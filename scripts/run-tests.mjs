@@ -25,8 +25,11 @@ if (selected.length === 0) {
 }
 // Human-readable spec output on stdout, TAP into a file we read back for the
 // closing "N passed, N failed" line that CI looks for.
+// One TAP file per run: two runs in one checkout (say `npm test` twice at once) must not read
+// each other's results.
 mkdirSync('test-results', { recursive: true });
-const tapFile = join('test-results', 'results.tap');
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const tapFile = join('test-results', `results-${stamp}-${process.pid}.tap`);
 const args = [
   '--enable-source-maps', '--test', '--test-concurrency=2',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
@@ -34,7 +37,12 @@ const args = [
   ...selected.sort(),
 ];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
-const tap = readFileSync(tapFile, 'utf8');
+let tap = '';
+try {
+  tap = readFileSync(tapFile, 'utf8');
+} catch {
+  // the runner died before writing it: counted as an empty run below
+}
 const count = (k) => Number((tap.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
 const passed = count('pass');
 const failed = count('fail');
@@ -43,5 +51,6 @@ if (passed + failed === 0) {
   console.error('run-tests: the runner executed no test');
   process.exit(1);
 }
+console.log(`TAP: ${tapFile}`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(r.status ?? 1);

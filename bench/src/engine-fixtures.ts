@@ -5,7 +5,7 @@ import { Engine } from '@deadlockd/server/engine';
 import { prng } from './stats.js';
 
 /** Owners per client in the big fixtures; the default engine limit is 100k per client. */
-export const OWNERS_PER_CLIENT = 50_000;
+const OWNERS_PER_CLIENT = 50_000;
 const CHUNK = 10_000;
 
 export function newEngine(): Engine {

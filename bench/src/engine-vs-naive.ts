@@ -13,7 +13,7 @@ import { QUICK, SIZES } from './mode.js';
 import { NaiveDetector } from './naive-detector.js';
 import { alternate, median } from './stats.js';
 
-export interface DeepChainResult {
+interface DeepChainResult {
   depth: number;
   /** the naive baseline's whole-graph SCC on the chain */
   naive: { threw: boolean; error?: string };

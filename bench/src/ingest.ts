@@ -13,7 +13,7 @@ import { SIZES } from './mode.js';
 import { RawClient } from './raw-client.js';
 import { alternate, median } from './stats.js';
 
-export interface IngestSide {
+interface IngestSide {
   eventsPerFrame: number;
   /** median events/s over the rounds */
   eventsPerSecond: number;

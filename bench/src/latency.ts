@@ -14,7 +14,7 @@ import { FakeLockService } from './fake-lock.js';
 import { SIZES } from './mode.js';
 import { percentile, sleep } from './stats.js';
 
-export interface LatencySide {
+interface LatencySide {
   reps: number;
   p50Ms: number;
   p99Ms: number;
@@ -177,8 +177,9 @@ export async function measureLatency(): Promise<LatencyResult> {
         const r = await sameClientRep(ddNow, i);
         if (keep) now.push(r);
       };
-      if (i % 2 === 0) (await runSame(), await runNow(), await runCross());
-      else (await runCross(), await runNow(), await runSame());
+      // alternate the order, so neither kind of rep always runs on a warmer process
+      const order = i % 2 === 0 ? [runSame, runNow, runCross] : [runCross, runNow, runSame];
+      for (const run of order) await run();
     }
     if (warnings.length > 0) progress(`latency: the SDK logged ${warnings.length} warnings, first: ${warnings[0]}`);
     return { sameClient: summarize(same), sameClientImmediate: summarize(now), twoClients: summarize(cross) };

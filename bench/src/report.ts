@@ -7,7 +7,7 @@ import type { IngestResult } from './ingest.js';
 import type { LatencyResult } from './latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
-export const GOALS = {
+const GOALS = {
   hotLockRatio: 2,
   holdsRatio: 2,
   naiveSpeedup: 100,

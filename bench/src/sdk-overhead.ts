@@ -14,7 +14,7 @@ import { QUICK } from './mode.js';
 import { alternate, median, sleep } from './stats.js';
 import { fmtInt, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
-export const SDK_OVERHEAD_GOAL = 1.2;
+const SDK_OVERHEAD_GOAL = 1.2;
 
 const OPS_PER_ROUND = QUICK ? 20_000 : 100_000;
 const ROUNDS = QUICK ? 5 : 15;

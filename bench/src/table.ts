@@ -1,6 +1,6 @@
 // The printed table: one row per figure, with its goal and PASS/MISS.
 
-export type Status = 'PASS' | 'MISS' | 'info' | 'ERROR';
+type Status = 'PASS' | 'MISS' | 'info' | 'ERROR';
 
 export interface Row {
   section: string;

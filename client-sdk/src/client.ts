@@ -8,13 +8,15 @@ import { DeadlockError } from './errors.js';
 import { LockOrderTracker } from './lock-order.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { CallSite } from './model.js';
-import { Owners, TaskHandle, type TaskOptions } from './owners.js';
+import { Owners, type TaskOptions } from './owners.js';
 import { Mutex } from './primitives/mutex.js';
+import { QueuedPrimitive } from './primitives/queue.js';
 import { RWLock } from './primitives/rwlock.js';
 import { Semaphore } from './primitives/semaphore.js';
 import { ExternalPool, type PoolOptions } from './pool.js';
 import { Reporter } from './reporter.js';
 import { SharedResource } from './resource.js';
+import { TaskHandle } from './task-handle.js';
 import { retryOnDeadlock, type RetryOptions } from './retry.js';
 import type { PendingWait, Runtime } from './runtime.js';
 
@@ -226,6 +228,12 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'confirm':
         this.onConfirm(frame);
         return;
+      case 'reorder': {
+        // a deadlock resolved (or an abort's units handed on) by moving waits ahead in a FIFO queue
+        const p = this.named.get(frame.resource);
+        if (p instanceof QueuedPrimitive) p.moveToFront(frame.waits);
+        return;
+      }
       case 'deadlock':
         this.emit('deadlock', frame.report);
         return;

@@ -48,10 +48,9 @@ export abstract class ExternalResource implements ReportedResource {
     const rt = this.rt;
     const owner = rt.owners.current();
     if (owner.held.length > 0) rt.order.asked(owner, this, caller);
-    const rec = new Rec(
-      'wait', owner, this, null, undefined, this.unitsPerAcquire,
-      rt.newWaitId(), Date.now(), performance.now(), rt.captureSite(caller),
-    );
+    const rec = new Rec({
+      kind: 'wait', owner, resource: this, units: this.unitsPerAcquire, waitId: rt.newWaitId(), site: rt.captureSite(caller),
+    });
     rt.reporter.begin(rec);
     return new ExternalWait<T>(rt, this, rec, opts);
   }

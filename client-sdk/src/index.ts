@@ -7,11 +7,11 @@ export {
   type ConnectOptions,
   type ClientEvents,
 } from './client.js';
-export { DeadlockError, AcquireTimeoutError } from './errors.js';
+export { DeadlockError, AcquireTimeoutError, type SdkErrorCode } from './errors.js';
 export type { Held } from './held.js';
 export type { Logger } from './logger.js';
 export type { TaskOptions } from './owners.js';
-export { TaskHandle } from './owners.js';
+export { TaskHandle } from './task-handle.js';
 export type { WaitOptions } from './waiter.js';
 export { Mutex } from './primitives/mutex.js';
 export { Semaphore, type SemaphoreAcquireOptions } from './primitives/semaphore.js';

@@ -9,22 +9,16 @@
 // - an owner/resource is declared once per connection, right before its first use;
 // - while disconnected nothing is buffered; after (re)connecting a `snapshot` frame replaces the
 //   daemon's view of this client with the whole current state.
+// How the events are cut into frames is frame-writer.ts's; the flush timers are flush-timers.ts's.
 import type { ClientEvent, HoldEvent, WaitEvent } from '@deadlockd/proto';
-
-type OrderEvent = Extract<ClientEvent, { type: 'order' }>;
+import { FlushTimers } from './flush-timers.js';
+import { FrameWriter, type FrameSink, type SentCounts } from './frame-writer.js';
 import type { Logger } from './logger.js';
 import type { CallSite, Owner, Rec, ReportedResource } from './model.js';
 
-/** Where the reporter's frames go: the open, welcomed connection. */
-export interface FrameSink {
-  sendText(text: string): void;
-  /** bytes queued in the socket and not yet written */
-  bufferedAmount(): number;
-  readonly maxEventsPerFrame: number;
-  readonly maxFrameBytes: number;
-  /** the daemon takes snapshots in `more` parts up to this many events; undefined: it does not */
-  readonly maxSnapshotEvents?: number | undefined;
-}
+export type { FrameSink } from './frame-writer.js';
+
+type OrderEvent = Extract<ClientEvent, { type: 'order' }>;
 
 export interface ReporterOptions {
   reportAfterMs: number;
@@ -36,22 +30,20 @@ export interface ReporterOptions {
 const MAX_STACK = 8192;
 /** socket backlog above which a regular flush waits (the log keeps growing, bounded by maxBufferedEvents) */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
-const BACKPRESSURE_RETRY_MS = 20;
 const MAX_OUTLIVED_WARNINGS = 100;
 
 export class Reporter {
-  private sink: FrameSink | null = null;
+  /** the welcomed connection's frames; null while disconnected */
+  private out: FrameWriter | null = null;
   /** bumped per connection and per resync: declarations are re-sent in a new epoch */
   private epoch = 0;
-  private seq = 1;
   private log: ClientEvent[] = [];
   private needSnapshot = false;
   /** every tracked hold/wait, in the order they began */
   private readonly live = new Set<Rec>();
   /** tracked records the daemon does not know yet, in the order they began */
   private readonly unreported = new Set<Rec>();
-  private flushHandle: NodeJS.Immediate | NodeJS.Timeout | null = null;
-  private reportTimer: NodeJS.Timeout | null = null;
+  private readonly timers: FlushTimers;
   private overflowWarned = false;
   /** live records when a snapshot was last refused as too large (0: none); retried below it */
   private refusedAt = 0;
@@ -61,9 +53,11 @@ export class Reporter {
   /** lock-order pairs (held → acquired) already sent in this epoch: each goes out once per connection */
   private orderPairs = new Map<ReportedResource, Set<ReportedResource>>();
   /** what left the process so far (diagnostics, the bench) */
-  private readonly sent = { events: 0, frames: 0 };
+  private readonly sent: SentCounts = { events: 0, frames: 0 };
 
-  constructor(private readonly opts: ReporterOptions) {}
+  constructor(private readonly opts: ReporterOptions) {
+    this.timers = new FlushTimers(() => this.flush(), opts.flushIntervalMs);
+  }
 
   /** events and frames sent so far, and what is buffered now */
   stats(): { eventsSent: number; framesSent: number; bufferedEvents: number; liveRecords: number } {
@@ -74,8 +68,7 @@ export class Reporter {
 
   /** A connection was welcomed. `snapshot` false only for a first connection with no state to send. */
   attach(sink: FrameSink, snapshot: boolean): void {
-    this.sink = sink;
-    this.seq = 1;
+    this.out = new FrameWriter(sink, this.sent);
     if (snapshot || this.live.size > 0) this.sendSnapshot();
     else {
       this.newEpoch();
@@ -86,12 +79,12 @@ export class Reporter {
 
   /** The connection is gone: drop the buffer; the next attach resyncs with a snapshot. */
   detach(): void {
-    this.sink = null;
+    this.out = null;
     this.log = [];
     this.needSnapshot = false;
     this.unreported.clear();
     for (const rec of this.live) rec.reported = false;
-    this.cancelTimers();
+    this.timers.cancel();
   }
 
   // ---- what happens in the app ------------------------------------------------------------------
@@ -102,10 +95,10 @@ export class Reporter {
     rec.tracked = true;
     this.live.add(rec);
     rec.owner.records.add(rec);
-    if (this.sink === null || this.needSnapshot) return;
+    if (this.out === null || this.needSnapshot) return;
     this.unreported.add(rec);
-    if (this.opts.reportAfterMs <= 0) this.scheduleFlush();
-    else if (this.reportTimer === null) this.armReportTimer(this.opts.reportAfterMs);
+    if (this.opts.reportAfterMs <= 0) this.timers.schedule();
+    else this.timers.reportIn(this.opts.reportAfterMs);
   }
 
   /** A wait was granted: it is now a hold of the same request. */
@@ -140,7 +133,7 @@ export class Reporter {
    * One Map and one Set lookup: this runs on every acquire by an owner that holds something.
    */
   isNewOrder(held: ReportedResource, acquired: ReportedResource): boolean {
-    if (this.sink === null || this.needSnapshot) return false;
+    if (this.out === null || this.needSnapshot) return false;
     let after = this.orderPairs.get(held);
     if (after === undefined) this.orderPairs.set(held, (after = new Set()));
     else if (after.has(acquired)) return false;
@@ -150,7 +143,7 @@ export class Reporter {
 
   /** Send an `order` fact (after declaring both resources on this connection), whatever reportAfterMs says. */
   order(owner: Owner, held: ReportedResource, acquired: ReportedResource, site: CallSite | null): void {
-    if (this.sink === null || this.needSnapshot) return;
+    if (this.out === null || this.needSnapshot) return;
     this.declareResource(held, this.log);
     this.declareResource(acquired, this.log);
     const ev: OrderEvent = { type: 'order', held: held.id, acquired: acquired.id, owner: owner.id };
@@ -167,7 +160,7 @@ export class Reporter {
     this.unreported.delete(rec);
     rec.owner.records.delete(rec);
     // a snapshot refused as too large is tried again once the state is smaller than it was
-    if (this.needSnapshot && this.refusedAt > 0 && this.live.size < this.refusedAt) this.scheduleFlush();
+    if (this.needSnapshot && this.refusedAt > 0 && this.live.size < this.refusedAt) this.timers.schedule();
   }
 
   /** An owner (task) ended: the daemon drops everything it had, so its records are no longer reported. */
@@ -178,7 +171,7 @@ export class Reporter {
       this.warnOutlived(owner, rec);
       this.untrack(rec);
     }
-    if (this.sink !== null && owner.declaredEpoch === this.epoch) this.push({ type: 'end', owner: owner.id });
+    if (this.out !== null && owner.declaredEpoch === this.epoch) this.push({ type: 'end', owner: owner.id });
   }
 
   /**
@@ -200,12 +193,12 @@ export class Reporter {
 
   /** A resource's declaration changed (semaphore capacity): re-declare it if the daemon knows it. */
   resourceChanged(res: ReportedResource): void {
-    if (this.sink !== null && res.declaredEpoch === this.epoch) this.push(res.declaration());
+    if (this.out !== null && res.declaredEpoch === this.epoch) this.push(res.declaration());
   }
 
   /** Is this hold known to the daemon on the current connection? */
   isReportedHold(rec: Rec): boolean {
-    return this.sink !== null && rec.tracked && rec.reported && rec.kind === 'hold';
+    return this.out !== null && rec.tracked && rec.reported && rec.kind === 'hold';
   }
 
   /** Report a known hold again (the daemon dropped it with a hold that subsumed it: rwlock upgrade). */
@@ -224,13 +217,12 @@ export class Reporter {
    * (used before answering `abort`/`confirm`, which must follow every earlier event).
    */
   flush(force = false): void {
-    this.clearFlushHandle();
-    const sink = this.sink;
-    if (sink === null) return;
-    if (!force && sink.bufferedAmount() > HIGH_WATER_BYTES) {
+    this.timers.clearPending();
+    const out = this.out;
+    if (out === null) return;
+    if (!force && out.bufferedAmount() > HIGH_WATER_BYTES) {
       // the daemon (or network) is slow: keep logging; the bound on the log resyncs us if needed
-      this.flushHandle = setTimeout(() => this.flush(), BACKPRESSURE_RETRY_MS);
-      this.flushHandle.unref();
+      this.timers.retryLater();
       return;
     }
     if (this.needSnapshot) {
@@ -241,22 +233,22 @@ export class Reporter {
     if (this.log.length === 0) return;
     const events = this.log;
     this.log = [];
-    this.sendEvents('events', events);
+    out.send('events', events);
   }
 
   /** Send a control frame (abort_result, confirm_result) right now, if connected. */
   sendControl(frame: object): void {
-    this.sink?.sendText(JSON.stringify(frame));
+    this.out?.sendControl(frame);
   }
 
   private push(ev: ClientEvent): void {
-    if (this.sink === null || this.needSnapshot) return;
+    if (this.out === null || this.needSnapshot) return;
     this.log.push(ev);
     if (this.log.length > this.opts.maxBufferedEvents) {
       this.overflow();
       return;
     }
-    this.scheduleFlush();
+    this.timers.schedule();
   }
 
   /** Too much buffered: drop it all and resync with a snapshot, which describes the state exactly. */
@@ -270,38 +262,7 @@ export class Reporter {
     this.log = [];
     this.unreported.clear();
     this.needSnapshot = true;
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushHandle !== null) return;
-    if (this.opts.flushIntervalMs > 0) {
-      this.flushHandle = setTimeout(() => this.flush(), this.opts.flushIntervalMs);
-    } else {
-      this.flushHandle = setImmediate(() => this.flush());
-    }
-  }
-
-  private clearFlushHandle(): void {
-    if (this.flushHandle === null) return;
-    clearTimeout(this.flushHandle as NodeJS.Timeout);
-    clearImmediate(this.flushHandle as NodeJS.Immediate);
-    this.flushHandle = null;
-  }
-
-  private armReportTimer(delayMs: number): void {
-    if (this.reportTimer !== null) clearTimeout(this.reportTimer);
-    this.reportTimer = setTimeout(() => {
-      this.reportTimer = null;
-      this.flush();
-    }, Math.max(1, Math.ceil(delayMs)));
-    this.reportTimer.unref();
-  }
-
-  private cancelTimers(): void {
-    this.clearFlushHandle();
-    if (this.reportTimer !== null) clearTimeout(this.reportTimer);
-    this.reportTimer = null;
+    this.timers.schedule();
   }
 
   /** Append the reports of records that reached reportAfterMs, oldest first. */
@@ -312,7 +273,7 @@ export class Reporter {
     for (const rec of this.unreported) {
       // the set is in begin order, so the first young record ends the scan
       if (threshold > 0 && now - rec.start < threshold) {
-        if (this.reportTimer === null) this.armReportTimer(rec.start + threshold - now);
+        this.timers.reportIn(rec.start + threshold - now);
         return;
       }
       this.unreported.delete(rec);
@@ -379,8 +340,8 @@ export class Reporter {
    * until it has shrunk below the size that was refused.
    */
   private sendSnapshot(): void {
-    const sink = this.sink as FrameSink;
-    const limit = sink.maxSnapshotEvents;
+    const out = this.out as FrameWriter;
+    const limit = out.maxSnapshotEvents;
     this.newEpoch();
     this.log = [];
     this.unreported.clear();
@@ -398,7 +359,7 @@ export class Reporter {
     this.needSnapshot = false;
     this.refusedAt = 0;
     this.snapshotWarned = false;
-    this.sendEvents('snapshot', events);
+    out.send('snapshot', events);
   }
 
   private holdSnapshot(size: number, limit: number): void {
@@ -410,42 +371,6 @@ export class Reporter {
       `deadlockd: this client's state (${size} events) exceeds the daemon's --max-snapshot-events (${limit}); ` +
         `nothing is reported until it shrinks, so deadlock detection is off for this client meanwhile`,
     );
-  }
-
-  private sendEvents(type: 'events' | 'snapshot', events: ClientEvent[]): void {
-    const sink = this.sink as FrameSink;
-    const max = Math.max(1, sink.maxEventsPerFrame);
-    if (events.length <= max) {
-      this.sendPart(sink, type, events, false);
-      return;
-    }
-    // A daemon that does not announce maxSnapshotEvents takes no `more` parts: the rest of a
-    // snapshot goes as `events` (applied as they come, as such daemons always did).
-    const parts = type === 'snapshot' && sink.maxSnapshotEvents !== undefined;
-    for (let i = 0; i < events.length; i += max) {
-      const partType = i === 0 || parts ? type : 'events';
-      this.sendPart(sink, partType, events.slice(i, i + max), parts && i + max < events.length);
-    }
-  }
-
-  /**
-   * One frame; halved until it fits maxFrameBytes (the daemon closes the connection on an
-   * oversized frame). `more`: a snapshot part that is not the last one.
-   */
-  private sendPart(sink: FrameSink, type: 'events' | 'snapshot', events: ClientEvent[], more: boolean): void {
-    const frame = type === 'snapshot' && more ? { type, seq: this.seq, events, more } : { type, seq: this.seq, events };
-    const text = JSON.stringify(frame);
-    if (events.length > 1 && text.length * 3 > sink.maxFrameBytes && Buffer.byteLength(text) > sink.maxFrameBytes) {
-      const half = events.length >> 1;
-      const parts = type === 'snapshot' && sink.maxSnapshotEvents !== undefined;
-      this.sendPart(sink, type, events.slice(0, half), parts);
-      this.sendPart(sink, parts ? type : 'events', events.slice(half), more);
-      return;
-    }
-    this.seq++;
-    this.sent.frames++;
-    this.sent.events += events.length;
-    sink.sendText(text);
   }
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connect, type Held } from '../src/index.js';
-import { IMMEDIATE, deadPort, FakeDaemon, quietLogger, settle, sleep } from './fake-daemon.js';
+import { IMMEDIATE, deadPort, FakeDaemon, quietLogger, sleep, waitUntil } from './fake-daemon.js';
 
 describe('without a daemon', () => {
   it('connect resolves after connectTimeoutMs with one warning; primitives keep working', async () => {
@@ -24,7 +24,7 @@ describe('without a daemon', () => {
       const waiting = dd.task('t', async () => (await m.acquire({ timeoutMs: 1000 })).release());
       h.release();
       await waiting;
-      await sleep(100); // several reconnect attempts fail meanwhile
+      await sleep(100); // an observation window (not a synchronisation): reconnect attempts fail meanwhile
       assert.equal(logger.warnings.length, 1, logger.warnings.join('\n'));
       assert.match(logger.warnings[0] ?? '', /not reachable/);
     } finally {
@@ -67,9 +67,8 @@ describe('refused by the daemon', () => {
       reconnect: { minDelayMs: 5, maxDelayMs: 10 }, logger,
     });
     try {
-      await sleep(60);
+      await waitUntil(() => attempts >= 3, 'three refused attempts: it keeps retrying in the background');
       assert.equal(dd.connected, false);
-      assert.ok(attempts >= 2, 'keeps retrying in the background');
       assert.equal(logger.warnings.length, 1);
       assert.match(logger.warnings[0] ?? '', /UNAUTHORIZED/);
     } finally {
@@ -104,15 +103,19 @@ describe('reconnect', () => {
         await gate;
         r.release();
       });
-      await settle();
+      // both tasks are where they stay: m and pool held by main, the waiter queued, cfg held
+      await waitUntil(() => dd.stats.liveRecords === 4, 'three holds and a wait in the SDK');
+      await daemon.waitFor(() => daemon.orders().length === 1, 'the lock-order fact');
       // only lock-order facts (main took pool while holding m) leave at once, whatever reportAfterMs says
       assert.deepEqual(daemon.facts(), [], '…so the daemon knows no hold or wait yet');
       assert.deepEqual(daemon.orders().map((o) => [o.held, o.acquired]), [['m', 'pool']]);
       daemon.dropAll();
-      await daemon.waitFor(() => daemon.ofType('snapshot').length === 1, 'snapshot', 5000);
+      await daemon.waitFor(() => daemon.ofType('snapshot').length === 1, 'snapshot');
       assert.equal(dd.connected, true);
       const hellos = daemon.ofType('hello');
       assert.equal(hellos[1]?.resume, 's0', 'resumes the earlier session');
+      assert.equal(hellos[1]?.resumeSecret, 'secret-of-s0', "with the secret that session's welcome gave");
+      assert.equal(hellos[0]?.resumeSecret, undefined, 'a first hello has no secret to show');
       const snap = daemon.ofType('snapshot')[0]!;
       const facts = snap.events.filter((e) => e.type !== 'owner' && e.type !== 'resource');
       const owners = new Map(snap.events.flatMap((e) => (e.type === 'owner' ? [[e.owner, e] as const] : [])));
@@ -166,7 +169,7 @@ describe('reconnect', () => {
       (await dd.mutex('gone').acquire()).release();
       daemon = await FakeDaemon.start({ port });
       const d = daemon;
-      await d.waitFor(() => d.ofType('snapshot').length === 1, 'snapshot', 5000);
+      await d.waitFor(() => d.ofType('snapshot').length === 1, 'snapshot');
       const snap = d.ofType('snapshot')[0]!;
       assert.deepEqual(
         snap.events.filter((e) => e.type === 'hold').map((e) => (e as { resource: string }).resource),

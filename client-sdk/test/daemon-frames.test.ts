@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeadlockReport } from '@deadlockd/proto';
 import { DeadlockError, type Held } from '../src/index.js';
-import { FakeDaemon, IMMEDIATE, report, sdkFixture, settle, sleep } from './fake-daemon.js';
+import { FakeDaemon, IMMEDIATE, report, sdkFixture, sleep, waitUntil } from './fake-daemon.js';
 
 const { setup } = sdkFixture({ service: 'frames', ...IMMEDIATE });
 
@@ -96,7 +96,8 @@ describe('abort', () => {
     await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'wait'), 'wait');
     daemon.send({ type: 'abort', deadlock: 'd4', owner: ownerIdOf(daemon, 'worker'), waitId: waitIdOf(daemon, 'worker'), report: report('d4') });
     await daemon.waitFor(() => daemon.ofType('abort_result').length === 1, 'answer');
-    await sleep(30);
+    // the retry runs while m is still held: its wait reaches the daemon
+    await daemon.waitFor(() => attempts === 2 && daemon.facts().filter((e) => e.type === 'wait').length === 2, 'the retry to wait again');
     h.release();
     assert.equal(await work, 'done');
     assert.equal(attempts, 2);
@@ -111,7 +112,7 @@ describe('confirm', () => {
     const p1 = dd.task('p1', () => m.acquire());
     const p2 = dd.task('p2', () => m.acquire({ timeoutMs: 20 }));
     await assert.rejects(p2);
-    await settle();
+    await sleep(30); // an observation window (nothing is due in it): still nothing flushed
     assert.deepEqual(daemon.ofType('events'), []);
     daemon.send({ type: 'confirm', check: 'c1', waits: ['w1', 'w2', 'w77'] });
     await daemon.waitFor(() => daemon.ofType('confirm_result').length === 1, 'confirm_result');
@@ -147,7 +148,7 @@ describe('resource()', () => {
     const r = dd.resource('redis:lock:order:7');
     const held = await r.acquire(async (signal) => {
       assert.equal(signal.aborted, false);
-      await sleep(30);
+      await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'wait'), 'the wait to be reported while fn runs');
       return 'token-1';
     });
     assert.equal(held.value, 'token-1');
@@ -185,7 +186,7 @@ describe('resource()', () => {
     assert.ok(err instanceof DeadlockError);
     assert.equal(seenReason, err, 'the signal aborts with the DeadlockError');
     deliver('late-lock');
-    await settle(5);
+    await waitUntil(() => disposed.length > 0, 'the late value to be disposed');
     assert.deepEqual(disposed, ['late-lock']);
     await daemon.waitFor(() => daemon.ofType('abort_result').length === 1, 'answer');
     assert.equal(daemon.ofType('abort_result')[0]?.result, 'aborted');
@@ -196,7 +197,7 @@ describe('resource()', () => {
     const r = dd.resource('lock:fail');
     await assert.rejects(
       r.acquire(async () => {
-        await sleep(20);
+        await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'wait'), 'the wait to be reported while fn runs');
         throw new Error('lock service down');
       }),
       /lock service down/,

@@ -29,11 +29,21 @@ export interface FakeDaemonOptions {
   port?: number;
 }
 
+/**
+ * Failsafe for every wait in the SDK tests; not a speed assertion. Generous for a machine ten
+ * times slower than an idle laptop: each wait ends as soon as its condition holds.
+ */
+const WAIT_MS = 30_000;
+
+/** The task barrier() runs as; its events are left out of events() and facts(). */
+const BARRIER_TASK = '__barrier__';
+
 export class FakeDaemon {
   readonly frames: Recorded[] = [];
   /** frames that did not match the protocol schema (should stay empty) */
   readonly invalid: unknown[] = [];
   readonly sockets: WebSocket[] = [];
+  private barriers = 0;
   private constructor(
     private readonly wss: WebSocketServer,
     readonly port: number,
@@ -84,6 +94,7 @@ export class FakeDaemon {
             },
             resumed: false,
             ...(this.opts.serverTime ? { serverTime: this.opts.serverTime() } : {}),
+            resumeSecret: `secret-of-s${conn}`,
           }),
         );
       }
@@ -95,9 +106,32 @@ export class FakeDaemon {
     return this.frames.map((r) => r.frame).filter((f): f is Extract<ClientFrame, { type: K }> => f.type === type);
   }
 
-  /** the events of every `events` frame, flattened in order */
+  /** the events of every `events` frame, flattened in order (without those of barrier()) */
   events(): ClientEvent[] {
-    return this.ofType('events').flatMap((f) => f.events);
+    const all = this.ofType('events').flatMap((f) => f.events);
+    const barrierOwners = new Set(all.flatMap((e) => (e.type === 'owner' && e.name === BARRIER_TASK ? [e.owner] : [])));
+    return all.filter((e) => {
+      if ('owner' in e && typeof e.owner === 'string' && barrierOwners.has(e.owner)) return false;
+      return !('resource' in e && typeof e.resource === 'string' && e.resource.startsWith(BARRIER_TASK));
+    });
+  }
+
+  /**
+   * Resolves once every event `dd` queued before this call has reached this daemon: a task
+   * holds a fresh mutex until its hold arrives (the SDK sends in order). For "nothing was sent"
+   * assertions, instead of sleeping. Needs a client that reports holds soon (small reportAfterMs).
+   */
+  async barrier(dd: Client): Promise<void> {
+    const name = `${BARRIER_TASK}${++this.barriers}`;
+    const arrived = () => this.ofType('events').some((f) => f.events.some((e) => e.type === 'hold' && e.resource === name));
+    await dd.task(BARRIER_TASK, async () => {
+      const h = await dd.mutex(name).acquire();
+      try {
+        await this.waitFor(arrived, `the barrier hold ${name}`);
+      } finally {
+        h.release();
+      }
+    });
   }
 
   /** events without owner/resource declarations and lock-order facts, for compact assertions */
@@ -110,12 +144,9 @@ export class FakeDaemon {
     return this.events().filter((e): e is Extract<ClientEvent, { type: 'order' }> => e.type === 'order');
   }
 
-  async waitFor(pred: () => boolean, what = 'condition', timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`fake daemon: timed out waiting for ${what}`);
-      await sleep(5);
-    }
+  /** Polls `pred` (failsafe WAIT_MS, not a speed assertion). The one polling helper of the SDK tests. */
+  waitFor(pred: () => boolean, what = 'condition', timeoutMs = WAIT_MS): Promise<void> {
+    return waitUntil(pred, what, timeoutMs);
   }
 
   /** send a frame on the latest connection */
@@ -140,9 +171,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** let pending setImmediate flushes and socket writes happen */
-export async function settle(ms = 30): Promise<void> {
-  await sleep(ms);
+/** Polls `pred` every 5 ms until it holds (failsafe `timeoutMs`, not a speed assertion). */
+export async function waitUntil(pred: () => boolean, what = 'condition', timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
 }
 
 export function quietLogger(): { warn(msg: string): void; info(msg: string): void; warnings: string[]; infos: string[] } {

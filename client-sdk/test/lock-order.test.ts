@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Hazard } from '@deadlockd/proto';
 
-import { sdkFixture, settle } from './fake-daemon.js';
+import { sdkFixture } from './fake-daemon.js';
 
 // the defaults (reportAfterMs 2): order facts do not wait for it
 const { setup } = sdkFixture({ service: 'order', reconnect: { minDelayMs: 5, maxDelayMs: 10 } });
@@ -26,7 +26,7 @@ describe('lock order', () => {
       });
     }
     await daemon.waitFor(() => daemon.orders().length >= 2, 'two order facts');
-    await settle();
+    await daemon.barrier(dd);
     assert.deepEqual(daemon.orders().map((o) => [o.held, o.acquired]), [['a', 'b'], ['b', 'c']]);
     assert.deepEqual(daemon.facts(), [], 'the holds themselves were too short to be reported');
     const ev = daemon.events();
@@ -44,7 +44,7 @@ describe('lock order', () => {
     const { daemon, dd } = await setup();
     const a = dd.mutex('a');
     (await a.acquire()).release();
-    await settle();
+    await daemon.barrier(dd);
     assert.deepEqual(daemon.orders(), []);
     const nest = async () => {
       const ha = await a.acquire();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../src/index.js';
-import { FakeDaemon, IMMEDIATE, quietLogger, settle } from './fake-daemon.js';
+import { FakeDaemon, IMMEDIATE, quietLogger } from './fake-daemon.js';
 
 describe('locks that outlive their task', () => {
   let daemon: FakeDaemon;
@@ -23,12 +23,15 @@ describe('locks that outlive their task', () => {
   it('a hold returned out of its task: one warning naming task and lock; the daemon hears `end`, no release', async () => {
     const m = dd.mutex('leaky');
     const before = logger.warnings.length;
+    const reported = () => daemon.facts().some((e) => e.type === 'hold' && e.resource === 'leaky');
     const h = await dd.task('returns-its-lock', async () => {
       const held = await m.acquire();
-      await settle(); // long enough to be reported
+      await daemon.waitFor(reported, 'the hold to be reported');
       return held;
     });
-    await settle();
+    // the warning is logged as the task ends; the `end` follows on the wire
+    await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'end'), 'end');
+    await daemon.barrier(dd);
     const warned = logger.warnings.slice(before);
     assert.equal(warned.length, 1, warned.join('\n'));
     assert.match(warned[0]!, /task 'returns-its-lock' ended still holding 'leaky'; deadlockd stops tracking it/);
@@ -37,13 +40,13 @@ describe('locks that outlive their task', () => {
     assert.ok(end >= 0 && facts.slice(0, end).some((e) => e.type === 'hold' && e.resource === 'leaky'), JSON.stringify(facts));
     const count = daemon.facts().length;
     h.release(); // locally released; nothing more is said to the daemon about an ended owner
-    await settle();
+    await daemon.barrier(dd); // whatever the release sent has arrived
     assert.equal(daemon.facts().length, count, JSON.stringify(daemon.facts().slice(count)));
 
     // the same lock leaking again is not warned about again
     const again = await dd.task('returns-its-lock', async () => m.acquire());
     again.release();
-    await settle();
+    await daemon.barrier(dd);
     assert.equal(logger.warnings.length, before + 1);
   });
 
@@ -55,7 +58,7 @@ describe('locks that outlive their task', () => {
     await dd.task('forgets-to-await', async () => {
       pending = m.acquire();
     });
-    await settle();
+    await daemon.barrier(dd);
     assert.equal(logger.warnings.length, before + 1);
     assert.match(logger.warnings.at(-1)!, /task 'forgets-to-await' ended with an acquire of 'busy' still pending \(never awaited\?\)/);
     first.release();
@@ -68,7 +71,7 @@ describe('locks that outlive their task', () => {
       const h = await dd.mutex('tidy-lock').acquire();
       h.release();
     });
-    await settle();
+    await daemon.barrier(dd);
     assert.equal(logger.warnings.length, before);
   });
 });

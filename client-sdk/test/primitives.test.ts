@@ -19,6 +19,14 @@ after(async () => {
   await dd.close();
 });
 
+/**
+ * Lets every pending local grant run: grants are promise reactions (microtasks), which all run
+ * before a setImmediate callback. Not a wait for time: nothing here depends on the clock.
+ */
+function drain(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
 /** a tiny helper: a promise state probe */
 function track<T>(p: Promise<T>): { done: boolean; value?: T; error?: unknown } {
   const s: { done: boolean; value?: T; error?: unknown } = { done: false };
@@ -88,7 +96,7 @@ describe('mutex', () => {
     await assert.rejects(waiting, /user gave up/);
     assert.equal(m.waiting, 1);
     h.release();
-    await sleep(1);
+    await drain();
     assert.equal(next.done, true);
     (next.value as Held).release();
     // already aborted: rejects at once even though the mutex is free
@@ -104,11 +112,11 @@ describe('mutex', () => {
     const c = track(m.acquire());
     await assert.rejects(b, AcquireTimeoutError);
     h.release();
-    await sleep(1);
+    await drain();
     assert.equal(a.done, true);
     assert.equal(c.done, false);
     (a.value as Held).release();
-    await sleep(1);
+    await drain();
     assert.equal(c.done, true);
     (c.value as Held).release();
   });
@@ -126,11 +134,11 @@ describe('semaphore', () => {
     const h1 = await s.acquire();
     const h2 = await s.acquire();
     const third = track(s.acquire());
-    await sleep(1);
+    await drain();
     assert.equal(third.done, false);
     assert.equal(s.inUse, 2);
     h1.release();
-    await sleep(1);
+    await drain();
     assert.equal(third.done, true);
     h2.release();
     (third.value as Held).release();
@@ -142,11 +150,11 @@ describe('semaphore', () => {
     const h = await s.acquire({ units: 2 });
     const big = track(s.acquire({ units: 2 }));
     const small = track(s.acquire({ units: 1 }));
-    await sleep(1);
+    await drain();
     assert.equal(big.done, false);
     assert.equal(small.done, false, 'one unit is free, but the 2-unit request is ahead');
     h.release();
-    await sleep(1);
+    await drain();
     assert.equal(big.done, true);
     assert.equal(small.done, true);
     assert.equal(s.inUse, 3);
@@ -159,16 +167,16 @@ describe('semaphore', () => {
     const h = await s.acquire();
     const w = track(s.acquire());
     s.setCapacity(2);
-    await sleep(1);
+    await drain();
     assert.equal(w.done, true);
     s.setCapacity(1);
     assert.equal(s.inUse, 2);
     const x = track(s.acquire());
     h.release();
-    await sleep(1);
+    await drain();
     assert.equal(x.done, false, 'still 1 in use of capacity 1');
     (w.value as Held).release();
-    await sleep(1);
+    await drain();
     assert.equal(x.done, true);
     (x.value as Held).release();
   });
@@ -186,7 +194,7 @@ describe('semaphore', () => {
     const big = s.acquire({ units: 2, timeoutMs: 10 });
     const small = track(s.acquire());
     await assert.rejects(big, AcquireTimeoutError);
-    await sleep(1);
+    await drain();
     assert.equal(small.done, true);
     h.release();
     (small.value as Held).release();
@@ -201,13 +209,13 @@ describe('rwlock', () => {
     assert.equal(l.readers, 2);
     // another owner (a task) asks exclusive; main holding shared and asking exclusive would be an upgrade
     const w = track(dd.task('writer', () => l.acquire('exclusive')));
-    await sleep(1);
+    await drain();
     assert.equal(w.done, false);
     r1.release();
-    await sleep(1);
+    await drain();
     assert.equal(w.done, false);
     r2.release();
-    await sleep(1);
+    await drain();
     assert.equal(w.done, true);
     assert.equal(l.writeLocked, true);
     (w.value as Held).release();
@@ -219,7 +227,7 @@ describe('rwlock', () => {
     const r1 = await l.acquire('shared');
     const w = dd.task('writer', () => l.acquire('exclusive')).then((h) => (order.push('writer'), h));
     const r2 = dd.task('reader2', () => l.acquire('shared')).then((h) => (order.push('reader2'), h));
-    await sleep(1);
+    await drain();
     assert.deepEqual(order, []);
     r1.release();
     const hw = await w;
@@ -246,18 +254,18 @@ describe('rwlock', () => {
       const shared = await l.acquire('shared');
       // a writer C queues first; A's upgrade must still go ahead of it (it waits only for B)
       const c = track(dd.task('C', async () => (await l.acquire('exclusive')).release()));
-      await sleep(1);
+      await drain();
       const up = track(l.acquire('exclusive'));
-      await sleep(1);
+      await drain();
       assert.equal(up.done, false, 'B still holds shared');
       releaseB();
-      await sleep(2);
+      await drain();
       assert.equal(up.done, true, 'granted once B left, ahead of C');
       assert.equal(c.done, false);
       assert.equal(l.writeLocked, true);
       (up.value as Held).release();
       shared.release();
-      await sleep(2);
+      await drain();
       assert.equal(c.done, true);
     });
     assert.equal(l.readers, 0);
@@ -268,7 +276,7 @@ describe('rwlock', () => {
     const l = dd.rwlock('sole-upgrade');
     await dd.task('solo', async () => {
       const s = await l.acquire('shared');
-      const x = await l.acquire('exclusive', { timeoutMs: 100 });
+      const x = await l.acquire('exclusive', { timeoutMs: 10_000 });
       x.release();
       s.release();
     });

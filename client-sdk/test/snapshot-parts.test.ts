@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Held } from '../src/index.js';
-import { IMMEDIATE, sdkFixture, type FakeDaemonOptions } from './fake-daemon.js';
+import { IMMEDIATE, sdkFixture, waitUntil, type FakeDaemonOptions } from './fake-daemon.js';
 
 const fixture = sdkFixture({ service: 'parts', ...IMMEDIATE, reconnect: { minDelayMs: 10, maxDelayMs: 20 } });
 
@@ -16,7 +16,7 @@ async function resyncWith(opts: FakeDaemonOptions, n: number) {
   for (let i = 0; i < n; i++) held.push(await dd.mutex(`m${i}`).acquire());
   await daemon.waitFor(() => daemon.facts().filter((e) => e.type === 'hold').length === n, 'the holds reported');
   daemon.dropAll();
-  await daemon.waitFor(() => daemon.frames.some((r) => r.conn === 1), 'the reconnect', 5000);
+  await daemon.waitFor(() => daemon.frames.some((r) => r.conn === 1), 'the reconnect');
   const onSecond = () => daemon.frames.filter((r) => r.conn === 1);
   return { daemon, dd, held, logger, second: () => onSecond().map((r) => r.frame), secondRaw: () => onSecond().map((r) => r.raw) };
 }
@@ -55,9 +55,11 @@ describe('resync snapshot in parts', () => {
     const { daemon, held, logger, second } = await resyncWith({ maxEventsPerFrame: 100, maxSnapshotEvents: 6 }, 5);
     try {
       // 5 holds + 5 mutex declarations + the owner 'main' = 11 events > 6
-      await new Promise((r) => setTimeout(r, 100));
+      // the SDK decides at the welcome, and warns as it does: wait for the warning, not for a time
+      const tooBig = (w: string) => /exceeds the daemon's --max-snapshot-events \(6\)/.test(w);
+      await waitUntil(() => logger.warnings.some(tooBig), 'the over-the-limit warning');
       assert.deepEqual(second().filter((f) => f.type !== 'hello'), [], 'nothing sent on the new connection');
-      const warned = logger.warnings.filter((w) => /exceeds the daemon's --max-snapshot-events \(6\)/.test(w));
+      const warned = logger.warnings.filter(tooBig);
       assert.equal(warned.length, 1, logger.warnings.join('\n'));
       assert.match(warned[0]!, /deadlock detection is off for this client meanwhile/);
       // shrink to 2 holds: 2 + 2 + 1 = 5 events fit

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ConnectOptions, type Held } from '../src/index.js';
-import { IMMEDIATE, sdkFixture, settle, sleep } from './fake-daemon.js';
+import { IMMEDIATE, sdkFixture } from './fake-daemon.js';
 
 // immediate reporting: these tests pin the exact events (the cheap defaults are tested in defaults.test.ts)
 const fixture = sdkFixture({ service: 'wire', ...IMMEDIATE });
@@ -15,14 +15,14 @@ async function setup(opts: Partial<ConnectOptions> = {}, limits: { maxEventsPerF
 
 describe('wire events', () => {
   it('hello carries protocol, service and a host:pid instance; no snapshot on a fresh start', async () => {
-    const { daemon } = await setup({ token: 'secret' });
+    const { daemon, dd } = await setup({ token: 'secret' });
     const [hello] = daemon.ofType('hello');
     assert.equal(hello?.protocol, 1);
     assert.equal(hello?.service, 'wire');
     assert.match(hello?.instance ?? '', new RegExp(`:${process.pid}$`));
     assert.equal(hello?.token, 'secret');
     assert.equal(hello?.resume, undefined);
-    await settle();
+    await daemon.barrier(dd);
     assert.deepEqual(daemon.ofType('snapshot'), []);
   });
 
@@ -48,21 +48,24 @@ describe('wire events', () => {
     const m = dd.mutex('short');
     for (let i = 0; i < 100; i++) (await m.acquire()).release();
     await dd.task('t', async () => (await m.acquire()).release());
-    await settle(50);
-    assert.deepEqual(daemon.ofType('events'), []);
+    await daemon.barrier(dd);
+    assert.deepEqual(daemon.events(), []);
   });
 
   it('reportAfterMs > 0: a short hold sends nothing, a long one is reported after the threshold', async () => {
-    const { daemon, dd } = await setup({ reportAfterMs: 300 });
+    const REPORT_AFTER_MS = 1_000; // far above the few microseconds the short hold lasts, even on a slow machine
+    const { daemon, dd } = await setup({ reportAfterMs: REPORT_AFTER_MS });
     const m = dd.mutex('thr');
     const short = await m.acquire();
-    await sleep(20);
     short.release();
-    await sleep(320);
-    assert.deepEqual(daemon.ofType('events'), [], 'a 20 ms hold stays local');
+    // reports leave in the order their holds began: had the short hold been reported, it would
+    // arrive before the long one
+    const longSince = Date.now();
     const long = await m.acquire();
-    await daemon.waitFor(() => daemon.facts().length === 1, 'the long hold');
-    assert.equal(daemon.facts()[0]?.type, 'hold');
+    await daemon.waitFor(() => daemon.facts().length >= 1, 'the long hold');
+    assert.ok(Date.now() - longSince >= REPORT_AFTER_MS - 5, 'reported only after the threshold');
+    assert.deepEqual(daemon.facts().map((e) => e.type), ['hold'], 'the short hold stayed local');
+    assert.ok((daemon.facts()[0] as { since: number }).since >= longSince);
     long.release();
     await daemon.waitFor(() => daemon.facts().length === 2, 'its release');
     assert.equal(daemon.facts()[1]?.type, 'release');
@@ -120,7 +123,7 @@ describe('wire events', () => {
     ha.release();
     const b = await hb;
     await daemon.waitFor(() => daemon.facts().length === 1, 'hold');
-    await settle();
+    await daemon.barrier(dd);
     assert.deepEqual(daemon.facts().map((e) => e.type), ['hold']);
     b.release();
   });
@@ -180,11 +183,11 @@ describe('wire events', () => {
   it('a task that was reported sends end; one that never was sends nothing', async () => {
     const { daemon, dd } = await setup();
     await dd.task('quiet', async () => (await dd.mutex('x').acquire()).release());
-    await settle();
-    assert.deepEqual(daemon.ofType('events'), []);
+    await daemon.barrier(dd);
+    assert.deepEqual(daemon.events(), []);
     await dd.task('seen', { priority: 5, abortable: false }, async () => {
       const h = await dd.mutex('x').acquire();
-      await sleep(20);
+      await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'hold'), 'the hold to be reported');
       h.release();
     });
     await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'end'), 'end');

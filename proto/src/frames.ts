@@ -175,6 +175,16 @@ export const HelloFrame = z.object({
   token: z.string().max(4096).optional(),
   /** session id from an earlier `welcome`: resume within the grace period */
   resume: z.string().max(256).optional(),
+  /**
+   * Optional protocol features this client implements. `reorder`: it applies `reorder`
+   * frames to its process-local FIFO queues. Unknown names are ignored.
+   */
+  features: z.array(z.string().max(64)).max(32).optional(),
+  /**
+   * the `resumeSecret` of the latest `welcome` of that session: without it (or with a wrong one)
+   * `resume` is ignored and a new session starts, so nobody else can take a session over
+   */
+  resumeSecret: z.string().max(256).optional(),
 });
 
 export const EventsFrame = z.object({
@@ -250,8 +260,13 @@ export const ReportMember = z.object({
   service: z.string(),
   client: z.string(),
   priority: z.number(),
+  /** at most the daemon's --max-report-holds; `holdsTotal` then says how many there are */
   holds: z.array(ReportHold),
   waits: z.array(ReportWait),
+  /** present when `holds` was cut short: the member's number of holds */
+  holdsTotal: z.number().int().optional(),
+  /** present when `waits` was cut short */
+  waitsTotal: z.number().int().optional(),
 });
 /** Edge endpoints name owners as `<client>/<owner>` (client = session id). */
 export const ReportEdge = z.object({
@@ -271,10 +286,24 @@ export const DeadlockReport = z.object({
   victim: z
     .object({ owner: z.string(), waitId: z.string(), reason: z.string() })
     .nullable(),
-  /** aborting: victim chosen and told; unresolvable: no member's wait can be aborted */
-  resolution: z.enum(['aborting', 'unresolvable']),
+  /**
+   * Owners on the cycle only by being queued in a FIFO queue ahead of a member, holding
+   * nothing the deadlock needs: they are not in `members` and never victims while a
+   * member can be. `count` of them in all, the first few as `<client>/<owner>`.
+   */
+  queued: z.object({ count: z.number().int().nonnegative(), owners: z.array(z.string()) }).optional(),
+  /**
+   * aborting: victim chosen and told; reordering: resolved without an abort by moving waits
+   * ahead in a process-local FIFO queue (`reorder` frames); unresolvable: no member's wait can
+   * be aborted
+   */
+  resolution: z.enum(['aborting', 'reordering', 'unresolvable']),
   /** a person-readable rendering of all the above */
   text: z.string(),
+  /** present when `members` was cut short (--max-report-members): the number of members of the deadlock */
+  membersTotal: z.number().int().optional(),
+  /** present when `edges` was cut short: the number of wait-for edges */
+  edgesTotal: z.number().int().optional(),
 });
 export type DeadlockReport = z.infer<typeof DeadlockReport>;
 export type ReportMember = z.infer<typeof ReportMember>;
@@ -296,9 +325,15 @@ export const WelcomeFrame = z.object({
      * part as `snapshot` and the rest as `events`.
      */
     maxSnapshotEvents: z.number().int().optional(),
+    /** a snapshot's last part must arrive within this many ms of its first, or SNAPSHOT_TIMEOUT */
+    snapshotTimeoutMs: z.number().int().optional(),
+    /** bytes the daemon queues for a client that does not read before it cuts it off (SLOW_CONSUMER) */
+    maxQueuedBytes: z.number().int().optional(),
   }),
   /** true when `resume` matched a session still in its grace period */
   resumed: z.boolean(),
+  /** send it back as `hello.resumeSecret` with `resume` to resume this session; a new one comes with every welcome */
+  resumeSecret: z.string().optional(),
   /**
    * The daemon pings every this many ms (0 or absent: it does not). A client that hears
    * nothing from the daemon for several periods can treat the connection as dead.
@@ -325,6 +360,21 @@ export const AbortFrame = z.object({
   waitId: z.string(),
   report: DeadlockReport,
   expiresAt: z.number().optional(),
+});
+
+/**
+ * Move these pending waits of your process-local FIFO resource `resource` to the front of its
+ * queue, in this order (behind rwlock upgrades, which stay first), then grant from the head as
+ * usual. Ids no longer pending are skipped. Sent only to clients whose `hello` listed the
+ * `reorder` feature; the daemon applies the same move to its view, so no answer is needed.
+ * It resolves a deadlock without an abort (`deadlock` names it), or, sent just before an
+ * `abort`, hands what the victim gives back to the members of the cycle that wait for it.
+ */
+export const ReorderFrame = z.object({
+  type: z.literal('reorder'),
+  deadlock: z.string(),
+  resource: z.string(),
+  waits: z.array(z.string()),
 });
 
 /** Flush what you have buffered, then say which of these waits are still pending. */
@@ -385,6 +435,7 @@ export const ErrorFrame = z.object({
 export const ServerFrame = z.discriminatedUnion('type', [
   WelcomeFrame,
   AbortFrame,
+  ReorderFrame,
   ConfirmFrame,
   DeadlockFrame,
   HazardFrame,
@@ -393,5 +444,6 @@ export const ServerFrame = z.discriminatedUnion('type', [
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type AbortFrame = z.infer<typeof AbortFrame>;
+export type ReorderFrame = z.infer<typeof ReorderFrame>;
 export type ConfirmFrame = z.infer<typeof ConfirmFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;

@@ -36,6 +36,8 @@ export interface AttachRequest {
   service: string;
   instance: string;
   resume?: string | undefined;
+  /** hello.features: optional protocol features the client implements */
+  features?: string[] | undefined;
 }
 
 export interface HubOptions {
@@ -78,6 +80,7 @@ export class Hub {
         now: this.now,
         send: (client, frame) => this.send(client, frame),
         clients: () => this.clientsIn(name),
+        connected: (client) => this.clients.get(client)?.conn != null,
       });
       this.namespaces.set(name, ns);
     }
@@ -117,7 +120,12 @@ export class Hub {
       conn,
       graceTimer: null,
     };
-    this.namespace(namespace).addClient({ id: entry.id, service: entry.service, instance: entry.instance });
+    this.namespace(namespace).addClient({
+      id: entry.id,
+      service: entry.service,
+      instance: entry.instance,
+      reorder: req.features?.includes('reorder') ?? false,
+    });
     this.clients.set(entry.id, entry);
     this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance }, 'client connected');
     return { client: entry, resumed: false };

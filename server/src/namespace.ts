@@ -6,7 +6,7 @@
 //   → resolver.handle (acts on the new ones through the book).
 import type { FastifyBaseLogger } from 'fastify';
 import type { AbortFrame, ClientEvent, Hazard, ResourceEvent, ServerFrame } from '@deadlockd/proto';
-import type { Config } from './config.js';
+import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult } from './engine/engine.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
@@ -25,6 +25,8 @@ export interface NamespaceOptions {
   send: (client: ClientId, frame: ServerFrame) => void;
   /** the clients of this namespace now (for hazard announcements) */
   clients: () => Iterable<ClientInfo>;
+  /** whether a client has a live connection (not in its grace period) */
+  connected: (client: ClientId) => boolean;
 }
 
 /**
@@ -61,15 +63,9 @@ export class Namespace {
       namespace: o.name,
       now: o.now,
       victimOrder: c.victimOrder,
-      limits: {
-        maxOwnersPerClient: c.maxOwnersPerClient,
-        maxResourcesPerClient: c.maxResourcesPerClient,
-        maxWaitsPerClient: c.maxWaitsPerClient,
-        maxHoldsPerClient: c.maxHoldsPerClient,
-        maxGlobalResources: c.maxGlobalResources,
-      },
+      limits: engineLimits(c),
     });
-    this.history = new DeadlockHistory(c.historySize, o.name);
+    this.history = new DeadlockHistory(c.historySize, o.name, c.maxHistoryBytes);
     this.book = new DeadlockBook(this.engine, o.now, { changed: (e) => this.changed(e) });
     this.resolver = new Resolver({
       engine: this.engine,
@@ -79,6 +75,7 @@ export class Namespace {
         if (frame.type === 'abort') for (const ob of this.observers) ob.abortSent?.(client, frame);
         o.send(client, frame);
       },
+      connected: o.connected,
       log: o.log,
       now: o.now,
       confirmTimeoutMs: c.confirmTimeoutMs,

@@ -14,12 +14,16 @@
 //
 // Deadlines that re-decide. A member that never answers must not hold the
 // deadlock forever.
-//   - Confirm deadline (`confirmTimeoutMs`): a client that has not answered
-//     is taken at its last word: its waits count as pending (they are, as far
-//     as anything it sent says), and its owners become unabortable for this
-//     deadlock, so no abort is ever sent to a client that is not answering.
-//     The choice is made among the members whose clients answered; if none
-//     can be aborted the deadlock is reported as unresolvable.
+//   - Confirm deadline (`confirmTimeoutMs`): a client that is still connected
+//     but has not answered is taken at its last word: its waits count as
+//     pending (they are, as far as anything it sent says), and its owners
+//     become unabortable for this deadlock, so no abort is ever sent to a
+//     client that is not answering. The choice is made among the members whose
+//     clients answered; if none can be aborted the deadlock is reported as
+//     unresolvable. A silent client that is disconnected (in its grace period)
+//     is different: it may have died, and its locks with it, so its last word
+//     is no evidence. Such a round is dropped; the sweep finds the deadlock
+//     again if it outlives the client's grace period.
 //   - Abort deadline (`abortTimeoutMs`): every abort carries `expiresAt`. A
 //     client carries an abort out only while the daemon's clock cannot yet be
 //     past it; it bounds that clock from above with welcome.serverTime plus
@@ -47,6 +51,8 @@ export interface ResolverOptions {
   namespace: string;
   /** delivers a frame to a client; dropped if that client is not connected */
   send: (client: ClientId, frame: ServerFrame) => void;
+  /** whether a client has a live connection now (not in its grace period) */
+  connected: (client: ClientId) => boolean;
   log: FastifyBaseLogger;
   now: () => number;
   confirmTimeoutMs: number;
@@ -61,6 +67,8 @@ export interface ResolverStats {
   resolved: number;
   unresolvable: number;
   abortsSent: number;
+  /** deadlocks whose resolution moved waits in a FIFO queue (`reorder` frames sent) */
+  reorders: number;
   confirmRoundsStarted: number;
   confirmTimeouts: number;
   /** victims that did not carry out their abort in time (the deadlock was re-decided without them) */
@@ -95,6 +103,7 @@ export class Resolver {
     resolved: 0,
     unresolvable: 0,
     abortsSent: 0,
+    reorders: 0,
     confirmRoundsStarted: 0,
     confirmTimeouts: 0,
     abortTimeouts: 0,
@@ -192,6 +201,15 @@ export class Resolver {
     if (!r) return;
     this.counters.confirmTimeouts++;
     const silent = [...r.awaiting.keys()];
+    if (silent.some((c) => !this.o.connected(c))) {
+      this.close(r);
+      this.o.book.end(r.entry, 'dismissed');
+      this.o.log.warn(
+        { namespace: this.o.namespace, check, deadlock: r.entry.id, silentClients: silent },
+        'confirm round timed out with a disconnected member client; dropped (the sweep finds it again if it is real)',
+      );
+      return;
+    }
     const owners = r.entry.deadlock.members.filter((m) => r.awaiting.has(m.client));
     for (const [client, waits] of r.awaiting) for (const waitId of waits) r.confirmed.add(waitKey({ client, waitId }));
     r.awaiting.clear();
@@ -234,7 +252,16 @@ export class Resolver {
   private act(e: BookEntry): void {
     const first = !e.acted;
     const d = e.deadlock;
-    if (d.victims.length === 0) {
+    // Queue moves go first: on the victim's connection they arrive before its abort, so what
+    // the victim gives back goes to the cycle's members (engine/detect.ts, "reordering").
+    if (d.reorders.length > 0 && first) {
+      this.o.engine.applyReorders(d);
+      for (const m of d.reorders) this.o.send(m.client, { type: 'reorder', deadlock: e.id, resource: m.resource, waits: m.waits });
+      this.counters.reorders++;
+    }
+    if (d.victims.length === 0 && d.reorders.length > 0) {
+      this.o.book.reordering(e);
+    } else if (d.victims.length === 0) {
       this.o.book.unresolvable(e);
       if (first) this.counters.unresolvable++;
     } else {

@@ -25,7 +25,8 @@ export interface NamespaceStats {
   resolver: NamespaceResolverStats;
 }
 
-/** Where metrics read the numbers at scrape time. */
+/** Where metrics read the numbers at scrape time (the hub). */
 export interface StatsSource {
   stats(): HubStats;
+  namespaceStats(name: string): NamespaceStats;
 }

@@ -41,7 +41,7 @@ async function withChild<T>(r: Run, fn: () => Promise<T>): Promise<T> {
 }
 
 async function listeningUrl(r: Run): Promise<{ url: string; rest: string }> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000; // a node process starting on a loaded machine
   for (;;) {
     const m = LISTENING.exec(r.stdout());
     if (m) return { url: m[1]!, rest: m[2]! };

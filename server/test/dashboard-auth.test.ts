@@ -4,9 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { LiveFrame } from '../src/dashboard/index.js';
-import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
-
-const WAIT_MS = 5_000;
+import { connectClient, ev, startTestDaemon, WAIT_MS, type TestClient, type TestDaemon } from './helpers.js';
 
 /** Opens /v1/live; resolves with the socket and a way to wait for frames, or rejects with the HTTP status of a refused upgrade. */
 function openLive(url: string): Promise<{ ws: WebSocket; frames: LiveFrame[]; until: (pred: (f: LiveFrame) => boolean, what: string) => Promise<LiveFrame> }> {

@@ -4,10 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { LiveFrame, LiveNode } from '../src/dashboard/index.js';
-import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
-
-/** Failsafe so a broken test fails instead of hanging CI; not a speed assertion. */
-const WAIT_MS = 5_000;
+import { connectClient, ev, startTestDaemon, WAIT_MS, type TestClient, type TestDaemon } from './helpers.js';
 
 /** A dashboard viewer: keeps every snapshot frame, waits for one that matches. */
 class Viewer {
@@ -217,6 +214,12 @@ describe('dashboard files', () => {
     const missing = await fetch(`${daemon.url}/vendor/other.js`);
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
+    // names of Object.prototype are not files: once 500 with Node's error text
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const r = await fetch(`${daemon.url}/vendor/${name}`);
+      assert.equal(r.status, 404, name);
+      assert.doesNotMatch(await r.text(), /TypeError|ERR_|argument/i, name);
+    }
   });
 
   it('opened with ?token=, the page passes the token on to every asset and module import', async () => {

@@ -8,7 +8,9 @@ import { crossAcrossClients, crossedPair } from './rest-helpers.js';
 describe('deadlock resolution over /v1/stream', () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+    // every confirm here is answered: the deadline must never be what a test sees, however slow
+    // the machine (the round that times out has its own daemon below)
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 30_000 });
   });
   after(() => daemon.close());
 
@@ -130,30 +132,6 @@ describe('deadlock resolution over /v1/stream', () => {
     await two.close();
   });
 
-  it('a silent client: at the confirm deadline it is taken at its last word, and its owner is never the victim', async () => {
-    let timeoutsBefore = 0;
-    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
-      prefix: 's',
-      beforeClosing: () => (timeoutsBefore = hub().namespace().resolverStats().confirmTimeouts),
-    });
-    const c1 = await one.next('confirm');
-    await two.next('confirm'); // two never answers
-    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
-    // b (two's owner, the younger) would be the victim; two is silent, so a is chosen instead
-    const abort = await one.next('abort');
-    assert.ok(hub().namespace().resolverStats().confirmTimeouts > timeoutsBefore, 'the round timed out first');
-    assert.equal(abort.owner, 'a');
-    assert.equal(abort.waitId, 'wa');
-    assert.equal(typeof abort.expiresAt, 'number');
-    await two.barrier();
-    assert.equal(two.queued('abort').length, 0, 'no abort to the silent client');
-    one.send({ type: 'events', seq: 3, events: [ev.cancel('wa')] });
-    one.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: 'wa', result: 'aborted' });
-    await eventually(() => hub().namespace().history.get(abort.deadlock)?.status === 'resolved', 'resolved');
-    await one.close();
-    await two.close();
-  });
-
   it('a `stale` abort_result makes the daemon re-check', async () => {
     const { client } = await connectClient(daemon.wsUrl);
     client.send({ type: 'events', seq: 1, events: crossed });
@@ -199,6 +177,45 @@ describe('deadlock resolution over /v1/stream', () => {
   });
 });
 
+describe('a confirm round nobody finishes', () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    // the deadline is what this test waits for; no answer has to beat it
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 300 });
+  });
+  after(() => daemon.close());
+  const hub = () => daemon.app.deadlockd.hub;
+  afterEach(() => {
+    const missedBefore = hub().stats().missed;
+    assert.equal(hub().sweep().missed, 0);
+    assert.equal(hub().stats().missed, missedBefore);
+  });
+
+  it('a silent client: at the confirm deadline it is taken at its last word, and its owner is never the victim', async () => {
+    let timeoutsBefore = 0;
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, {
+      prefix: 's',
+      beforeClosing: () => (timeoutsBefore = hub().namespace().resolverStats().confirmTimeouts),
+    });
+    const c1 = await one.next('confirm');
+    await two.next('confirm'); // two never answers
+    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
+    // b (two's owner, the younger) would be the victim; two is silent, so a is chosen instead
+    const abort = await one.next('abort');
+    assert.ok(hub().namespace().resolverStats().confirmTimeouts > timeoutsBefore, 'the round timed out first');
+    assert.equal(abort.owner, 'a');
+    assert.equal(abort.waitId, 'wa');
+    assert.equal(typeof abort.expiresAt, 'number');
+    await two.barrier();
+    assert.equal(two.queued('abort').length, 0, 'no abort to the silent client');
+    one.send({ type: 'events', seq: 3, events: [ev.cancel('wa')] });
+    one.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: 'wa', result: 'aborted' });
+    await eventually(() => hub().namespace().history.get(abort.deadlock)?.status === 'resolved', 'resolved');
+    await one.close();
+    await two.close();
+  });
+});
+
 describe('disconnect and resume', () => {
   let daemon: TestDaemon;
   before(async () => {
@@ -215,7 +232,9 @@ describe('disconnect and resume', () => {
     await eventually(() => hub.client(first.welcome.session)?.conn === null, 'session detached');
     assert.equal(hub.namespace().engine.stats().holds, 1, 'holds kept during the grace period');
 
-    const second = await connectClient(daemon.wsUrl, { service: 'orders', resume: first.welcome.session });
+    const secret = first.welcome.resumeSecret;
+    assert.ok(secret, 'welcome carries a resume secret');
+    const second = await connectClient(daemon.wsUrl, { service: 'orders', resume: first.welcome.session, resumeSecret: secret });
     assert.equal(second.welcome.resumed, true);
     assert.equal(second.welcome.session, first.welcome.session);
     second.client.send({ type: 'snapshot', seq: 0, events: [ev.mutex('m'), ev.mutex('n'), ev.owner('a'), ev.hold('a', 'n')] });
@@ -230,6 +249,36 @@ describe('disconnect and resume', () => {
     assert.notEqual(third.welcome.session, first.welcome.session);
     await second.client.close();
     await third.client.close();
+  });
+
+  it('resume needs the secret of the latest welcome: the session id alone (listed by GET /v1/clients) takes nothing over', async () => {
+    const hub = daemon.app.deadlockd.hub;
+    const owner = await connectClient(daemon.wsUrl, { service: 'victim-svc' });
+    owner.client.send({ type: 'events', seq: 1, events: [ev.mutex('vm'), ev.owner('v'), ev.hold('v', 'vm')] });
+    await owner.client.barrier();
+    await owner.client.close();
+    await eventually(() => hub.client(owner.welcome.session)?.conn === null, 'session detached');
+    const session = owner.welcome.session;
+    for (const resumeSecret of [undefined, 'guessed', `${owner.welcome.resumeSecret}x`]) {
+      const thief = await connectClient(daemon.wsUrl, { service: 'victim-svc', resume: session, ...(resumeSecret ? { resumeSecret } : {}) });
+      assert.equal(thief.welcome.resumed, false, `resumed with secret ${String(resumeSecret)}`);
+      assert.notEqual(thief.welcome.session, session);
+      // the thief cannot release the victim's hold: it is not its session
+      thief.client.send({ type: 'events', seq: 1, events: [ev.mutex('vm'), ev.release('v', 'vm')] });
+      const err = await thief.client.next('error');
+      assert.equal(err.code, 'NOT_HELD');
+      await thief.client.close();
+    }
+    assert.equal(hub.client(session)?.conn, null, 'still waiting for its owner');
+    // the owner resumes; the secret it used is spent, the new welcome carries the next one
+    const back = await connectClient(daemon.wsUrl, { service: 'victim-svc', resume: session, resumeSecret: owner.welcome.resumeSecret! });
+    assert.equal(back.welcome.resumed, true);
+    assert.notEqual(back.welcome.resumeSecret, owner.welcome.resumeSecret);
+    await back.client.close();
+    await eventually(() => hub.client(session)?.conn === null, 'detached again');
+    const stale = await connectClient(daemon.wsUrl, { service: 'victim-svc', resume: session, resumeSecret: owner.welcome.resumeSecret! });
+    assert.equal(stale.welcome.resumed, false, 'an earlier secret no longer works');
+    await stale.client.close();
   });
 
   it('after the grace period the client and its holds are gone', async () => {

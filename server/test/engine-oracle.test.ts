@@ -336,6 +336,7 @@ function runHistory(ops: Op[], chunks?: number[]): void {
 
   /** After the events of `after` reached the engine: check every verdict, resolve as the SDK would. */
   function checkAndResolve(after: string): void {
+    const after_ = after;
     // Soundness of each reported deadlock, then resolve it as the SDK would.
     const queue = found.splice(0);
     while (queue.length) {
@@ -354,8 +355,24 @@ function runHistory(ops: Op[], chunks?: number[]): void {
       if (victims.size > 0) {
         const after = stuckOwners(m, victims);
         for (const o of members) assert.ok(!after.has(o), `victims ${[...victims]} do not unblock ${o}\n${d.report.text}`);
+        // The victim rule: a victim holds units of a resource some member waits for. An owner
+        // that holds nothing the deadlock needs is aborted only when no set of aborts of owners
+        // that do hold something resolves it.
+        const needed = new Set(m.waits.filter((w) => members.includes(w.owner)).map((w) => w.res));
+        // (a task "holds" its own end: a member waiting for task T to end needs T)
+        const holdsNeed = (o: string) =>
+          needed.has(`task:${o}`) || [...(m.holds.get(o) ?? new Map<string, number>())].some(([res, u]) => u > 0 && needed.has(res));
+        const holders = new Set(members.filter((o) => holdsNeed(o) && (m.abortable.get(o) ?? true)));
+        const emptyHanded = [...victims].filter((v) => !holdsNeed(v));
+        if (emptyHanded.length > 0) {
+          const withHolders = stuckOwners(m, holders);
+          assert.ok(
+            members.some((o) => withHolders.has(o)),
+            `victim ${emptyHanded} holds nothing the deadlock needs, but aborting ${[...holders]} resolves it (after ${after_})\n${d.report.text}`,
+          );
+        }
         if (victims.size > 1)
-          for (const single of members)
+          for (const single of emptyHanded.length > 0 ? members : [...holders])
             if (m.abortable.get(single) ?? true) {
               const one = stuckOwners(m, new Set([single]));
               assert.ok(members.some((x) => one.has(x)), `${victims.size} aborts where aborting ${single} alone would do`);
@@ -409,6 +426,10 @@ const REGRESSIONS: Op[][] = [
   [{ op: 'hold', owner: 0, res: 3, k: 0 }, { op: 'wait', owner: 1, res: 3, k: 0 }, { op: 'taskwait', owner: 1, target: 0 }, { op: 'taskwait', owner: 0, target: 1 }],
   // a grant on a shared lock to an owner blocked elsewhere closes a cycle
   [{ op: 'wait', owner: 0, res: 4, k: 0 }, { op: 'wait', owner: 1, res: 4, k: 1 }, { op: 'wait', owner: 0, res: 3, k: 0 }, { op: 'grant', pick: 16 }, { op: 'wait', owner: 1, res: 3, k: 0 }, { op: 'grant', pick: 0 }, { op: 'cancel', pick: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }, { op: 'cancel', pick: 0 }],
+  // a victim that held nothing: c queues for rw1 exclusive ahead of b (who holds m1 and asks rw1
+  // shared); a, holding rw1 shared, asks for m1. Aborting c alone resolves it, but c holds nothing
+  // the deadlock needs (issue 8): a or b must be the victim
+  [{ op: 'hold', owner: 0, res: 2, k: 0 }, { op: 'wait', owner: 2, res: 2, k: 1 }, { op: 'hold', owner: 1, res: 0, k: 0 }, { op: 'wait', owner: 1, res: 2, k: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }],
   // a late hold by an owner stuck elsewhere takes the last free unit of a semaphore whose waiter
   // holds its other unit: a deadlock of that waiter alone, not through the new holder
   [{ op: 'wait', owner: 0, res: 4, k: 0 }, { op: 'abortable', owner: 1, v: false }, { op: 'grant', pick: 0 }, { op: 'hold', owner: 1, res: 0, k: 0 }, { op: 'taskwait', owner: 1, target: 1 }, { op: 'wait', owner: 0, res: 4, k: 0 }, { op: 'hold', owner: 0, res: 0, k: 0 }, { op: 'hold', owner: 1, res: 4, k: 0 }, { op: 'taskwait', owner: 0, target: 0 }, { op: 'release', pick: 0 }, { op: 'wait', owner: 0, res: 0, k: 0 }],

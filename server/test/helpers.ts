@@ -5,8 +5,12 @@ import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type ServerFrame, type WelcomeFrame } from '@deadlockd/proto';
 import { resolveConfig, startDaemon, type Config, type RunningDaemon } from '../src/index.js';
 
-/** Failsafe so a broken test fails instead of hanging CI; not a speed assertion. */
-const WAIT_MS = 5_000;
+/**
+ * Failsafe so a broken test fails instead of hanging CI; not a speed assertion. Generous so a
+ * machine ten times slower than a developer's laptop (a loaded 2-core CI box) still passes:
+ * every wait ends as soon as its condition holds, only a real failure waits this long.
+ */
+export const WAIT_MS = 30_000;
 
 export interface TestDaemon extends RunningDaemon {
   wsUrl: string;
@@ -28,7 +32,9 @@ export async function startTestDaemon(overrides: Partial<Config> = {}): Promise<
       cb();
     },
   });
-  const config = resolveConfig({ port: 0, host: '127.0.0.1', logLevel: 'info', sweepIntervalMs: 0, ...overrides });
+  // confirm rounds are answered by test code in this process: a deadline a loaded machine can
+  // always meet, unless a test is about the deadline itself and sets its own
+  const config = resolveConfig({ port: 0, host: '127.0.0.1', logLevel: 'info', sweepIntervalMs: 0, confirmTimeoutMs: 30_000, ...overrides });
   const daemon = await startDaemon(config, { logStream });
   return { ...daemon, wsUrl: `${daemon.url.replace(/^http/, 'ws')}/v1/stream`, logs };
 }
@@ -125,6 +131,8 @@ export interface HelloOptions {
   service?: string;
   instance?: string;
   resume?: string;
+  /** the `resumeSecret` of the welcome being resumed */
+  resumeSecret?: string;
   token?: string;
 }
 
@@ -137,17 +145,21 @@ export async function connectClient(url: string, hello: HelloOptions = {}): Prom
     service: hello.service ?? 'test-svc',
     instance: hello.instance ?? 'test-1',
     ...(hello.resume ? { resume: hello.resume } : {}),
+    ...(hello.resumeSecret ? { resumeSecret: hello.resumeSecret } : {}),
     ...(hello.token !== undefined ? { token: hello.token } : {}),
   });
   const welcome = await client.next('welcome');
   return { client, welcome };
 }
 
-/** Polls until `cond` holds (failsafe deadline, not a speed assertion). */
-export async function eventually(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+/**
+ * Polls until `cond` holds (sync or async), every 10 ms, up to WAIT_MS (failsafe deadline, not
+ * a speed assertion). The one polling helper of the server tests.
+ */
+export async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

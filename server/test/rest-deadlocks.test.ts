@@ -2,8 +2,8 @@
 // read back as current cycles, history (with its filters), JSON and text reports.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, startTestDaemon, type TestDaemon } from './helpers.js';
-import { answerAbort, crossAcrossClients, crossedPair, deadlockVia, get, getOk, until } from './rest-helpers.js';
+import { connectClient, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
+import { answerAbort, crossAcrossClients, crossedPair, deadlockVia, get, getOk } from './rest-helpers.js';
 
 interface Entry {
   id: string;
@@ -18,7 +18,7 @@ interface Entry {
 describe('REST: deadlocks', () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startTestDaemon({ disconnectGraceMs: 0, confirmTimeoutMs: 10_000, maxHistoryLimit: 50 });
+    daemon = await startTestDaemon({ disconnectGraceMs: 0, maxHistoryLimit: 50 });
   });
   after(() => daemon.close());
 
@@ -80,7 +80,7 @@ describe('REST: deadlocks', () => {
     assert.equal(cycle?.status, 'unresolvable');
     assert.equal(cycle?.report.victim, null);
     await client.close(); // grace 0: its owners leave, the deadlock ends
-    await until(async () => (await getOk<Entry>(daemon.url, `/v1/deadlocks/${report.id}`)).status === 'resolved', 'the deadlock is resolved');
+    await eventually(async () => (await getOk<Entry>(daemon.url, `/v1/deadlocks/${report.id}`)).status === 'resolved', 'the deadlock is resolved');
     const { deadlocks } = await getOk<{ deadlocks: Entry[] }>(daemon.url, '/v1/deadlocks?service=batch');
     assert.equal(deadlocks[0]?.id, report.id);
   });

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import graphology from 'graphology';
 import { buildServer, resolveConfig } from '../src/index.js';
-import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
-import { crossedPair, get, getOk, parseDot, until } from './rest-helpers.js';
+import { connectClient, ev, eventually, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
+import { crossedPair, get, getOk, parseDot } from './rest-helpers.js';
 
 const { MultiDirectedGraph } = graphology as unknown as { MultiDirectedGraph: typeof import('graphology').MultiDirectedGraph };
 
@@ -134,7 +134,7 @@ describe('REST: graph, owners, resources, clients', () => {
     assert.deepEqual({ ...mine, connectedAt: typeof mine?.connectedAt }, { id: session, service: 'inventory', instance: 'inv-1', connectedAt: 'number', connected: true });
     assert.equal(list.clients.find((c) => c.id === other.welcome.session)?.connected, true);
     await other.client.close();
-    await until(async () => {
+    await eventually(async () => {
       list = await getOk(daemon.url, '/v1/clients');
       return list.clients.find((c) => c.id === other.welcome.session)?.connected === false;
     }, 'the closed client shows as disconnected (in its grace period)');

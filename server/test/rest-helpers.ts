@@ -60,15 +60,6 @@ export async function answerAbort(client: TestClient, deadlock: string, waitId: 
   await client.barrier();
 }
 
-/** Polls an async condition (failsafe deadline, not a speed assertion). */
-export async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 // ---- DOT ----------------------------------------------------------------------
 
 export interface ParsedDot {

@@ -4,8 +4,8 @@
 // point each rejected event at the frame and index it came in.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, ev, startTestDaemon, type TestDaemon } from './helpers.js';
-import { getOk, until } from './rest-helpers.js';
+import { connectClient, ev, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
+import { getOk } from './rest-helpers.js';
 
 const MAX_SNAPSHOT = 10;
 
@@ -89,7 +89,7 @@ describe('a snapshot in parts', () => {
     client.send({ type: 'events', seq: 1, events: [ev.owner('gone')] });
     client.send({ type: 'snapshot', seq: 2, events: [ev.owner('fresh')] });
     await client.barrier();
-    await until(async () => (await clientGraph(welcome.session)).owners.join() === 'fresh', 'the snapshot applied');
+    await eventually(async () => (await clientGraph(welcome.session)).owners.join() === 'fresh', 'the snapshot applied');
     await client.close();
   });
 });

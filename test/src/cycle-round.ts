@@ -6,7 +6,7 @@
 import { DeadlockError, type Client } from '@deadlockd/client';
 import { Barrier } from './barrier.js';
 
-export type Mutex = ReturnType<Client['mutex']>;
+type Mutex = ReturnType<Client['mutex']>;
 
 export interface CycleMember {
   /** task (owner) name; the round number is appended */

@@ -3,19 +3,15 @@
 // REST GET /v1/deadlocks/:id when the daemon has it, else its `deadlock detected` log line.
 import type { DeadlockReport } from '@deadlockd/proto';
 import type { Daemon } from './harness.js';
-import { sleep } from './timing.js';
+import { STEP_MS, until } from './timing.js';
 
-export async function daemonDeadlockRecord(daemon: Daemon, id: string, timeoutMs = 5_000): Promise<DeadlockReport> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+export async function daemonDeadlockRecord(daemon: Daemon, id: string, timeoutMs = STEP_MS): Promise<DeadlockReport> {
+  return until(timeoutMs, `the daemon's record of deadlock ${id}`, async () => {
     const res = await fetch(`${daemon.httpUrl}/v1/deadlocks/${encodeURIComponent(id)}`).catch(() => undefined);
     if (res?.status === 200) return ((await res.json()) as { report: DeadlockReport }).report;
     await res?.body?.cancel();
-    const fromLog = loggedReport(daemon, id);
-    if (fromLog) return fromLog;
-    if (Date.now() > deadline) throw new Error(`the daemon has no record of deadlock ${id}\n${daemon.logs()}`);
-    await sleep(50);
-  }
+    return loggedReport(daemon, id);
+  }, 50, () => daemon.logs());
 }
 
 function loggedReport(daemon: Daemon, id: string): DeadlockReport | undefined {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { OutputCollector } from './output-lines.js';
 import { hasExited, killAllChildren, track, waitForExit } from './children.js';
-import { within } from './timing.js';
+import { STEP_MS, within } from './timing.js';
 import type { ProcessBarrier } from './process-barrier.js';
 
 export { killAllChildren } from './children.js';
@@ -18,7 +18,14 @@ export function servicePath(name: string): string {
   return join(repoRoot, 'test', 'dist', 'src', 'services', `${name}.js`);
 }
 
-const STARTUP_LIMIT_MS = 15_000;
+/** A daemon or service starting on a loaded machine (node startup alone can take seconds there). */
+const STARTUP_LIMIT_MS = 60_000;
+
+/** --confirm-timeout-ms of the daemons the harness starts. */
+const CONFIRM_TIMEOUT_MS = 30_000;
+
+/** A service still running after this long is killed: below TEST_TIMEOUT so the kill is what the test reports. */
+const SERVICE_KILL_MS = 150_000;
 
 export interface Daemon {
   /** WebSocket endpoint for SDKs: ws://127.0.0.1:<port>/v1/stream */
@@ -45,7 +52,9 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
   const cli = join(repoRoot, 'server', 'dist', 'src', 'cli.js');
   const proc = spawn(process.execPath, ['--enable-source-maps', cli, '--port', '0', ...args], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    // SDK clients in loaded processes answer confirm rounds: a deadline they always meet (the
+    // default is 2 s), unless a caller sets its own (flag or env)
+    env: { DEADLOCKD_CONFIRM_TIMEOUT_MS: String(CONFIRM_TIMEOUT_MS), ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(proc);
@@ -76,7 +85,7 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
     port,
     proc,
     logs: (max) => output.tail(max),
-    waitForLog: (re, ms = 5_000) => within(ms, `a daemon log line matching ${re}`, output.waitForLine(re), () => output.tail()),
+    waitForLog: (re, ms = STEP_MS) => within(ms, `a daemon log line matching ${re}`, output.waitForLine(re), () => output.tail()),
     stop: () => terminate(proc, 'SIGTERM'),
     kill9: () => terminate(proc, 'SIGKILL'),
   };
@@ -108,7 +117,7 @@ export interface ServiceResult<R = unknown> {
 export interface RunServiceOptions {
   /** coordinates barrier() calls between several services (IPC) */
   barrier?: ProcessBarrier;
-  /** SIGKILL the service after this long (default 25 s, below the 30 s test timeout) */
+  /** SIGKILL the service after this long (default SERVICE_KILL_MS, below TEST_TIMEOUT) */
   killAfterMs?: number;
 }
 
@@ -133,9 +142,9 @@ export function runService<R = unknown>(
   const output = new OutputCollector(proc.stdout, proc.stderr);
   opts.barrier?.attach(proc);
   const killer = setTimeout(() => {
-    proc.stderr?.emit('data', `\n[harness] killed after ${opts.killAfterMs ?? 25_000} ms\n`);
+    proc.stderr?.emit('data', `\n[harness] killed after ${opts.killAfterMs ?? SERVICE_KILL_MS} ms\n`);
     proc.kill('SIGKILL');
-  }, opts.killAfterMs ?? 25_000);
+  }, opts.killAfterMs ?? SERVICE_KILL_MS);
   return new Promise((resolve) => {
     // 'close' (not 'exit') so every byte of stdout has been read
     proc.once('close', (code, signal) => {

@@ -3,7 +3,7 @@
 // rounds, phantoms avoided, and — the safety net — deadlocks its periodic
 // sweep found that the incremental detection had missed.
 import assert from 'node:assert/strict';
-import { sleep, within } from './timing.js';
+import { sleep, STEP_MS, within } from './timing.js';
 
 /** One scrape: metric name → value, summed over its label sets. */
 export type MetricValues = ReadonlyMap<string, number>;
@@ -26,7 +26,7 @@ export async function requireMetrics(httpUrl: string): Promise<MetricValues> {
   return m;
 }
 
-export function parseExposition(text: string): Map<string, number> {
+function parseExposition(text: string): Map<string, number> {
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -52,7 +52,7 @@ export async function waitForMetrics(
   httpUrl: string,
   what: string,
   ok: (values: MetricValues) => boolean,
-  ms = 10_000,
+  ms = STEP_MS,
   details?: () => string,
 ): Promise<MetricValues> {
   return within(
@@ -89,8 +89,8 @@ export async function deadlockCounters(httpUrl: string): Promise<(n: number) => 
     assert.deepEqual(delta(await requireMetrics(httpUrl)), { deadlockd_deadlocks_detected_total: n, deadlockd_aborts_sent_total: n });
 }
 
-export const SWEEP_MISSED = 'deadlockd_sweep_missed_total';
-export const SWEEPS = 'deadlockd_sweeps_total';
+const SWEEP_MISSED = 'deadlockd_sweep_missed_total';
+const SWEEPS = 'deadlockd_sweeps_total';
 
 /**
  * End-of-file check: waits for at least one more periodic sweep (start the
@@ -104,6 +104,6 @@ export async function assertSweepMissedNothing(httpUrl: string, details?: () => 
   const first = await scrapeMetrics(httpUrl);
   assert.ok(first && first.has(SWEEP_MISSED) && first.has(SWEEPS), `the daemon exports ${SWEEP_MISSED} and ${SWEEPS}`);
   const sweepsBefore = metric(first, SWEEPS);
-  const m = await waitForMetrics(httpUrl, 'one more periodic sweep to run', (v) => metric(v, SWEEPS) > sweepsBefore, 15_000, details);
+  const m = await waitForMetrics(httpUrl, 'one more periodic sweep to run', (v) => metric(v, SWEEPS) > sweepsBefore, STEP_MS, details);
   assert.equal(metric(m, SWEEP_MISSED), 0, `the sweep found deadlocks the incremental detection missed\n${details?.() ?? ''}`);
 }

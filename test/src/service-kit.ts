@@ -23,7 +23,7 @@ export function barrier(key: string): Promise<void> {
 }
 
 /** Prints the result as the final stdout line and exits with `code`. */
-export function finish(result: unknown, code = 0): void {
+function finish(result: unknown, code = 0): void {
   // exit only once the line is flushed, so the harness always gets it
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(code));
 }

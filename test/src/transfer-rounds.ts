@@ -7,7 +7,7 @@
 import { DeadlockError, type Client } from '@deadlockd/client';
 import { barrier } from './service-kit.js';
 
-export interface HeldLock {
+interface HeldLock {
   release(): void | Promise<void>;
 }
 

@@ -9,9 +9,9 @@ import { DeadlockError } from '@deadlockd/client';
 import type { DeadlockReport } from '@deadlockd/proto';
 import { Barrier } from '../src/barrier.js';
 import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
-import { sleep, within } from '../src/timing.js';
+import { sleep, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 
-const T = { timeout: 30_000 };
+const T = TEST_TIMEOUT;
 
 describe('aborts seen by the app', () => {
   let s: WatchedSession;
@@ -35,7 +35,7 @@ describe('aborts seen by the app', () => {
       }
     });
     await assert.rejects(
-      within(20_000, 'the self re-lock to be aborted', relock, () => s.daemon.logs()),
+      within(STEP_MS, 'the self re-lock to be aborted', relock, () => s.daemon.logs()),
       (e: unknown) => {
         assert.ok(e instanceof DeadlockError, `expected DeadlockError, got ${String(e)}`);
         assert.equal(e.code, 'DEADLOCK');
@@ -43,7 +43,7 @@ describe('aborts seen by the app', () => {
       },
     );
     // the finally released it: the mutex is free for the next task
-    await within(5_000, 'the mutex to be free after the abort', s.dd.task('after relock', async () => {
+    await within(STEP_MS, 'the mutex to be free after the abort', s.dd.task('after relock', async () => {
       (await m.acquire()).release();
     }));
   });
@@ -66,7 +66,7 @@ describe('aborts seen by the app', () => {
         })
         .catch((e: unknown) => errors.push(e)),
     );
-    await within(20_000, 'the holder and its waiters to finish', Promise.all([holder, ...waiters]), () => s.daemon.logs());
+    await within(STEP_MS, 'the holder and its waiters to finish', Promise.all([holder, ...waiters]), () => s.daemon.logs());
     assert.deepEqual(errors, [], 'no waiter was aborted');
     // other tests' deadlocks may be reported late; none may involve these owners
     const involved = deadlockEvents.filter((r) => r.members.some((m) => /slow holder|patient waiter/.test(m.name)));
@@ -88,8 +88,7 @@ describe('aborts seen by the app', () => {
           h1.release();
         }
       });
-    const results = await within(
-      20_000,
+    const results = await within(STEP_MS,
       'one of the two crossed transfers to be aborted',
       Promise.allSettled([transfer('alice pays bob', alice, bob), transfer('bob pays alice', bob, alice)]),
       () => s.daemon.logs(),

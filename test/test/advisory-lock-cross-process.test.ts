@@ -12,6 +12,7 @@ import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.
 import { startSweepingDaemon } from '../src/watched-session.js';
 import { daemonDeadlockRecord, waitStacks } from '../src/deadlock-record.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
+import { TEST_TIMEOUT } from '../src/timing.js';
 
 const ROUNDS = 3;
 const SCRIPT_FILE = /advisory-transfer\.(ts|js)/;
@@ -41,14 +42,14 @@ describe('scenario 7: advisory locks across two processes (embedded PostgreSQL)'
     await cleanup(daemon, postgres);
   });
 
-  test('one wait aborted and cancelled on the server per deadlock, the other proceeds, both finish', { timeout: 60_000 }, async (t) => {
+  test('one wait aborted and cancelled on the server per deadlock, the other proceeds, both finish', TEST_TIMEOUT, async (t) => {
     const expectDeadlocks = await deadlockCounters(daemon.httpUrl);
     const barrier = new ProcessBarrier(2);
     const common = ['--daemon', daemon.url, '--pg', JSON.stringify(postgres.config), '--rounds', String(ROUNDS)];
     const script = servicePath('advisory-transfer');
     const [ab, ba] = await Promise.all([
-      runService<Result>(script, [...common, '--service', 'orders', '--first', '1', '--second', '2', '--amount', '7'], {}, { barrier, killAfterMs: 50_000 }),
-      runService<Result>(script, [...common, '--service', 'billing', '--first', '2', '--second', '1', '--amount', '3'], {}, { barrier, killAfterMs: 50_000 }),
+      runService<Result>(script, [...common, '--service', 'orders', '--first', '1', '--second', '2', '--amount', '7'], {}, { barrier }),
+      runService<Result>(script, [...common, '--service', 'billing', '--first', '2', '--second', '1', '--amount', '3'], {}, { barrier }),
     ]);
     const diag = () => `${describeService('orders (1->2)', ab)}\n${describeService('billing (2->1)', ba)}\n--- daemon ---\n${daemon.logs()}\n--- postgres ---\n${postgres.logs()}`;
     assert.equal(ab.code, 0, diag());
@@ -99,5 +100,5 @@ describe('scenario 7: advisory locks across two processes (embedded PostgreSQL)'
     assert.match(record.text, /pg:[^/]+\/postgres\/advisory:[12]/);
   });
 
-  test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
+  test('the safety-net sweep found nothing the incremental detection missed', TEST_TIMEOUT, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
 });

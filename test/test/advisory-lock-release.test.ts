@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, type Daemon } from '../src/harness.js';
 import { closeSdk, connectSdk, startSweepingDaemon } from '../src/watched-session.js';
+import { TEST_TIMEOUT } from '../src/timing.js';
 
 const KEY = 4242;
 
@@ -34,7 +35,7 @@ describe('advisory lock release', () => {
   const heldBySession = async () =>
     (await db.query<{ n: string }>(`select count(*) as n from pg_locks where locktype = 'advisory' and granted and objid = $1 and pid = pg_backend_pid()`, [KEY])).rows[0]!.n;
 
-  test('a second release while the first is running rejects with ERR_NOT_HELD and unlocks nothing more', { timeout: 30_000 }, async () => {
+  test('a second release while the first is running rejects with ERR_NOT_HELD and unlocks nothing more', TEST_TIMEOUT, async () => {
     // the session already holds the key once on its own (re-entrant), then once through the adapter
     await db.query('select pg_advisory_lock($1::int8)', [KEY]);
     const h = await advisoryLock(dd!, db, KEY).acquire();

@@ -1,4 +1,4 @@
-// A client that disconnects keeps its holds and waits for --disconnect-grace-ms (300 ms here),
+// A client that disconnects keeps its holds and waits for --disconnect-grace-ms (5 s here),
 // then the daemon drops them. (1) kill -9 a process that holds a distributed lock others wait
 // for: the lock server gives the lock away at once, but in the daemon's view the dead process
 // still holds it and still waits — a phantom cycle with a live service until the grace period
@@ -13,11 +13,14 @@ import { LockClient } from '../src/lock-server.js';
 import { counterBaseline, requireMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
 import { startTcpProxy } from '../src/tcp-proxy.js';
-import { sleep, until, within } from '../src/timing.js';
+import { daemonHasEdge } from '../src/daemon-graph.js';
+import { STEP_MS, TEST_TIMEOUT, until, within } from '../src/timing.js';
 import { closeSdk, connectSdk, startSweepingDaemon } from '../src/watched-session.js';
 
-const T = { timeout: 60_000 };
-const GRACE_MS = 300;
+const T = TEST_TIMEOUT;
+// Long enough that the daemon is surely seen keeping the dead client (and the resumed one
+// reconnects) within it on a loaded machine; nothing waits for it to pass by the clock.
+const GRACE_MS = 5_000;
 const COUNTERS = ['deadlockd_deadlocks_detected_total', 'deadlockd_aborts_sent_total'] as const;
 
 interface ClientRow {
@@ -85,29 +88,33 @@ describe('client disconnect: grace period, then the dead client is forgotten', (
       '--daemon', daemon.url, '--lock-port', String(lockServer.port), '--service', 'crasher', '--hold', 'gr:L1', '--want', 'gr:L2',
     ]);
     await crasher.waitForLine(/^WAITING gr:L2/);
+    await until(STEP_MS, "the crasher's wait for L2 to reach the daemon", () => daemonHasEdge(daemon.httpUrl, 'waits', 'crasher', 'gr:L2'));
 
-    // c queues for L1 behind the crasher; when the crasher dies, c gets L1 and keeps it past the grace period
+    // c queues for L1 behind the crasher; when the crasher dies, c gets L1 and keeps it until the
+    // daemon has dropped the crasher (the grace period is over)
     const cGot = signal();
+    const crasherRemoved = daemon.waitForLog(/client removed/, T.timeout);
+    crasherRemoved.catch(() => {}); // a failure is reported by the awaits below
     const cDone = retriedTask(c.dd, tally, 'c: L1', async () => {
       const r1 = await c.take('gr:L1');
       cGot.fire();
-      await sleep(GRACE_MS * 3);
+      await crasherRemoved;
       r1();
     });
-    await sleep(50); // c's wait is reported
+    await until(STEP_MS, "c's wait for L1 to reach the daemon", () => daemonHasEdge(daemon.httpUrl, 'waits', 'svc-c', 'gr:L1'));
 
     await crasher.kill9();
-    await within(5_000, 'the lock server to give L1 to c', cGot.promise);
+    await within(STEP_MS, 'the lock server to give L1 to c', cGot.promise);
     crashed.fire(); // b now waits for L1: in the daemon's view, held by the dead client that waits for b
     // The lock server may see the dead socket before the daemon does: wait for the daemon to
     // notice, then the row must still be there (kept, marked disconnected) during the grace period.
-    const during = await until(2_000, 'the daemon to see the crasher disconnect', async () => {
+    const during = await until(STEP_MS, 'the daemon to see the crasher disconnect', async () => {
       const rows = (await clients(daemon)).filter((x) => x.service === 'crasher');
       return rows.some((x) => x.connected) ? undefined : rows;
     });
     assert.deepEqual(during.map((x) => x.connected), [false], 'kept, disconnected, during the grace period');
 
-    await within(15_000, 'b and c to finish', Promise.all([bDone, cDone]), () => `${tally.describe()}\n${daemon.logs()}`);
+    await within(STEP_MS, 'b and c to finish', Promise.all([bDone, cDone]), () => `${tally.describe()}\n${daemon.logs()}`);
     assert.equal(tally.count, 0, `no phantom deadlock aborted anyone:\n${tally.describe()}`);
     const after = await clients(daemon);
     assert.deepEqual(after.filter((x) => x.service === 'crasher'), [], 'the dead client is gone after the grace period');
@@ -144,10 +151,10 @@ describe('client disconnect: grace period, then the dead client is forgotten', (
         }
       });
       await xHolds.promise;
-      await sleep(20);
+      await until(STEP_MS, "x's hold of R1 to reach the daemon", () => daemonHasEdge(daemon.httpUrl, 'holds', 'svc-resume', 'gr:R1'));
       proxy.cut();
-      await until(5_000, 'x to notice the drop', async () => (x.dd.connected ? undefined : true), 5);
-      await until(5_000, 'x to reconnect through the proxy', async () => (x.dd.connected ? true : undefined), 5);
+      await until(STEP_MS, 'x to notice the drop', async () => (x.dd.connected ? undefined : true), 5);
+      await until(STEP_MS, 'x to reconnect through the proxy', async () => (x.dd.connected ? true : undefined), 5);
       const rows = await clients(daemon);
       assert.deepEqual(
         rows.filter((r) => r.service === 'svc-resume').map((r) => [r.id, r.connected]),
@@ -167,7 +174,7 @@ describe('client disconnect: grace period, then the dead client is forgotten', (
           r2();
         }
       });
-      await within(15_000, 'the deadlock across the resumed session to be resolved', Promise.all([xDone, yDone]), () => `${tally.describe()}\n${daemon.logs()}`);
+      await within(STEP_MS, 'the deadlock across the resumed session to be resolved', Promise.all([xDone, yDone]), () => `${tally.describe()}\n${daemon.logs()}`);
       assert.equal(tally.count, 1, tally.describe());
     } finally {
       await proxy.close();

@@ -16,7 +16,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { Barrier } from '../src/barrier.js';
 import { runCycleRound } from '../src/cycle-round.js';
 import { cleanup, repoRoot, startDaemon, type Daemon } from '../src/harness.js';
-import { within } from '../src/timing.js';
+import { CONNECT_TIMEOUT_MS, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(repoRoot, 'test-results', 'dashboard.png');
@@ -63,7 +63,7 @@ class Scene {
   async end(): Promise<void> {
     this.stop.abort();
     this.open();
-    await within(5_000, 'the parked tasks to end', Promise.all(this.tasks)).catch(() => {});
+    await within(STEP_MS, 'the parked tasks to end', Promise.all(this.tasks)).catch(() => {});
   }
 }
 
@@ -77,7 +77,7 @@ describe('dashboard in headless Chromium', () => {
     if (!existsSync(CHROMIUM)) return;
     daemon = await startDaemon();
     for (const service of ['payments', 'checkout']) {
-      const dd = await connect({ url: daemon.url, service });
+      const dd = await connect({ url: daemon.url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS });
       sdks.push(dd);
       assert.ok(dd.connected, `SDK (${service}) connected to ${daemon.url}`);
     }
@@ -86,11 +86,11 @@ describe('dashboard in headless Chromium', () => {
   after(async () => {
     await browser?.close().catch(() => {});
     await scene.end();
-    await Promise.allSettled(sdks.map((dd) => within(5_000, 'the SDK to close', dd.close())));
+    await Promise.allSettled(sdks.map((dd) => within(STEP_MS, 'the SDK to close', dd.close())));
     await cleanup(daemon);
   });
 
-  test('shows the deadlocked owners in red, the cycle, and the history with each report', { timeout: 60_000 }, async (t) => {
+  test('shows the deadlocked owners in red, the cycle, and the history with each report', TEST_TIMEOUT, async (t) => {
     if (!existsSync(CHROMIUM)) {
       t.skip(`chromium not installed at ${CHROMIUM}: apt-get install chromium`);
       return;
@@ -98,8 +98,7 @@ describe('dashboard in headless Chromium', () => {
     const [payments, checkout] = sdks as [Client, Client];
 
     // 1. A deadlock the daemon resolves: one transfer is aborted, its retry completes.
-    const round = await within(
-      20_000,
+    const round = await within(STEP_MS,
       'the opposite transfers to finish',
       runCycleRound(payments, [
         { name: 'transfer a->b', first: payments.mutex('acct:a'), second: payments.mutex('acct:b') },
@@ -145,7 +144,7 @@ describe('dashboard in headless Chromium', () => {
         return d?.ready && d.frame.cycles.length === 1 && d.frame.history.length === 2 && d.frame.history.some((e: any) => e.status === 'resolved');
       },
       null,
-      { timeout: 15_000 },
+      { timeout: STEP_MS },
     );
     // two frames so sigma and the dashed-waits layer have drawn
     await page.evaluate(() => {
@@ -221,7 +220,7 @@ describe('dashboard in headless Chromium', () => {
     await page.screenshot({ path: join(repoRoot, 'test-results', 'deadlock-svg.png') });
   });
 
-  test('with auth on, the page opened with ?token= loads every file and goes live in its namespace', { timeout: 30_000 }, async (t) => {
+  test('with auth on, the page opened with ?token= loads every file and goes live in its namespace', TEST_TIMEOUT, async (t) => {
     if (!existsSync(CHROMIUM)) {
       t.skip(`chromium not installed at ${CHROMIUM}: apt-get install chromium`);
       return;
@@ -238,7 +237,7 @@ describe('dashboard in headless Chromium', () => {
         if (r.status() === 401) refused.push(r.url());
       });
       await page.goto(`${guarded.httpUrl}/?token=dash-token`);
-      await page.waitForFunction(() => (globalThis as any).dashboard?.ready && (globalThis as any).dashboard.connection === 'live', null, { timeout: 15_000 });
+      await page.waitForFunction(() => (globalThis as any).dashboard?.ready && (globalThis as any).dashboard.connection === 'live', null, { timeout: STEP_MS });
       assert.equal(await page.locator('#namespace').innerText(), 'ops');
       assert.deepEqual(refused, [], 'no request went without the token');
       await page.close();

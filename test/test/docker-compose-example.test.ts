@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { cleanup, describeService, repoRoot, runService, startDaemon, type Daemon } from '../src/harness.js';
+import { TEST_TIMEOUT } from '../src/timing.js';
 
 const root = resolve(repoRoot); // repoRoot ends with a slash
 const examplesDir = join(root, 'examples');
@@ -112,7 +113,7 @@ before(async () => {
 });
 after(() => cleanup(daemon));
 
-test('the demo service, with the compose settings, deadlocks every round, retries the victim and keeps the money', { timeout: 30_000 }, async () => {
+test('the demo service, with the compose settings, deadlocks every round, retries the victim and keeps the money', TEST_TIMEOUT, async () => {
   const e = env(demoService()[1]);
   const r = await runService(join(repoRoot, 'examples', 'dist', 'src', 'demo-service.js'), [], {
     ...e,

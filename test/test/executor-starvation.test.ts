@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { Barrier } from '../src/barrier.js';
 import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
-import { within } from '../src/timing.js';
+import { HOOK_TIMEOUT, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 
-const T = { timeout: 30_000 };
-const HOOK = { timeout: 20_000 };
+const T = TEST_TIMEOUT;
+const HOOK = HOOK_TIMEOUT;
 const K = 3;
 const ROUNDS = 5;
 
@@ -67,8 +67,7 @@ describe('scenario 6: executor starvation (tasks in a pool of K slots join subta
           slot.release();
         }
       });
-    await within(
-      20_000,
+    await within(STEP_MS,
       `round ${r}: ${K} tasks and their subtasks to finish`,
       Promise.all(Array.from({ length: K }, (_, i) => task(i))).then(() => Promise.all(subtasks)),
       () => `${tally.describe()}\n${s.daemon.logs()}`,
@@ -81,8 +80,7 @@ describe('scenario 6: executor starvation (tasks in a pool of K slots join subta
     const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     const { dd } = s;
     const slots = dd.semaphore('executor-slots', K);
-    await within(
-      10_000,
+    await within(STEP_MS,
       'a lone task and its subtask to finish',
       retriedTask(dd, tally, 'lone task', async () => {
         const slot = await slots.acquire();

@@ -2,7 +2,7 @@
 // client's vanished, or a partition. Neither side's TCP notices, so without
 // heartbeats the daemon would keep the client's edges forever and the SDK would
 // report into the void with detection silently off. A freezing TCP proxy
-// between a real SDK and a real daemon (--heartbeat-ms 50) stops forwarding
+// between a real SDK and a real daemon (--heartbeat-ms 500) stops forwarding
 // anything while keeping both sockets open. Expected: the daemon cuts the
 // connection off for a missed pong, the SDK takes the silence for a dead link
 // and reconnects, and the session resumes with its state.
@@ -11,10 +11,13 @@ import assert from 'node:assert/strict';
 import type { Client } from '@deadlockd/client';
 import { cleanup, startDaemon, type Daemon } from '../src/harness.js';
 import { startTcpProxy, type TcpProxy } from '../src/tcp-proxy.js';
-import { until } from '../src/timing.js';
+import { STEP_MS, TEST_TIMEOUT, until } from '../src/timing.js';
 import { closeSdk, connectSdk } from '../src/watched-session.js';
 
-const HEARTBEAT_MS = 50;
+// A live peer must pong within one interval: 500 ms is ten times what a loaded machine needs.
+// The SDK gives up on a silent daemon after three intervals; the test waits on what happens,
+// never for a time.
+const HEARTBEAT_MS = 500;
 
 interface ClientRow {
   id: string;
@@ -27,7 +30,7 @@ describe('half-open links: heartbeats on both sides', () => {
   let proxy: TcpProxy;
   let dd: Client | undefined;
   before(async () => {
-    daemon = await startDaemon(['--heartbeat-ms', String(HEARTBEAT_MS), '--disconnect-grace-ms', '10000']);
+    daemon = await startDaemon(['--heartbeat-ms', String(HEARTBEAT_MS), '--disconnect-grace-ms', '60000']);
     proxy = await startTcpProxy(daemon.port);
   });
   after(async () => {
@@ -36,7 +39,7 @@ describe('half-open links: heartbeats on both sides', () => {
     await cleanup(daemon);
   });
 
-  test('a frozen link: the daemon cuts it off, the SDK reconnects, the session resumes with its holds', { timeout: 30_000 }, async () => {
+  test('a frozen link: the daemon cuts it off, the SDK reconnects, the session resumes with its holds', TEST_TIMEOUT, async () => {
     const warnings: string[] = [];
     dd = await connectSdk(`ws://127.0.0.1:${proxy.port}/v1/stream`, 'frozen-link', {
       reconnect: { minDelayMs: 10, maxDelayMs: 50 },
@@ -49,8 +52,11 @@ describe('half-open links: heartbeats on both sides', () => {
       const graph = (await (await fetch(`${daemon.httpUrl}/v1/graph`)).json()) as { edges: { target: string; attributes: { kind: string } }[] };
       return graph.edges.filter((e) => e.attributes.kind === 'holds' && e.target.startsWith(`o:${session}/`)).length;
     };
-    const [before] = await mine();
-    assert.ok(before?.connected);
+    const [before] = await until(STEP_MS, 'the SDK to be listed as connected', async () => {
+      const rows = await mine();
+      return rows.length === 1 && rows[0]!.connected ? rows : undefined;
+    });
+    assert.ok(before);
     const client = dd;
     // a task that holds a mutex until the end of the test
     let finish!: () => void;
@@ -64,23 +70,26 @@ describe('half-open links: heartbeats on both sides', () => {
       h.release();
     });
     await holdsNow;
-    await until(5_000, 'the hold to reach the daemon', async () => ((await holdsOf(before.id)) === 1 ? true : undefined));
+    await until(STEP_MS, 'the hold to reach the daemon', async () => ((await holdsOf(before.id)) === 1 ? true : undefined));
 
+    // the link was healthy until now: no cut-off happened before the freeze
+    assert.doesNotMatch(daemon.logs(Number.MAX_SAFE_INTEGER), /missed its pong/);
+    assert.deepEqual(warnings, []);
     proxy.freeze();
     await daemon.waitForLog(/missed its pong/);
-    await until(5_000, 'the SDK to take the silent link for dead', async () => (client.connected ? undefined : true), 5);
+    await until(STEP_MS, 'the SDK to take the silent link for dead', async () => (client.connected ? undefined : true), 5);
     assert.ok(warnings.some((w) => /no ping or frame from the daemon/.test(w)), warnings.join('\n'));
-    await until(5_000, 'the SDK to reconnect', async () => (client.connected ? true : undefined), 5);
+    await until(STEP_MS, 'the SDK to reconnect', async () => (client.connected ? true : undefined), 5);
 
     await daemon.waitForLog(/client resumed/);
-    const after = await until(5_000, 'the resumed session to be listed as connected', async () => {
+    const after = await until(STEP_MS, 'the resumed session to be listed as connected', async () => {
       const rows = await mine();
       return rows.length === 1 && rows[0]!.connected ? rows : undefined;
     });
     assert.equal(after[0]!.id, before.id, 'the same session');
     // the resync snapshot follows the resume: its hold is known again (it was never lost: the
     // session was kept for the grace period, and the snapshot replaced it with the same state)
-    await until(5_000, 'its hold to be known after the resync', async () => ((await holdsOf(before.id)) === 1 ? true : undefined));
+    await until(STEP_MS, 'its hold to be known after the resync', async () => ((await holdsOf(before.id)) === 1 ? true : undefined));
     finish();
     await task;
   });

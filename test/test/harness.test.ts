@@ -5,8 +5,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeService, killAllChildren, runService, servicePath, startDaemon } from '../src/harness.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
+import { TEST_TIMEOUT } from '../src/timing.js';
 
-const T = { timeout: 30_000 };
+const T = TEST_TIMEOUT;
 
 describe('e2e harness', () => {
   after(killAllChildren);

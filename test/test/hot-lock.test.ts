@@ -7,11 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertSweepMissedNothing, deadlockCounters, metric, waitForMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, signal } from '../src/retried-task.js';
-import { sleep, within } from '../src/timing.js';
+import { HOOK_TIMEOUT, sleep, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 import { deadlockLogLines, startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 
-const T = { timeout: 30_000 };
-const HOOK = { timeout: 20_000 };
+const T = TEST_TIMEOUT;
+const HOOK = HOOK_TIMEOUT;
 const WAITERS = 2_000;
 const HOLD_MS = 1_000;
 
@@ -59,7 +59,7 @@ describe('scenario 9: a hot mutex with a running holder', () => {
           throw e;
         }),
     );
-    const results = await within(25_000, `the holder and ${WAITERS} waiters to finish`, Promise.allSettled([holder, ...waiters]), () => s.daemon.logs());
+    const results = await within(STEP_MS, `the holder and ${WAITERS} waiters to finish`, Promise.allSettled([holder, ...waiters]), () => s.daemon.logs());
     const failed = results.filter((r) => r.status === 'rejected');
     assert.equal(tally.count, 0, `no DeadlockError on a hot lock:\n${tally.describe()}`);
     assert.deepEqual(failed, [], 'every task completed');

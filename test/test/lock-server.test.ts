@@ -5,18 +5,27 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, startLockServerProcess, type LockServerProcess } from '../src/harness.js';
 import { LockClient } from '../src/lock-server.js';
-import { sleep, within } from '../src/timing.js';
+import { STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 
-const T = { timeout: 30_000 };
+const T = TEST_TIMEOUT;
 
-/** true if `p` has settled after the other side had time to answer */
-async function settledSoon(p: Promise<unknown>): Promise<boolean> {
+/**
+ * A round trip on `c`'s connection: the server answers commands in order, so once this resolves
+ * it has processed every command `c` sent before (a LOCK is queued), and any reply it sent
+ * before (a GRANTED) has been handled. No sleep: a barrier.
+ */
+async function processed(...cs: LockClient[]): Promise<void> {
+  await Promise.all(cs.map((c) => c.get('__barrier__')));
+}
+
+/** true if `p` settled by the time `c`'s earlier commands were answered */
+async function settledBy(p: Promise<unknown>, c: LockClient): Promise<boolean> {
   let settled = false;
   p.then(
     () => (settled = true),
     () => (settled = true),
   );
-  await sleep(100);
+  await processed(c);
   return settled;
 }
 
@@ -42,15 +51,15 @@ describe('lock server (own child process)', () => {
     await a.acquire('fifo:x');
     const order: string[] = [];
     const pb = b.acquire('fifo:x').then(() => order.push('b'));
-    await sleep(20); // b's LOCK reaches the server before c's
+    await processed(b); // b's LOCK reaches the server before c's
     const pc = c.acquire('fifo:x').then(() => order.push('c'));
     await c.acquire('fifo:other'); // another name is not blocked by fifo:x
     c.release('fifo:other');
-    assert.equal(await settledSoon(pb), false, 'b must wait while a holds fifo:x');
+    assert.equal(await settledBy(pb, b), false, 'b must wait while a holds fifo:x');
     a.release('fifo:x');
-    await within(5_000, 'b to get fifo:x', pb);
+    await within(STEP_MS, 'b to get fifo:x', pb);
     b.release('fifo:x');
-    await within(5_000, 'c to get fifo:x', pc);
+    await within(STEP_MS, 'c to get fifo:x', pc);
     c.release('fifo:x');
     assert.deepEqual(order, ['b', 'c']);
   });
@@ -61,15 +70,15 @@ describe('lock server (own child process)', () => {
     const ac = new AbortController();
     const pb = b.acquire('cancel:x', ac.signal);
     const pc = c.acquire('cancel:x');
-    await sleep(20);
+    await processed(b, c); // both requests are queued behind a
     const reason = new Error('gave up');
     ac.abort(reason);
     await assert.rejects(pb, (e) => e === reason);
     a.release('cancel:x');
-    await within(5_000, 'c to get the lock b withdrew from', pc);
+    await within(STEP_MS, 'c to get the lock b withdrew from', pc);
     c.release('cancel:x');
     // b never holds it: a fresh acquire by a is granted at once
-    await within(5_000, 'cancel:x to be free', a.acquire('cancel:x'));
+    await within(STEP_MS, 'cancel:x to be free', a.acquire('cancel:x'));
     a.release('cancel:x');
   });
 
@@ -79,7 +88,7 @@ describe('lock server (own child process)', () => {
     ac.abort(new Error('before'));
     await assert.rejects(a.acquire('pre:x', ac.signal), /before/);
     const b = await client();
-    await within(5_000, 'pre:x to be free', b.acquire('pre:x'));
+    await within(STEP_MS, 'pre:x to be free', b.acquire('pre:x'));
     b.release('pre:x');
   });
 
@@ -92,15 +101,15 @@ describe('lock server (own child process)', () => {
     const pending = b.acquire('drop:pending');
     pending.catch(() => {});
     const waiter = c.acquire('drop:held');
-    await sleep(20);
+    await processed(b, c); // both requests are queued
     await a.close();
-    await within(5_000, 'the lock of a closed connection to pass on', waiter);
+    await within(STEP_MS, 'the lock of a closed connection to pass on', waiter);
     await b.close();
     await assert.rejects(pending, /closed/);
     c.release('drop:pending');
     c.release('drop:held');
     const d = await client();
-    await within(5_000, 'drop:pending to be free (b dropped)', d.acquire('drop:pending'));
+    await within(STEP_MS, 'drop:pending to be free (b dropped)', d.acquire('drop:pending'));
     d.release('drop:pending');
   });
 

@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { Barrier } from '../src/barrier.js';
 import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask } from '../src/retried-task.js';
-import { within } from '../src/timing.js';
+import { HOOK_TIMEOUT, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 
-const T = { timeout: 30_000 };
-const HOOK = { timeout: 20_000 };
+const T = TEST_TIMEOUT;
+const HOOK = HOOK_TIMEOUT;
 const N = 4;
 const ROUNDS = 5;
 
@@ -66,7 +66,7 @@ describe('scenario 4: nested checkout from a semaphore pool', () => {
     const completed = { n: 0 };
     const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     for (let i = 0; i < 3; i++) {
-      await within(10_000, `lone request ${i} to finish`, request(tally, `lone request ${i}`, completed), () => s.daemon.logs());
+      await within(STEP_MS, `lone request ${i} to finish`, request(tally, `lone request ${i}`, completed), () => s.daemon.logs());
     }
     assert.equal(completed.n, 3);
     assert.equal(tally.count, 0, tally.describe());
@@ -76,7 +76,7 @@ describe('scenario 4: nested checkout from a semaphore pool', () => {
   // SCENARIOS.md wants the hazard at concurrency 1, long before it deadlocks.
   test('at concurrency 1 the nested checkout is reported as a nested-pool-checkout hazard', T, async () => {
     // the lone requests of the test above did it first (the SDK reports each pair once per connection)
-    const hazard = await within(5_000, 'a nested-pool-checkout hazard from the daemon', nestedHazard, () => `${hazards.map((h) => h.text).join('\n')}\n${s.daemon.logs()}`);
+    const hazard = await within(STEP_MS, 'a nested-pool-checkout hazard from the daemon', nestedHazard, () => `${hazards.map((h) => h.text).join('\n')}\n${s.daemon.logs()}`);
     assert.deepEqual(hazard.classes, ['orders:pool'], hazard.text);
   });
 
@@ -88,8 +88,7 @@ describe('scenario 4: nested checkout from a semaphore pool', () => {
       const tally = new DeadlockTally();
       const completed = { n: 0 };
       const barrier = new Barrier(N);
-      await within(
-        20_000,
+      await within(STEP_MS,
         `round ${r}: ${N} nested checkouts to finish`,
         Promise.all(Array.from({ length: N }, (_, i) => request(tally, `request ${i} #${r}`, completed, barrier))),
         () => `${tally.describe()}\n${s.daemon.logs()}`,

@@ -15,10 +15,10 @@ import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.
 import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, type Daemon } from '../src/harness.js';
 import { DeadlockTally, retriedTask } from '../src/retried-task.js';
-import { sleep, within } from '../src/timing.js';
+import { STEP_MS, TEST_TIMEOUT, until, within } from '../src/timing.js';
 import { closeSdk, connectSdk, startSweepingDaemon } from '../src/watched-session.js';
 
-const T = { timeout: 60_000 };
+const T = TEST_TIMEOUT;
 const N = 4;
 const ROUNDS = 3;
 const THIS_FILE = /pg-pool-nested-checkout\.test\.(ts|js)/;
@@ -65,12 +65,10 @@ describe('scenario 4 with a real pg pool (embedded PostgreSQL)', () => {
   test('at concurrency 1 it works, and the nested checkout is reported as a hazard at once', T, async () => {
     const tally = new DeadlockTally();
     for (let i = 0; i < 3; i++) {
-      await within(10_000, `lone request ${i}`, retriedTask(dd, tally, `lone request ${i}`, () => request(i)), () => daemon.logs());
+      await within(STEP_MS, `lone request ${i}`, retriedTask(dd, tally, `lone request ${i}`, () => request(i)), () => daemon.logs());
     }
     assert.equal(tally.count, 0, tally.describe());
-    await within(5_000, 'the daemon to send the hazard', (async () => {
-      while (!hazards.some((h) => h.kind === 'nested-pool-checkout')) await sleep(10);
-    })(), () => daemon.logs());
+    await until(STEP_MS, 'the daemon to send the hazard', async () => (hazards.some((h) => h.kind === 'nested-pool-checkout') ? true : undefined), 10, () => daemon.logs());
     const h = hazards.find((x) => x.kind === 'nested-pool-checkout')!;
     assert.deepEqual(h.classes, ['orders:orders-db'], h.text);
     assert.ok(h.sites.some((s) => THIS_FILE.test(s.stack ?? '')), `the hazard names where it happened:\n${h.text}`);
@@ -88,8 +86,7 @@ describe('scenario 4 with a real pg pool (embedded PostgreSQL)', () => {
       const tally = new DeadlockTally();
       const barrier = new Barrier(N);
       let completed = 0;
-      await within(
-        30_000,
+      await within(STEP_MS,
         `round ${r}: ${N} nested checkouts to finish`,
         Promise.all(
           Array.from({ length: N }, (_, i) =>
@@ -121,9 +118,7 @@ describe('scenario 4 with a real pg pool (embedded PostgreSQL)', () => {
     assert.deepEqual(perRound, Array(ROUNDS).fill(1), line);
     await expectDeadlocks(ROUNDS); // and the daemon sent no abort the app did not see
     // the victim's queued request got a client later and gave it straight back: nothing leaked
-    await within(5_000, 'every client back in the pool', (async () => {
-      while (pool.idleCount !== pool.totalCount || pool.waitingCount !== 0) await sleep(10);
-    })());
+    await until(STEP_MS, 'every client back in the pool', async () => (pool.idleCount === pool.totalCount && pool.waitingCount === 0 ? true : undefined));
     assert.ok(pool.totalCount <= N);
   });
 

@@ -1,9 +1,10 @@
 // No phantom aborts when clients' events reach the daemon with different
 // delays. Two SDK clients in this process share real locks on the harness
 // lock server (dd.resource(), global names). Client X talks to the daemon
-// through a proxy that holds each of its frames for 300 ms; client Y talks
-// directly. So the daemon's view of X lags reality by 300 ms while its view
-// of Y is current.
+// through a proxy that holds each of its frames for 1.5 s; client Y talks
+// directly. So the daemon's view of X lags reality by 1.5 s while its view
+// of Y is current. (The phantom needs the steps below to happen within the lag:
+// 1.5 s leaves a loaded machine ten times what they take.)
 //
 // The phantom, step by step (real time on the left, the daemon's view after):
 //   x holds B.                         y1 holds A.
@@ -11,7 +12,7 @@
 //   y1 releases A; x gets A, releases it at once (grant + release: through the proxy).
 //   y2 takes A (free now), then asks for B (x holds it): a real wait, x is running.
 // In reality there was never a cycle: when y2 took A, x no longer waited for
-// anything. But ~300 ms later the daemon receives x's "wait for A" while it
+// anything. But ~1.5 s later the daemon receives x's "wait for A" while it
 // already knows y2 holds A and waits for B, which x holds: it sees
 // x → A → y2 → B → x. The grant and release of A that dissolve it are still
 // in the proxy. The daemon must confirm before aborting: it asks both
@@ -33,12 +34,12 @@ import { takeDistributed } from '../src/distributed-lock.js';
 import { LockClient, startLockServer, type LockServer } from '../src/lock-server.js';
 import { assertSweepMissedNothing, counterBaseline, metric, requireMetrics, waitForMetrics, type MetricValues } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
-import { sleep, within } from '../src/timing.js';
+import { HOOK_TIMEOUT, STEP_MS, TEST_TIMEOUT, until, within } from '../src/timing.js';
 import { closeSdk, connectSdk, deadlockLogLines, startSweepingDaemon } from '../src/watched-session.js';
 
-const T = { timeout: 30_000 };
-const HOOK = { timeout: 20_000 };
-const DELAY_MS = 300;
+const T = TEST_TIMEOUT;
+const HOOK = HOOK_TIMEOUT;
+const DELAY_MS = 1_500;
 const ROUNDS = 3;
 const COUNTERS = [
   'deadlockd_deadlocks_detected_total',
@@ -65,7 +66,8 @@ describe('no phantom aborts with a per-client delivery delay', () => {
     proxy = await startDelayProxy({ target: daemon.url, delayMs: DELAY_MS });
     lcX = await LockClient.connect(lockServer.port);
     lcY = await LockClient.connect(lockServer.port);
-    ddX = await connectSdk(proxy.url, 'service-x');
+    // X reports at once (reportAfterMs 0), so the test can tell when its wait has left (nothing buffered)
+    ddX = await connectSdk(proxy.url, 'service-x', { reportAfterMs: 0 });
     ddY = await connectSdk(daemon.url, 'service-y');
   }, HOOK);
   after(async () => {
@@ -90,7 +92,7 @@ describe('no phantom aborts with a per-client delivery delay', () => {
     });
     await held.promise;
     const sentAt = Date.now();
-    await waitForMetrics(daemon.httpUrl, 'the daemon to see X\'s hold', (v) => metric(v, 'deadlockd_holds') > before, 10_000, logs);
+    await waitForMetrics(daemon.httpUrl, 'the daemon to see X\'s hold', (v) => metric(v, 'deadlockd_holds') > before, STEP_MS, logs);
     // not a speed assertion: a lower bound that only a delaying link satisfies
     assert.ok(Date.now() - sentAt >= DELAY_MS - 20, `seen after ${Date.now() - sentAt} ms`);
     done.fire();
@@ -137,10 +139,10 @@ describe('no phantom aborts with a per-client delivery delay', () => {
     });
     await xHoldsB.promise;
     await xWaitsForA.promise;
-    // let X's SDK flush the wait on its own (a frame of its own, into the proxy)
-    await sleep(20);
+    // X's SDK flushes the wait on its own (a frame of its own, into the proxy): nothing left buffered
+    await until(STEP_MS, "X's wait to leave its SDK", async () => (ddX.stats.bufferedEvents === 0 ? true : undefined), 1);
     y1MayRelease.fire();
-    await within(10_000, 'x to get A and release it', xReleasedA.promise, logs);
+    await within(STEP_MS, 'x to get A and release it', xReleasedA.promise, logs);
 
     const y2 = retriedTask(ddY, tallyY, 'y2', async () => {
       const a = await takeDistributed(ddY, lcY, 'A'); // free: x released it
@@ -166,11 +168,11 @@ describe('no phantom aborts with a per-client delivery delay', () => {
         const d = delta(v);
         return d.deadlockd_phantoms_avoided_total! > 0 || d.deadlockd_aborts_sent_total! > 0 || d.deadlockd_deadlocks_detected_total! > 0;
       },
-      10_000,
+      STEP_MS,
       logs,
     );
     xMayReleaseB.fire();
-    await within(15_000, 'x, y1 and y2 to finish', Promise.all([x, y1, y2]), () => `${tallyX.describe()}\n${tallyY.describe()}\n${logs()}`);
+    await within(STEP_MS, 'x, y1 and y2 to finish', Promise.all([x, y1, y2]), () => `${tallyX.describe()}\n${tallyY.describe()}\n${logs()}`);
 
     assert.deepEqual(steps, ['y1 released A', 'x got A', 'x released A', 'y2 got A', 'y2 got B']);
     assert.equal(tallyX.count, 0, `client X saw a DeadlockError:\n${tallyX.describe()}`);
@@ -206,8 +208,7 @@ describe('no phantom aborts with a per-client delivery delay', () => {
             h1();
           }
         });
-      await within(
-        20_000,
+      await within(STEP_MS,
         `round ${r}: the crossed lockers to finish`,
         Promise.all([crossed(ddX, lcX, tallyX, 'x: A then B', 'A', 'B'), crossed(ddY, lcY, tallyY, 'y: B then A', 'B', 'A')]),
         () => `${tallyX.describe()}\n${tallyY.describe()}\n${logs()}`,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, describeService, repoRoot, runService, startDaemon, type Daemon } from '../src/harness.js';
+import { TEST_TIMEOUT } from '../src/timing.js';
 
 let daemon: Daemon | undefined;
 before(async () => {
@@ -22,13 +23,13 @@ test('README shows examples/src/quickstart.ts verbatim as its first code block a
   assert.equal(blocks[0], source.slice(0, source.indexOf('await dd.close();') + 'await dd.close();\n'.length));
 });
 
-test('the quickstart runs against a real daemon', { timeout: 30_000 }, async () => {
+test('the quickstart runs against a real daemon', TEST_TIMEOUT, async () => {
   const r = await runService(example('quickstart'), [], { DEADLOCKD_URL: daemon!.url });
   assert.equal(r.code, 0, describeService('quickstart', r));
   assert.match(r.stdout, /quickstart done/);
 });
 
-test('the transfer example catches its deadlock, retries, and conserves money', { timeout: 30_000 }, async () => {
+test('the transfer example catches its deadlock, retries, and conserves money', TEST_TIMEOUT, async () => {
   const r = await runService(example('transfer-deadlock'), [], { DEADLOCKD_URL: daemon!.url });
   assert.equal(r.code, 0, describeService('transfer-deadlock', r));
   assert.match(r.stdout, /deadlock detected \(DL-/);

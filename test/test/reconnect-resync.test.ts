@@ -12,10 +12,10 @@ import { cleanup, startDaemon, type Daemon } from '../src/harness.js';
 import { takeDistributed } from '../src/distributed-lock.js';
 import { LockClient, startLockServer, type LockServer } from '../src/lock-server.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
-import { sleep, within } from '../src/timing.js';
+import { CONNECT_TIMEOUT_MS, sleep, STEP_MS, TEST_TIMEOUT, until, within } from '../src/timing.js';
 import { closeSdk } from '../src/watched-session.js';
 
-const T = { timeout: 60_000 };
+const T = TEST_TIMEOUT;
 const FAST_RECONNECT = { minDelayMs: 20, maxDelayMs: 100 };
 
 describe('reconnect and resync: a deadlock that formed while the daemon was down', () => {
@@ -39,7 +39,7 @@ describe('reconnect and resync: a deadlock that formed while the daemon was down
     const sdk = async (service: string) => {
       const w: string[] = [];
       warnings.set(service, w);
-      const dd = await connect({ url: daemon.url, service, reconnect: FAST_RECONNECT, logger: { warn: (m: string) => w.push(m) } });
+      const dd = await connect({ url: daemon.url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: FAST_RECONNECT, logger: { warn: (m: string) => w.push(m) } });
       clients.push(dd);
       assert.ok(dd.connected, `${service} connected`);
       const locks = await LockClient.connect(lockServer.port);
@@ -50,9 +50,7 @@ describe('reconnect and resync: a deadlock that formed while the daemon was down
     const b = await sdk('svc-b');
 
     await daemon.kill9();
-    await within(5_000, 'both SDKs to notice the daemon is gone', (async () => {
-      while (a.dd.connected || b.dd.connected) await sleep(10);
-    })());
+    await until(STEP_MS, 'both SDKs to notice the daemon is gone', async () => (a.dd.connected || b.dd.connected ? undefined : true));
 
     // the deadlock forms while nobody watches: a holds x and waits for y, b holds y and waits for x
     const tally = new DeadlockTally();
@@ -72,13 +70,16 @@ describe('reconnect and resync: a deadlock that formed while the daemon was down
         }
       });
     const done = Promise.all([transfer(a, 'a', 'acct:x', 'acct:y'), transfer(b, 'b', 'acct:y', 'acct:x')]);
-    await sleep(300); // really stuck: nothing can resolve this without a daemon
+    // really stuck: each side holds its first lock and waits for its second (nothing can resolve
+    // this without a daemon)
+    await until(STEP_MS, 'both sides to hold one lock and wait for the other', async () =>
+      a.dd.stats.liveRecords === 2 && b.dd.stats.liveRecords === 2 ? true : undefined);
     assert.equal(tally.count, 0);
 
     // a new daemon on the same port; the SDKs find it and resync. Its tiny frame limit makes each
     // snapshot go in several parts, which the daemon must apply together.
     daemon = await startDaemon(['--port', String(port), '--max-events-per-frame', '2']);
-    await within(15_000, 'the snapshots to rebuild the deadlock and the retry to complete both transfers', done, () => `${tally.describe()}\n${daemon.logs()}`);
+    await within(STEP_MS, 'the snapshots to rebuild the deadlock and the retry to complete both transfers', done, () => `${tally.describe()}\n${daemon.logs()}`);
     const line = `reconnect/resync: DeadlockErrors after the restart: ${tally.count}`;
     t.diagnostic(line);
     console.log(line);
@@ -136,7 +137,7 @@ describe('fail-open: no daemon at all', () => {
         );
         assert.equal(order.length, 50);
       }
-      await sleep(100); // more reconnect attempts
+      await sleep(100); // an observation window (not a synchronisation): more reconnect attempts fail
       gc();
       const grown = process.memoryUsage().heapUsed - heapBefore;
       const stats = dd.stats;

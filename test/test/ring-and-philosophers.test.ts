@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { runCycleRound, type CycleMember } from '../src/cycle-round.js';
 import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
 import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
-import { within } from '../src/timing.js';
+import { STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 
-const T = { timeout: 30_000 };
+const T = TEST_TIMEOUT;
 const ROUNDS = 5;
 
 describe('scenarios 2/3: rings of locks, one service', () => {
@@ -27,7 +27,7 @@ describe('scenarios 2/3: rings of locks, one service', () => {
     const ids: string[] = [];
     let completed = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      const outcome = await within(20_000, `${label} round ${r} to finish`, runCycleRound(s.dd, members, r), () => s.daemon.logs());
+      const outcome = await within(STEP_MS, `${label} round ${r} to finish`, runCycleRound(s.dd, members, r), () => s.daemon.logs());
       perRound.push(outcome.deadlocks.length);
       ids.push(...outcome.deadlocks.map((e) => e.deadlockId));
       completed += outcome.completed;

@@ -10,11 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertSweepMissedNothing, counterBaseline, metric, requireMetrics, waitForMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
-import { sleep, within } from '../src/timing.js';
+import { HOOK_TIMEOUT, sleep, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 import { deadlockLogLines, startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 
-const T = { timeout: 30_000 };
-const HOOK = { timeout: 20_000 };
+const T = TEST_TIMEOUT;
+const HOOK = HOOK_TIMEOUT;
 const ROUNDS = 3;
 const COUNTERS = ['deadlockd_deadlocks_detected_total', 'deadlockd_aborts_sent_total', 'deadlockd_deadlocks_unresolvable_total'] as const;
 
@@ -79,7 +79,7 @@ describe('scenario 5: a cycle through a pool that a running holder breaks is not
         hm.release();
       }
     });
-    await within(20_000, `round ${r}: T1, T2, T3 to finish`, Promise.all([t1, t2, t3]), () => `${tally.describe()}\n${s.daemon.logs()}`);
+    await within(STEP_MS, `round ${r}: T1, T2, T3 to finish`, Promise.all([t1, t2, t3]), () => `${tally.describe()}\n${s.daemon.logs()}`);
     return done;
   }
 

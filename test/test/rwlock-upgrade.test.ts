@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { Barrier } from '../src/barrier.js';
 import { assertSweepMissedNothing, deadlockCounters, metric, waitForMetrics } from '../src/prom-metrics.js';
 import { DeadlockTally, retriedTask } from '../src/retried-task.js';
-import { within } from '../src/timing.js';
+import { HOOK_TIMEOUT, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 import { deadlockLogLines, startWatchedSession, type WatchedSession } from '../src/watched-session.js';
 
-const T = { timeout: 30_000 };
-const HOOK = { timeout: 20_000 };
+const T = TEST_TIMEOUT;
+const HOOK = HOOK_TIMEOUT;
 const ROUNDS = 5;
 const READERS = 200;
 
@@ -40,8 +40,7 @@ describe('scenario 8: rwlock upgrade', () => {
     let waitsWhileAllHeld: number | undefined;
     let maxInside = 0;
     let inside = 0;
-    await within(
-      15_000,
+    await within(STEP_MS,
       `${READERS} shared holders to be inside together`,
       Promise.all(
         Array.from({ length: READERS }, (_, i) =>
@@ -98,8 +97,7 @@ describe('scenario 8: rwlock upgrade', () => {
             read.release();
           }
         });
-      await within(
-        20_000,
+      await within(STEP_MS,
         `round ${r}: both upgraders to finish`,
         Promise.all([upgrader('upgrader A'), upgrader('upgrader B')]),
         () => `${tally.describe()}\n${s.daemon.logs()}`,

@@ -17,6 +17,7 @@ import { LockClient } from '../src/lock-server.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
 import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
 import { startSweepingDaemon } from '../src/watched-session.js';
+import { TEST_TIMEOUT } from '../src/timing.js';
 
 const ROUNDS = 5;
 
@@ -37,7 +38,7 @@ describe('scenario 1/7: transfers across two processes on a shared lock service'
     await cleanup(daemon, lockServer);
   });
 
-  test('both finish, exactly the expected money moved, one process aborted per deadlock', { timeout: 30_000 }, async () => {
+  test('both finish, exactly the expected money moved, one process aborted per deadlock', TEST_TIMEOUT, async () => {
     const ledger = await LockClient.connect(lockServer.port);
     const expectDeadlocks = await deadlockCounters(daemon.httpUrl);
     try {
@@ -78,5 +79,5 @@ describe('scenario 1/7: transfers across two processes on a shared lock service'
     }
   });
 
-  test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
+  test('the safety-net sweep found nothing the incremental detection missed', TEST_TIMEOUT, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { runCycleRound } from '../src/cycle-round.js';
 import { assertSweepMissedNothing, deadlockCounters } from '../src/prom-metrics.js';
 import { startWatchedSession, type WatchedSession } from '../src/watched-session.js';
-import { within } from '../src/timing.js';
+import { STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 
 const ROUNDS = 20;
 
@@ -19,7 +19,7 @@ describe('scenario 1: transfer lock-order inversion, one service', () => {
     await s?.close();
   });
 
-  test('opposite transfers deadlock, one is aborted per deadlock, retries finish, money is conserved', { timeout: 30_000 }, async () => {
+  test('opposite transfers deadlock, one is aborted per deadlock, retries finish, money is conserved', TEST_TIMEOUT, async () => {
     const { dd } = s;
     const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     const balances = new Map([
@@ -44,8 +44,7 @@ describe('scenario 1: transfer lock-order inversion, one service', () => {
     const ids: string[] = [];
     let completed = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      const outcome = await within(
-        20_000,
+      const outcome = await within(STEP_MS,
         `round ${r} of opposite transfers to finish`,
         runCycleRound(
           dd,
@@ -73,5 +72,5 @@ describe('scenario 1: transfer lock-order inversion, one service', () => {
     assert.equal(balances.get('b'), 1_000 + 7 * ROUNDS - 3 * ROUNDS);
   });
 
-  test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(s.daemon.httpUrl, () => s.daemon.logs()));
+  test('the safety-net sweep found nothing the incremental detection missed', TEST_TIMEOUT, () => assertSweepMissedNothing(s.daemon.httpUrl, () => s.daemon.logs()));
 });

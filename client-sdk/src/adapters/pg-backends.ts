@@ -94,7 +94,7 @@ export class PoolBackends {
     const slot = this.slotOf(client);
     const identity = await slot.identity;
     if (identity === null || slot.checkout !== null) return;
-    const rec = new Rec('hold', owner, slot.connection, null, undefined, undefined, undefined, Date.now(), performance.now(), null);
+    const rec = new Rec({ kind: 'hold', owner, resource: slot.connection, mode: undefined, units: undefined });
     slot.checkout = rec;
     this.rt.reporter.begin(rec);
   }
@@ -130,7 +130,7 @@ export class PoolBackends {
     const rt = this.rt;
     const owner = rt.owners.current();
     const waitId = rt.newWaitId();
-    const rec = new Rec('wait', owner, slot.statement, null, undefined, undefined, waitId, Date.now(), performance.now(), rt.captureSite(caller));
+    const rec = new Rec({ kind: 'wait', owner, resource: slot.statement, mode: undefined, units: undefined, waitId, site: rt.captureSite(caller) });
     let ended = false;
     const end = (): void => {
       if (ended) return;

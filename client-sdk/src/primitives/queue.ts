@@ -66,16 +66,15 @@ export abstract class QueuedPrimitive implements ReportedResource {
     if (owner.held.length > 0) rt.order.asked(owner, this, caller);
     if (this.grantNow(owner, req)) {
       // the cheap path: no stack, no wait id; reported only if it outlives reportAfterMs
-      const rec = new Rec('hold', owner, this, null, req.mode, req.units, undefined, Date.now(), performance.now(), null);
+      const rec = new Rec({ kind: 'hold', owner, resource: this, mode: req.mode, units: req.units });
       this.take(rec);
       rt.order.took(rec);
       rt.reporter.begin(rec);
       return Promise.resolve(this.held(rec));
     }
-    const rec = new Rec(
-      'wait', owner, this, null, req.mode, req.units,
-      rt.newWaitId(), Date.now(), performance.now(), rt.captureSite(caller),
-    );
+    const rec = new Rec({
+      kind: 'wait', owner, resource: this, mode: req.mode, units: req.units, waitId: rt.newWaitId(), site: rt.captureSite(caller),
+    });
     rt.reporter.begin(rec);
     const w = new Waiter<Held>(rt, rec, `${this.describe()}`, opts, (x) => {
       this.dequeue(x);
@@ -83,6 +82,28 @@ export abstract class QueuedPrimitive implements ReportedResource {
     });
     this.enqueue(w, req);
     return w.promise;
+  }
+
+  /**
+   * The daemon's `reorder` frame: these pending waits (by wait id) go to the front of the
+   * queue, in this order, to resolve a deadlock without an abort; ids not pending here are
+   * skipped. Then grant from the head as usual. Returns how many waits moved.
+   */
+  moveToFront(waitIds: readonly string[]): number {
+    const byId = new Map<string, Waiter<Held>>();
+    for (const w of this.queue) if (w.rec.waitId !== undefined) byId.set(w.rec.waitId, w);
+    const moved: Waiter<Held>[] = [];
+    for (const id of waitIds) {
+      const w = byId.get(id);
+      if (w !== undefined && !moved.includes(w)) moved.push(w);
+    }
+    if (moved.length === 0) return 0;
+    const rest = [...this.queue].filter((w) => !moved.includes(w));
+    this.queue.clear();
+    for (const w of moved) this.queue.add(w);
+    for (const w of rest) this.queue.add(w);
+    this.grantWaiting();
+    return moved.length;
   }
 
   /** Grant waiters from the head of the queue while they fit; stop at the first that does not (FIFO). */

@@ -1,83 +1,23 @@
-// Deadlock detection
-// ==================
-//
-// The graph. Owners (tasks, requests, transactions) hold units of resources
-// and wait for units of resources (model.ts explains how mutexes, rwlocks,
-// semaphores and "wait for task T to end" all become counted resources). An
-// owner W is *blocked by* owner H when W waits for a resource R and either
-//   - H holds units of R and W's request does not fit in R's free units
-//     (a "hard" edge, as in PostgreSQL), or
-//   - R grants in FIFO order and H's wait on R is queued ahead of W's
-//     (a "soft" edge: FIFO will not serve W before H).
-//
-// When. A deadlock can only come into being on two kinds of event. (a) An
-// edge is added: a new wait. The search starts from its owner: any new
-// deadlock contains it (before the event it had no such out-edge, so it could
-// not have been on a cycle through it) — PostgreSQL's "the process that closes
-// the cycle finds it", minus the deadlock_timeout wait: we search at once,
-// because the search below is cheap. (b) Fewer units are left for a
-// resource's waiters: a capacity decrease, a hold reported late, a grant to an
-// owner still blocked elsewhere. With counted resources that can turn a cycle
-// that already existed into a deadlock without any new edge (a waiter holding
-// one unit of a pool, asking for one more, while the last free unit goes to an
-// owner stuck elsewhere), so the search starts from the taker and from the
-// resource's waiters that can be on a cycle at all (graph.ts, unitsTaken).
-// Releases, cancellations and task ends only remove edges and free units.
-//
-// Step 1, the cycle filter. A deadlock needs a cycle through the new waiter,
-// so first a depth-first walk over "waits for R → holders of R" looks for a
-// way back to it. Only the part reachable from the waiter is visited, each
-// owner and resource once (epoch stamps, no allocation per visit). FIFO
-// queues add the soft edges, but a waiter queued ahead whose ONLY wait is R
-// leads nowhere new (its one out-edge is R itself), so the walk looks only at
-// the queue's few owners that wait for something else too (Resource
-// .multiWaiters). That keeps a hot lock with thousands of waiters as cheap as
-// one with ten. No cycle: no deadlock, done — the common case.
-//
-// Step 2, the reduction. A cycle is NOT proof once counted resources are in
-// it: a task waiting for a pool is freed when ANY holder returns a unit, and
-// a running holder will. So on a cycle, the engine takes the owners reachable
-// from the waiter (with every holder and FIFO queue-mate of the resources on
-// the way) and runs Holt's reduction on them (reduction.ts): owners that can
-// proceed are assumed to finish and return their units; those that never can
-// are deadlocked. If the waiter can proceed, the cycle is one that a running
-// owner will break (scenario 5 of SCENARIOS.md), and nobody is aborted.
-//
-// Members. The deadlock's members are the stuck owners on a cycle with the
-// waiter: its strongly connected component in the blocked-by graph among the
-// stuck owners (a task re-locking its own mutex is a component of one with an
-// edge to itself). Other stuck owners only queue behind the deadlock.
-//
-// Deadlocks behind deadlocks. One search can find several components, and
-// one may be stuck only because another is (it waits for units a member of
-// the other holds). Components come sinks first; once one has victims, the
-// rest are judged as if those victims had unwound, and one that would then
-// proceed is not reported: aborting it too would be an abort more than needed.
-// Behind an unresolvable deadlock, a stuck component is reported on its own.
-//
-// Victims. A member is a candidate when its owner allows aborts; in a strongly
-// connected component every member blocks another member, so aborting any of
-// them frees something someone in the cycle needs. Candidates are ordered by
-// the configured criteria (default: lowest priority, fewest holds, youngest,
-// the waiter that closed the cycle). The engine picks the first, re-runs the
-// reduction as if that owner had given everything back, and picks another only
-// if members are still stuck — the fewest aborts that resolve the deadlock. If
-// no set of candidates resolves it, nobody is aborted and the deadlock is
-// reported as unresolvable.
-//
-// Aborts in flight. Waits the daemon has already asked a client to abort are
-// treated as gone (their owners will unwind), so a deadlock being resolved is
-// not found again while the abort travels.
-import { EXCLUSIVE, type Owner, type Resource, type Wait } from './model.js';
+// Deadlock detection: the cycle filter (step 1), the reduction (step 2, in
+// reduction.ts), the members, deadlocks behind deadlocks, and the victims.
+// README.md in this directory explains the model, when a search runs and why
+// no deadlock is missed, and each step; this file follows its sections.
+import type { Owner, Resource, Wait } from './model.js';
 import { reduce, type ReductionResult } from './reduction.js';
 import { stronglyConnected } from './scc.js';
 import type { VictimCriterion } from './types.js';
 
-export interface BlockEdge {
+interface BlockEdge {
   from: Owner;
   to: Owner;
   wait: Wait;
   kind: 'hard' | 'soft';
+}
+
+/** Move `waits` to the front of `resource`'s FIFO queue, in this order. */
+interface QueueMove {
+  resource: Resource;
+  waits: Wait[];
 }
 
 export interface FoundDeadlock {
@@ -87,8 +27,10 @@ export interface FoundDeadlock {
   edges: BlockEdge[];
   /** one entry per wait to abort: every blocked wait of each victim owner */
   victims: { owner: Owner; wait: Wait; reason: string }[];
-  /** owners stuck behind the deadlock without being on its cycle */
-  blockedBehind: Owner[];
+  /** members on the cycle only through soft edges, holding nothing it needs (reported apart) */
+  queued: Owner[];
+  /** queue moves: alone (no victims) they resolve it; with victims, they hand the victims' units on */
+  reorders: QueueMove[];
   closer: Owner | undefined;
 }
 
@@ -108,7 +50,7 @@ function fifoQueuesOf(start: Owner): Resource[] | undefined {
 }
 
 /** Step 1: is there a path of blocked-by edges from `start` back to itself? */
-export function cycleThrough(start: Owner): boolean {
+function cycleThrough(start: Owner): boolean {
   const stamp = ++epoch;
   const startQueues = fifoQueuesOf(start);
   const stack: Owner[] = [start];
@@ -145,7 +87,7 @@ export function cycleThrough(start: Owner): boolean {
  * instead of one walk per start (a batch of N waits along a chain would
  * otherwise cost N²). Returns the starts that lie on a cycle.
  */
-export function startsOnCycles(starts: Owner[]): Owner[] {
+function startsOnCycles(starts: Owner[]): Owner[] {
   if (starts.length === 1) return cycleThrough(starts[0] as Owner) ? starts : [];
   // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
   // queued ahead of it. One edge to the NEAREST start ahead stands for all of
@@ -185,7 +127,7 @@ export function startsOnCycles(starts: Owner[]): Owner[] {
 }
 
 /** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
-export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
+function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
   const scope = new Set<Owner>();
   const seen = new Set<Resource>();
   const stack: Owner[] = [];
@@ -207,7 +149,7 @@ export function scopeFrom(starts: Iterable<Owner>): Set<Owner> {
 }
 
 /** Blocked-by edges among stuck owners, after a reduction. */
-export function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
+function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
   const edges: BlockEdge[] = [];
   for (const w of o.liveWaits()) {
     if (red.grantedInSim.has(w)) continue;
@@ -240,7 +182,7 @@ function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefi
   return cache.get(w);
 }
 
-export function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
+function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
   const out: Wait[] = [];
   for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out.push(w);
   return out;
@@ -291,18 +233,134 @@ export function findDeadlocks(
     const members = comp.sort((a, b) => a.key.localeCompare(b.key));
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
-    const behind = [...red.stuck].filter((o) => !inComp.has(o));
-    const victims = chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
-    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, closer });
-    if (victims.length > 0) {
+    // A soft deadlock that a queue reordering resolves costs no abort (PostgreSQL's rule).
+    const reorder = reorderPlan(members, memberEdges, scope, red, unwinding);
+    const victims = reorder ? [] : chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
+    const reorders = reorder ?? handoffPlan(members, victims, scope, red, unwinding);
+    const needed = holdersOfNeeds(members, red);
+    for (const v of victims) needed.add(v.owner);
+    const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
+    found.push({ members, waits, edges: memberEdges, victims, queued, reorders, closer });
+    if (victims.length > 0 || reorder) {
       for (const v of victims) unwinding.add(v.owner);
+      // a reordered component proceeds: for the components after it, its members unwind too
+      if (reorder) for (const m of members) unwinding.add(m);
       now = reduce(scope, unwinding);
     }
   }
   return found;
 }
 
+// ---- reordering -------------------------------------------------------------
+
+/** how many soft edges a reorder search tries (each costs one reduction) */
+const REORDER_TRIALS = 32;
+
+/** A FIFO queue the daemon may reorder: process-local, of a client that applies `reorder` frames. */
+function reorderable(r: Resource, by: Owner): boolean {
+  return r.fifo && !r.global && r.kind !== 'task' && by.client.info.reorder === true;
+}
+
+const withMove = (front: ReadonlyMap<Resource, readonly Wait[]>, w: Wait): Map<Resource, Wait[]> => {
+  const next = new Map<Resource, Wait[]>([...front].map(([r, ws]) => [r, [...ws]]));
+  const list = next.get(w.resource) ?? [];
+  if (!list.includes(w)) list.push(w);
+  next.set(w.resource, list);
+  return next;
+};
+
+const isSubset = <T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean => {
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+};
+
+/**
+ * PostgreSQL's soft-deadlock resolution (lmgr README, "Deadlock detection algorithm"): a
+ * member blocked only because FIFO queues it behind a stuck waiter (a soft edge) may be moved
+ * ahead of it. Moves are tried one soft edge at a time, each waiter to the front of its queue;
+ * a move is kept when it leaves fewer members stuck and makes nobody stuck who was not. Done
+ * when no member is stuck: the plan, and nobody is aborted. (PostgreSQL searches the
+ * orderings of a queue exhaustively by topological sort; moving to the front one wait at a
+ * time finds its answers for the specs it tests, see test/test/pg-isolation-deadlocks.test.ts.)
+ */
+function reorderPlan(
+  members: Owner[],
+  edges: BlockEdge[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  unwinding: ReadonlySet<Owner>,
+): QueueMove[] | undefined {
+  const soft = edges.filter((e) => e.kind === 'soft' && reorderable(e.wait.resource, e.from) && !e.wait.resource.upgrades.has(e.wait));
+  if (soft.length === 0) return undefined;
+  let front = new Map<Resource, Wait[]>();
+  const stuckMembers = (x: ReductionResult) => members.filter((m) => x.stuck.has(m)).length;
+  let best = stuckMembers(unwinding.size > 0 ? reduce(scope, unwinding) : red);
+  for (const e of soft.slice(0, REORDER_TRIALS)) {
+    const next = withMove(front, e.wait);
+    const again = reduce(scope, unwinding, next);
+    if (!isSubset(again.stuck, red.stuck)) continue; // it would strand someone else
+    const n = stuckMembers(again);
+    if (n >= best) continue;
+    front = next;
+    best = n;
+    if (n === 0) return [...front].map(([resource, waits]) => ({ resource, waits }));
+  }
+  return undefined;
+}
+
+/**
+ * With victims chosen: what each victim gives back goes first to the members of the cycle
+ * that wait for it, not to owners queued ahead of them that hold nothing it needs. Without
+ * this, two opposite transfers behind a queue of 200 hand the victim's lock to the next of
+ * the 200, which closes the same cycle again with the survivor, and so on (issue 8). The
+ * moves are kept only if, with the victims unwound, nobody ends up stuck who would not be.
+ */
+function handoffPlan(
+  members: Owner[],
+  victims: { owner: Owner }[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  unwinding: ReadonlySet<Owner>,
+): QueueMove[] {
+  if (victims.length === 0) return [];
+  const gone = new Set<Owner>([...unwinding, ...victims.map((v) => v.owner)]);
+  const needs = holdersOfNeeds(members, red);
+  const moves = new Map<Resource, Wait[]>();
+  for (const v of gone) {
+    if (!victims.some((x) => x.owner === v)) continue;
+    for (const h of v.allHolds()) {
+      const r = h.resource;
+      if (!reorderable(r, v) || moves.has(r)) continue;
+      const waits: Wait[] = [];
+      let ahead = false;
+      for (const w of r.inGrantOrder()) {
+        if (w.aborting || gone.has(w.owner) || red.grantedInSim.has(w) || !red.stuck.has(w.owner)) continue;
+        if (members.includes(w.owner) && needs.has(w.owner)) waits.push(w);
+        else if (waits.length === 0) ahead = true; // someone else would be served first
+      }
+      if (waits.length > 0 && ahead) moves.set(r, waits);
+    }
+  }
+  if (moves.size === 0) return [];
+  const base = reduce(scope, gone);
+  const moved = reduce(scope, gone, moves);
+  if (!isSubset(moved.stuck, base.stuck)) return [];
+  return [...moves].map(([resource, waits]) => ({ resource, waits }));
+}
+
 // ---- victims ----------------------------------------------------------------
+
+/**
+ * Members that hold units of a resource some member is blocked on: the only owners whose
+ * abort gives back something the deadlock needs (see "Victims" in the header).
+ */
+function holdersOfNeeds(members: Owner[], red: ReductionResult): Set<Owner> {
+  const needed = new Set<Resource>();
+  for (const m of members) for (const w of blockedWaits(m, red)) needed.add(w.resource);
+  const out = new Set<Owner>();
+  for (const m of members) for (const h of m.allHolds()) if (needed.has(h.resource)) out.add(m);
+  return out;
+}
 
 function chooseVictims(
   members: Owner[],
@@ -316,7 +374,28 @@ function chooseVictims(
   /** owners that missed a deadline of this deadlock (book.ts): never its victims */
   unabortable: ((o: Owner) => boolean) | undefined,
 ): { owner: Owner; wait: Wait; reason: string }[] {
-  const abortable = (m: Owner): boolean => m.abortable && !unabortable?.(m);
+  const eligible = (m: Owner) => m.abortable && !unabortable?.(m) && blockedWaits(m, red).length > 0;
+  // First among the members that hold what the deadlock needs; only if no set of them
+  // resolves it (they cannot be aborted), among every member.
+  const needed = holdersOfNeeds(members, red);
+  const first = members.filter((m) => needed.has(m) && eligible(m));
+  const found = victimsAmong(first, members, scope, red, order, closer, edges, unwinding);
+  if (found.length > 0 || first.length === members.filter(eligible).length) return found;
+  return victimsAmong(members.filter(eligible), members, scope, red, order, closer, edges, unwinding);
+}
+
+function victimsAmong(
+  pool0: Owner[],
+  members: Owner[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  order: VictimCriterion[],
+  closer: Owner | undefined,
+  edges: BlockEdge[],
+  unwinding: ReadonlySet<Owner>,
+): { owner: Owner; wait: Wait; reason: string }[] {
+  if (pool0.length === 0) return [];
+  const inPool = new Set(pool0);
   const victims: { owner: Owner; wait: Wait; reason: string }[] = [];
   // A victim gives up every wait it is blocked in (the reduction assumes it
   // unwinds and finishes); the first is the one that puts it on the cycle.
@@ -328,9 +407,7 @@ function chooseVictims(
   };
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
-  const ordered = members
-    .filter((m) => abortable(m) && blockedWaits(m, red).length > 0)
-    .sort((a, b) => compareVictims(a, b, order, closer));
+  const ordered = [...pool0].sort((a, b) => compareVictims(a, b, order, closer));
   for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
     const again = reduce(scope, new Set([...unwinding, v]));
     if (members.every((m) => !again.stuck.has(m))) {
@@ -342,8 +419,8 @@ function chooseVictims(
   const finished = new Set<Owner>(unwinding);
   let stillStuck = members;
   for (;;) {
-    const pool = stillStuck.filter((m) => abortable(m) && !finished.has(m) && blockedWaits(m, red).length > 0);
-    if (pool.length === 0) return []; // no set of aborts resolves it: report, abort nobody
+    const pool = stillStuck.filter((m) => inPool.has(m) && !finished.has(m));
+    if (pool.length === 0) return []; // no set of aborts from this pool resolves it
     pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).
@@ -401,4 +478,3 @@ function victimReason(v: Owner, pool: Owner[], order: VictimCriterion[], closer:
   return 'tie broken by owner id';
 }
 
-export { EXCLUSIVE };

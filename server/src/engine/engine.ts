@@ -1,7 +1,7 @@
-// The detection engine of one namespace: the graph (graph.ts), the search
-// (detect.ts, whose header explains the algorithm), and the bookkeeping of
-// deadlocks that were found and are being resolved. Pure: no I/O, no timers;
-// the clock and the id generator are injected.
+// The detection engine of one namespace: the graph (graph.ts) and the search
+// (detect.ts); README.md in this directory explains the algorithm. It returns
+// what it found; the deadlock book (book.ts) holds it from there. Pure: no
+// I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph } from './graph.js';
@@ -14,6 +14,7 @@ import {
   type ClientId,
   type ClientInfo,
   type Deadlock,
+  type EngineLimits,
   type EngineOptions,
   type EventError,
   type EngineStats,
@@ -51,6 +52,7 @@ export class Engine {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly victimOrder: VictimCriterion[];
+  private readonly limits: EngineLimits;
   /** marked member waits that ended since the last result was taken */
   private ended: Wait[] = [];
 
@@ -59,7 +61,8 @@ export class Engine {
     this.now = opts.now ?? Date.now;
     this.newId = opts.newDeadlockId ?? defaultId;
     this.victimOrder = opts.victimOrder ?? DEFAULT_VICTIM_ORDER;
-    this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => {
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...opts.limits };
+    this.graph = new Graph(this.limits, this.now, (w) => {
       // nearly every wait is no deadlock's member: no allocation on the grant/cancel path
       if (w.deadlocks !== undefined) this.ended.push(w);
     });
@@ -128,6 +131,20 @@ export class Engine {
       if (o) owners.push(o);
     }
     return this.detect(owners, unabortable);
+  }
+
+  /**
+   * A deadlock's queue moves, applied to the engine's view as the owning client applies its
+   * `reorder` frames (moved waits first, in order; ids no longer pending are skipped).
+   */
+  applyReorders(d: Deadlock): void {
+    for (const m of d.reorders) {
+      const c = this.graph.clients.get(m.client);
+      const r = c?.resources.get(m.resource);
+      if (!c || !r) continue;
+      const waits = m.waits.map((id) => c.waits.get(id)).filter((w): w is Wait => w !== undefined && w.resource === r);
+      this.graph.moveToFront(r, waits);
+    }
   }
 
   /** The model object of a pending wait, if it still pends. */
@@ -215,7 +232,8 @@ export class Engine {
       waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
       clients: unique(f.members.map((o) => o.client.info.id)),
-      report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
+      reorders: f.reorders.map((m) => ({ client: m.waits[0]!.owner.client.info.id, resource: m.resource.name, waits: m.waits.map((w) => w.id) })),
+      report: buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits),
     };
     return { deadlock, waits: f.waits };
   }

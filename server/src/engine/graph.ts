@@ -1,12 +1,9 @@
 // Applies client events to the wait-for graph. Validation happens before any
 // change, so an event that fails leaves the graph exactly as it was.
 //
-// Each mutation also says whether it can have created a deadlock, and from
-// which owners a search must start (see detect.ts): a new wait (from its
-// owner); fewer units left for a resource's waiters — a capacity decrease, a
-// hold reported late, a grant to an owner still waiting elsewhere — (from the
-// taker and the waiters that can be on a cycle, see unitsTaken). Releases,
-// cancellations and ends only ever remove edges, so they never need a search.
+// Each mutation that can create a deadlock adds the owners a search must start
+// from to `starts`; which events those are, and why the others need no search,
+// is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
 import { emptySet, writable } from './empty.js';
@@ -119,6 +116,8 @@ export class Graph {
     if (!o) {
       if (c.owners.size >= this.limits.maxOwnersPerClient)
         reject('LIMIT_EXCEEDED', `client has ${c.owners.size} owners (maxOwnersPerClient)`);
+      if (this.ownerCount >= this.limits.maxOwnersPerNamespace)
+        reject('LIMIT_EXCEEDED', `namespace has ${this.ownerCount} owners (maxOwnersPerNamespace)`);
       o = new Owner(c, id, this.now());
       c.owners.set(id, o);
       this.ownerCount++;
@@ -183,6 +182,8 @@ export class Graph {
       reject('LIMIT_EXCEEDED', `client declared ${c.resources.size} resources (maxResourcesPerClient)`);
     if (global && this.globals.size >= this.limits.maxGlobalResources)
       reject('LIMIT_EXCEEDED', `namespace has ${this.globals.size} shared resources (maxGlobalResources)`);
+    if (this.localResourceCount + this.globals.size >= this.limits.maxResourcesPerNamespace)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.localResourceCount + this.globals.size} resources (maxResourcesPerNamespace)`);
     // The order of waits that reach us from different clients is not the order
     // the real lock will grant them in, so shared resources are never FIFO here.
     const fifo = global ? false : (e.fifo ?? true);
@@ -251,6 +252,8 @@ export class Graph {
       reject('BAD_REQUEST_SIZE', 'a wait names exactly one of `resource` or `task`');
     if (c.waits.size >= this.limits.maxWaitsPerClient)
       reject('LIMIT_EXCEEDED', `client has ${c.waits.size} pending waits (maxWaitsPerClient)`);
+    if (this.waitCount >= this.limits.maxWaitsPerNamespace)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.waitCount} pending waits (maxWaitsPerNamespace)`);
     let r: Resource;
     if (e.task !== undefined) {
       const t = c.owners.get(e.task) ?? reject('UNKNOWN_OWNER', `task '${e.task}' is not a known owner`);
@@ -296,6 +299,16 @@ export class Graph {
     if (r.global) this.maybeDropGlobal(r);
   }
 
+  /** A reorder plan applied: these pending waits of r go to the front of its queue, in order. */
+  moveToFront(r: Resource, waits: readonly Wait[]): void {
+    const moved = waits.filter((w) => r.queue.has(w));
+    if (moved.length === 0) return;
+    const skip = new Set(moved);
+    const q = new Set<Wait>(moved);
+    for (const w of r.queue) if (!skip.has(w)) q.add(w);
+    r.queue = q;
+  }
+
   // ---- holds ----------------------------------------------------------------
 
   private reportHold(c: ClientState, e: HoldEvent, starts: Owner[]): void {
@@ -311,13 +324,9 @@ export class Graph {
   }
 
   /**
-   * Fewer units of r are left for its waiters: a capacity decrease, a hold learned late, a grant
-   * to an owner still blocked elsewhere. A new cycle through the taker (if it waits) can form; and
-   * a cycle through r that was no deadlock while those units were free can become one WITHOUT
-   * passing through the taker (a waiter that holds r's other units, or something r's holders
-   * wait for). So the search also starts from r's waiters that can be on a cycle at all: those
-   * that hold something (a hard edge ends at a holder) and those queued elsewhere too (a soft
-   * edge starts at a queued owner). The plain waiters of a hot lock are neither.
+   * Fewer units of r are left for its waiters: the search starts from the taker (if it waits) and
+   * from r's waiters that hold something or wait elsewhere too. README.md ("When detection runs")
+   * says why those starts find every deadlock this can create.
    */
   private unitsTaken(taker: Owner | undefined, r: Resource, starts: Owner[]): void {
     if (r.queue.size === 0) return;
@@ -328,12 +337,17 @@ export class Graph {
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
     const h = o.holdOn(r);
     if (h) {
-      h.units = Math.min(h.units + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
-      r.held += units;
+      // r.held moves by what the hold really grew: an exclusive hold reported on top of a
+      // shared one is capped at EXCLUSIVE, and r.held must stay the sum of its holders' units.
+      const before = h.units;
+      h.units = Math.min(before + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
+      r.held += h.units - before;
       return;
     }
     if (o.client.holdCount >= this.limits.maxHoldsPerClient)
       reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
+    if (this.holdCount >= this.limits.maxHoldsPerNamespace)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.holdCount} holds (maxHoldsPerNamespace)`);
     const hold: Hold = { owner: o, resource: r, units, since, stack };
     o.holds = withHold(o.holds, hold, byResource);
     r.holders = withHold(r.holders, hold, byOwner);

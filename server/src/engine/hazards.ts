@@ -22,15 +22,7 @@
 import { createHash } from 'node:crypto';
 import type { Hazard, HazardSite } from '@deadlockd/proto';
 import type { ClientState, Resource } from './model.js';
-
-export interface LockOrderLimits {
-  /** distinct lock classes tracked; new classes beyond it are ignored (and counted) */
-  maxLockClasses: number;
-  /** hazards kept; the oldest are dropped first */
-  maxHazards: number;
-  /** sites kept per edge (distinct service+instance) */
-  maxSitesPerEdge: number;
-}
+import type { LockOrderLimits } from './types.js';
 
 export const DEFAULT_LOCK_ORDER_LIMITS: LockOrderLimits = { maxLockClasses: 100_000, maxHazards: 10_000, maxSitesPerEdge: 8 };
 

@@ -16,7 +16,7 @@
 import type { LockMode, ResourceKind } from '@deadlockd/proto';
 import type { ClientInfo } from './types.js';
 import { emptySet } from './empty.js';
-import { byOwner, byResource, findHold, holdsIn, type HoldIndex } from './hold-index.js';
+import { byOwner, byResource, findHold, holdsIn, type SmallIndex } from './small-index.js';
 
 export const EXCLUSIVE = 2 ** 30;
 
@@ -36,7 +36,7 @@ export class Owner {
   abortable = true;
   startedAt: number;
   /** what this owner holds, by resource (see hold-index.ts; change it through graph.ts only) */
-  holds: HoldIndex = undefined;
+  holds: SmallIndex<Hold, Owner | Resource> = undefined;
   waits: Set<Wait> = emptySet();
   /** created the first time another owner waits for this one to end */
   taskResource: Resource | undefined;
@@ -72,7 +72,7 @@ export class Owner {
 
 export class Resource {
   /** who holds this resource, by owner (see hold-index.ts; change it through graph.ts only) */
-  holders: HoldIndex = undefined;
+  holders: SmallIndex<Hold, Owner | Resource> = undefined;
   /** units held, summed over holders */
   held = 0;
   /** pending waits in arrival order (a Set keeps insertion order, deletes in O(1)) */

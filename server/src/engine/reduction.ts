@@ -22,6 +22,16 @@
 // re-check of a shared resource's waiters each time its free units grow.
 import type { Owner, Resource, Wait } from './model.js';
 
+/** r's pending waits in grant order, with `front`'s moves applied (upgrades stay first). */
+function* grantOrder(r: Resource, front?: ReadonlyMap<Resource, readonly Wait[]>): Generator<Wait, void, undefined> {
+  const moved = front?.get(r);
+  if (!moved) return yield* r.inGrantOrder();
+  const skip = new Set(moved);
+  yield* r.upgrades;
+  for (const w of moved) if (!r.upgrades.has(w) && r.queue.has(w)) yield w;
+  for (const w of r.queue) if (!skip.has(w) && !r.upgrades.has(w)) yield w;
+}
+
 export interface ReductionResult {
   /** owners that can never proceed */
   stuck: Set<Owner>;
@@ -36,7 +46,12 @@ export interface ReductionResult {
  *                 scope waits for must be in scope too (callers build it so)
  * @param finished owners assumed to finish regardless (victims being aborted)
  */
-export function reduce(scope: Iterable<Owner>, finished: ReadonlySet<Owner> = new Set()): ReductionResult {
+export function reduce(
+  scope: Iterable<Owner>,
+  finished: ReadonlySet<Owner> = new Set(),
+  /** FIFO queues reordered as if these waits had been moved to the front (a reorder plan being tried) */
+  front?: ReadonlyMap<Resource, readonly Wait[]>,
+): ReductionResult {
   const free = new Map<Resource, number>();
   const fifoPending = new Map<Owner, number>();
   const granted = new Map<Owner, Wait[]>();
@@ -94,7 +109,7 @@ export function reduce(scope: Iterable<Owner>, finished: ReadonlySet<Owner> = ne
   /** Grant FIFO heads that fit, in order; an owner whose last FIFO wait is granted may become ready. */
   const pumpFifo = (r: Resource): void => {
     let it = headIter.get(r);
-    if (!it) headIter.set(r, (it = r.inGrantOrder()));
+    if (!it) headIter.set(r, (it = grantOrder(r, front)));
     let w = head.has(r) ? head.get(r) : it.next().value;
     for (;;) {
       // Skip waits that will never be granted here: aborted, or of owners that finished.

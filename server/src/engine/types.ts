@@ -8,6 +8,8 @@ export interface ClientInfo {
   id: ClientId;
   service: string;
   instance: string;
+  /** the client applies `reorder` frames to its FIFO queues (hello feature `reorder`) */
+  reorder?: boolean;
 }
 
 /** Criteria for choosing a victim, applied in order until one owner wins. */
@@ -17,7 +19,8 @@ export type VictimCriterion =
   | 'youngest' // latest `startedAt` first
   | 'closer'; // the owner whose wait closed the cycle first
 
-export const DEFAULT_VICTIM_ORDER: VictimCriterion[] = ['priority', 'work', 'youngest', 'closer'];
+// youngest before work: with retries that keep their first start time, the oldest task always wins (client-sdk retry.ts)
+export const DEFAULT_VICTIM_ORDER: VictimCriterion[] = ['priority', 'youngest', 'work', 'closer'];
 
 export interface EngineLimits {
   maxOwnersPerClient: number;
@@ -25,6 +28,15 @@ export interface EngineLimits {
   maxWaitsPerClient: number;
   maxHoldsPerClient: number;
   maxGlobalResources: number;
+  /** totals over every client of the namespace (one engine = one namespace) */
+  maxOwnersPerNamespace: number;
+  maxResourcesPerNamespace: number;
+  maxWaitsPerNamespace: number;
+  maxHoldsPerNamespace: number;
+  /** what one deadlock report lists; the rest is counted (report.ts) */
+  maxReportMembers: number;
+  maxReportHolds: number;
+  maxReportEdges: number;
 }
 
 export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
@@ -33,7 +45,24 @@ export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   maxWaitsPerClient: 100_000,
   maxHoldsPerClient: 1_000_000,
   maxGlobalResources: 1_000_000,
+  maxOwnersPerNamespace: 500_000,
+  maxResourcesPerNamespace: 1_000_000,
+  maxWaitsPerNamespace: 500_000,
+  maxHoldsPerNamespace: 2_000_000,
+  maxReportMembers: 100,
+  maxReportHolds: 20,
+  maxReportEdges: 200,
 };
+
+/** Bounds of the lock-order hazard tracker (hazards.ts). */
+export interface LockOrderLimits {
+  /** distinct lock classes tracked; new classes beyond it are ignored (and counted) */
+  maxLockClasses: number;
+  /** hazards kept; the oldest are dropped first */
+  maxHazards: number;
+  /** sites kept per edge (distinct service+instance) */
+  maxSitesPerEdge: number;
+}
 
 export interface EngineOptions {
   namespace: string;
@@ -41,7 +70,7 @@ export interface EngineOptions {
   newDeadlockId?: () => string;
   victimOrder?: VictimCriterion[];
   limits?: Partial<EngineLimits>;
-  lockOrderLimits?: Partial<import('./hazards.js').LockOrderLimits>;
+  lockOrderLimits?: Partial<LockOrderLimits>;
 }
 
 export interface WaitRef {
@@ -72,7 +101,19 @@ export interface Deadlock {
   victims: Victim[];
   /** every client that has a member */
   clients: ClientId[];
+  /**
+   * queue moves to make, before any abort: with no victims they resolve the deadlock by
+   * themselves; with victims they hand what the victims give back to the members waiting for it
+   */
+  reorders: Reorder[];
   report: DeadlockReport;
+}
+
+/** Move `waits` (ids, in this order) to the front of the FIFO queue of `client`'s local `resource`. */
+export interface Reorder {
+  client: ClientId;
+  resource: string;
+  waits: string[];
 }
 
 export interface EventError {

@@ -2,9 +2,9 @@
 // validation), 404 for unknown ids and routes; 401 comes from the auth hook.
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 
-export type ErrorCode = 'NOT_FOUND' | 'BAD_REQUEST' | 'UNAUTHORIZED' | 'INTERNAL';
+type ErrorCode = 'NOT_FOUND' | 'BAD_REQUEST' | 'UNAUTHORIZED' | 'INTERNAL';
 
-export function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
+function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
   return reply.code(status).send({ code, message });
 }
 

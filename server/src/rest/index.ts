@@ -13,7 +13,7 @@ import { hazardRoutes } from './hazards.js';
 import { liveRoutes } from './live.js';
 import { restErrors } from './errors.js';
 
-export const DOCS_PREFIX = '/docs';
+const DOCS_PREFIX = '/docs';
 
 export async function restApi(app: FastifyInstance): Promise<void> {
   app.setValidatorCompiler(validatorCompiler);

@@ -9,12 +9,13 @@ import { connect } from '@deadlockd/client';
 import { takeDistributed } from '../distributed-lock.js';
 import { LockClient } from '../lock-server.js';
 import { argValue } from '../service-kit.js';
+import { CONNECT_TIMEOUT_MS } from '../timing.js';
 
 const url = argValue('daemon');
 const service = argValue('service');
 const hold = argValue('hold');
 const want = argValue('want');
-const dd = await connect({ url, service });
+const dd = await connect({ url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS });
 if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
 const locks = await LockClient.connect(Number(argValue('lock-port')));
 const take = (name: string) => takeDistributed(dd, locks, name);
@@ -24,7 +25,7 @@ await dd.task(`${service} holds ${hold}, wants ${want}`, async () => {
   console.log(`HOLDING ${hold}`);
   const pending = take(want);
   pending.catch(() => {});
-  await new Promise((r) => setTimeout(r, 100)); // well past reportAfterMs and a flush
+  // the test waits for this wait to reach the daemon (GET /v1/graph), not for a time
   console.log(`WAITING ${want}`);
   await new Promise(() => {}); // until killed
 });

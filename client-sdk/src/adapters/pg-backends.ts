@@ -21,7 +21,7 @@ import { Rec, type Owner } from '../model.js';
 import type { ExternalPool } from '../pool.js';
 import type { PendingWait, Runtime } from '../runtime.js';
 
-export interface BackendIdentity {
+interface BackendIdentity {
   pid: number;
   database: string;
   /** the cluster's system identifier; '' when this role may not read pg_control_system() */
@@ -113,10 +113,10 @@ export class PoolBackends {
     const c = client as PoolClient & { [WRAPPED]?: true };
     if (c[WRAPPED]) return;
     const real = client.query.bind(client) as QueryFn;
-    const self = this;
+    const run = this.run.bind(this);
     // `function` so the reported call site starts at the application's query() call
     const query = function query(...args: unknown[]): unknown {
-      return self.run(client, real, args, query);
+      return run(client, real, args, query);
     };
     Object.defineProperty(client, 'query', { value: query, configurable: true, writable: true });
     Object.defineProperty(client, WRAPPED, { value: true });

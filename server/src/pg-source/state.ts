@@ -77,10 +77,9 @@ export interface Picture {
 export const emptyPicture = (): Picture => ({ owners: new Map(), resources: new Map(), holds: new Map(), waits: new Map(), waiting: new Map() });
 
 /** Victims are taken from the lowest priority: a database wait only when no app wait of the cycle can go. */
-export const BACKEND_PRIORITY = Number.MAX_SAFE_INTEGER;
+const BACKEND_PRIORITY = Number.MAX_SAFE_INTEGER;
 
-export const ownerOf = (pid: number): string => `b${pid}`;
-export const pidOfOwner = (owner: string): number | undefined => (/^b\d+$/.test(owner) ? Number(owner.slice(1)) : undefined);
+const ownerOf = (pid: number): string => `b${pid}`;
 
 export function buildPicture(rows: readonly BackendRow[], known: (pid: number) => KnownBackend | undefined, o: PictureOptions): Picture {
   const p = emptyPicture();

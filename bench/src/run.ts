@@ -15,6 +15,7 @@ import { measureLatency } from './latency.js';
 import { QUICK, SIZES } from './mode.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
+import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
 import { RESULTS_FILE } from './paths.js';
@@ -50,6 +51,7 @@ const steps: Step[] = [
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
   { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
   { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
+  { key: 'pgSource', title: '8. PostgreSQL lock source', run: measurePgSource, rows: pgSourceRows },
 ];
 
 const startedAt = new Date();

@@ -70,6 +70,21 @@ export const ResourceEvent = z.object({
    * node of the lock-order graph, so two instances of a class nested in either order are reported.
    */
   class: z.string().min(1).max(256).optional(),
+  /**
+   * The PostgreSQL backend this resource stands for (the `pg` adapter's connection resources,
+   * scope `global`): `connection` is held by the task that has the connection checked out,
+   * `statement` is waited on by the task while a statement runs on it. The daemon's PostgreSQL
+   * source (`--watch-postgres`) joins the database's lock waits to the app's graph through them.
+   * `system` is the cluster's system identifier ('' when the app may not read it).
+   */
+  backend: z
+    .object({
+      pid: z.number().int().positive(),
+      database: z.string().min(1).max(256),
+      system: z.string().max(64),
+      role: z.enum(['connection', 'statement']),
+    })
+    .optional(),
 });
 
 /** Request shape: rwlocks take a mode, semaphores a number of units, mutexes neither. */

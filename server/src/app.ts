@@ -12,6 +12,7 @@ import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { dashboard } from './dashboard/index.js';
 import { authLogSerializers, authPlugin } from './auth.js';
 import { restApi } from './rest/index.js';
+import { startPgSources, type PgSource } from './pg-source/index.js';
 
 /** What the daemon hangs on its fastify instance (REST routes, tests and the bench reach the hub here). */
 export interface Daemon {
@@ -137,8 +138,13 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
       );
     });
   }
+  let pgSources: PgSource[] = [];
+  if (config.watchPostgres.length > 0) app.addHook('onReady', async () => {
+    pgSources = startPgSources(config, hub, app.log);
+  });
   app.addHook('onClose', async () => {
     heartbeat?.stop();
+    await Promise.all(pgSources.map((s) => s.stop()));
     hub.close();
     metrics.close();
   });

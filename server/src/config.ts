@@ -79,6 +79,21 @@ export const ConfigSchema = z.object({
   tokensFile: z.string(),
   /** the most deadlocks one GET /v1/deadlocks returns (its `limit` may not exceed it) */
   maxHistoryLimit: int(1, 1_000_000),
+  // ---- PostgreSQL lock source (pg-source/) ----
+  /** connection strings of databases whose lock waits join a namespace's graph (`<namespace>=postgres://…`; default namespace otherwise) */
+  watchPostgres: z.array(
+    z.string().refine(
+      (s) => /^([A-Za-z0-9][A-Za-z0-9._-]{0,63}=)?postgres(ql)?:\/\/\S+$/.test(s) || /^\s*\w+\s*=/.test(s),
+      'a postgres:// URL (optionally <namespace>=postgres://…) or a key=value connection string',
+    ),
+  ),
+  pgPollMs: int(1, 60_000),
+  /** resolve deadlocks made only of database waits (before PostgreSQL's deadlock_timeout) */
+  pgResolve: z.boolean(),
+  /** a backend no SDK reported may be cancelled as a victim (with pgResolve) */
+  pgCancelUnowned: z.boolean(),
+  /** query text kept per backend in reports */
+  pgQueryChars: int(16, 10_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -92,6 +107,10 @@ interface Setting {
   expects: string;
   /** string (env/argv) → typed value; zod then checks ranges */
   fromString: (raw: string) => unknown;
+  /** a flag without a value (`--pg-resolve`); env takes true/false */
+  boolean?: true;
+  /** a flag that may be given several times (values collected into a list) */
+  multiple?: true;
 }
 
 const asInt = (raw: string): unknown => (/^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw);
@@ -101,6 +120,9 @@ const asList = (raw: string): unknown =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 const asText = (raw: string): unknown => raw;
+const asBool = (raw: string): unknown => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : raw);
+/** env: several connection URLs separated by whitespace */
+const asUrls = (raw: string): unknown => raw.split(/\s+/).filter((s) => s.length > 0);
 
 /**
  * `token1=ns1,token2=ns2` → {token1: 'ns1', …}. Split at the last `=` so a
@@ -163,6 +185,17 @@ export const SETTINGS: Record<Key, Setting> = {
   tokens: setting('tokens', 'auth tokens and their namespaces, token1=ns1,token2=ns2 (any token turns auth on)', 'token=namespace pairs separated by commas', asTokenMap),
   tokensFile: setting('tokens-file', 'JSON file {"<token>": "<namespace>"} read at start (merged with --tokens)', 'a file path', asText),
   maxHistoryLimit: setting('max-history-limit', 'most deadlocks one GET /v1/deadlocks returns (cap of its `limit`)', 'an integer from 1 to 1000000', asInt),
+  watchPostgres: {
+    ...setting('watch-postgres', "watch this PostgreSQL database's lock waits; `<namespace>=postgres://…` for another namespace than the default (repeatable; env: URLs separated by spaces)", 'a connection string', asUrls),
+    multiple: true,
+  },
+  pgPollMs: setting('pg-poll-ms', 'how often the PostgreSQL source polls pg_stat_activity (pg_locks only when someone waits)', 'an integer from 1 to 60000', asInt),
+  pgResolve: { ...setting('pg-resolve', 'resolve deadlocks made only of database waits, before PostgreSQL does', 'true or false', asBool), boolean: true },
+  pgCancelUnowned: {
+    ...setting('pg-cancel-unowned', 'with --pg-resolve, a backend no SDK reported (psql, another app) may be cancelled as a victim', 'true or false', asBool),
+    boolean: true,
+  },
+  pgQueryChars: setting('pg-query-chars', 'query text kept per backend in deadlock reports', 'an integer from 16 to 10000', asInt),
 };
 
 export const DEFAULT_CONFIG: Config = {
@@ -205,6 +238,11 @@ export const DEFAULT_CONFIG: Config = {
   tokens: {},
   tokensFile: '',
   maxHistoryLimit: 1_000,
+  watchPostgres: [],
+  pgPollMs: 50,
+  pgResolve: false,
+  pgCancelUnowned: false,
+  pgQueryChars: 200,
 };
 
 /** A bad setting: the CLI prints `message` and exits with code 2. */
@@ -288,8 +326,9 @@ function validateConfig(candidate: Record<Key, unknown>): Config {
     const key = issue.path[0] as Key | undefined;
     if (key === undefined || !(key in SETTINGS)) return issue.message;
     const s = SETTINGS[key];
-    // for token maps the path's second element is a token: never print it (nor the metrics token)
-    const value = key === 'tokens' || key === 'metricsToken' ? '' : ` "${displayValue(candidate[key])}":`;
+    // for token maps the path's second element is a token: never print it (nor the metrics token, nor
+    // a connection string: it may carry a password)
+    const value = key === 'tokens' || key === 'metricsToken' || key === 'watchPostgres' ? '' : ` "${displayValue(candidate[key])}":`;
     return `invalid value for --${s.flag} (${s.env}):${value} expected ${s.expects} (${issue.message})`;
   });
   throw new ConfigError(lines.join('\n'));
@@ -322,9 +361,12 @@ export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliP
     const raw = env[SETTINGS[key].env];
     if (raw !== undefined && raw !== '') merged[key] = SETTINGS[key].fromString(raw);
   }
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const key of KEYS) options[SETTINGS[key].flag] = { type: 'string' };
-  let values: Record<string, string | boolean | undefined>;
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
+  for (const key of KEYS) {
+    const s = SETTINGS[key];
+    options[s.flag] = { type: s.boolean ? 'boolean' : 'string', ...(s.multiple ? { multiple: true } : {}) };
+  }
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (err) {
@@ -334,6 +376,7 @@ export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliP
   for (const key of KEYS) {
     const raw = values[SETTINGS[key].flag];
     if (typeof raw === 'string') merged[key] = SETTINGS[key].fromString(raw);
+    else if (typeof raw === 'boolean' || Array.isArray(raw)) merged[key] = raw;
   }
   return { kind: 'config', config: validateConfig(merged) };
 }

@@ -18,3 +18,4 @@ export type { ResolverStats } from './resolver.js';
 export type { HistoryEntry, DeadlockStatus } from './history.js';
 export { startDaemon, type RunningDaemon } from './start.js';
 export type * from './engine/types.js';
+export { PgSource, startPgSources, type PgSourceOptions, type PgSourceStats } from './pg-source/index.js';

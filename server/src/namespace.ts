@@ -5,7 +5,7 @@
 //   engine call → book.take (ends what the engine says ended, keeps what is new)
 //   → resolver.handle (acts on the new ones through the book).
 import type { FastifyBaseLogger } from 'fastify';
-import type { ClientEvent, Hazard, ServerFrame } from '@deadlockd/proto';
+import type { AbortFrame, ClientEvent, Hazard, ResourceEvent, ServerFrame } from '@deadlockd/proto';
 import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult } from './engine/engine.js';
@@ -29,6 +29,19 @@ export interface NamespaceOptions {
   connected: (client: ClientId) => boolean;
 }
 
+/**
+ * Watches a namespace's traffic without changing it: the PostgreSQL source (pg-source/) learns
+ * the backends SDKs declare and follows the aborts of statement waits, which it resolves by
+ * cancelling the backend.
+ */
+export interface NamespaceObserver {
+  /** a client declared a resource that names a PostgreSQL backend (`backend` set) */
+  backendDeclared?(client: ClientId, e: ResourceEvent): void;
+  /** an abort is being sent (the victim's wait is still in the engine) */
+  abortSent?(client: ClientId, frame: AbortFrame): void;
+  abortAnswered?(client: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void;
+}
+
 /** A deadlock that is open in the book, as REST and the dashboard show it. */
 export interface CurrentDeadlock {
   deadlock: Deadlock;
@@ -41,6 +54,7 @@ export class Namespace {
   readonly book: DeadlockBook;
   readonly history: DeadlockHistory;
   private readonly resolver: Resolver;
+  private readonly observers: NamespaceObserver[] = [];
 
   constructor(private readonly o: NamespaceOptions) {
     const c = o.config;
@@ -57,7 +71,10 @@ export class Namespace {
       engine: this.engine,
       book: this.book,
       namespace: o.name,
-      send: o.send,
+      send: (client, frame) => {
+        if (frame.type === 'abort') for (const ob of this.observers) ob.abortSent?.(client, frame);
+        o.send(client, frame);
+      },
       connected: o.connected,
       log: o.log,
       now: o.now,
@@ -72,7 +89,21 @@ export class Namespace {
     this.engine.addClient(info);
   }
 
+  /** Adds an observer; returns the function that removes it. */
+  observe(ob: NamespaceObserver): () => void {
+    this.observers.push(ob);
+    return () => {
+      const i = this.observers.indexOf(ob);
+      if (i >= 0) this.observers.splice(i, 1);
+    };
+  }
+
+  private notifyDeclared(client: ClientId, events: ClientEvent[]): void {
+    for (const e of events) if (e.type === 'resource' && e.backend !== undefined) for (const ob of this.observers) ob.backendDeclared?.(client, e);
+  }
+
   events(client: ClientId, events: ClientEvent[]): BatchResult {
+    if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsReceived.inc(events.length);
     const stop = this.o.metrics.batchDuration.startTimer();
     const r = this.engine.applyBatch(client, events);
@@ -82,6 +113,7 @@ export class Namespace {
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
   snapshot(client: ClientId, events: ClientEvent[]): BatchResult {
+    if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsReceived.inc(events.length);
     return this.after(this.engine.replaceClientState(client, events));
   }
@@ -89,6 +121,7 @@ export class Namespace {
   abortAnswered(client: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {
     if (result === 'stale') this.o.metrics.staleAborts.inc();
     this.resolver.abortAnswered(client, waitId, deadlock, result);
+    for (const ob of this.observers) ob.abortAnswered?.(client, waitId, deadlock, result);
   }
 
   confirmAnswered(client: ClientId, check: string, pending: string[]): void {

@@ -12,10 +12,17 @@
 // such tasks meet on a pool of N, the daemon picks one victim: its pending connect() rejects with
 // DeadlockError at once. pg offers no way to withdraw a queued request, so when pg later hands
 // that request a client, the adapter releases it straight back (the next waiter gets it).
+//
+// Each checkout also reports the connection's PostgreSQL backend, and each statement a wait on it
+// (pg-backends.ts), so that the daemon's PostgreSQL source can see a cycle through an app lock
+// and a row lock. A statement chosen as a deadlock's victim is cancelled by the daemon; it fails
+// with DeadlockError.
+import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { Client as DeadlockClient } from '../client.js';
 import type { ExternalHeld, ExternalWait } from '../external.js';
 import type { ExternalPool } from '../pool.js';
+import { PoolBackends } from './pg-backends.js';
 
 export interface InstrumentPoolOptions {
   /** the pool's name in reports and hazards (default "pg-pool"); one name per pool in a process */
@@ -43,9 +50,12 @@ export function instrumentPool<P extends Pool>(dd: DeadlockClient, pool: P, opti
   const max = pool.options?.max ?? 10; // pg-pool sets options.max (default 10) in its constructor
   const resource = dd.pool(name, max, { label: `pg pool ${name}`, fifo: true });
   const realConnect = pool.connect.bind(pool) as unknown as (cb: ConnectCallback) => void;
+  // shared resource names: unique to this pool in this process
+  const backends = new PoolBackends(resource, `pg:${name}:${randomUUID()}`);
 
   /** One checkout through pg, reported; `cb` gets a client whose release() also reports. */
   function checkout(cb: ConnectCallback): void {
+    const owner = currentOwner(resource);
     let wait: ExternalWait<PoolClient>;
     try {
       wait = resource.beginWait<PoolClient>(instrumented, undefined);
@@ -73,9 +83,11 @@ export function instrumentPool<P extends Pool>(dd: DeadlockClient, pool: P, opti
         done();
         return;
       }
-      const release = wrapRelease(c, held);
+      const release = wrapRelease(c, held, backends);
       answered = true;
-      cb(undefined, c, release);
+      backends.wrapQuery(c);
+      // the first checkout of a connection learns its backend before the app can run a statement
+      backends.checkedOut(c, owner).then(() => cb(undefined, c, release));
     });
   }
 
@@ -99,12 +111,13 @@ export function instrumentPool<P extends Pool>(dd: DeadlockClient, pool: P, opti
 }
 
 /** Make this checkout's release() report the unit's return after pg takes the client back. */
-function wrapRelease(client: PoolClient, held: ExternalHeld<PoolClient>): (err?: unknown) => void {
+function wrapRelease(client: PoolClient, held: ExternalHeld<PoolClient>, backends: PoolBackends): (err?: unknown) => void {
   // pg sets a fresh release() on the client at every checkout (and passes the same function as
   // `done`): wrap this checkout's one
   const pgRelease = client.release.bind(client) as (err?: unknown) => void;
   const release = (err?: unknown): void => {
     try {
+      backends.released(client);
       pgRelease(err as Error | boolean | undefined); // throws on a double release, like pg does
     } finally {
       if (!held.released) held.release();
@@ -115,3 +128,8 @@ function wrapRelease(client: PoolClient, held: ExternalHeld<PoolClient>): (err?:
 }
 
 function noop(): void {}
+
+/** The task that calls connect(), taken in its own async context (pg calls back from another). */
+function currentOwner(pool: ExternalPool): import('../model.js').Owner {
+  return (pool as unknown as { rt: import('../runtime.js').Runtime }).rt.owners.current();
+}

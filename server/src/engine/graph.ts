@@ -193,7 +193,7 @@ export class Graph {
     const fifo = global ? false : (e.fifo ?? true);
     if (e.reentrant && e.kind !== 'mutex' && e.kind !== 'rwlock')
       reject('BAD_REQUEST_SIZE', `only a mutex or an rwlock can be reentrant, not a ${e.kind}`);
-    const r = new Resource(global ? '' : c.info.id, e.resource, e.kind, global, capacity, fifo, label);
+    const r = new Resource({ scope: global ? '' : c.info.id, name: e.resource, kind: e.kind, global, capacity, fifo, label });
     r.reentrant = e.reentrant ?? false;
     r.lockClass = e.class;
     c.resources.set(e.resource, r);
@@ -209,7 +209,7 @@ export class Graph {
 
   private taskResourceOf(t: Owner): Resource {
     if (!t.taskResource) {
-      const r = new Resource(t.client.info.id, t.id, 'task', false, EXCLUSIVE, false, `end of task '${t.name}'`, t);
+      const r = new Resource({ scope: t.client.info.id, name: t.id, kind: 'task', global: false, capacity: EXCLUSIVE, fifo: false, label: `end of task '${t.name}'`, taskOf: t });
       // the hold first: if it is refused (LIMIT_EXCEEDED) the owner must not keep a task
       // resource nobody holds, which would let every later join on it through unblocked
       this.addHold(t, r, EXCLUSIVE, t.startedAt, undefined);
@@ -274,7 +274,7 @@ export class Graph {
         reject('BAD_REQUEST_SIZE', `'${r.name}' is reentrant and owner '${e.owner}' holds it: a re-acquire is granted at once (report a hold, not a wait)`);
     }
     const o = this.ownerFor(c, e.owner);
-    const w = new Wait(e.waitId, o, r, units, e.mode, e.since ?? this.now(), e.stack, ++this.seq);
+    const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.now(), stack: e.stack, seq: ++this.seq });
     c.waits.set(w.id, w);
     (r.queue = writable(r.queue)).add(w);
     if (r.kind === 'rwlock' && e.mode === 'exclusive') {

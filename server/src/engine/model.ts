@@ -96,18 +96,26 @@ export class Resource {
   /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
   declaredBy: Set<ClientState> = emptySet();
   mark = 0;
-  constructor(
-    /** the declaring client's id for a local resource, '' for a shared one */
-    private readonly scope: string,
-    readonly name: string,
-    readonly kind: Kind,
-    readonly global: boolean,
-    public capacity: number,
-    public fifo: boolean,
-    public label: string,
-    /** for task resources: the owner whose end it stands for */
-    readonly taskOf?: Owner,
-  ) {}
+  /** the declaring client's id for a local resource, '' for a shared one */
+  private readonly scope: string;
+  readonly name: string;
+  readonly kind: Kind;
+  readonly global: boolean;
+  capacity: number;
+  fifo: boolean;
+  label: string;
+  /** for task resources: the owner whose end it stands for */
+  readonly taskOf: Owner | undefined;
+  constructor(o: { scope: string; name: string; kind: Kind; global: boolean; capacity: number; fifo: boolean; label: string; taskOf?: Owner }) {
+    this.scope = o.scope;
+    this.name = o.name;
+    this.kind = o.kind;
+    this.global = o.global;
+    this.capacity = o.capacity;
+    this.fifo = o.fifo;
+    this.label = o.label;
+    this.taskOf = o.taskOf;
+  }
   /** `g:<name>` (shared), `<client>:<name>` (local), `task:<client>/<owner>`: built on demand */
   get key(): string {
     if (this.taskOf) return `task:${this.taskOf.key}`;
@@ -153,16 +161,25 @@ export class Wait {
   aborting = false;
   /** ids of active deadlocks this wait is a member wait of */
   deadlocks: string[] | undefined;
-  constructor(
-    readonly id: string,
-    readonly owner: Owner,
-    readonly resource: Resource,
-    readonly units: number,
-    readonly mode: LockMode | undefined,
-    readonly since: number,
-    readonly stack: string | undefined,
-    readonly seq: number,
-  ) {}
+  readonly id: string;
+  readonly owner: Owner;
+  readonly resource: Resource;
+  readonly units: number;
+  readonly mode: LockMode | undefined;
+  readonly since: number;
+  readonly stack: string | undefined;
+  /** arrival order in the namespace: a FIFO queue grants in this order */
+  readonly seq: number;
+  constructor(o: { id: string; owner: Owner; resource: Resource; units: number; mode: LockMode | undefined; since: number; stack: string | undefined; seq: number }) {
+    this.id = o.id;
+    this.owner = o.owner;
+    this.resource = o.resource;
+    this.units = o.units;
+    this.mode = o.mode;
+    this.since = o.since;
+    this.stack = o.stack;
+    this.seq = o.seq;
+  }
   get key(): string {
     return `${this.owner.client.info.id}/${this.id}`;
   }

@@ -16,7 +16,7 @@
 // instruction, flag or variable it does not implement fails the replay loudly, before anything
 // runs.
 //
-// usage: node scripts/replay-dockerfile.mjs [--dockerfile Dockerfile] [--keep] [--build-only]
+// usage: node scripts/replay-dockerfile.mjs [--dockerfile Dockerfile] [--keep] [--build-only] [--no-seed-cache]
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -368,12 +368,13 @@ async function startAndCheck(stage, ctx) {
 // ---- main -----------------------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const opts = { dockerfile: join(repoRoot, 'Dockerfile'), keep: false, buildOnly: false };
+  const opts = { dockerfile: join(repoRoot, 'Dockerfile'), keep: false, buildOnly: false, seedCache: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--dockerfile') opts.dockerfile = resolve(argv[++i] ?? fail('--dockerfile needs a path'));
     else if (a === '--keep') opts.keep = true;
     else if (a === '--build-only') opts.buildOnly = true;
+    else if (a === '--no-seed-cache') opts.seedCache = false;
     else fail(`unknown option ${a}`);
   }
   return opts;
@@ -404,10 +405,13 @@ async function main() {
     }
     buildContext(ctx.context);
     // the replay's npm cache starts as a copy of the host's: fewer downloads (npm checks integrity anyway),
-    // and `RUN npm cache clean` wipes only the copy
+    // and `RUN npm cache clean` wipes only the copy. Its tmp/ is skipped: another npm on this machine
+    // may be creating and deleting files there while we copy.
     const hostCache = join(process.env.npm_config_cache || join(homedir(), '.npm'), '_cacache');
-    if (existsSync(hostCache)) cpSync(hostCache, join(ctx.npmCache, '_cacache'), { recursive: true });
-    else mkdirSync(ctx.npmCache, { recursive: true });
+    if (opts.seedCache && existsSync(hostCache)) {
+      const scratch = join(hostCache, 'tmp');
+      cpSync(hostCache, join(ctx.npmCache, '_cacache'), { recursive: true, filter: (src) => src !== scratch && !src.startsWith(scratch + '/') });
+    } else mkdirSync(ctx.npmCache, { recursive: true });
     for (const stage of stages) await runStage(stage, ctx);
     if (opts.buildOnly) {
       say(`OK (--build-only): ${stages.length} stages built in ${seconds(started)} s; the image was not started`);

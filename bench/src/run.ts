@@ -16,6 +16,7 @@ import { QUICK, SIZES } from './mode.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
+import { contentionRows, measureContention } from './contention.js';
 import { RESULTS_FILE } from './paths.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows } from './report.js';
 import { errorRow, renderTable, type Row } from './table.js';
@@ -47,7 +48,8 @@ const steps: Step[] = [
   { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
   { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
-  { key: 'pythonLock', title: '6. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
+  { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
+  { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
 ];
 
 const startedAt = new Date();

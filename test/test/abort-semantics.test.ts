@@ -88,7 +88,8 @@ describe('aborts seen by the app', () => {
           h1.release();
         }
       });
-    const results = await within(STEP_MS,
+    const results = await within(
+      STEP_MS,
       'one of the two crossed transfers to be aborted',
       Promise.allSettled([transfer('alice pays bob', alice, bob), transfer('bob pays alice', bob, alice)]),
       () => s.daemon.logs(),

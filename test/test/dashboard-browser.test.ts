@@ -98,7 +98,8 @@ describe('dashboard in headless Chromium', () => {
     const [payments, checkout] = sdks as [Client, Client];
 
     // 1. A deadlock the daemon resolves: one transfer is aborted, its retry completes.
-    const round = await within(STEP_MS,
+    const round = await within(
+      STEP_MS,
       'the opposite transfers to finish',
       runCycleRound(payments, [
         { name: 'transfer a->b', first: payments.mutex('acct:a'), second: payments.mutex('acct:b') },

@@ -5,8 +5,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAllChildren, repoRoot } from '../src/harness.js';
 import { track } from '../src/children.js';
@@ -22,9 +22,25 @@ interface Replay {
   stderr: string;
 }
 
+/**
+ * A private snapshot of the host's npm cache for the replay to seed its own from. The replay
+ * copies `$npm_config_cache/_cacache` as it is, and on a shared machine another npm run deletes
+ * its transient `_cacache/tmp/*` files mid-copy (ENOENT fails the replay: a flake, reported
+ * against scripts/replay-dockerfile.mjs). This copy leaves `tmp/` out, which no cache entry needs.
+ */
+function privateNpmCache(): string {
+  const host = process.env['npm_config_cache'] || join(homedir(), '.npm');
+  const dir = mkdtempSync(join(tmpdir(), 'replay-npm-cache-'));
+  if (existsSync(join(host, '_cacache'))) {
+    const transient = join(host, '_cacache', 'tmp');
+    cpSync(join(host, '_cacache'), join(dir, '_cacache'), { recursive: true, filter: (src) => src !== transient && !src.startsWith(`${transient}/`) });
+  }
+  return dir;
+}
+
 /** Runs the replay; past `limitMs` it gets SIGTERM (it then kills its own children), then SIGKILL. */
-function replay(args: string[], limitMs: number): Promise<Replay> {
-  const proc = spawn(process.execPath, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+function replay(args: string[], limitMs: number, env: NodeJS.ProcessEnv = {}): Promise<Replay> {
+  const proc = spawn(process.execPath, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   track(proc);
   let stdout = '';
   let stderr = '';
@@ -48,7 +64,13 @@ const describe = (r: Replay) =>
 const tempDirOf = (r: Replay) => /copied to (\S+)\/context\b/.exec(r.stdout)?.[1];
 
 test('the Dockerfile replays: both stages build, the image answers /healthz, its HEALTHCHECK and dashboard, and stops on SIGTERM', { timeout: 600_000 }, async () => {
-  const r = await replay([], 570_000);
+  const cache = privateNpmCache();
+  let r: Replay;
+  try {
+    r = await replay([], 570_000, { npm_config_cache: cache });
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
   assert.equal(r.code, 0, describe(r));
   assert.match(r.stdout, /stage 'build': FROM node:20-bookworm-slim/);
   assert.match(r.stdout, /RUN npm ci --omit=dev/);

@@ -67,7 +67,8 @@ describe('scenario 6: executor starvation (tasks in a pool of K slots join subta
           slot.release();
         }
       });
-    await within(STEP_MS,
+    await within(
+      STEP_MS,
       `round ${r}: ${K} tasks and their subtasks to finish`,
       Promise.all(Array.from({ length: K }, (_, i) => task(i))).then(() => Promise.all(subtasks)),
       () => `${tally.describe()}\n${s.daemon.logs()}`,
@@ -80,7 +81,8 @@ describe('scenario 6: executor starvation (tasks in a pool of K slots join subta
     const expectDeadlocks = await deadlockCounters(s.daemon.httpUrl);
     const { dd } = s;
     const slots = dd.semaphore('executor-slots', K);
-    await within(STEP_MS,
+    await within(
+      STEP_MS,
       'a lone task and its subtask to finish',
       retriedTask(dd, tally, 'lone task', async () => {
         const slot = await slots.acquire();

@@ -88,7 +88,8 @@ describe('scenario 4: nested checkout from a semaphore pool', () => {
       const tally = new DeadlockTally();
       const completed = { n: 0 };
       const barrier = new Barrier(N);
-      await within(STEP_MS,
+      await within(
+        STEP_MS,
         `round ${r}: ${N} nested checkouts to finish`,
         Promise.all(Array.from({ length: N }, (_, i) => request(tally, `request ${i} #${r}`, completed, barrier))),
         () => `${tally.describe()}\n${s.daemon.logs()}`,

@@ -86,7 +86,8 @@ describe('scenario 4 with a real pg pool (embedded PostgreSQL)', () => {
       const tally = new DeadlockTally();
       const barrier = new Barrier(N);
       let completed = 0;
-      await within(STEP_MS,
+      await within(
+        STEP_MS,
         `round ${r}: ${N} nested checkouts to finish`,
         Promise.all(
           Array.from({ length: N }, (_, i) =>

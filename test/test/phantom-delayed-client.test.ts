@@ -208,7 +208,8 @@ describe('no phantom aborts with a per-client delivery delay', () => {
             h1();
           }
         });
-      await within(STEP_MS,
+      await within(
+        STEP_MS,
         `round ${r}: the crossed lockers to finish`,
         Promise.all([crossed(ddX, lcX, tallyX, 'x: A then B', 'A', 'B'), crossed(ddY, lcY, tallyY, 'y: B then A', 'B', 'A')]),
         () => `${tallyX.describe()}\n${tallyY.describe()}\n${logs()}`,

@@ -40,7 +40,8 @@ describe('scenario 8: rwlock upgrade', () => {
     let waitsWhileAllHeld: number | undefined;
     let maxInside = 0;
     let inside = 0;
-    await within(STEP_MS,
+    await within(
+      STEP_MS,
       `${READERS} shared holders to be inside together`,
       Promise.all(
         Array.from({ length: READERS }, (_, i) =>
@@ -97,7 +98,8 @@ describe('scenario 8: rwlock upgrade', () => {
             read.release();
           }
         });
-      await within(STEP_MS,
+      await within(
+        STEP_MS,
         `round ${r}: both upgraders to finish`,
         Promise.all([upgrader('upgrader A'), upgrader('upgrader B')]),
         () => `${tally.describe()}\n${s.daemon.logs()}`,

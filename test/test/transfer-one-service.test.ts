@@ -44,7 +44,8 @@ describe('scenario 1: transfer lock-order inversion, one service', () => {
     const ids: string[] = [];
     let completed = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      const outcome = await within(STEP_MS,
+      const outcome = await within(
+        STEP_MS,
         `round ${r} of opposite transfers to finish`,
         runCycleRound(
           dd,

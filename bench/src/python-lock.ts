@@ -1,4 +1,4 @@
-// 6. The Python SDK's cost: an uncontended `with dd.Lock(...)` against `with threading.Lock()`,
+// 7. The Python SDK's cost: an uncontended `with dd.Lock(...)` against `with threading.Lock()`,
 // side by side in one Python process (alternating rounds, medians; client-sdk/python/benchmarks/
 // lock_overhead.py), connected to a real daemon. Goal: ≤ 3× and no event sent. Needs the
 // virtualenv `npm test` makes (client-sdk/python/.venv); without it this step reports an error.
@@ -36,7 +36,7 @@ export async function measurePythonLock(): Promise<PythonLockResult> {
 }
 
 export function pythonLockRows(r: PythonLockResult): Row[] {
-  const s = '6. Python SDK cost';
+  const s = '7. Python SDK cost';
   return [
     goalRow(s, 'uncontended dd.Lock vs threading.Lock',
       `${fmtNs(r.nsPerOp.sdk)} vs ${fmtNs(r.nsPerOp.threading)} (${fmtRatio(r.ratio)})`, `≤ ${PYTHON_LOCK_GOAL}×`, r.ratio <= PYTHON_LOCK_GOAL),

@@ -89,6 +89,8 @@ export class PgSource {
   private readonly freeSlots: string[] = [];
   private slotCount = 0;
   private readonly pending = new Map<string, PendingVictim>();
+  /** backends whose lock wait the last poll left out (see holdBack) */
+  private heldBack = new Set<number>();
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -202,12 +204,23 @@ export class PgSource {
       for (const w of engine.findResource(`g:${k.statement}`)?.queue ?? []) if (w.stack) return { ...k, statementStack: w.stack };
       return k;
     };
+    const heldBack = new Set<number>();
     const next = buildPicture(rows, known, {
       queryChars: this.o.queryChars,
       resolve: this.o.resolve,
       cancelUnowned: this.o.cancelUnowned,
       lockResource: (pid) => this.slotFor(pid),
+      // A lock wait of an SDK's connection seen before the SDK's report of its statement arrived
+      // waits one poll for it: the database wait then carries the app's call site.
+      holdBack: (pid) => {
+        if (this.picture.waiting.has(pid) || this.heldBack.has(pid)) return false;
+        const k = known(pid);
+        if (k?.statement === undefined || k.statementStack !== undefined) return false;
+        heldBack.add(pid);
+        return true;
+      },
     });
+    this.heldBack = heldBack;
     for (const [pid, name] of this.lockSlots) {
       if (next.waiting.has(pid)) continue; // (a failed poll keeps its slots: their names are reused only once free)
       this.lockSlots.delete(pid);

@@ -48,6 +48,8 @@ export interface PictureOptions {
   cancelUnowned: boolean;
   /** a free name for the resource of one backend's lock wait (reused once the wait ends) */
   lockResource(pid: number): string;
+  /** leave this backend's lock wait out of this picture (the source waits for the app's report of its statement) */
+  holdBack?(pid: number): boolean;
 }
 
 interface OwnerDecl {
@@ -106,6 +108,7 @@ export function buildPicture(rows: readonly BackendRow[], known: (pid: number) =
   const idleBlockers = new Set<number>();
   for (const r of byPid.values()) {
     if (r.blockers === null || r.blockers.length === 0 || r.locktype === null) continue;
+    if (o.holdBack?.(r.pid)) continue;
     const w = owner(r.pid);
     const lock = describeLock(r);
     const res = use(o.lockResource(r.pid), 'rwlock', lock);

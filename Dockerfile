@@ -4,7 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY proto/package.json proto/
 COPY server/package.json server/
-COPY client-sdk/package.json client-sdk/
+COPY client-sdk/node/package.json client-sdk/node/
 COPY test/package.json test/
 COPY bench/package.json bench/
 COPY examples/package.json examples/
@@ -19,7 +19,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY proto/package.json proto/
 COPY server/package.json server/
-COPY client-sdk/package.json client-sdk/
+COPY client-sdk/node/package.json client-sdk/node/
 COPY test/package.json test/
 COPY bench/package.json bench/
 COPY examples/package.json examples/

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runPythonTests } from './run-python-tests.mjs';
 
-const roots = ['proto', 'server', 'client-sdk', 'test'].map((p) => join(p, 'dist', 'test'));
+const roots = ['proto', 'server', 'client-sdk/node', 'test'].map((p) => join(p, 'dist', 'test'));
 const files = [];
 function walk(dir) {
   let entries;

@@ -169,7 +169,7 @@ function callSite(stack: string): string[] {
   return stack
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l.startsWith('at ') && !l.includes('@deadlockd/client') && !l.includes('client-sdk/dist'))
+    .filter((l) => l.startsWith('at ') && !l.includes('@deadlockd/client') && !l.includes('client-sdk/node/dist'))
     .slice(0, 3);
 }
 

@@ -48,12 +48,15 @@ const steps: Step[] = [
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
 ];
 
+// BENCH_ONLY=ingest,hotLock runs only those steps (by key), for working on one measurement
+const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const selected = only?.length ? steps.filter((s) => only.includes(s.key)) : steps;
 const startedAt = new Date();
 const t0 = performance.now();
 const results: Record<string, unknown> = {};
 const rows: Row[] = [];
 let failed = 0;
-for (const step of steps) {
+for (const step of selected) {
   const ts = performance.now();
   progress(`${step.title} ...`);
   try {

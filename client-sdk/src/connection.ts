@@ -43,6 +43,8 @@ export class Connection implements FrameSink {
   private welcomed = false;
   private everWelcomed = false;
   private session: string | undefined;
+  /** the latest welcome's secret: the daemon resumes `session` only for whoever shows it */
+  private resumeSecret: string | undefined;
   private attempt = 0;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -152,6 +154,7 @@ export class Connection implements FrameSink {
       if (this.opts.token !== undefined) hello.token = this.opts.token;
       if (this.session !== undefined) hello.resume = this.session;
       this.helloSentAt = performance.now();
+      if (this.session !== undefined && this.resumeSecret !== undefined) hello.resumeSecret = this.resumeSecret;
       ws.send(JSON.stringify(hello));
       this.welcomeTimer = setTimeout(() => {
         this.lastError = `no welcome within ${this.opts.connectTimeoutMs} ms`;
@@ -207,6 +210,7 @@ export class Connection implements FrameSink {
       this.welcomeTimer = null;
       this.welcomed = true;
       this.session = frame.session;
+      this.resumeSecret = frame.resumeSecret;
       this.attempt = 0;
       this.maxEventsPerFrame = frame.limits.maxEventsPerFrame;
       this.maxFrameBytes = frame.limits.maxFrameBytes;

@@ -1,10 +1,25 @@
-// Errors the SDK raises to the application.
+// Errors the SDK raises to the application, and the one list of their `code`s.
+//
+// The codes follow Node's convention for the errors a library raises itself (`ERR_` and a
+// name, as in ERR_INVALID_ARG_TYPE), with one exception: DEADLOCK is not the SDK's own
+// finding but the daemon's verdict, so it is spelled as the daemon's wire codes are
+// (proto/src/errors.ts) and as the daemon's abort frame names it. Argument errors are plain
+// TypeError/RangeError without a code. Codes are API: apps and other copies of the SDK
+// (isDeadlockError) match on them, so they never change.
 import type { DeadlockReport } from '@deadlockd/proto';
+
+/** Every `code` the SDK puts on an error it raises. */
+export type SdkErrorCode =
+  | 'DEADLOCK' // DeadlockError: the daemon chose this wait as a deadlock victim
+  | 'ERR_ACQUIRE_TIMEOUT' // AcquireTimeoutError: an acquire or join outlived its timeoutMs
+  | 'ERR_NOT_HELD'; // a second release() of the same hold
+
+export const DEADLOCK = 'DEADLOCK' satisfies SdkErrorCode;
 
 /** The daemon chose this wait as the victim of a deadlock: unwind, release, retry. */
 export class DeadlockError extends Error {
   override readonly name = 'DeadlockError';
-  readonly code = 'DEADLOCK';
+  readonly code = DEADLOCK;
   readonly deadlockId: string;
   readonly report: DeadlockReport;
 
@@ -18,7 +33,7 @@ export class DeadlockError extends Error {
 /** An acquire (or join) did not succeed within its `timeoutMs`. */
 export class AcquireTimeoutError extends Error {
   override readonly name = 'AcquireTimeoutError';
-  readonly code = 'ERR_ACQUIRE_TIMEOUT';
+  readonly code = 'ERR_ACQUIRE_TIMEOUT' satisfies SdkErrorCode;
   readonly timeoutMs: number;
 
   constructor(what: string, timeoutMs: number) {
@@ -30,7 +45,7 @@ export class AcquireTimeoutError extends Error {
 /** Error thrown by a second `release()` of the same hold. */
 export function notHeldError(what: string): Error & { code: 'ERR_NOT_HELD' } {
   const err = new Error(`${what} is not held (already released)`) as Error & { code: 'ERR_NOT_HELD' };
-  err.code = 'ERR_NOT_HELD';
+  err.code = 'ERR_NOT_HELD' satisfies SdkErrorCode;
   return err;
 }
 

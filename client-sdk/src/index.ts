@@ -7,7 +7,7 @@ export {
   type ConnectOptions,
   type ClientEvents,
 } from './client.js';
-export { DeadlockError, AcquireTimeoutError } from './errors.js';
+export { DeadlockError, AcquireTimeoutError, type SdkErrorCode } from './errors.js';
 export type { Held } from './held.js';
 export type { Logger } from './logger.js';
 export type { TaskOptions } from './owners.js';

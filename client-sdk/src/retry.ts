@@ -15,7 +15,7 @@
 // Between attempts the retry sleeps a jittered, capped, exponential backoff, so owners that just
 // collided do not collide again in lockstep.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { DeadlockError } from './errors.js';
+import { DEADLOCK, DeadlockError } from './errors.js';
 
 export interface RetryOptions {
   /** retries after the first attempt (default 50) */
@@ -53,7 +53,7 @@ export function currentRetry(): RetryContext | undefined {
 export function isDeadlockError(err: unknown): err is DeadlockError {
   if (err instanceof DeadlockError) return true;
   // another copy of the SDK in the same process
-  return err instanceof Error && err.name === 'DeadlockError' && (err as { code?: unknown }).code === 'DEADLOCK';
+  return err instanceof Error && err.name === 'DeadlockError' && (err as { code?: unknown }).code === DEADLOCK;
 }
 
 function option(v: number | undefined, dflt: number, what: string, max = Infinity): number {

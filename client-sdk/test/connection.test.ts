@@ -114,6 +114,8 @@ describe('reconnect', () => {
       assert.equal(dd.connected, true);
       const hellos = daemon.ofType('hello');
       assert.equal(hellos[1]?.resume, 's0', 'resumes the earlier session');
+      assert.equal(hellos[1]?.resumeSecret, 'secret-of-s0', "with the secret that session's welcome gave");
+      assert.equal(hellos[0]?.resumeSecret, undefined, 'a first hello has no secret to show');
       const snap = daemon.ofType('snapshot')[0]!;
       const facts = snap.events.filter((e) => e.type !== 'owner' && e.type !== 'resource');
       const owners = new Map(snap.events.flatMap((e) => (e.type === 'owner' ? [[e.owner, e] as const] : [])));

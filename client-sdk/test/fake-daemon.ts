@@ -94,6 +94,7 @@ export class FakeDaemon {
             },
             resumed: false,
             ...(this.opts.serverTime ? { serverTime: this.opts.serverTime() } : {}),
+            resumeSecret: `secret-of-s${conn}`,
           }),
         );
       }

@@ -180,6 +180,11 @@ export const HelloFrame = z.object({
    * frames to its process-local FIFO queues. Unknown names are ignored.
    */
   features: z.array(z.string().max(64)).max(32).optional(),
+  /**
+   * the `resumeSecret` of the latest `welcome` of that session: without it (or with a wrong one)
+   * `resume` is ignored and a new session starts, so nobody else can take a session over
+   */
+  resumeSecret: z.string().max(256).optional(),
 });
 
 export const EventsFrame = z.object({
@@ -255,8 +260,13 @@ export const ReportMember = z.object({
   service: z.string(),
   client: z.string(),
   priority: z.number(),
+  /** at most the daemon's --max-report-holds; `holdsTotal` then says how many there are */
   holds: z.array(ReportHold),
   waits: z.array(ReportWait),
+  /** present when `holds` was cut short: the member's number of holds */
+  holdsTotal: z.number().int().optional(),
+  /** present when `waits` was cut short */
+  waitsTotal: z.number().int().optional(),
 });
 /** Edge endpoints name owners as `<client>/<owner>` (client = session id). */
 export const ReportEdge = z.object({
@@ -290,6 +300,10 @@ export const DeadlockReport = z.object({
   resolution: z.enum(['aborting', 'reordering', 'unresolvable']),
   /** a person-readable rendering of all the above */
   text: z.string(),
+  /** present when `members` was cut short (--max-report-members): the number of members of the deadlock */
+  membersTotal: z.number().int().optional(),
+  /** present when `edges` was cut short: the number of wait-for edges */
+  edgesTotal: z.number().int().optional(),
 });
 export type DeadlockReport = z.infer<typeof DeadlockReport>;
 export type ReportMember = z.infer<typeof ReportMember>;
@@ -311,9 +325,15 @@ export const WelcomeFrame = z.object({
      * part as `snapshot` and the rest as `events`.
      */
     maxSnapshotEvents: z.number().int().optional(),
+    /** a snapshot's last part must arrive within this many ms of its first, or SNAPSHOT_TIMEOUT */
+    snapshotTimeoutMs: z.number().int().optional(),
+    /** bytes the daemon queues for a client that does not read before it cuts it off (SLOW_CONSUMER) */
+    maxQueuedBytes: z.number().int().optional(),
   }),
   /** true when `resume` matched a session still in its grace period */
   resumed: z.boolean(),
+  /** send it back as `hello.resumeSecret` with `resume` to resume this session; a new one comes with every welcome */
+  resumeSecret: z.string().optional(),
   /**
    * The daemon pings every this many ms (0 or absent: it does not). A client that hears
    * nothing from the daemon for several periods can treat the connection as dead.

@@ -54,6 +54,10 @@ function renderNote(frame) {
   if (frame.graph.nodes.length === 0) {
     note.textContent = frame.view === 'blocked' ? 'Nobody is waiting right now.' : 'No task holds or waits for anything right now.';
     note.hidden = false;
+  } else if (frame.capped) {
+    note.textContent = `The graph has ${frame.stats.owners + frame.stats.resources} nodes: only ${frame.maxDrawnNodes} of its ${frame.truncated || frame.view === 'blocked' ? 'blocked part' : 'nodes'} are drawn.`;
+    note.classList.add('banner');
+    note.hidden = false;
   } else if (frame.truncated) {
     note.textContent = `The graph has ${frame.stats.owners + frame.stats.resources} nodes: only its blocked part is drawn.`;
     note.classList.add('banner');

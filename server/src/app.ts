@@ -6,7 +6,8 @@ import type { Config } from './config.js';
 import { Hub } from './hub.js';
 import { Metrics } from './metrics.js';
 import { TokenTable } from './tokens.js';
-import { Session } from './session.js';
+import { Session, sessionShared } from './session.js';
+import { GuardedSocket } from './guarded-socket.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { dashboard } from './dashboard/index.js';
 import { authLogSerializers, authPlugin } from './auth.js';
@@ -43,15 +44,22 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     // serializers: a `?token=` in a URL must never reach the logs
     logger: { level: config.logLevel, serializers: authLogSerializers, ...(options.logStream ? { stream: options.logStream } : {}) },
   });
-  const metrics: Metrics = new Metrics(() => hub.stats());
+  const metrics: Metrics = new Metrics(() => hub);
   const tokens = new TokenTable(config.tokens);
   const hub: Hub = new Hub(config, app.log, { metrics, ...(options.now ? { now: options.now } : {}) });
   app.decorate('deadlockd', { config, hub, metrics, tokens, startedAt: Date.now() } satisfies Daemon);
 
   app.register(websocket, {
     // One byte over the limit still reaches us, so we can answer FRAME_TOO_LARGE
-    // with an error frame; anything bigger is closed by ws itself with 1009.
-    options: { maxPayload: config.maxFrameBytes + 1 },
+    // with an error frame; anything bigger is closed by ws itself with 1009, and
+    // GuardedSocket lets the session send FRAME_TOO_LARGE first. UTF-8 is checked
+    // by the frame decoder (BAD_UTF8 error frame) instead of a bare 1007 from ws.
+    options: {
+      maxPayload: config.maxFrameBytes + 1,
+      skipUTF8Validation: true,
+      // the plugin's typings name ws's CommonJS module type, which a subclass imported as ESM cannot satisfy
+      WebSocket: GuardedSocket as never,
+    },
     errorHandler(error, socket, request) {
       request.log.warn({ err: error }, 'websocket error');
       // ws already started a close handshake for protocol errors (1009, 1007…): let it finish.
@@ -85,9 +93,11 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   app.register(authPlugin);
 
   const sessions = new WeakMap<WebSocket, Session>();
+  const shared = sessionShared(config);
+  metrics.watchSnapshotBudget(() => shared.snapshotBudget.inFlight);
   app.register(async (scoped) => {
     scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
-      sessions.set(socket, new Session({ socket, hub, metrics, tokens, config, log: request.log }));
+      sessions.set(socket, new Session({ socket, hub, metrics, tokens, config, log: request.log, shared }));
     });
   });
 
@@ -99,9 +109,10 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     uptimeSeconds: Math.floor((Date.now() - app.deadlockd.startedAt) / 1000),
   }));
 
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+  // a namespace token sees its own namespace only (see auth.ts)
+  app.get('/metrics', async (request, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return request.seesAllNamespaces ? metrics.allText() : metrics.namespaceText(request.namespace);
   });
 
   // Ready = accepting SDK connections; 503 once shutdown has begun, so a load
@@ -129,6 +140,7 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   app.addHook('onClose', async () => {
     heartbeat?.stop();
     hub.close();
+    metrics.close();
   });
   return app;
 }

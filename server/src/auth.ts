@@ -6,15 +6,23 @@
 // it in `hello` (checked by the Session, so a refusal is an `error` frame the
 // SDK understands rather than a failed upgrade). /healthz and /readyz stay
 // open for load balancers and orchestrators.
+//
+// /metrics is the one route a namespace token sees only part of: its own
+// namespace's series. The whole of it needs --metrics-token (or auth off).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_NAMESPACE } from './tokens.js';
+import { DEFAULT_NAMESPACE, secretEquals } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** the caller's namespace: the token's, or 'default' when auth is off (set by the auth plugin) */
     namespace: string;
+    /** true when auth is off, or /metrics was called with the metrics token: every namespace is visible */
+    seesAllNamespaces: boolean;
   }
 }
+
+/** The only route the metrics token opens. */
+const METRICS_PATH = '/metrics';
 
 /** Routes anyone may call: liveness and readiness probes. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
@@ -85,7 +93,9 @@ function docsCookie(request: FastifyRequest, reply: FastifyReply, token: string)
  */
 export async function authPlugin(app: FastifyInstance): Promise<void> {
   const tokens = app.deadlockd.tokens;
+  const metricsToken = app.deadlockd.config.metricsToken;
   app.decorateRequest('namespace', DEFAULT_NAMESPACE);
+  app.decorateRequest('seesAllNamespaces', !tokens.enabled);
   if (!tokens.enabled) return;
   app.log.info({ namespaces: tokens.namespaces() }, 'auth on: every route but /healthz and /readyz needs a token');
 
@@ -93,6 +103,10 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     const path = pathOf(request.url);
     if (OPEN_PATHS.has(path) || path === STREAM_PATH) return;
     const { token, fromQuery } = presentedToken(request);
+    if (path === METRICS_PATH && metricsToken !== '' && token !== undefined && secretEquals(token, metricsToken)) {
+      request.seesAllNamespaces = true;
+      return;
+    }
     const namespace = tokens.namespaceOf(token);
     if (namespace === null) {
       request.log.info({ path, tokenGiven: token !== undefined }, 'request refused: missing or invalid token');

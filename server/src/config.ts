@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_ENGINE_LIMITS, type VictimCriterion } from './engine/types.js';
+import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type VictimCriterion } from './engine/types.js';
 
 const VICTIM_CRITERIA = ['priority', 'work', 'youngest', 'closer'] as const satisfies readonly VictimCriterion[];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,6 +44,31 @@ export const ConfigSchema = z.object({
   maxWaitsPerClient: int(1),
   maxHoldsPerClient: int(1),
   maxGlobalResources: int(1),
+  maxOwnersPerNamespace: int(1),
+  maxResourcesPerNamespace: int(1),
+  maxWaitsPerNamespace: int(1),
+  maxHoldsPerNamespace: int(1),
+  /** a deadlock report lists this many members (the rest counted), and this many holds and waits per member */
+  maxReportMembers: int(1),
+  maxReportHolds: int(1),
+  maxReportEdges: int(1),
+  /** bytes of reports one namespace's history keeps (besides historySize entries) */
+  maxHistoryBytes: int(1024),
+  /** bytes queued for one connection that does not read; more → SLOW_CONSUMER and cut off */
+  maxQueuedBytes: int(64 * 1024),
+  /** error frames one connection is sent per second; the rest are counted in one ERRORS_SUPPRESSED */
+  maxErrorFramesPerSecond: int(1),
+  /** a connection that sends no `hello` within this time is closed with HELLO_TIMEOUT */
+  helloTimeoutMs: int(1, 2_147_483_647),
+  /** a snapshot's last part must arrive within this time of its first part */
+  snapshotTimeoutMs: int(1, 2_147_483_647),
+  /** events of unfinished snapshots held across all connections together */
+  maxSnapshotEventsInFlight: int(1),
+  /** most nodes GET /v1/graph(.dot) returns (cap of its `limit`) and the dashboard draws */
+  maxGraphNodes: int(1, 10_000_000),
+  maxDrawnNodes: int(1, 1_000_000),
+  /** a token that sees every namespace on /metrics (auth on); '' = none */
+  metricsToken: z.string().max(4096).regex(/^\S*$/, 'a token has no spaces'),
   victimOrder: z
     .array(z.enum(VICTIM_CRITERIA))
     .min(1)
@@ -118,6 +143,22 @@ export const SETTINGS: Record<Key, Setting> = {
   maxWaitsPerClient: setting('max-waits-per-client', 'pending waits one client may have', 'a positive integer', asInt),
   maxHoldsPerClient: setting('max-holds-per-client', 'holds one client may have', 'a positive integer', asInt),
   maxGlobalResources: setting('max-global-resources', 'shared (global) resources in one namespace', 'a positive integer', asInt),
+  maxOwnersPerNamespace: setting('max-owners-per-namespace', 'live owners of all clients of one namespace together; more → LIMIT_EXCEEDED', 'a positive integer', asInt),
+  maxResourcesPerNamespace: setting('max-resources-per-namespace', 'resources (local and shared) of one namespace together', 'a positive integer', asInt),
+  maxWaitsPerNamespace: setting('max-waits-per-namespace', 'pending waits of one namespace together', 'a positive integer', asInt),
+  maxHoldsPerNamespace: setting('max-holds-per-namespace', 'holds of one namespace together', 'a positive integer', asInt),
+  maxReportMembers: setting('max-report-members', 'members a deadlock report lists (the rest are counted)', 'a positive integer', asInt),
+  maxReportHolds: setting('max-report-holds', 'holds (and waits) a deadlock report lists per member (the rest are counted)', 'a positive integer', asInt),
+  maxReportEdges: setting('max-report-edges', 'wait-for edges a deadlock report lists (the rest are counted)', 'a positive integer', asInt),
+  maxHistoryBytes: setting('max-history-bytes', "bytes of reports one namespace's history keeps; the oldest go first", 'an integer of at least 1024', asInt),
+  maxQueuedBytes: setting('max-queued-bytes', 'bytes queued for one SDK connection that does not read; more → SLOW_CONSUMER, cut off', 'an integer of at least 65536', asInt),
+  maxErrorFramesPerSecond: setting('max-error-frames-per-second', 'error frames sent to one connection per second; the rest are counted in ERRORS_SUPPRESSED', 'a positive integer', asInt),
+  helloTimeoutMs: setting('hello-timeout-ms', 'close a connection that sent no `hello` this long after opening (HELLO_TIMEOUT)', 'a positive integer', asInt),
+  snapshotTimeoutMs: setting('snapshot-timeout-ms', "a snapshot's last part must arrive this soon after its first (SNAPSHOT_TIMEOUT)", 'a positive integer', asInt),
+  maxSnapshotEventsInFlight: setting('max-snapshot-events-in-flight', 'events of unfinished snapshots held for all connections together (SNAPSHOT_BUSY)', 'a positive integer', asInt),
+  maxGraphNodes: setting('max-graph-nodes', 'most nodes GET /v1/graph and /v1/graph.dot return (cap of their `limit`)', 'an integer from 1 to 10000000', asInt),
+  maxDrawnNodes: setting('max-drawn-nodes', 'most nodes the dashboard draws (the rest are counted)', 'an integer from 1 to 1000000', asInt),
+  metricsToken: setting('metrics-token', 'token that sees every namespace on /metrics when auth is on (a namespace token sees its own)', 'a token without spaces', asText),
   victimOrder: setting('victim-order', 'victim criteria, in order', `a comma-separated list of ${VICTIM_CRITERIA.join(', ')} without repeats`, asList),
   tokens: setting('tokens', 'auth tokens and their namespaces, token1=ns1,token2=ns2 (any token turns auth on)', 'token=namespace pairs separated by commas', asTokenMap),
   tokensFile: setting('tokens-file', 'JSON file {"<token>": "<namespace>"} read at start (merged with --tokens)', 'a file path', asText),
@@ -144,6 +185,22 @@ export const DEFAULT_CONFIG: Config = {
   maxWaitsPerClient: DEFAULT_ENGINE_LIMITS.maxWaitsPerClient,
   maxHoldsPerClient: DEFAULT_ENGINE_LIMITS.maxHoldsPerClient,
   maxGlobalResources: DEFAULT_ENGINE_LIMITS.maxGlobalResources,
+  maxOwnersPerNamespace: DEFAULT_ENGINE_LIMITS.maxOwnersPerNamespace,
+  maxResourcesPerNamespace: DEFAULT_ENGINE_LIMITS.maxResourcesPerNamespace,
+  maxWaitsPerNamespace: DEFAULT_ENGINE_LIMITS.maxWaitsPerNamespace,
+  maxHoldsPerNamespace: DEFAULT_ENGINE_LIMITS.maxHoldsPerNamespace,
+  maxReportMembers: DEFAULT_ENGINE_LIMITS.maxReportMembers,
+  maxReportHolds: DEFAULT_ENGINE_LIMITS.maxReportHolds,
+  maxReportEdges: DEFAULT_ENGINE_LIMITS.maxReportEdges,
+  maxHistoryBytes: 16 * 1024 * 1024,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  maxErrorFramesPerSecond: 100,
+  helloTimeoutMs: 10_000,
+  snapshotTimeoutMs: 30_000,
+  maxSnapshotEventsInFlight: 500_000,
+  maxGraphNodes: 10_000,
+  maxDrawnNodes: 1_000,
+  metricsToken: '',
   victimOrder: ['priority', 'youngest', 'work', 'closer'],
   tokens: {},
   tokensFile: '',
@@ -187,6 +244,24 @@ function readTokensFile(path: string): Record<string, string> {
   return r.data;
 }
 
+/** The engine's limits as configured (every engine of the daemon gets the same). */
+export function engineLimits(c: Config): EngineLimits {
+  return {
+    maxOwnersPerClient: c.maxOwnersPerClient,
+    maxResourcesPerClient: c.maxResourcesPerClient,
+    maxWaitsPerClient: c.maxWaitsPerClient,
+    maxHoldsPerClient: c.maxHoldsPerClient,
+    maxGlobalResources: c.maxGlobalResources,
+    maxOwnersPerNamespace: c.maxOwnersPerNamespace,
+    maxResourcesPerNamespace: c.maxResourcesPerNamespace,
+    maxWaitsPerNamespace: c.maxWaitsPerNamespace,
+    maxHoldsPerNamespace: c.maxHoldsPerNamespace,
+    maxReportMembers: c.maxReportMembers,
+    maxReportHolds: c.maxReportHolds,
+    maxReportEdges: c.maxReportEdges,
+  };
+}
+
 /** Validates a full config; the error names the setting by flag and env name. */
 function validateConfig(candidate: Record<Key, unknown>): Config {
   const r = ConfigSchema.safeParse(candidate);
@@ -197,14 +272,24 @@ function validateConfig(candidate: Record<Key, unknown>): Config {
         `--max-snapshot-events (${r.data.maxSnapshotEvents}) must be at least --max-events-per-frame (${r.data.maxEventsPerFrame})`,
       );
     }
-    return withTokensFile(r.data);
+    // one client's largest snapshot must fit the budget of all of them
+    if (r.data.maxSnapshotEventsInFlight < r.data.maxSnapshotEvents) {
+      throw new ConfigError(
+        `--max-snapshot-events-in-flight (${r.data.maxSnapshotEventsInFlight}) must be at least --max-snapshot-events (${r.data.maxSnapshotEvents})`,
+      );
+    }
+    const config = withTokensFile(r.data);
+    if (config.metricsToken !== '' && config.tokens[config.metricsToken] !== undefined) {
+      throw new ConfigError('--metrics-token (DEADLOCKD_METRICS_TOKEN) must differ from every namespace token');
+    }
+    return config;
   }
   const lines = r.error.issues.map((issue) => {
     const key = issue.path[0] as Key | undefined;
     if (key === undefined || !(key in SETTINGS)) return issue.message;
     const s = SETTINGS[key];
-    // for token maps the path's second element is a token: never print it
-    const value = key === 'tokens' ? '' : ` "${displayValue(candidate[key])}":`;
+    // for token maps the path's second element is a token: never print it (nor the metrics token)
+    const value = key === 'tokens' || key === 'metricsToken' ? '' : ` "${displayValue(candidate[key])}":`;
     return `invalid value for --${s.flag} (${s.env}):${value} expected ${s.expects} (${issue.message})`;
   });
   throw new ConfigError(lines.join('\n'));

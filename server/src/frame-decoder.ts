@@ -12,6 +12,7 @@ import {
   type ClientFrame,
   type ErrorCode,
 } from '@deadlockd/proto';
+import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 
 export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
@@ -42,9 +43,9 @@ function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
   return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }
 
-function toText(data: Buffer | ArrayBuffer | Buffer[]): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return (data instanceof ArrayBuffer ? Buffer.from(data) : data).toString('utf8');
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? Buffer.from(data) : data;
 }
 
 /**
@@ -65,9 +66,12 @@ export function peekFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boole
     return { ok: false, code: 'FRAME_TOO_LARGE', message: `frame of ${size} bytes exceeds the limit of ${maxFrameBytes} bytes` };
   }
   if (isBinary) return { ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol; send JSON text frames' };
+  // ws runs with skipUTF8Validation so that bad UTF-8 gets this error frame instead of a bare 1007 close
+  const bytes = toBuffer(data);
+  if (!isUtf8(bytes)) return { ok: false, code: 'BAD_UTF8', message: 'a text frame must be valid UTF-8' };
   let value: unknown;
   try {
-    value = JSON.parse(toText(data));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     return { ok: false, code: 'BAD_JSON', message: `frame is not valid JSON: ${(err as Error).message}` };
   }

@@ -1,8 +1,9 @@
 // Bounded history of the deadlocks a namespace acted on: the newest
-// `capacity` entries, oldest dropped first. It records what the deadlock book
-// (engine/book.ts) tells it: an entry appears when the book acts on a
-// deadlock (aborting, reordering, unresolvable) and is updated in place when
-// the book ends it.
+// `capacity` entries and at most `maxBytes` of reports (their JSON size),
+// oldest dropped first; the newest entry is always kept. It records what the
+// deadlock book (engine/book.ts) tells it: an entry appears when the book acts
+// on a deadlock (aborting, reordering, unresolvable) and is updated in place
+// when the book ends it.
 import type { DeadlockReport } from '@deadlockd/proto';
 import type { BookEntry, DeadlockState, OpenState } from './engine/book.js';
 
@@ -23,37 +24,55 @@ export interface HistoryEntry {
 /** An ended entry shows as resolved however it ended: once acted on, its end is the deadlock's end. */
 const statusOf = (s: DeadlockState): DeadlockStatus => (s === 'confirming' || s === 'dismissed' ? 'resolved' : s);
 
+/** What the history needs of a book entry. */
+type Recorded = Pick<BookEntry, 'id' | 'deadlock' | 'state' | 'endedAt'>;
+
 export class DeadlockHistory {
   // Map iteration order is insertion order: the first key is the oldest entry.
   private readonly entries = new Map<string, HistoryEntry>();
+  /** JSON size of each entry's report, and their sum */
+  private readonly sizes = new Map<string, number>();
+  private totalBytes = 0;
 
   constructor(
     private readonly capacity: number,
     private readonly namespace: string,
+    private readonly maxBytes = Number.MAX_SAFE_INTEGER,
   ) {}
 
-  /** The book acted on this deadlock or ended it. */
-  record(e: BookEntry): void {
+  /** what the kept reports weigh (their JSON, in UTF-16 code units ≈ bytes) */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The book acted on this deadlock, or it changed state after that, or ended. */
+  record(e: Recorded): void {
     const known = this.entries.get(e.id);
     if (known) {
       known.status = statusOf(e.state);
-      known.report = e.deadlock.report;
+      if (known.report !== e.deadlock.report) this.setReport(known, e.deadlock.report);
       if (e.endedAt !== undefined) known.resolvedAt = e.endedAt;
       return;
     }
-    if (e.endedAt !== undefined) return; // ended before it was recorded (dropped by capacity): stays dropped
-    this.entries.set(e.id, {
+    if (e.endedAt !== undefined) return; // ended after it was dropped (capacity, bytes): stays dropped
+    const entry: HistoryEntry = {
       id: e.id,
       key: e.deadlock.key,
       namespace: this.namespace,
       detectedAt: e.deadlock.detectedAt,
       status: statusOf(e.state),
       report: e.deadlock.report,
-    });
-    while (this.entries.size > this.capacity) {
+    };
+    this.entries.set(e.id, entry);
+    this.setReport(entry, e.deadlock.report);
+    while (this.entries.size > this.capacity || (this.totalBytes > this.maxBytes && this.entries.size > 1)) {
       const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+      if (oldest === undefined || oldest === e.id) break;
+      this.drop(oldest);
     }
   }
 
@@ -64,5 +83,19 @@ export class DeadlockHistory {
   /** newest first */
   list(): HistoryEntry[] {
     return [...this.entries.values()].reverse();
+  }
+
+  private setReport(entry: HistoryEntry, report: DeadlockReport): void {
+    entry.report = report;
+    // reports are capped (report.ts), so this costs little
+    const size = JSON.stringify(report).length;
+    this.totalBytes += size - (this.sizes.get(entry.id) ?? 0);
+    this.sizes.set(entry.id, size);
+  }
+
+  private drop(id: string): void {
+    this.entries.delete(id);
+    this.totalBytes -= this.sizes.get(id) ?? 0;
+    this.sizes.delete(id);
   }
 }

@@ -3,9 +3,14 @@
 // Counters the hub and resolvers already keep are read at scrape time;
 // gauges are set in collect(), not on a timer. Labels stay bounded: the
 // namespace (one per configured token) and the error code (a fixed list).
+//
+// Who sees what: the whole registry is for an operator (auth off, or the
+// --metrics-token); a namespace's token sees only its namespace's series
+// (namespaceText), never another namespace's name or size.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '@deadlockd/proto';
-import type { HubStats } from './stats.js';
+import type { HubStats, StatsSource } from './stats.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -14,9 +19,14 @@ export class Metrics {
   readonly staleAborts: Counter;
   readonly batchDuration: Histogram;
   readonly sweepDuration: Histogram;
+  readonly errorsSuppressed: Counter;
+  readonly connectionsCut: Counter<'reason'>;
+  private readonly loopDelay: IntervalHistogram;
+  private snapshotInFlight: () => number = () => 0;
 
-  /** `stats` is read at scrape time (the hub, built after the metrics it is handed). */
-  constructor(stats: () => HubStats) {
+  /** `source` is read at scrape time (the hub, built after the metrics it is handed). */
+  constructor(private readonly source: () => StatsSource) {
+    const stats = (): HubStats => this.source().stats();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'deadlockd_' });
     this.eventsReceived = new Counter({ name: 'deadlockd_events_received_total', help: 'events received from clients (in events and snapshot frames)', registers });
@@ -33,6 +43,46 @@ export class Metrics {
       help: 'time of one full safety-net sweep over every namespace',
       buckets: [1e-4, 1e-3, 1e-2, 0.1, 1, 10],
       registers,
+    });
+
+    this.errorsSuppressed = new Counter({
+      name: 'deadlockd_errors_suppressed_total',
+      help: 'error frames not sent because a connection was over --max-error-frames-per-second (counted in ERRORS_SUPPRESSED)',
+      registers,
+    });
+    this.connectionsCut = new Counter({
+      name: 'deadlockd_connections_cut_total',
+      help: 'SDK connections the daemon closed for hitting a limit: slow_consumer, hello_timeout, snapshot_timeout',
+      labelNames: ['reason'],
+      registers,
+    });
+    const inFlight = () => this.snapshotInFlight();
+    new Gauge({
+      name: 'deadlockd_snapshot_events_in_flight',
+      help: 'events of unfinished snapshots held, all connections together (limit --max-snapshot-events-in-flight)',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
+    });
+
+    // How late the event loop ran since the previous scrape: the daemon's own stall detector.
+    // A one-client doing that blocks the loop shows here before it shows anywhere else.
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay.enable();
+    const loopDelay = this.loopDelay;
+    new Gauge({
+      name: 'deadlockd_event_loop_lag_seconds',
+      help: 'event loop delay since the previous scrape (quantile 0.5, 0.99, and 1 = the longest)',
+      labelNames: ['quantile'],
+      registers,
+      collect() {
+        const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
+        this.set({ quantile: '0.5' }, seconds(loopDelay.percentile(50)));
+        this.set({ quantile: '0.99' }, seconds(loopDelay.percentile(99)));
+        this.set({ quantile: '1' }, seconds(loopDelay.max));
+        loopDelay.reset();
+      },
     });
 
     // Monotonic totals kept by the hub/resolvers, exposed as counters at scrape time.
@@ -97,5 +147,52 @@ export class Metrics {
 
   errorSent(code: ErrorCode): void {
     this.framesRejected.inc({ code });
+  }
+
+  /** Where the snapshot gauge reads the daemon's shared budget. */
+  watchSnapshotBudget(read: () => number): void {
+    this.snapshotInFlight = read;
+  }
+
+  /** Everything (auth off, or the metrics token). */
+  async allText(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * What a namespace's token sees: that namespace's graph, clients and resolver
+   * counters, labelled with its name; nothing process-wide and nothing of other namespaces.
+   */
+  async namespaceText(namespace: string): Promise<string> {
+    const s = this.source().namespaceStats(namespace);
+    const registry = new Registry();
+    const registers = [registry];
+    const labels = { namespace };
+    const gauge = (name: string, help: string, value: number) =>
+      new Gauge({ name, help, labelNames: ['namespace'], registers }).set(labels, value);
+    const counter = (name: string, help: string, value: number) =>
+      new Counter({ name, help, labelNames: ['namespace'], registers }).inc(labels, value);
+    gauge('deadlockd_owners', 'owners (tasks) in the graph', s.graph.owners);
+    gauge('deadlockd_resources', 'resources in the graph', s.graph.resources);
+    gauge('deadlockd_holds', 'live holds', s.graph.holds);
+    gauge('deadlockd_waits', 'pending waits', s.graph.waits);
+    gauge('deadlockd_active_deadlocks', 'deadlocks found and not yet over', s.graph.activeDeadlocks);
+    gauge('deadlockd_clients_connected', 'SDK connections open now', s.connectedClients);
+    gauge('deadlockd_clients', 'clients known, including disconnected ones within their grace period', s.clients);
+    counter('deadlockd_deadlocks_detected_total', 'deadlocks detected and acted on (aborted or reported)', s.resolver.resolved);
+    counter('deadlockd_deadlocks_unresolvable_total', 'deadlocks with no abortable member (reported only)', s.resolver.unresolvable);
+    counter('deadlockd_aborts_sent_total', 'abort frames sent to victims', s.resolver.abortsSent);
+    counter('deadlockd_confirm_rounds_total', 'confirm rounds started for cross-client deadlocks', s.resolver.confirmRoundsStarted);
+    counter('deadlockd_confirm_timeouts_total', 'confirm rounds that timed out', s.resolver.confirmTimeouts);
+    counter('deadlockd_phantoms_avoided_total', 'cross-client deadlocks that vanished after confirmation', s.resolver.vanished);
+    return registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.loopDelay.disable();
   }
 }

@@ -6,7 +6,7 @@
 //   → resolver.handle (acts on the new ones through the book).
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientEvent, Hazard, ServerFrame } from '@deadlockd/proto';
-import type { Config } from './config.js';
+import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult } from './engine/engine.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
@@ -49,15 +49,9 @@ export class Namespace {
       namespace: o.name,
       now: o.now,
       victimOrder: c.victimOrder,
-      limits: {
-        maxOwnersPerClient: c.maxOwnersPerClient,
-        maxResourcesPerClient: c.maxResourcesPerClient,
-        maxWaitsPerClient: c.maxWaitsPerClient,
-        maxHoldsPerClient: c.maxHoldsPerClient,
-        maxGlobalResources: c.maxGlobalResources,
-      },
+      limits: engineLimits(c),
     });
-    this.history = new DeadlockHistory(c.historySize, o.name);
+    this.history = new DeadlockHistory(c.historySize, o.name, c.maxHistoryBytes);
     this.book = new DeadlockBook(this.engine, o.now, { changed: (e) => this.changed(e) });
     this.resolver = new Resolver({
       engine: this.engine,

@@ -24,3 +24,9 @@ export interface NamespaceStats {
   graph: GraphStats;
   resolver: NamespaceResolverStats;
 }
+
+/** Where metrics read the numbers at scrape time (the hub). */
+export interface StatsSource {
+  stats(): HubStats;
+  namespaceStats(name: string): NamespaceStats;
+}

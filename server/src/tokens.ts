@@ -7,6 +7,11 @@ export const DEFAULT_NAMESPACE = 'default';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+/** Two secrets compared in constant time (hashed first, so their lengths say nothing either). */
+export function secretEquals(a: string, b: string): boolean {
+  return timingSafeEqual(sha256(a), sha256(b));
+}
+
 /**
  * token → namespace, looked up in constant time: the presented token is
  * hashed (fixed length) and compared with every configured token's hash with

@@ -137,11 +137,12 @@ describe('auth on the stream', () => {
   it('a session cannot be resumed from another namespace', async () => {
     const one = await connectWith(daemon.wsUrl, T1);
     await one.client.close(); // grace period: resumable…
-    const other = await connectWith(daemon.wsUrl, T2, { resume: one.welcome.session });
+    const secret = one.welcome.resumeSecret!;
+    const other = await connectWith(daemon.wsUrl, T2, { resume: one.welcome.session, resumeSecret: secret });
     assert.equal(other.welcome.resumed, false, '…but not with a token of another namespace');
     assert.notEqual(other.welcome.session, one.welcome.session);
     assert.equal(other.welcome.namespace, 'ns2');
-    const again = await connectWith(daemon.wsUrl, 'tok-one-bis', { resume: one.welcome.session });
+    const again = await connectWith(daemon.wsUrl, 'tok-one-bis', { resume: one.welcome.session, resumeSecret: secret });
     assert.equal(again.welcome.resumed, true, 'another token of the same namespace may resume it');
     await other.client.close();
     await again.client.close();

@@ -33,6 +33,10 @@ describe('config', () => {
     ['zero confirm rounds', ['--confirm-rounds', '0'], {}, /--confirm-rounds/],
     ['a heartbeat past what a timer can take', ['--heartbeat-ms', '2147483648'], {}, /--heartbeat-ms \(DEADLOCKD_HEARTBEAT_MS\): "2147483648"/],
     ['a snapshot limit below one frame', ['--max-snapshot-events', '10', '--max-events-per-frame', '11'], {}, /--max-snapshot-events \(10\) must be at least --max-events-per-frame \(11\)/],
+    ['a snapshot budget below one snapshot', ['--max-snapshot-events-in-flight', '1000'], {}, /--max-snapshot-events-in-flight \(1000\) must be at least --max-snapshot-events \(250000\)/],
+    ['a hello timeout of 0', [], { DEADLOCKD_HELLO_TIMEOUT_MS: '0' }, /--hello-timeout-ms \(DEADLOCKD_HELLO_TIMEOUT_MS\)/],
+    ['a queue budget below 64 KiB', ['--max-queued-bytes', '1000'], {}, /--max-queued-bytes \(DEADLOCKD_MAX_QUEUED_BYTES\)/],
+    ['a metrics token that is also a namespace token', ['--tokens', 'tok=ns', '--metrics-token', 'tok'], {}, /--metrics-token \(DEADLOCKD_METRICS_TOKEN\) must differ/],
   ];
   for (const [name, argv, env, message] of bad) {
     it(`rejects ${name}, naming the setting`, () => {

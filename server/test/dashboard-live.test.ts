@@ -214,6 +214,12 @@ describe('dashboard files', () => {
     const missing = await fetch(`${daemon.url}/vendor/other.js`);
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
+    // names of Object.prototype are not files: once 500 with Node's error text
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const r = await fetch(`${daemon.url}/vendor/${name}`);
+      assert.equal(r.status, 404, name);
+      assert.doesNotMatch(await r.text(), /TypeError|ERR_|argument/i, name);
+    }
   });
 
   it('opened with ?token=, the page passes the token on to every asset and module import', async () => {

@@ -5,10 +5,9 @@
 // A peer that stops answering pings is simulated with ws's autoPong: false.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION } from '@deadlockd/proto';
-import { connectClient, ev, eventually, startTestDaemon, TestClient, type TestDaemon } from './helpers.js';
+import { connectClient, ev, eventually, startTestDaemon, TestClient, WAIT_MS, type TestDaemon } from './helpers.js';
 
 // A live peer must answer a ping within one interval; 500 ms leaves a loaded machine ten times
 // the room a pong needs on an idle one. Nothing below waits for a fixed time: every wait is for
@@ -31,9 +30,26 @@ async function muteClient(url: string, service: string): Promise<{ client: TestC
   return { client, session: welcome.session, mute: () => (muted = true) };
 }
 
-/** Resolves after `ws` received `n` more pings: each one means the daemon judged it alive at that beat. */
-async function pings(ws: WebSocket, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await once(ws, 'ping');
+/**
+ * Resolves after `ws` received `n` more pings: each one means the daemon judged it alive at that
+ * beat. Rejects if it is closed first (cut off) or after the WAIT_MS failsafe.
+ */
+function pings(ws: WebSocket, n: number): Promise<void> {
+  let got = 0;
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      ws.off('ping', onPing).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onPing = () => {
+      if (++got >= n) done();
+    };
+    const onClose = () => done(new Error(`closed after ${got} of ${n} pings`));
+    const timer = setTimeout(() => done(new Error(`only ${got} of ${n} pings within ${WAIT_MS} ms`)), WAIT_MS);
+    ws.on('ping', onPing).on('close', onClose);
+  });
 }
 
 describe('heartbeat', () => {

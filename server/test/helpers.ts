@@ -131,6 +131,8 @@ export interface HelloOptions {
   service?: string;
   instance?: string;
   resume?: string;
+  /** the `resumeSecret` of the welcome being resumed */
+  resumeSecret?: string;
   token?: string;
 }
 
@@ -143,6 +145,7 @@ export async function connectClient(url: string, hello: HelloOptions = {}): Prom
     service: hello.service ?? 'test-svc',
     instance: hello.instance ?? 'test-1',
     ...(hello.resume ? { resume: hello.resume } : {}),
+    ...(hello.resumeSecret ? { resumeSecret: hello.resumeSecret } : {}),
     ...(hello.token !== undefined ? { token: hello.token } : {}),
   });
   const welcome = await client.next('welcome');

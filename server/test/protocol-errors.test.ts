@@ -27,6 +27,10 @@ const cases: Record<string, BadCase> = {
     payload: () => ({ type: 'events', seq: 3, events: [ev.owner('a'), { type: 'wait', owner: 'a', resource: 'm' }] }),
     closeCode: 1008,
   },
+  // ws runs with skipUTF8Validation: once this was a bare 1007 close, with no error frame and no metric
+  'a text frame that is not UTF-8 → BAD_UTF8 (1007)': {
+    code: 'BAD_UTF8', afterHello: true, payload: () => Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), binary: false, closeCode: 1007,
+  },
   'binary frame → BAD_FRAME': { code: 'BAD_FRAME', afterHello: true, payload: () => Buffer.from(JSON.stringify(hello())), binary: true, closeCode: 1008 },
   'a frame one byte over the limit → FRAME_TOO_LARGE': {
     code: 'FRAME_TOO_LARGE',
@@ -112,11 +116,14 @@ describe('bad input on /v1/stream', () => {
     await client.waitClosed();
   });
 
-  it('a frame far over the limit is closed by ws with 1009', async () => {
+  it('a frame far over the limit: ws closes with 1009, after the FRAME_TOO_LARGE error frame', async () => {
     const healthy = await healthyClient();
     const graphBefore = graph();
     const { client } = await connectClient(daemon.wsUrl);
     client.send('x'.repeat(MAX_FRAME * 4));
+    const err = await client.next('error');
+    assert.equal(err.code, 'FRAME_TOO_LARGE');
+    assert.equal(err.fatal, true);
     const closed = await client.waitClosed();
     assert.equal(closed.code, 1009);
     await assertHealthyUntouched(healthy, graphBefore);
@@ -200,6 +207,11 @@ describe('non-fatal errors on /v1/stream reject one event only', () => {
       UNAUTHORIZED: 'auth-stream.test.ts',
       SNAPSHOT_TOO_LARGE: 'snapshot-parts.test.ts',
       SNAPSHOT_INCOMPLETE: 'snapshot-parts.test.ts',
+      SNAPSHOT_TIMEOUT: 'connection-limits.test.ts',
+      SNAPSHOT_BUSY: 'connection-limits.test.ts',
+      HELLO_TIMEOUT: 'connection-limits.test.ts',
+      SLOW_CONSUMER: 'connection-limits.test.ts',
+      ERRORS_SUPPRESSED: 'connection-limits.test.ts',
       // only an engine bug raises it: the session catches the throw, answers INTERNAL and carries on
       INTERNAL: 'not reachable without a fault',
     };

@@ -21,6 +21,9 @@ export function servicePath(name: string): string {
 /** A daemon or service starting on a loaded machine (node startup alone can take seconds there). */
 const STARTUP_LIMIT_MS = 60_000;
 
+/** --confirm-timeout-ms of the daemons the harness starts. */
+const CONFIRM_TIMEOUT_MS = 30_000;
+
 /** A service still running after this long is killed: below TEST_TIMEOUT so the kill is what the test reports. */
 const SERVICE_KILL_MS = 150_000;
 
@@ -49,7 +52,9 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
   const cli = join(repoRoot, 'server', 'dist', 'src', 'cli.js');
   const proc = spawn(process.execPath, ['--enable-source-maps', cli, '--port', '0', ...args], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    // SDK clients in loaded processes answer confirm rounds: a deadline they always meet (the
+    // default is 2 s), unless a caller sets its own (flag or env)
+    env: { DEADLOCKD_CONFIRM_TIMEOUT_MS: String(CONFIRM_TIMEOUT_MS), ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(proc);

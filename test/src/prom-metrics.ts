@@ -9,7 +9,7 @@ import { sleep, STEP_MS, within } from './timing.js';
 export type MetricValues = ReadonlyMap<string, number>;
 
 /** GET /metrics and parse the text exposition format; undefined if the daemon has no such endpoint (404). */
-async function scrapeMetrics(httpUrl: string): Promise<MetricValues | undefined> {
+export async function scrapeMetrics(httpUrl: string): Promise<MetricValues | undefined> {
   const res = await fetch(`${httpUrl}/metrics`);
   if (res.status === 404) {
     await res.body?.cancel();

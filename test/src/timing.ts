@@ -9,6 +9,12 @@
  */
 export const STEP_MS = 30_000;
 
+/**
+ * connectTimeoutMs for the SDK clients of tests and services: connect() is fail-open, so a
+ * welcome that comes late on a loaded machine would silently mean a client without detection.
+ */
+export const CONNECT_TIMEOUT_MS = 30_000; // one step (STEP_MS)
+
 /** node:test options for a scenario test: room for several slow steps, then a clear timeout. */
 export const TEST_TIMEOUT = { timeout: 180_000 } as const;
 

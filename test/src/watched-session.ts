@@ -4,7 +4,7 @@
 // or through another URL such as a delaying proxy.
 import { connect, type Client, type ConnectOptions } from '@deadlockd/client';
 import { cleanup, startDaemon, type Daemon } from './harness.js';
-import { STEP_MS, within } from './timing.js';
+import { CONNECT_TIMEOUT_MS, STEP_MS, within } from './timing.js';
 
 /** Sweep period for these tests: short, so a sweep surely runs after each scenario. */
 const TEST_SWEEP_INTERVAL_MS = 200;
@@ -18,7 +18,7 @@ export function startSweepingDaemon(extraArgs: string[] = []): Promise<Daemon> {
  * detection would just hang, so a client that did not get its welcome fails here.
  */
 export async function connectSdk(url: string, service: string, options: Partial<ConnectOptions> = {}): Promise<Client> {
-  const dd = await connect({ url, service, ...options });
+  const dd = await connect({ url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS, ...options });
   if (!dd.connected) {
     await closeSdk(dd);
     throw new Error(`SDK '${service}' did not connect to ${url}`);

@@ -16,7 +16,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { Barrier } from '../src/barrier.js';
 import { runCycleRound } from '../src/cycle-round.js';
 import { cleanup, repoRoot, startDaemon, type Daemon } from '../src/harness.js';
-import { STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
+import { CONNECT_TIMEOUT_MS, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(repoRoot, 'test-results', 'dashboard.png');
@@ -77,7 +77,7 @@ describe('dashboard in headless Chromium', () => {
     if (!existsSync(CHROMIUM)) return;
     daemon = await startDaemon();
     for (const service of ['payments', 'checkout']) {
-      const dd = await connect({ url: daemon.url, service });
+      const dd = await connect({ url: daemon.url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS });
       sdks.push(dd);
       assert.ok(dd.connected, `SDK (${service}) connected to ${daemon.url}`);
     }

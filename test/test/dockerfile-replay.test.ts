@@ -69,7 +69,8 @@ test('an instruction the replay does not implement fails it loudly, before anyth
   try {
     const file = join(dir, 'Dockerfile');
     writeFileSync(file, `FROM node:${process.versions.node.split('.')[0]}-bookworm-slim\nADD https://example.com/x.tgz /x.tgz\nCMD ["node"]\n`);
-    const r = await replay(['--dockerfile', file], 50_000);
+    // it fails before any RUN: no npm cache is needed (and copying the host's races with other npm runs)
+    const r = await replay(['--dockerfile', file, '--no-seed-cache'], 50_000);
     assert.equal(r.code, 1, describe(r));
     assert.match(r.stderr, /FAILED: Dockerfile line 2: unsupported instruction ADD/);
   } finally {
@@ -83,7 +84,8 @@ test('a COPY of something that is not in the clean copy of the repo fails the re
     const file = join(dir, 'Dockerfile');
     // dist/ is built, never tracked: an image that copied it from the working tree would only work on a dirty one
     writeFileSync(file, `FROM node:${process.versions.node.split('.')[0]}-bookworm-slim\nWORKDIR /app\nCOPY server/dist server/dist\n`);
-    const r = await replay(['--dockerfile', file], 100_000);
+    // it fails at a COPY, before any RUN: no npm cache is needed (and copying the host's races with other npm runs)
+    const r = await replay(['--dockerfile', file, '--no-seed-cache'], 100_000);
     assert.equal(r.code, 1, describe(r));
     assert.match(r.stderr, /FAILED: Dockerfile line 3: COPY source server\/dist not found in the context \(is it git-tracked\?\)/);
     const tmp = tempDirOf(r);

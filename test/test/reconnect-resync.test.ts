@@ -12,7 +12,7 @@ import { cleanup, startDaemon, type Daemon } from '../src/harness.js';
 import { takeDistributed } from '../src/distributed-lock.js';
 import { LockClient, startLockServer, type LockServer } from '../src/lock-server.js';
 import { DeadlockTally, retriedTask, signal } from '../src/retried-task.js';
-import { sleep, STEP_MS, TEST_TIMEOUT, until, within } from '../src/timing.js';
+import { CONNECT_TIMEOUT_MS, sleep, STEP_MS, TEST_TIMEOUT, until, within } from '../src/timing.js';
 import { closeSdk } from '../src/watched-session.js';
 
 const T = TEST_TIMEOUT;
@@ -39,7 +39,7 @@ describe('reconnect and resync: a deadlock that formed while the daemon was down
     const sdk = async (service: string) => {
       const w: string[] = [];
       warnings.set(service, w);
-      const dd = await connect({ url: daemon.url, service, reconnect: FAST_RECONNECT, logger: { warn: (m: string) => w.push(m) } });
+      const dd = await connect({ url: daemon.url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: FAST_RECONNECT, logger: { warn: (m: string) => w.push(m) } });
       clients.push(dd);
       assert.ok(dd.connected, `${service} connected`);
       const locks = await LockClient.connect(lockServer.port);

@@ -55,7 +55,8 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
 
   const vendor = new Map<string, Promise<Buffer>>();
   app.get<{ Params: { file: string } }>('/vendor/:file', async (request, reply) => {
-    const path = VENDOR_FILES[request.params.file];
+    // own keys only: `constructor`, `__proto__`, `toString`… are not files (they once answered 500 with Node's error text)
+    const path = Object.hasOwn(VENDOR_FILES, request.params.file) ? VENDOR_FILES[request.params.file] : undefined;
     if (!path) return reply.code(404).send({ error: 'not found' });
     let body = vendor.get(path);
     if (!body) vendor.set(path, (body = readFile(path)));
@@ -68,7 +69,7 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
     const view: LiveView = queryParam(request, 'view') === 'blocked' ? 'blocked' : 'all';
     const key = `${namespace}\u0000${view}`;
     let feed = feeds.get(key);
-    if (!feed) feeds.set(key, (feed = new LiveFeed(app.deadlockd.hub, app.deadlockd.metrics, namespace, view, app.log)));
+    if (!feed) feeds.set(key, (feed = new LiveFeed(app.deadlockd.hub, app.deadlockd.metrics, namespace, view, app.log, app.deadlockd.config.maxDrawnNodes)));
     // Feeds outlive their viewers (their timer stops): the next viewer of the
     // namespace gets the same layout. At most two per namespace.
     socket.on('message', () => {}); // the page sends nothing we act on

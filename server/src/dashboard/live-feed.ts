@@ -7,6 +7,12 @@
 // watching, a cheap fingerprint (graph counters, resolver counters, history
 // statuses, events received) is compared every tick; only when it moved is the
 // snapshot rebuilt, and only when the rebuilt snapshot differs is it sent.
+//
+// A rebuild runs on the daemon's only thread, next to detection for every
+// namespace. So it is bounded (at most --max-drawn-nodes are laid out) and
+// rationed: none while no viewer could take a frame (all of them still have
+// unsent data), and after a rebuild that took t ms, none for REBUILD_RATIO × t
+// ms, so one big namespace's dashboard takes at most ~1/(1+ratio) of the loop.
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket } from 'ws';
 import type { Hub } from '../hub.js';
@@ -18,6 +24,9 @@ import { buildLiveBody, type LiveBody, type LiveFrame, type LiveView } from './s
 const TICK_MS = 200;
 /** A viewer whose socket has this much unsent data skips frames until it drains (it then gets the latest). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** After a rebuild of t ms, the next waits REBUILD_RATIO × t ms (at most MAX_REBUILD_GAP_MS: the page must not go stale). */
+const REBUILD_RATIO = 9;
+const MAX_REBUILD_GAP_MS = 5_000;
 
 interface Viewer {
   socket: WebSocket;
@@ -33,6 +42,10 @@ export class LiveFeed {
   private frame = '';
   private seq = 0;
   private busy: Promise<void> | null = null;
+  /** no rebuild before this time (performance.now()) */
+  private nextRebuildAt = 0;
+  /** rebuilds done, for tests and the log */
+  rebuilds = 0;
 
   constructor(
     private readonly hub: Hub,
@@ -40,6 +53,7 @@ export class LiveFeed {
     readonly namespace: string,
     readonly view: LiveView,
     private readonly log: FastifyBaseLogger,
+    private readonly maxDrawnNodes?: number,
   ) {}
 
   /** Adds a viewer and sends it the current snapshot. */
@@ -66,12 +80,25 @@ export class LiveFeed {
     return this.busy;
   }
 
+  /** some viewer is open and has room for a frame */
+  private someoneCanReceive(): boolean {
+    for (const v of this.viewers) if (v.socket.readyState === WebSocket.OPEN && v.socket.bufferedAmount <= MAX_BUFFERED_BYTES) return true;
+    return false;
+  }
+
   private async refresh(): Promise<void> {
     try {
-      const fp = await this.currentFingerprint();
-      if (fp !== this.fingerprint || this.frame === '') {
+      const fresh = this.frame === '';
+      // rationed: the current frame still goes to viewers that have not had it (a new one, say)
+      const mayRebuild = fresh || (this.someoneCanReceive() && performance.now() >= this.nextRebuildAt);
+      const fp = mayRebuild ? await this.currentFingerprint() : this.fingerprint;
+      if (fp !== this.fingerprint || fresh) {
         this.fingerprint = fp;
-        const body = JSON.stringify(buildLiveBody(this.hub.namespace(this.namespace), this.view, this.layout));
+        const started = performance.now();
+        const body = JSON.stringify(buildLiveBody(this.hub.namespace(this.namespace), this.view, this.layout, this.maxDrawnNodes));
+        const took = performance.now() - started;
+        this.nextRebuildAt = performance.now() + Math.min(took * REBUILD_RATIO, MAX_REBUILD_GAP_MS);
+        this.rebuilds++;
         if (body !== this.body) {
           this.body = body;
           this.seq++;

@@ -9,8 +9,8 @@ import type { StableLayout } from './layout.js';
 
 export type LiveView = 'all' | 'blocked';
 
-/** Above this many nodes the whole graph is not drawn: only its blocked part is. */
-const MAX_DRAWN_NODES = 2_000;
+/** Above this many nodes the whole graph is not drawn: only its blocked part is, and at most this many of its nodes (--max-drawn-nodes). */
+const MAX_DRAWN_NODES = 1_000;
 /** History entries sent to the page (the REST history has them all). */
 const MAX_HISTORY_SENT = 100;
 
@@ -40,6 +40,9 @@ export interface LiveBody {
   view: LiveView;
   /** true when the whole graph was too big and only its blocked part is drawn */
   truncated: boolean;
+  /** true when even the drawn part had more than `maxDrawnNodes` nodes: only that many are drawn */
+  capped: boolean;
+  maxDrawnNodes: number;
   stats: GraphStats;
   graph: { nodes: LiveNode[]; edges: LiveEdge[] };
   cycles: LiveCycle[];
@@ -54,10 +57,12 @@ export interface LiveFrame extends LiveBody {
   sentAt: number;
 }
 
-export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayout): LiveBody {
+export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayout, maxDrawnNodes = MAX_DRAWN_NODES): LiveBody {
   const stats = ns.graphStats();
-  const truncated = view === 'all' && stats.owners + stats.resources > MAX_DRAWN_NODES;
-  const g = exportGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated });
+  const truncated = view === 'all' && stats.owners + stats.resources > maxDrawnNodes;
+  // the layout runs on the event loop and grows faster than linearly: never lay out more than the cap
+  const g = exportGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
+  const capped = g.getAttribute('truncated') === true;
 
   const links: Array<[string, string]> = [];
   g.forEachEdge((_e, _a, s, t) => links.push([s, t]));
@@ -87,6 +92,8 @@ export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayou
     namespace: ns.name,
     view,
     truncated,
+    capped,
+    maxDrawnNodes,
     stats,
     graph: { nodes, edges },
     cycles,

@@ -27,8 +27,6 @@ export interface FoundDeadlock {
   edges: BlockEdge[];
   /** one entry per wait to abort: every blocked wait of each victim owner */
   victims: { owner: Owner; wait: Wait; reason: string }[];
-  /** owners stuck behind the deadlock without being on its cycle */
-  blockedBehind: Owner[];
   /** members on the cycle only through soft edges, holding nothing it needs (reported apart) */
   queued: Owner[];
   /** queue moves: alone (no victims) they resolve it; with victims, they hand the victims' units on */
@@ -235,7 +233,6 @@ export function findDeadlocks(
     const members = comp.sort((a, b) => a.key.localeCompare(b.key));
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
-    const behind = [...red.stuck].filter((o) => !inComp.has(o));
     // A soft deadlock that a queue reordering resolves costs no abort (PostgreSQL's rule).
     const reorder = reorderPlan(members, memberEdges, scope, red, unwinding);
     const victims = reorder ? [] : chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
@@ -243,7 +240,7 @@ export function findDeadlocks(
     const needed = holdersOfNeeds(members, red);
     for (const v of victims) needed.add(v.owner);
     const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
-    found.push({ members, waits, edges: memberEdges, victims, blockedBehind: behind, queued, reorders, closer });
+    found.push({ members, waits, edges: memberEdges, victims, queued, reorders, closer });
     if (victims.length > 0 || reorder) {
       for (const v of victims) unwinding.add(v.owner);
       // a reordered component proceeds: for the components after it, its members unwind too

@@ -1,7 +1,7 @@
-// The detection engine of one namespace: the graph (graph.ts), the search
-// (detect.ts, whose header explains the algorithm), and the bookkeeping of
-// deadlocks that were found and are being resolved. Pure: no I/O, no timers;
-// the clock and the id generator are injected.
+// The detection engine of one namespace: the graph (graph.ts) and the search
+// (detect.ts); README.md in this directory explains the algorithm. It returns
+// what it found; the deadlock book (book.ts) holds it from there. Pure: no
+// I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph } from './graph.js';
@@ -14,6 +14,7 @@ import {
   type ClientId,
   type ClientInfo,
   type Deadlock,
+  type EngineLimits,
   type EngineOptions,
   type EventError,
   type EngineStats,
@@ -51,6 +52,7 @@ export class Engine {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly victimOrder: VictimCriterion[];
+  private readonly limits: EngineLimits;
   /** marked member waits that ended since the last result was taken */
   private ended: Wait[] = [];
 
@@ -59,7 +61,8 @@ export class Engine {
     this.now = opts.now ?? Date.now;
     this.newId = opts.newDeadlockId ?? defaultId;
     this.victimOrder = opts.victimOrder ?? DEFAULT_VICTIM_ORDER;
-    this.graph = new Graph({ ...DEFAULT_ENGINE_LIMITS, ...opts.limits }, this.now, (w) => {
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...opts.limits };
+    this.graph = new Graph(this.limits, this.now, (w) => {
       // nearly every wait is no deadlock's member: no allocation on the grant/cancel path
       if (w.deadlocks !== undefined) this.ended.push(w);
     });
@@ -230,7 +233,7 @@ export class Engine {
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
       clients: unique(f.members.map((o) => o.client.info.id)),
       reorders: f.reorders.map((m) => ({ client: m.waits[0]!.owner.client.info.id, resource: m.resource.name, waits: m.waits.map((w) => w.id) })),
-      report: buildReport(f, { id, namespace: this.namespace, detectedAt }),
+      report: buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits),
     };
     return { deadlock, waits: f.waits };
   }

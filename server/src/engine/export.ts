@@ -114,32 +114,53 @@ function resourceNode(r: Resource): ResourceNode {
   };
 }
 
+export interface ExportOptions {
+  blockedOnly?: boolean;
+  /**
+   * At most this many nodes (the rest of the graph is left out, and the graph's
+   * `truncated` attribute says so). Building and serializing 100,000 nodes
+   * takes the daemon's only thread for seconds; a bounded export does not.
+   */
+  maxNodes?: number;
+}
+
 /**
  * The live graph. With `blockedOnly`, just the blocked part: owners that
- * wait, what they wait for, and who holds that.
+ * wait, what they wait for, and who holds that. Graph attributes:
+ * `truncated` (maxNodes was reached), `maxNodes`.
  */
-export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}): ExportedGraph {
+export function exportGraph(engine: Engine, opts: ExportOptions = {}): ExportedGraph {
   const g: ExportedGraph = new MultiDirectedGraph<NodeAttrs, EdgeAttrs>();
+  const maxNodes = opts.maxNodes ?? Number.MAX_SAFE_INTEGER;
+  let truncated = false;
+  const room = (): boolean => {
+    if (g.order < maxNodes) return true;
+    truncated = true;
+    return false;
+  };
   // Each node's attributes are built once (a resource's walk its queue), on first sight.
   const addOwner = (o: Owner) => {
     const key = ownerNodeKey(o);
-    if (!g.hasNode(key)) g.addNode(key, ownerNode(o));
+    if (!g.hasNode(key) && room()) g.addNode(key, ownerNode(o));
   };
   const taskEnds: Resource[] = [];
-  /** false when the resource was already in the graph */
+  /** false when the resource was already in the graph (or there is no room for it) */
   const addResource = (r: Resource): boolean => {
     const key = resourceNodeKey(r);
-    if (g.hasNode(key)) return false;
+    if (g.hasNode(key) || !room()) return false;
     g.addNode(key, resourceNode(r));
     if (r.taskOf) taskEnds.push(r);
     return true;
   };
+  // an edge only between nodes that made it in
+  const both = (a: string, b: string): boolean => g.hasNode(a) && g.hasNode(b);
   const addHold = (o: Owner, r: Resource) => {
     const h = o.holdOn(r);
-    if (!h || r.kind === 'task') return;
+    if (!h || r.kind === 'task' || !both(resourceNodeKey(r), ownerNodeKey(o))) return;
     g.addEdge(resourceNodeKey(r), ownerNodeKey(o), { kind: 'holds', ...shape(r, h.units), since: h.since });
   };
   const addWait = (w: Wait) => {
+    if (!both(ownerNodeKey(w.owner), resourceNodeKey(w.resource))) return;
     g.addEdge(ownerNodeKey(w.owner), resourceNodeKey(w.resource), {
       kind: 'waits',
       waitId: w.id,
@@ -150,10 +171,12 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
     });
   };
 
-  for (const c of engine.clients.values()) {
+  clients: for (const c of engine.clients.values()) {
+    if (truncated) break clients;
     if (opts.blockedOnly) {
       // only waits matter here: each one, its owner, and (once per resource) who holds that
       for (const w of c.waits.values()) {
+        if (truncated) break clients;
         addOwner(w.owner);
         const fresh = addResource(w.resource);
         addWait(w);
@@ -167,12 +190,14 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
       continue;
     }
     for (const o of c.owners.values()) {
+      if (truncated) break clients;
       addOwner(o);
       for (const w of o.waits) {
         addResource(w.resource);
         addWait(w);
       }
       for (const { resource: r } of o.allHolds()) {
+        if (truncated) break clients;
         if (r.kind === 'task') continue;
         addResource(r);
         addHold(o, r);
@@ -186,6 +211,8 @@ export function exportGraph(engine: Engine, opts: { blockedOnly?: boolean } = {}
     const to = ownerNodeKey(t);
     if (g.hasNode(to) && !g.hasEdge(from, to)) g.addEdge(from, to, { kind: 'holds', since: t.startedAt });
   }
+  g.setAttribute('truncated', truncated);
+  if (opts.maxNodes !== undefined) g.setAttribute('maxNodes', opts.maxNodes);
   return g;
 }
 
@@ -194,6 +221,7 @@ const dotId = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, 
 /** Graphviz DOT: owners as boxes, resources as ellipses, deadlock members in red. */
 export function graphToDot(g: ExportedGraph): string {
   const lines = ['digraph deadlockd {', '  rankdir=LR;', '  node [fontname="Helvetica"];'];
+  if (g.getAttribute('truncated') === true) lines.push(`  // truncated: only the first ${String(g.getAttribute('maxNodes'))} nodes (see ?limit=)`);
   g.forEachNode((key, a) => {
     const red = a.deadlocks.length > 0 ? ', color=red, fontcolor=red, penwidth=2' : '';
     if (a.kind === 'owner') lines.push(`  ${dotId(key)} [shape=box, label=${dotId(`${a.label}\n${a.service}`)}${red}];`);

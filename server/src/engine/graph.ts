@@ -117,6 +117,8 @@ export class Graph {
     if (!o) {
       if (c.owners.size >= this.limits.maxOwnersPerClient)
         reject('LIMIT_EXCEEDED', `client has ${c.owners.size} owners (maxOwnersPerClient)`);
+      if (this.ownerCount >= this.limits.maxOwnersPerNamespace)
+        reject('LIMIT_EXCEEDED', `namespace has ${this.ownerCount} owners (maxOwnersPerNamespace)`);
       o = new Owner(c, id, this.now());
       c.owners.set(id, o);
       this.ownerCount++;
@@ -184,6 +186,8 @@ export class Graph {
       reject('LIMIT_EXCEEDED', `client declared ${c.resources.size} resources (maxResourcesPerClient)`);
     if (global && this.globals.size >= this.limits.maxGlobalResources)
       reject('LIMIT_EXCEEDED', `namespace has ${this.globals.size} shared resources (maxGlobalResources)`);
+    if (this.localResourceCount + this.globals.size >= this.limits.maxResourcesPerNamespace)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.localResourceCount + this.globals.size} resources (maxResourcesPerNamespace)`);
     // The order of waits that reach us from different clients is not the order
     // the real lock will grant them in, so shared resources are never FIFO here.
     const fifo = global ? false : (e.fifo ?? true);
@@ -256,6 +260,8 @@ export class Graph {
       reject('BAD_REQUEST_SIZE', 'a wait names exactly one of `resource` or `task`');
     if (c.waits.size >= this.limits.maxWaitsPerClient)
       reject('LIMIT_EXCEEDED', `client has ${c.waits.size} pending waits (maxWaitsPerClient)`);
+    if (this.waitCount >= this.limits.maxWaitsPerNamespace)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.waitCount} pending waits (maxWaitsPerNamespace)`);
     let r: Resource;
     if (e.task !== undefined) {
       const t = c.owners.get(e.task) ?? reject('UNKNOWN_OWNER', `task '${e.task}' is not a known owner`);
@@ -354,6 +360,8 @@ export class Graph {
     }
     if (o.client.holdCount >= this.limits.maxHoldsPerClient)
       reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
+    if (this.holdCount >= this.limits.maxHoldsPerNamespace)
+      reject('LIMIT_EXCEEDED', `namespace has ${this.holdCount} holds (maxHoldsPerNamespace)`);
     const hold: Hold = { owner: o, resource: r, units, since, stack };
     o.holds = withHold(o.holds, hold, byResource);
     r.holders = withHold(r.holders, hold, byOwner);

@@ -58,7 +58,32 @@ function queuedAhead(listed: Owner[], queued: ReadonlySet<Owner>, waitsByOwner: 
   return out;
 }
 
-export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport {
+/** How much one report lists; everything beyond is counted, never dropped silently. */
+export interface ReportLimits {
+  maxReportMembers: number;
+  maxReportHolds: number;
+  maxReportEdges: number;
+}
+
+const UNLIMITED: ReportLimits = { maxReportMembers: Infinity, maxReportHolds: Infinity, maxReportEdges: Infinity };
+
+/**
+ * At most `max` of the items, and how many there were. Walks them all (counting is
+ * cheap) but builds only the ones it keeps: an owner with 40,000 holds must not cost
+ * 40,000 report objects — that once made an abort frame of 55 MB.
+ */
+function capped<T, U>(items: Iterable<T>, keep: (x: T) => boolean, max: number, build: (x: T) => U): { list: U[]; total: number } {
+  const list: U[] = [];
+  let total = 0;
+  for (const x of items) {
+    if (!keep(x)) continue;
+    total++;
+    if (list.length < max) list.push(build(x));
+  }
+  return { list, total };
+}
+
+export function buildReport(f: FoundDeadlock, meta: ReportMeta, limits: ReportLimits = UNLIMITED): DeadlockReport {
   const waitsByOwner = new Map<Owner, Wait[]>();
   for (const w of f.waits) {
     const list = waitsByOwner.get(w.owner);
@@ -66,42 +91,55 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta): DeadlockReport 
     else waitsByOwner.set(w.owner, [w]);
   }
   const queued = new Set(f.queued);
-  const listed = f.members.filter((o) => !queued.has(o));
-  const ahead = queuedAhead(listed, queued, waitsByOwner);
-  const members: ReportMember[] = listed.map((o) => ({
-    owner: o.id,
-    name: o.name,
-    service: o.client.info.service,
-    client: o.client.info.id,
-    priority: o.priority,
-    holds: [...o.allHolds()].filter((h) => h.resource.kind !== 'task').map(holdOf),
-    waits: (waitsByOwner.get(o) ?? []).map(waitOf),
-  }));
+  // the victims first: a cut-short report still says who was aborted and what it held
+  const all = [...new Set([...f.victims.map((v) => v.owner), ...f.members.filter((o) => !queued.has(o))])];
+  const ordered = all.slice(0, limits.maxReportMembers);
+  const ahead = queuedAhead(ordered, queued, waitsByOwner);
+  const members: ReportMember[] = ordered.map((o) => {
+    const holds = capped(o.allHolds(), (h) => h.resource.kind !== 'task', limits.maxReportHolds, holdOf);
+    const waits = capped(waitsByOwner.get(o) ?? [], () => true, limits.maxReportHolds, waitOf);
+    return {
+      owner: o.id,
+      name: o.name,
+      service: o.client.info.service,
+      client: o.client.info.id,
+      priority: o.priority,
+      holds: holds.list,
+      waits: waits.list,
+      ...(holds.total > holds.list.length ? { holdsTotal: holds.total } : {}),
+      ...(waits.total > waits.list.length ? { waitsTotal: waits.total } : {}),
+    };
+  });
   // Edges out of the listed members: a soft one may point at a queued-only owner (the nearest
   // one ahead); the edges among queued-only owners themselves are left out.
-  const edges: ReportEdge[] = f.edges.filter((e) => !queued.has(e.from)).map((e) => ({
+  const listed = new Set(ordered);
+  const edges = capped(f.edges, (e) => listed.has(e.from), limits.maxReportEdges, (e) => ({
     from: ownerKey(e.from),
     to: ownerKey(e.to),
     resource: e.wait.resource.key,
     kind: e.kind,
-  }));
+  }) satisfies ReportEdge);
   const v = f.victims[0];
   const report: DeadlockReport = {
     id: meta.id,
     namespace: meta.namespace,
     detectedAt: meta.detectedAt,
     members,
-    edges,
+    edges: edges.list,
     ...(queued.size > 0 ? { queued: { count: queued.size, owners: f.queued.slice(0, QUEUED_NAMED).map(ownerKey) } } : {}),
     victim: v ? { owner: ownerKey(v.owner), waitId: v.wait.id, reason: v.reason } : null,
     resolution: f.victims.length > 0 ? 'aborting' : f.reorders.length > 0 ? 'reordering' : 'unresolvable',
     text: '',
+    ...(all.length > members.length ? { membersTotal: all.length } : {}),
+    ...(f.edges.length > edges.list.length ? { edgesTotal: f.edges.length } : {}),
   };
   const queuedNote = new Map<string, number>();
   for (const [w, n] of ahead) queuedNote.set(`${w.owner.key}\u0000${w.resource.key}`, n);
+  const moreVictims = f.victims.slice(1);
   report.text = renderReportText(
     report,
-    f.victims.slice(1).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`),
+    moreVictims.slice(0, limits.maxReportMembers).map((x) => `${ownerKey(x.owner)} (wait ${x.wait.id})`),
+    Math.max(0, moreVictims.length - limits.maxReportMembers),
     queuedNote,
   );
   for (const m of f.reorders)
@@ -135,9 +173,12 @@ function callSite(stack: string): string[] {
     .slice(0, 3);
 }
 
+const more = (n: number, what: string): string => `and ${n} more ${what}${n === 1 ? '' : 's'}`;
+
 export function renderReportText(
   r: DeadlockReport,
   moreVictims: string[] = [],
+  victimsNotListed = 0,
   /** `<owner key>\0<resource key>` → queued-only owners ahead of that wait */
   queuedAheadOf: ReadonlyMap<string, number> = new Map(),
 ): string {
@@ -145,7 +186,7 @@ export function renderReportText(
   const lines: string[] = [];
   lines.push(
     `deadlock ${r.id} detected at ${new Date(r.detectedAt).toISOString()} in namespace '${r.namespace}' ` +
-      `(${r.members.length} member${r.members.length === 1 ? '' : 's'})`,
+      `(${r.membersTotal ?? r.members.length} member${(r.membersTotal ?? r.members.length) === 1 ? '' : 's'})`,
   );
   // One line per (waiter, resource): "X waits for R held by Y and Z" / "queued behind Y (FIFO)".
   const grouped = new Map<string, { from: string; resource: string; hard: string[]; soft: string[] }>();
@@ -173,27 +214,31 @@ export function renderReportText(
     if (soft.length) parts.push(`queued behind ${soft.join(' and ')} (FIFO)`);
     lines.push(`  ${who(m, g.from)} waits for ${target}, ${parts.join(', ')}`);
   }
+  if (r.edgesTotal !== undefined) lines.push(`  … ${more(r.edgesTotal - r.edges.length, 'edge')}`);
   lines.push('members:');
   for (const m of r.members) {
     lines.push(`  ${who(m, m.owner)} — client ${m.client}, owner ${m.owner}, priority ${m.priority}`);
     for (const h of m.holds) lines.push(`    holds ${what(h)}${ago(h.since, r.detectedAt)}`);
+    if (m.holdsTotal !== undefined) lines.push(`    … ${more(m.holdsTotal - m.holds.length, 'hold')}`);
     if (m.holds.length === 0) lines.push('    holds nothing');
     for (const w of m.waits) {
       lines.push(`    waits for ${what(w)}${ago(w.since, r.detectedAt)} (wait ${w.waitId})`);
       if (w.stack) for (const f of callSite(w.stack)) lines.push(`      ${f}`);
     }
+    if (m.waitsTotal !== undefined) lines.push(`    … ${more(m.waitsTotal - m.waits.length, 'wait')}`);
   }
+  if (r.membersTotal !== undefined) lines.push(`  … ${more(r.membersTotal - r.members.length, 'member')} (--max-report-members)`);
   if (r.queued) {
-    const more = r.queued.count - r.queued.owners.length;
+    const left = r.queued.count - r.queued.owners.length;
     lines.push(
       `queued: ${r.queued.count} owner${r.queued.count === 1 ? '' : 's'} on the cycle only by waiting in a FIFO queue, holding nothing it needs (not victims): ` +
-        r.queued.owners.join(', ') + (more > 0 ? ` and ${more} more` : ''),
+        r.queued.owners.join(', ') + (left > 0 ? ` and ${left} more` : ''),
     );
   }
   if (r.victim) {
     const vm = byKey.get(r.victim.owner);
     lines.push(`victim: ${who(vm, r.victim.owner)}, wait ${r.victim.waitId} aborted — ${r.victim.reason}`);
-    if (moreVictims.length) lines.push(`also aborted: ${moreVictims.join(', ')}`);
+    if (moreVictims.length) lines.push(`also aborted: ${moreVictims.join(', ')}${victimsNotListed > 0 ? `, ${more(victimsNotListed, 'victim')}` : ''}`);
   } else if (r.resolution === 'reordering') {
     lines.push('victim: none — resolved by moving waits ahead in a FIFO queue (no abort)');
   } else {

@@ -28,6 +28,15 @@ export interface EngineLimits {
   maxWaitsPerClient: number;
   maxHoldsPerClient: number;
   maxGlobalResources: number;
+  /** totals over every client of the namespace (one engine = one namespace) */
+  maxOwnersPerNamespace: number;
+  maxResourcesPerNamespace: number;
+  maxWaitsPerNamespace: number;
+  maxHoldsPerNamespace: number;
+  /** what one deadlock report lists; the rest is counted (report.ts) */
+  maxReportMembers: number;
+  maxReportHolds: number;
+  maxReportEdges: number;
 }
 
 export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
@@ -36,6 +45,13 @@ export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   maxWaitsPerClient: 100_000,
   maxHoldsPerClient: 1_000_000,
   maxGlobalResources: 1_000_000,
+  maxOwnersPerNamespace: 500_000,
+  maxResourcesPerNamespace: 1_000_000,
+  maxWaitsPerNamespace: 500_000,
+  maxHoldsPerNamespace: 2_000_000,
+  maxReportMembers: 100,
+  maxReportHolds: 20,
+  maxReportEdges: 200,
 };
 
 /** Bounds of the lock-order hazard tracker (hazards.ts). */

@@ -6,21 +6,23 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { exportGraph, graphToDot, ownerDetail, resourceDetail } from '../engine/export.js';
 import { notFound } from './errors.js';
-import { ErrorBody, GraphExport, GraphQuery, OwnerDetail, ResourceDetail } from './schemas.js';
+import { ErrorBody, GraphExport, OwnerDetail, ResourceDetail, graphQuery } from './schemas.js';
 
 export async function graphRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const hub = app.deadlockd.hub;
+  const GraphQuery = graphQuery(app.deadlockd.config.maxGraphNodes);
 
   r.get('/graph', {
     schema: {
       tags: ['graph'],
       summary: 'The live graph (graphology JSON)',
+      description: 'At most `limit` nodes (default and cap --max-graph-nodes); `attributes.truncated` is true when the graph had more.',
       querystring: GraphQuery,
       response: { 200: GraphExport, 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request) => {
-    const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked });
+    const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
     return g.export() as z.output<typeof GraphExport>;
   });
 
@@ -33,7 +35,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: { description: 'a DOT digraph', content: { 'text/vnd.graphviz': { schema: z.string() } } }, 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request, reply) => {
-    const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked });
+    const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
     return reply.type('text/vnd.graphviz; charset=utf-8').send(graphToDot(g));
   });
 

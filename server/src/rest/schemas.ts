@@ -122,13 +122,22 @@ export const GraphExport = z
   })
   .describe('graphology `graph.export()` of a MultiDirectedGraph: owner nodes `o:<client>/<owner>`, resource nodes `r:<key>`; edges owner→resource `waits`, resource→owner `holds`');
 
-export const GraphQuery = z.object({
-  blocked: z
-    .enum(['true', 'false', '1', '0'])
-    .optional()
-    .transform((v) => v === 'true' || v === '1')
-    .describe('true: only the blocked part (waiting owners, what they wait for, its holders)'),
-});
+/** `limit` defaults to and may not exceed --max-graph-nodes. */
+export const graphQuery = (maxNodes: number) =>
+  z.object({
+    blocked: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => v === 'true' || v === '1')
+      .describe('true: only the blocked part (waiting owners, what they wait for, its holders)'),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(maxNodes)
+      .default(maxNodes)
+      .describe(`most nodes returned (at most --max-graph-nodes, ${maxNodes}); the graph's attribute \`truncated\` is true when more were left out`),
+  });
 
 // ---- owners, resources, clients, stats ---------------------------------------
 

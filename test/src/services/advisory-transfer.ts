@@ -15,6 +15,7 @@ import { advisoryLock } from '@deadlockd/client/pg-advisory';
 import pg from 'pg';
 import { argValue, runMain } from '../service-kit.js';
 import { runTransferRounds } from '../transfer-rounds.js';
+import { CONNECT_TIMEOUT_MS } from '../timing.js';
 
 runMain(async () => {
   const url = argValue('daemon');
@@ -25,7 +26,7 @@ runMain(async () => {
   const amount = Number(argValue('amount'));
   const rounds = Number(argValue('rounds'));
 
-  const dd = await connect({ url, service });
+  const dd = await connect({ url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
   const db = new pg.Client(config); // the connection that takes the locks
   const observer = new pg.Client(config); // another backend, to look at pg_locks

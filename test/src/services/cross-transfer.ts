@@ -13,6 +13,7 @@ import { takeDistributed } from '../distributed-lock.js';
 import { LockClient } from '../lock-server.js';
 import { argValue, runMain } from '../service-kit.js';
 import { runTransferRounds } from '../transfer-rounds.js';
+import { CONNECT_TIMEOUT_MS } from '../timing.js';
 
 runMain(async () => {
   const url = argValue('daemon');
@@ -22,7 +23,7 @@ runMain(async () => {
   const amount = Number(argValue('amount'));
   const rounds = Number(argValue('rounds'));
 
-  const dd = await connect({ url, service });
+  const dd = await connect({ url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
   const locks = await LockClient.connect(Number(argValue('lock-port')));
 

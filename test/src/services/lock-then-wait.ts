@@ -9,12 +9,13 @@ import { connect } from '@deadlockd/client';
 import { takeDistributed } from '../distributed-lock.js';
 import { LockClient } from '../lock-server.js';
 import { argValue } from '../service-kit.js';
+import { CONNECT_TIMEOUT_MS } from '../timing.js';
 
 const url = argValue('daemon');
 const service = argValue('service');
 const hold = argValue('hold');
 const want = argValue('want');
-const dd = await connect({ url, service });
+const dd = await connect({ url, service, connectTimeoutMs: CONNECT_TIMEOUT_MS });
 if (!dd.connected) throw new Error(`SDK did not connect to ${url}`);
 const locks = await LockClient.connect(Number(argValue('lock-port')));
 const take = (name: string) => takeDistributed(dd, locks, name);

@@ -15,6 +15,7 @@ import { measureLatency } from './latency.js';
 import { QUICK, SIZES } from './mode.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
+import { contentionRows, measureContention } from './contention.js';
 import { RESULTS_FILE } from './paths.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows } from './report.js';
 import { errorRow, renderTable, type Row } from './table.js';
@@ -46,6 +47,7 @@ const steps: Step[] = [
   { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
   { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
+  { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
 ];
 
 // BENCH_ONLY=ingest,hotLock runs only those steps (by key), for working on one measurement

@@ -15,7 +15,7 @@ import { RWLock } from './primitives/rwlock.js';
 import { Semaphore } from './primitives/semaphore.js';
 import { ExternalPool, type PoolOptions } from './pool.js';
 import { Reporter } from './reporter.js';
-import { SharedResource } from './resource.js';
+import { SharedResource, type SharedResourceOptions } from './resource.js';
 import { TaskHandle } from './task-handle.js';
 import { retryOnDeadlock, type RetryOptions } from './retry.js';
 import type { PendingWait, Runtime } from './runtime.js';
@@ -144,21 +144,36 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.conn.isWelcomed;
   }
 
-  mutex(name: string): Mutex {
-    return this.lookup(name, Mutex, () => new Mutex(this.rt, name));
+  /** A FIFO mutex; `{ reentrant: true }`: its holder may take it again (counted, like Java's ReentrantLock). */
+  mutex(name: string, opts?: LockOptions): Mutex {
+    return this.sameReentrancy(this.lookup(name, Mutex, () => new Mutex(this.rt, name, opts?.reentrant ?? false, lockClassOf(opts))), opts);
   }
 
   semaphore(name: string, capacity: number): Semaphore {
     return this.lookup(name, Semaphore, () => new Semaphore(this.rt, name, capacity));
   }
 
-  rwlock(name: string): RWLock {
-    return this.lookup(name, RWLock, () => new RWLock(this.rt, name));
+  /** A FIFO readers-writer lock; `{ reentrant: true }`: like Java's ReentrantReadWriteLock (counted re-entry). */
+  rwlock(name: string, opts?: LockOptions): RWLock {
+    return this.sameReentrancy(this.lookup(name, RWLock, () => new RWLock(this.rt, name, opts?.reentrant ?? false, lockClassOf(opts))), opts);
   }
 
-  /** A shared cross-process resource, reported only (scope global). */
-  resource(name: string): SharedResource {
-    return this.lookup(name, SharedResource, () => new SharedResource(this.rt, name));
+  private sameReentrancy<P extends Mutex | RWLock>(p: P, opts: LockOptions | undefined): P {
+    if (opts?.reentrant !== undefined && opts.reentrant !== p.reentrant)
+      throw new TypeError(`'${p.id}' already exists ${p.reentrant ? '' : 'not '}reentrant; one name, one kind`);
+    return p;
+  }
+
+  /**
+   * A shared cross-process resource, reported only (scope global): a distributed lock by default;
+   * `{ mode: 'shared' }` a cross-process readers-writer lock; `{ capacity: n }` a counted one
+   * (a distributed semaphore, a database's connection limit).
+   */
+  resource(name: string, opts?: SharedResourceOptions): SharedResource {
+    const r = this.lookup(name, SharedResource, () => new SharedResource(this.rt, name, opts));
+    if (opts !== undefined && ((opts.mode ?? 'exclusive') !== (r.opts.mode ?? 'exclusive') || opts.capacity !== r.capacity))
+      throw new TypeError(`resource '${name}' already exists with other options; one name, one kind`);
+    return r;
   }
 
   /**
@@ -275,6 +290,24 @@ export class Client extends EventEmitter<ClientEvents> {
     const pending = frame.waits.filter((id) => this.rt.waits.has(id));
     this.reporter.sendControl({ type: 'confirm_result', check: frame.check, pending });
   }
+}
+
+export interface LockOptions {
+  /** the holding owner may acquire it again; it is free once every acquisition was released (default false) */
+  reentrant?: boolean;
+  /**
+   * Lock class, as in Linux lockdep (e.g. 'account' for every `account:<id>` mutex): the daemon
+   * reasons about nesting per class, so two accounts locked one inside the other are reported
+   * the first time, before the opposite order ever runs.
+   */
+  class?: string;
+}
+
+function lockClassOf(opts: { class?: string } | undefined): string | undefined {
+  const c = opts?.class;
+  if (c === undefined) return undefined;
+  if (typeof c !== 'string' || c.length === 0 || c.length > 256) throw new TypeError('a lock class is a string of 1 to 256 characters');
+  return c;
 }
 
 function taskArgs<T>(

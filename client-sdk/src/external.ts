@@ -4,7 +4,7 @@
 // deadlock victim (or its timeout/signal fires), the wait ends at once and `signal` aborts with the
 // reason, so the adapter can withdraw the real request; something that still arrives after that
 // must be given back by the adapter (`grant()` returns null then).
-import type { ResourceEvent } from '@deadlockd/proto';
+import type { LockMode, ResourceEvent } from '@deadlockd/proto';
 import { abortReason, notHeldError } from './errors.js';
 import type { Held } from './held.js';
 import type { Logger } from './logger.js';
@@ -42,14 +42,14 @@ export abstract class ExternalResource implements ReportedResource {
    * with `grant()` or `fail()`. `caller` is the function whose caller is the reported call site.
    * Throws the signal's reason if `opts.signal` is already aborted.
    */
-  beginWait<T>(caller: Function, opts: WaitOptions | undefined): ExternalWait<T> {
+  beginWait<T>(caller: Function, opts: WaitOptions | undefined, shape?: { mode?: LockMode; units?: number }): ExternalWait<T> {
     const signal = opts?.signal;
     if (signal?.aborted) throw abortReason(signal);
     const rt = this.rt;
     const owner = rt.owners.current();
-    if (owner.held.length > 0) rt.order.asked(owner, this, caller);
+    if (owner.held.length > 0) rt.order.asked(owner, this, caller, shape?.mode);
     const rec = new Rec({
-      kind: 'wait', owner, resource: this, units: this.unitsPerAcquire, waitId: rt.newWaitId(), site: rt.captureSite(caller),
+      kind: 'wait', owner, resource: this, units: shape?.units ?? this.unitsPerAcquire, mode: shape?.mode, waitId: rt.newWaitId(), site: rt.captureSite(caller),
     });
     rt.reporter.begin(rec);
     return new ExternalWait<T>(rt, this, rec, opts);

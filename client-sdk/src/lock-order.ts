@@ -7,6 +7,7 @@
 // Cost: an owner that holds nothing pays one array-length check; one that holds something pays a
 // Map and a Set lookup per acquire. A stack is captured only for a pair that is new on this
 // connection (once), so steady-state traffic sends nothing.
+import type { LockMode } from '@deadlockd/proto';
 import type { Logger } from './logger.js';
 import type { Owner, Rec, ReportedResource } from './model.js';
 import type { Reporter } from './reporter.js';
@@ -23,12 +24,15 @@ export class LockOrderTracker {
   ) {}
 
   /** `owner` asks for `acquired` (called before the request is granted or queued). */
-  asked(owner: Owner, acquired: ReportedResource, caller: Function): void {
+  asked(owner: Owner, acquired: ReportedResource, caller: Function, mode?: LockMode): void {
     const held = owner.held;
     const n = held.length;
     if (n === 0) return;
-    const newest = (held[n - 1] as Rec).resource;
-    if (newest !== null) this.fact(owner, newest, acquired, caller);
+    const top = held[n - 1] as Rec;
+    const newest = top.resource;
+    // the same rwlock again: the modes tell an upgrade from a recursive read (hazards on the daemon)
+    const modes = newest === acquired && top.mode !== undefined && mode !== undefined ? { heldMode: top.mode, mode } : undefined;
+    if (newest !== null) this.fact(owner, newest, acquired, caller, modes);
     // A nested checkout is a hazard even when something else was taken in between (the pool
     // connection, then a mutex, then the helper's second connection): look further down.
     if (acquired.counted === true && newest !== acquired) {
@@ -58,10 +62,10 @@ export class LockOrderTracker {
     if (i >= 0) held.splice(i, 1);
   }
 
-  private fact(owner: Owner, held: ReportedResource, acquired: ReportedResource, caller: Function): void {
+  private fact(owner: Owner, held: ReportedResource, acquired: ReportedResource, caller: Function, modes?: { heldMode: LockMode; mode: LockMode }): void {
     const nested = held === acquired && acquired.counted === true;
     const warn = nested && !this.warnedNested.has(acquired);
-    const report = this.reporter.isNewOrder(held, acquired);
+    const report = this.reporter.isNewOrder(held, acquired, modes ? `${modes.heldMode}>${modes.mode}` : undefined);
     if (!warn && !report) return;
     const site = this.captureSite(caller);
     if (warn) {
@@ -72,7 +76,7 @@ export class LockOrderTracker {
           `down instead of checking out another.${appFrame(site)}`,
       );
     }
-    if (report) this.reporter.order(owner, held, acquired, site);
+    if (report) this.reporter.order(owner, held, acquired, site, modes);
   }
 }
 

@@ -10,7 +10,7 @@
 // - while disconnected nothing is buffered; after (re)connecting a `snapshot` frame replaces the
 //   daemon's view of this client with the whole current state.
 // How the events are cut into frames is frame-writer.ts's; the flush timers are flush-timers.ts's.
-import type { ClientEvent, HoldEvent, WaitEvent } from '@deadlockd/proto';
+import type { ClientEvent, HoldEvent, LockMode, WaitEvent } from '@deadlockd/proto';
 import { FlushTimers } from './flush-timers.js';
 import { FrameWriter, type FrameSink, type SentCounts } from './frame-writer.js';
 import type { Logger } from './logger.js';
@@ -51,7 +51,7 @@ export class Reporter {
   /** `kind\0resource` of locks that outlived their task, warned about once */
   private readonly outlivedWarned = new Set<string>();
   /** lock-order pairs (held → acquired) already sent in this epoch: each goes out once per connection */
-  private orderPairs = new Map<ReportedResource, Set<ReportedResource>>();
+  private orderPairs = new Map<ReportedResource, Set<ReportedResource | string>>();
   /** what left the process so far (diagnostics, the bench) */
   private readonly sent: SentCounts = { events: 0, frames: 0 };
 
@@ -132,21 +132,27 @@ export class Reporter {
    * resyncing (nothing can be sent then; the pair is sent the next time it happens).
    * One Map and one Set lookup: this runs on every acquire by an owner that holds something.
    */
-  isNewOrder(held: ReportedResource, acquired: ReportedResource): boolean {
+  isNewOrder(held: ReportedResource, acquired: ReportedResource, variant?: string): boolean {
     if (this.out === null || this.needSnapshot) return false;
     let after = this.orderPairs.get(held);
+    // a mode pair on the same rwlock (upgrade, recursive read) is a fact of its own
+    const key: ReportedResource | string = variant === undefined ? acquired : `${acquired.id}\u0000${variant}`;
     if (after === undefined) this.orderPairs.set(held, (after = new Set()));
-    else if (after.has(acquired)) return false;
-    after.add(acquired);
+    else if (after.has(key)) return false;
+    after.add(key);
     return true;
   }
 
   /** Send an `order` fact (after declaring both resources on this connection), whatever reportAfterMs says. */
-  order(owner: Owner, held: ReportedResource, acquired: ReportedResource, site: CallSite | null): void {
+  order(owner: Owner, held: ReportedResource, acquired: ReportedResource, site: CallSite | null, modes?: { heldMode: LockMode; mode: LockMode }): void {
     if (this.out === null || this.needSnapshot) return;
     this.declareResource(held, this.log);
     this.declareResource(acquired, this.log);
-    const ev: OrderEvent = { type: 'order', held: held.id, acquired: acquired.id, owner: owner.id };
+    // the owner too, so that the hazard's site names the task as people know it
+    const pre: ClientEvent[] = [];
+    this.declareOwner(owner, pre);
+    for (const e of pre) this.push(e);
+    const ev: OrderEvent = { type: 'order', held: held.id, acquired: acquired.id, owner: owner.id, ...modes };
     const stack = formatSite(site);
     if (stack !== undefined) ev.stack = stack;
     this.push(ev);

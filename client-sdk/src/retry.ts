@@ -63,7 +63,7 @@ function option(v: number | undefined, dflt: number, what: string, max = Infinit
 }
 
 /** The pause before retry number `attempt + 1` (attempt 0 = after the first failure). */
-function backoffDelay(attempt: number, opts?: RetryOptions): number {
+export function backoffDelay(attempt: number, opts?: RetryOptions): number {
   const base = option(opts?.backoffMs, 5, 'backoffMs');
   const cap = option(opts?.maxBackoffMs, 500, 'maxBackoffMs');
   const jitter = option(opts?.jitter, 0.5, 'jitter', 1);

@@ -28,7 +28,8 @@ describe('lock order', () => {
     await daemon.waitFor(() => daemon.orders().length >= 2, 'two order facts');
     await daemon.barrier(dd);
     assert.deepEqual(daemon.orders().map((o) => [o.held, o.acquired]), [['a', 'b'], ['b', 'c']]);
-    assert.deepEqual(daemon.facts(), [], 'the holds themselves were too short to be reported');
+    // (the owner of an order fact is declared with it, so that hazards name the task: its end follows)
+    assert.deepEqual(daemon.facts().filter((e) => e.type !== 'end'), [], 'the holds themselves were too short to be reported');
     const ev = daemon.events();
     for (const o of daemon.orders()) {
       const at = ev.indexOf(o);

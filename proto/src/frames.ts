@@ -58,6 +58,18 @@ export const ResourceEvent = z.object({
   fifo: z.boolean().optional(),
   /** label shown in reports, e.g. "pg pool orders-db" */
   label: z.string().max(512).optional(),
+  /**
+   * mutex/rwlock only: an owner holding it may take it again (Java's ReentrantLock /
+   * ReentrantReadWriteLock): a re-acquire it already holds the mode for is granted at once and
+   * reported as another `hold`; each `release` gives back one acquisition, and the units go
+   * when the last one does. Default false: re-locking waits for itself, a deadlock of one.
+   */
+  reentrant: z.boolean().optional(),
+  /**
+   * Lock class, as in Linux lockdep: resources of one class (every `account:<id>` mutex) are one
+   * node of the lock-order graph, so two instances of a class nested in either order are reported.
+   */
+  class: z.string().min(1).max(256).optional(),
 });
 
 /** Request shape: rwlocks take a mode, semaphores a number of units, mutexes neither. */
@@ -129,6 +141,9 @@ export const OrderEvent = z.object({
   acquired: Id,
   owner: Id.optional(),
   stack: Stack.optional(),
+  /** rwlocks: the mode `held` is held in and the mode `acquired` is asked for (an upgrade, a recursive read) */
+  heldMode: LockMode.optional(),
+  mode: LockMode.optional(),
 });
 
 export const ClientEvent = z.discriminatedUnion('type', [
@@ -387,9 +402,17 @@ export const HazardSite = z.object({
   firstSeen: Millis,
   lastSeen: Millis,
 });
+/**
+ * lock-order-inversion: locks taken in opposite orders in two places. nested-pool-checkout: a
+ * second unit of a pool taken while holding one. rwlock-upgrade: shared then exclusive by one
+ * owner (two such owners deadlock). recursive-read: shared twice by one owner on a writer-fair
+ * rwlock (deadlocks once a writer queues in between). same-class-nesting: two instances of one
+ * lock class nested (deadlocks when another owner nests them the other way).
+ */
+export const HazardKind = z.enum(['lock-order-inversion', 'nested-pool-checkout', 'rwlock-upgrade', 'recursive-read', 'same-class-nesting']);
 export const Hazard = z.object({
   id: z.string(),
-  kind: z.enum(['lock-order-inversion', 'nested-pool-checkout']),
+  kind: HazardKind,
   /** the lock classes of the cycle, in order (a class is `<service>:<name>` for local resources, `<name>` for shared ones) */
   classes: z.array(z.string()),
   /** one entry per edge of the cycle, with where it was seen */

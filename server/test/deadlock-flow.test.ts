@@ -2,7 +2,9 @@
 // answers, reconnects. A real daemon, real ws clients.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, ev, eventually, startTestDaemon, type TestDaemon } from './helpers.js';
+import type { AbortFrame } from '@deadlockd/proto';
+import type { Namespace } from '../src/namespace.js';
+import { connectClient, ev, eventually, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
 import { crossAcrossClients, crossedPair } from './rest-helpers.js';
 
 describe('deadlock resolution over /v1/stream', () => {
@@ -305,13 +307,25 @@ describe('disconnect and resume', () => {
 describe('abort deadlines re-decide', () => {
   const crossed = crossedPair();
 
-  it('an abort not carried out in time: the same deadlock, the other member, one abort each', async () => {
-    const daemon = await startTestDaemon({ disconnectGraceMs: 0, abortTimeoutMs: 300, abortAnswerMarginMs: 200 });
+  /** A daemon of its own with these abort deadlines, and a client whose crossed pair got its first abort. */
+  async function firstAbort(
+    opts: { abortTimeoutMs: number; abortAnswerMarginMs?: number },
+    body: (s: { ns: () => Namespace; client: TestClient; first: AbortFrame }) => Promise<void>,
+  ): Promise<void> {
+    const daemon = await startTestDaemon({ disconnectGraceMs: 0, ...opts });
     try {
-      const ns = () => daemon.app.deadlockd.hub.namespace();
       const { client } = await connectClient(daemon.wsUrl);
       client.send({ type: 'events', seq: 1, events: crossed });
       const first = await client.next('abort');
+      await body({ ns: () => daemon.app.deadlockd.hub.namespace(), client, first });
+      await client.close();
+    } finally {
+      await daemon.close();
+    }
+  }
+
+  it('an abort not carried out in time: the same deadlock, the other member, one abort each', () =>
+    firstAbort({ abortTimeoutMs: 300, abortAnswerMarginMs: 200 }, async ({ ns, client, first }) => {
       assert.equal(first.owner, 'a', 'lowest priority first');
       assert.ok(first.expiresAt! >= Date.now() - 5_000 && first.expiresAt! <= Date.now() + 5_000, 'expiresAt on the daemon clock');
       // the client stays silent: after the deadline the other member is aborted, for the same deadlock
@@ -328,35 +342,18 @@ describe('abort deadlines re-decide', () => {
       assert.equal(ns().history.get(first.deadlock)?.status, 'resolved');
       assert.equal(client.queued('abort').length, 0, 'no third abort');
       assert.equal(ns().resolverStats().abortsSent, 2);
-      await client.close();
-    } finally {
-      await daemon.close();
-    }
-  });
+    }));
 
-  it('an `expired` answer re-decides at once, long before the deadline', async () => {
-    const daemon = await startTestDaemon({ disconnectGraceMs: 0, abortTimeoutMs: 600_000 });
-    try {
-      const { client } = await connectClient(daemon.wsUrl);
-      client.send({ type: 'events', seq: 1, events: crossed });
-      const first = await client.next('abort');
+  it('an `expired` answer re-decides at once, long before the deadline', () =>
+    firstAbort({ abortTimeoutMs: 600_000 }, async ({ client, first }) => {
       client.send({ type: 'abort_result', deadlock: first.deadlock, waitId: first.waitId, result: 'expired' });
       const second = await client.next('abort');
       assert.equal(second.deadlock, first.deadlock);
       assert.equal(second.owner, 'b');
-      await client.close();
-    } finally {
-      await daemon.close();
-    }
-  });
+    }));
 
-  it('when every member has missed its deadline the deadlock is reported unresolvable, never aborted twice', async () => {
-    const daemon = await startTestDaemon({ disconnectGraceMs: 0, abortTimeoutMs: 600_000 });
-    try {
-      const ns = () => daemon.app.deadlockd.hub.namespace();
-      const { client } = await connectClient(daemon.wsUrl);
-      client.send({ type: 'events', seq: 1, events: crossed });
-      const first = await client.next('abort');
+  it('when every member has missed its deadline the deadlock is reported unresolvable, never aborted twice', () =>
+    firstAbort({ abortTimeoutMs: 600_000 }, async ({ ns, client, first }) => {
       client.send({ type: 'abort_result', deadlock: first.deadlock, waitId: first.waitId, result: 'expired' });
       const second = await client.next('abort');
       client.send({ type: 'abort_result', deadlock: second.deadlock, waitId: second.waitId, result: 'expired' });
@@ -364,9 +361,5 @@ describe('abort deadlines re-decide', () => {
       await client.barrier();
       assert.equal(client.queued('abort').length, 0);
       assert.equal(ns().history.get(first.deadlock)?.status, 'unresolvable');
-      await client.close();
-    } finally {
-      await daemon.close();
-    }
-  });
+    }));
 });

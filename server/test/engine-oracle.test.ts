@@ -24,7 +24,7 @@ import { BookedEngine } from './booked-engine.js';
 
 const ALL = 2 ** 30;
 
-type Res = { name: string; client: string | null; kind: 'mutex' | 'semaphore' | 'rwlock'; cap: number; fifo: boolean };
+type Res = { name: string; client: string | null; kind: 'mutex' | 'semaphore' | 'rwlock'; cap: number; fifo: boolean; reentrant?: boolean };
 const RESOURCES: Res[] = [
   { name: 'm1', client: 'c1', kind: 'mutex', cap: 1, fifo: true },
   { name: 's1', client: 'c1', kind: 'semaphore', cap: 2, fifo: true },
@@ -32,6 +32,10 @@ const RESOURCES: Res[] = [
   { name: 'g1', client: null, kind: 'mutex', cap: 1, fifo: false },
   { name: 'gs', client: null, kind: 'semaphore', cap: 2, fifo: false },
   { name: 'm2', client: 'c2', kind: 'mutex', cap: 1, fifo: true },
+  // a reentrant mutex: its holder's re-acquire is granted at once and counted
+  { name: 'rm', client: 'c1', kind: 'mutex', cap: 1, fifo: true, reentrant: true },
+  // a shared cross-process rwlock (dd.resource(name, { mode: 'shared' })): never FIFO
+  { name: 'grw', client: null, kind: 'rwlock', cap: ALL, fifo: false },
 ];
 const OWNERS: { id: string; client: string }[] = [
   { id: 'a', client: 'c1' },
@@ -52,6 +56,8 @@ class Model {
   waits: MWait[] = [];
   alive = new Set<string>();
   abortable = new Map<string, boolean>();
+  /** acquisitions beyond the first of a reentrant resource: `owner\0res` → count */
+  reentries = new Map<string, number>();
   seq = 0;
 
   res(name: string): Res | undefined {
@@ -137,9 +143,9 @@ type Op =
   | { op: 'abortable'; owner: number; v: boolean };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('wait' as const), owner: fc.nat(4), res: fc.nat(5), k: fc.nat(1) }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('wait' as const), owner: fc.nat(4), res: fc.nat(7), k: fc.nat(1) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('taskwait' as const), owner: fc.nat(4), target: fc.nat(4) }) },
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('hold' as const), owner: fc.nat(4), res: fc.nat(5), k: fc.nat(1) }) },
+  { weight: 5, arbitrary: fc.record({ op: fc.constant('hold' as const), owner: fc.nat(4), res: fc.nat(7), k: fc.nat(1) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('grant' as const), pick: fc.nat(20) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel' as const), pick: fc.nat(20) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('release' as const), pick: fc.nat(20) }) },
@@ -161,7 +167,7 @@ function runHistory(ops: Op[], chunks?: number[]): void {
   for (const c of ['c1', 'c2']) {
     engine.addClient({ id: c, service: c, instance: c });
     const decl: ClientEvent[] = RESOURCES.filter((r) => r.client === c || r.client === null).map((r) => ({
-      type: 'resource', resource: r.name, kind: r.kind, scope: r.client ? 'local' : 'global', ...(r.kind === 'semaphore' ? { capacity: r.cap } : {}),
+      type: 'resource', resource: r.name, kind: r.kind, scope: r.client ? 'local' : 'global', ...(r.kind === 'semaphore' ? { capacity: r.cap } : {}), ...(r.reentrant ? { reentrant: true } : {}),
     }));
     assert.deepEqual(engine.applyBatch(c, decl).errors, []);
   }
@@ -224,6 +230,7 @@ function runHistory(ops: Op[], chunks?: number[]): void {
         const mine = m.waits.filter((w) => w.owner === o.id);
         if (mine.length >= 2 || mine.some((w) => w.res === r.name)) continue;
         if (r.name === 's1' && op.k + 1 > (m.caps.get('s1') as number)) continue;
+        if (r.reentrant && m.held(o.id, r.name) > 0) continue; // granted at once: a hold, not a wait
         ensureOwner(o.id);
         const { units, mode, ev } = shape(r, op.k, o.id);
         const own = m.held(o.id, r.name);
@@ -249,6 +256,13 @@ function runHistory(ops: Op[], chunks?: number[]): void {
         const o = OWNERS[op.owner] as { id: string; client: string };
         const r = RESOURCES[op.res] as Res;
         if (r.client && r.client !== o.client) continue;
+        if (r.reentrant && m.held(o.id, r.name) > 0) {
+          // a re-acquire by the holder: counted, nothing else changes
+          const k = `${o.id}\u0000${r.name}`;
+          m.reentries.set(k, (m.reentries.get(k) ?? 0) + 1);
+          found.push(...send(o.id, { type: 'hold', owner: o.id, resource: r.name }));
+          break;
+        }
         if (m.held(o.id, r.name) > 0) continue;
         if (r.name === 's1' && op.k + 1 > (m.caps.get('s1') as number)) continue;
         const { units, ev } = shape(r, op.k, o.id);
@@ -288,8 +302,11 @@ function runHistory(ops: Op[], chunks?: number[]): void {
         const r = m.res(x.res) as Res;
         const ev = r.kind === 'rwlock' ? { mode: x.units >= ALL ? 'exclusive' : 'shared' } : r.kind === 'semaphore' ? { units: x.units } : {};
         const h = m.holds.get(x.o) as Map<string, number>;
+        const rk = `${x.o}\u0000${x.res}`;
+        const again = m.reentries.get(rk) ?? 0;
         const left = r.kind === 'rwlock' && x.units < ALL ? x.units - 1 : 0;
-        if (left > 0) h.set(x.res, left);
+        if (again > 0) m.reentries.set(rk, again - 1); // one of several acquisitions: still held
+        else if (left > 0) h.set(x.res, left);
         else h.delete(x.res);
         if (h.size === 0) m.holds.delete(x.o);
         found.push(...send(x.o, { type: 'release', owner: x.o, resource: x.res, ...ev } as ClientEvent));
@@ -331,6 +348,7 @@ function runHistory(ops: Op[], chunks?: number[]): void {
   function endOwner(id: string) {
     m.alive.delete(id);
     m.holds.delete(id);
+    for (const k of [...m.reentries.keys()]) if (k.startsWith(`${id}\u0000`)) m.reentries.delete(k);
     m.waits = m.waits.filter((w) => w.owner !== id && w.res !== `task:${id}`);
   }
 

@@ -20,7 +20,21 @@ export abstract class QueuedPrimitive implements ReportedResource {
   constructor(
     protected readonly rt: Runtime,
     readonly id: string,
+    /** re-acquisitions by the holding owner are granted at once and counted (mutex, rwlock) */
+    readonly reentrant = false,
+    /** lockdep-style lock class for the daemon's hazard analysis */
+    readonly lockClass?: string,
   ) {}
+
+  /** what every declaration of this primitive adds: reentrancy and class, when set */
+  protected declarationExtras(): { reentrant?: true; class?: string } {
+    return { ...(this.reentrant ? { reentrant: true as const } : {}), ...(this.lockClass !== undefined ? { class: this.lockClass } : {}) };
+  }
+
+  /** Is `req` by `owner` a re-acquisition this reentrant primitive grants at once? */
+  protected isReentry(_owner: Owner, _req: Request): boolean {
+    return false;
+  }
 
   get name(): string {
     return this.id;
@@ -63,8 +77,10 @@ export abstract class QueuedPrimitive implements ReportedResource {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const rt = this.rt;
     const owner = rt.owners.current();
-    if (owner.held.length > 0) rt.order.asked(owner, this, caller);
-    if (this.grantNow(owner, req)) {
+    const reentry = this.isReentry(owner, req);
+    // a re-entry is no lock-order fact (taking what you hold cannot deadlock a reentrant lock)
+    if (owner.held.length > 0 && !reentry) rt.order.asked(owner, this, caller, req.mode);
+    if (reentry || this.grantNow(owner, req)) {
       // the cheap path: no stack, no wait id; reported only if it outlives reportAfterMs
       const rec = new Rec({ kind: 'hold', owner, resource: this, mode: req.mode, units: req.units });
       this.take(rec);

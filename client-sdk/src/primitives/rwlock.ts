@@ -17,6 +17,8 @@ import { QueuedPrimitive, type Request } from './queue.js';
 
 export class RWLock extends QueuedPrimitive {
   private exclusive: Rec | null = null;
+  /** re-acquisitions of the exclusive mode by its holder (reentrant only) */
+  private readonly exclusiveReentries: Rec[] = [];
   private readonly sharedBy = new Map<Owner, Set<Rec>>();
   private sharedCount = 0;
   /** upgrade requests: granted before the regular queue */
@@ -43,7 +45,18 @@ export class RWLock extends QueuedPrimitive {
   }
 
   declaration(): ResourceEvent {
-    return { type: 'resource', resource: this.id, kind: 'rwlock', scope: 'local', fifo: true };
+    return { type: 'resource', resource: this.id, kind: 'rwlock', scope: 'local', fifo: true, ...this.declarationExtras() };
+  }
+
+  /**
+   * Reentrant (Java's ReentrantReadWriteLock): the writer may take either mode again, a reader
+   * may take shared again, both at once and past queued writers. A reader asking for exclusive is
+   * an upgrade, not a re-entry: it waits for the other readers.
+   */
+  protected override isReentry(owner: Owner, req: Request): boolean {
+    if (!this.reentrant) return false;
+    if (this.exclusive !== null) return this.exclusive.owner === owner;
+    return req.mode === 'shared' && this.sharedBy.has(owner);
   }
 
   protected override grantNow(owner: Owner, req: Request): boolean {
@@ -66,6 +79,7 @@ export class RWLock extends QueuedPrimitive {
   }
 
   protected compatible(owner: Owner, req: Request): boolean {
+    if (this.isReentry(owner, req)) return true;
     if (this.exclusive !== null) return false;
     if (req.mode === 'shared') return true;
     // exclusive: no shared holder other than the requester itself
@@ -74,7 +88,8 @@ export class RWLock extends QueuedPrimitive {
 
   protected take(rec: Rec): void {
     if (rec.mode === 'exclusive') {
-      this.exclusive = rec;
+      if (this.exclusive === null) this.exclusive = rec;
+      else this.exclusiveReentries.push(rec);
       return;
     }
     let mine = this.sharedBy.get(rec.owner);
@@ -85,7 +100,11 @@ export class RWLock extends QueuedPrimitive {
 
   protected give(rec: Rec): void {
     if (rec.mode === 'exclusive') {
-      if (this.exclusive === rec) this.exclusive = null;
+      if (this.exclusive === rec) this.exclusive = this.exclusiveReentries.shift() ?? null;
+      else {
+        const i = this.exclusiveReentries.indexOf(rec);
+        if (i >= 0) this.exclusiveReentries.splice(i, 1);
+      }
       return;
     }
     const mine = this.sharedBy.get(rec.owner);
@@ -96,6 +115,8 @@ export class RWLock extends QueuedPrimitive {
 
   protected override reportRelease(rec: Rec): void {
     const reporter = this.rt.reporter;
+    // the daemon counts a reentrant rwlock's acquisitions per mode: one release each
+    if (this.reentrant) return reporter.ended(rec);
     if (rec.mode === 'shared') {
       const x = this.exclusive;
       if (x !== null && x.owner === rec.owner && reporter.isReportedHold(x)) reporter.untrack(rec);

@@ -303,9 +303,32 @@ function reorderPlan(
     if (n >= best) continue;
     front = next;
     best = n;
-    if (n === 0) return [...front].map(([resource, waits]) => ({ resource, waits }));
+    if (n === 0) return prune(front, members, scope, red, unwinding);
   }
   return undefined;
+}
+
+/** Drops the moves a plan does not need (each costs one reduction): a reordering as small as the greedy pass allows. */
+function prune(
+  front: Map<Resource, Wait[]>,
+  members: Owner[],
+  scope: Set<Owner>,
+  red: ReductionResult,
+  unwinding: ReadonlySet<Owner>,
+): QueueMove[] {
+  for (const [r, ws] of [...front]) {
+    for (const w of [...ws]) {
+      const list = front.get(r) ?? [];
+      const without = new Map(front);
+      const rest = list.filter((x) => x !== w);
+      if (rest.length) without.set(r, rest);
+      else without.delete(r);
+      if (without.size === 0) continue;
+      const again = reduce(scope, unwinding, without);
+      if (isSubset(again.stuck, red.stuck) && members.every((m) => !again.stuck.has(m))) front = without;
+    }
+  }
+  return [...front].map(([resource, waits]) => ({ resource, waits }));
 }
 
 /**

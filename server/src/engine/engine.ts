@@ -110,7 +110,7 @@ export class Engine {
       c.resources.get(name) ?? (() => { throw new EventRejected('UNKNOWN_RESOURCE', `resource '${name}' was not declared on this connection`); })();
     // Sites name the task as people know it (its name), not by its wire id.
     const owner = e.owner === undefined ? undefined : (c.owners.get(e.owner)?.name ?? e.owner);
-    return this.lockOrder.record(c, res(e.held), res(e.acquired), owner, e.stack);
+    return this.lockOrder.record(c, res(e.held), res(e.acquired), owner, e.stack, { heldMode: e.heldMode, mode: e.mode });
   }
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */

@@ -4,7 +4,7 @@
 // Each mutation that can create a deadlock adds the owners a search must start
 // from to `starts`; which events those are, and why the others need no search,
 // is README.md's "When detection runs".
-import type { ClientEvent, ErrorCode } from '@deadlockd/proto';
+import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
 import { emptySet, writable } from './empty.js';
 import { byOwner, byResource, withHold, withoutHold } from './hold-index.js';
@@ -88,7 +88,8 @@ export class Graph {
         const w = c.waits.get(e.waitId) ?? reject('UNKNOWN_WAIT', `no pending wait '${e.waitId}'`);
         this.removeWait(w);
         if (w.resource.kind === 'task') return;
-        this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
+        if (w.resource.reentrant) this.addReentrantHold(w.owner, w.resource, w.mode ?? 'exclusive', e.since ?? this.now(), w.stack);
+        else this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
         // A grant to an owner still blocked elsewhere takes units the reduction
         // assumed it would only take on its way to finishing (a shared lock
         // may grant in any order): like a late hold.
@@ -168,6 +169,9 @@ export class Graph {
         (known.declaredBy = writable(known.declaredBy)).add(c);
       }
       if (e.label !== undefined) known.label = e.label;
+      if (e.class !== undefined) known.lockClass = e.class;
+      if (e.reentrant !== undefined && e.reentrant !== known.reentrant)
+        reject('RESOURCE_CONFLICT', `'${e.resource}' was declared ${known.reentrant ? '' : 'not '}reentrant`);
       if (capacity !== known.capacity) {
         for (const w of known.queue)
           if (w.units > capacity)
@@ -187,7 +191,11 @@ export class Graph {
     // The order of waits that reach us from different clients is not the order
     // the real lock will grant them in, so shared resources are never FIFO here.
     const fifo = global ? false : (e.fifo ?? true);
+    if (e.reentrant && e.kind !== 'mutex' && e.kind !== 'rwlock')
+      reject('BAD_REQUEST_SIZE', `only a mutex or an rwlock can be reentrant, not a ${e.kind}`);
     const r = new Resource(global ? '' : c.info.id, e.resource, e.kind, global, capacity, fifo, label);
+    r.reentrant = e.reentrant ?? false;
+    r.lockClass = e.class;
     c.resources.set(e.resource, r);
     if (global) {
       this.globals.set(e.resource, r);
@@ -260,6 +268,11 @@ export class Graph {
       r = this.taskResourceOf(t);
     } else r = this.declaredResource(c, e.resource as string);
     const units = this.unitsFor(r, c.owners.get(e.owner), e);
+    if (r.reentrant) {
+      const h = c.owners.get(e.owner)?.holdOn(r);
+      if (h && covers(h, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive'))
+        reject('BAD_REQUEST_SIZE', `'${r.name}' is reentrant and owner '${e.owner}' holds it: a re-acquire is granted at once (report a hold, not a wait)`);
+    }
     const o = this.ownerFor(c, e.owner);
     const w = new Wait(e.waitId, o, r, units, e.mode, e.since ?? this.now(), e.stack, ++this.seq);
     c.waits.set(w.id, w);
@@ -318,7 +331,8 @@ export class Graph {
     // A reported hold is absolute: exclusive means every unit.
     const units = r.kind === 'rwlock' ? (e.mode === 'exclusive' ? EXCLUSIVE : 1) : this.unitsFor(r, undefined, e);
     const o = this.ownerFor(c, e.owner);
-    this.addHold(o, r, units, e.since ?? this.now(), e.stack);
+    if (r.reentrant) this.addReentrantHold(o, r, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive', e.since ?? this.now(), e.stack);
+    else this.addHold(o, r, units, e.since ?? this.now(), e.stack);
     // To the daemon a hold it learns of late is a capacity decrease on r.
     this.unitsTaken(o.hasLiveWait() ? o : undefined, r, starts);
   }
@@ -356,11 +370,40 @@ export class Graph {
     this.holdCount++;
   }
 
+  /** One more acquisition of a reentrant resource by `o` in `mode` (a first one creates the hold). */
+  private addReentrantHold(o: Owner, r: Resource, mode: LockMode, since: number, stack: string | undefined): void {
+    let h = o.holdOn(r);
+    if (!h) {
+      this.addHold(o, r, 0, since, stack);
+      h = o.holdOn(r) as Hold;
+    }
+    const counts = (h.counts ??= { shared: 0, exclusive: 0 });
+    if (mode === 'exclusive') counts.exclusive++;
+    else counts.shared++;
+    this.setReentrantUnits(h);
+  }
+
+  private setReentrantUnits(h: Hold): void {
+    const c = h.counts as { shared: number; exclusive: number };
+    const units = c.exclusive > 0 ? (h.resource.kind === 'rwlock' ? EXCLUSIVE : 1) : c.shared > 0 ? 1 : 0;
+    h.resource.held += units - h.units;
+    h.units = units;
+    if (units === 0) this.removeHold(h);
+  }
+
   private release(c: ClientState, e: ReleaseEvent): void {
     const r = this.declaredResource(c, e.resource);
     const o = c.owners.get(e.owner);
     const h = o?.holdOn(r);
     if (!o || !h) return reject('NOT_HELD', `owner '${e.owner}' does not hold '${e.resource}'`);
+    if (r.reentrant && h.counts) {
+      // one acquisition back; the units go with the last one of the strongest mode held
+      const counts = h.counts;
+      const mode = r.kind === 'rwlock' ? (e.mode ?? (counts.exclusive > 0 ? 'exclusive' : 'shared')) : 'exclusive';
+      if (counts[mode] === 0) reject('NOT_HELD', `owner '${e.owner}' holds '${e.resource}' ${mode === 'exclusive' ? 'shared' : 'exclusive'} only, not ${mode}`);
+      counts[mode]--;
+      return this.setReentrantUnits(h);
+    }
     let units: number;
     if (r.kind === 'rwlock') {
       const mode = e.mode ?? (h.units >= EXCLUSIVE ? 'exclusive' : 'shared');
@@ -389,4 +432,11 @@ export class Graph {
     this.holdCount--;
     if (r.global) this.maybeDropGlobal(r);
   }
+}
+
+/** A reentrant hold already grants `mode`: any exclusive acquisition covers both modes, a shared one covers shared. */
+function covers(h: Hold, mode: LockMode): boolean {
+  const c = h.counts;
+  if (!c) return false;
+  return c.exclusive > 0 || (mode === 'shared' && c.shared > 0);
 }

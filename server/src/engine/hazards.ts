@@ -17,10 +17,28 @@
 // as soon as as many tasks do it at once as the pool has units. It is
 // reported the first time it happens, at concurrency 1.
 //
+// rwlock hazards, as lockdep's read-lock rules. An owner holding an rwlock
+// shared that asks for it exclusive is upgrading: two owners doing it at once
+// deadlock (each waits for the other's read to go), so it is reported the
+// first time, at concurrency 1 (rwlock-upgrade). An owner holding a writer-fair
+// (FIFO) rwlock shared that asks for shared again queues behind any writer
+// that arrived in between, and that writer waits for the first read: a
+// deadlock once the timing lines up (recursive-read). A reentrant rwlock
+// grants the second read at once, so it is no hazard there.
+//
+// Lock classes. A resource declared with `class` (every `account:<id>` mutex
+// as class `account`) is its class in the order graph, as lockdep keys locks
+// by class. Two instances of one class nested (transfer(a, b) takes account a
+// then account b) are an edge from the class to itself: another owner that
+// nests two of them the other way round (transfer(b, a)) deadlocks with it,
+// and no exact pair needs to be seen twice, so it is reported the first time
+// (same-class-nesting), naming the class and the instances seen. Edges
+// between different classes find inversions between classes as before.
+//
 // Hazards are deduplicated by the set of classes on their cycle; every edge
 // keeps the places (service, instance, owner, call site) it was seen at.
 import { createHash } from 'node:crypto';
-import type { Hazard, HazardSite } from '@deadlockd/proto';
+import type { Hazard, HazardSite, LockMode } from '@deadlockd/proto';
 import type { ClientState, Resource } from './model.js';
 import type { LockOrderLimits } from './types.js';
 
@@ -55,6 +73,10 @@ export class LockOrder {
   /** class → (class → edge) */
   private readonly out = new Map<string, Map<string, Edge>>();
   private readonly hazards = new Map<string, HazardState>();
+  /** rwlock self-edges by class and kind (upgrade, recursive read) */
+  private readonly rwEdges = new Map<string, Edge>();
+  /** same-class nestings seen, by class (for the text) */
+  private readonly instances = new Map<string, Set<string>>();
   ignoredClasses = 0;
 
   constructor(
@@ -63,13 +85,24 @@ export class LockOrder {
   ) {}
 
   static classOf(r: Resource, c: ClientState): string {
-    return r.global ? r.name : `${c.info.service}:${r.name}`;
+    const name = r.lockClass ?? r.name;
+    return r.global ? name : `${c.info.service}:${name}`;
   }
 
   /** Records one order fact; returns the hazards it created or touched (to announce). */
-  record(c: ClientState, held: Resource, acquired: Resource, owner: string | undefined, stack: string | undefined): Hazard[] {
+  record(
+    c: ClientState,
+    held: Resource,
+    acquired: Resource,
+    owner: string | undefined,
+    stack: string | undefined,
+    modes: { heldMode?: LockMode | undefined; mode?: LockMode | undefined } = {},
+  ): Hazard[] {
     const from = LockOrder.classOf(held, c);
     const to = LockOrder.classOf(acquired, c);
+    // the same rwlock again: an upgrade or a recursive read, a hazard of its own (the edge is per mode pair)
+    const rw = held === acquired && acquired.kind === 'rwlock' && modes.heldMode === 'shared' && modes.mode !== undefined ? modes.mode : undefined;
+    if (rw !== undefined) return this.rwlockHazard(c, acquired, from, rw, owner, stack);
     const at = this.now();
     const known = this.out.get(from)?.get(to);
     const edge = known ?? this.addEdge(from, to);
@@ -88,6 +121,14 @@ export class LockOrder {
       if (acquired.kind !== 'semaphore') return []; // a mutex re-lock is a deadlock, reported as one
       return [this.toHazard(this.upsert('nested-pool-checkout', [from], [edge], `capacity ${acquired.capacity}`))];
     }
+    if (from === to) {
+      // two instances of one lock class nested: note which, for the text
+      const seen = (this.instances.get(from) ?? this.instances.set(from, new Set()).get(from)) as Set<string>;
+      if (seen.size < this.limits.maxSitesPerEdge) seen.add(`${held.name} then ${acquired.name}`);
+      const h = this.upsert('same-class-nesting', [from], [edge], [...seen].join('; '));
+      h.note = [...seen].join('; ');
+      return known && site ? [] : [this.toHazard(h)];
+    }
     if (known) {
       // A repeat: the hazards through this edge changed only in counters; new sites are worth announcing.
       return site ? [] : this.hazardsThrough(edge).map((h) => this.toHazard(h));
@@ -96,6 +137,26 @@ export class LockOrder {
     if (!path) return [];
     const cycle = [edge, ...path];
     return [this.toHazard(this.upsert('lock-order-inversion', cycle.map((e) => e.from), cycle, ''))];
+  }
+
+  private rwlockHazard(c: ClientState, r: Resource, cls: string, mode: LockMode, owner: string | undefined, stack: string | undefined): Hazard[] {
+    if (mode === 'shared' && (r.reentrant || !r.fifo)) return []; // granted at once / no writer preference
+    const kind = mode === 'exclusive' ? 'rwlock-upgrade' : 'recursive-read';
+    // one edge per (class, mode pair), kept apart from the order graph's edges
+    const key = `${cls}\u0000${kind}`;
+    let edge = this.rwEdges.get(key);
+    if (!edge) this.rwEdges.set(key, (edge = { from: cls, to: cls, sites: new Map() }));
+    const at = this.now();
+    const siteKey = `${c.info.service}\u0000${c.info.instance}`;
+    const site = edge.sites.get(siteKey);
+    if (site) {
+      site.count++;
+      site.lastSeen = at;
+      return [];
+    }
+    if (edge.sites.size < this.limits.maxSitesPerEdge)
+      edge.sites.set(siteKey, { service: c.info.service, instance: c.info.instance, owner, stack, count: 1, firstSeen: at, lastSeen: at });
+    return [this.toHazard(this.upsert(kind, [cls], [edge], ''))];
   }
 
   list(): Hazard[] {
@@ -149,7 +210,7 @@ export class LockOrder {
     // Same cycle whatever class it is entered at: rotate to the smallest class.
     const start = classes.indexOf([...classes].sort()[0] as string);
     const rotated = [...classes.slice(start), ...classes.slice(0, start)];
-    const id = `${kind === 'nested-pool-checkout' ? 'NP' : 'LO'}-${createHash('sha256').update(rotated.join('\u0000')).digest('hex').slice(0, 10)}`;
+    const id = `${ID_PREFIX[kind]}-${createHash('sha256').update(rotated.join('\u0000')).digest('hex').slice(0, 10)}`;
     let h = this.hazards.get(id);
     if (!h) {
       h = { id, kind, classes: rotated, edges: [...edges.slice(start), ...edges.slice(0, start)], note };
@@ -195,6 +256,14 @@ export class LockOrder {
   }
 }
 
+const ID_PREFIX: Record<Hazard['kind'], string> = {
+  'lock-order-inversion': 'LO',
+  'nested-pool-checkout': 'NP',
+  'rwlock-upgrade': 'UP',
+  'recursive-read': 'RR',
+  'same-class-nesting': 'SC',
+};
+
 function frames(stack: string | undefined): string[] {
   if (!stack) return [];
   return stack
@@ -216,6 +285,34 @@ export function renderHazardText(h: Hazard, note = ''): string {
     }
     lines.push('how it hangs: when as many tasks do this at once as the pool has units, every unit is held and every task waits for a second one.');
     lines.push('fix: pass the unit (connection) you already hold down to the helper instead of checking out another.');
+    return lines.join('\n');
+  }
+  if (h.kind === 'rwlock-upgrade' || h.kind === 'recursive-read') {
+    const lock = h.classes[0];
+    const upgrade = h.kind === 'rwlock-upgrade';
+    lines.push(`POTENTIAL DEADLOCK (${upgrade ? 'rwlock upgrade' : 'recursive read'}) ${h.id}`);
+    for (const s of h.sites) {
+      lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} asked for ${lock} ${upgrade ? 'exclusive' : 'shared again'} while holding it shared — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
+      for (const f of frames(s.stack)) lines.push(`      ${f}`);
+    }
+    lines.push(
+      upgrade
+        ? 'how it hangs: two owners that do this at once each wait for the other to give up its read lock.'
+        : 'how it hangs: a writer that queues between the two reads waits for the first one, and the second read queues behind the writer.',
+    );
+    lines.push(upgrade ? 'fix: take it exclusive from the start, or release the read lock before asking for the write lock.' : 'fix: pass the read lock you hold down instead of taking it again (or declare the rwlock reentrant).');
+    return lines.join('\n');
+  }
+  if (h.kind === 'same-class-nesting') {
+    const cls = h.classes[0];
+    lines.push(`POTENTIAL DEADLOCK (two locks of class ${cls} nested) ${h.id}`);
+    if (note) lines.push(`  seen: ${note}`);
+    for (const s of h.sites) {
+      lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} took a ${cls} lock while holding another — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
+      for (const f of frames(s.stack)) lines.push(`      ${f}`);
+    }
+    lines.push(`how it hangs: another owner that nests two ${cls} locks the other way round (the same pair, opposite order) waits for this one, and this one for it.`);
+    lines.push(`fix: take ${cls} locks in one global order (e.g. by id), or one at a time.`);
     return lines.join('\n');
   }
   lines.push(`POTENTIAL DEADLOCK (lock-order inversion) ${h.id}${h.crossService ? `, across services ${[...new Set(h.sites.map((s) => s.service))].join(', ')}` : ''}`);

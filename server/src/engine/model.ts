@@ -89,6 +89,10 @@ export class Resource {
    * does); upgrades keep their arrival order among themselves.
    */
   upgrades: Set<Wait> = emptySet();
+  /** re-acquisitions by a holder are counted (Hold.counts), not waited for (mutex, rwlock) */
+  reentrant = false;
+  /** lockdep-style lock class (hazards.ts): resources of one class are one node of the order graph */
+  lockClass: string | undefined = undefined;
   /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
   declaredBy: Set<ClientState> = emptySet();
   mark = 0;
@@ -138,6 +142,11 @@ export interface Hold {
   units: number;
   since: number;
   stack?: string | undefined;
+  /**
+   * Reentrant resources only: how many acquisitions of each mode the holder has not released yet
+   * (a mutex counts as exclusive). Units follow the strongest: any exclusive → all, else 1 shared.
+   */
+  counts?: { shared: number; exclusive: number } | undefined;
 }
 
 export class Wait {

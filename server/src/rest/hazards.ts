@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { Hazard } from '@deadlockd/proto';
+import { Hazard, HazardKind } from '@deadlockd/proto';
 import { notFound } from './errors.js';
 import { ErrorBody } from './schemas.js';
 
@@ -18,7 +18,7 @@ export async function hazardRoutes(app: FastifyInstance): Promise<void> {
       tags: ['deadlocks'],
       summary: 'Deadlock hazards',
       description: 'Lock-order inversions and nested pool checkouts seen so far, newest first: deadlocks that have not happened yet.',
-      querystring: z.object({ kind: z.enum(['lock-order-inversion', 'nested-pool-checkout']).optional() }),
+      querystring: z.object({ kind: HazardKind.optional() }),
       response: { 200: HazardList, 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request) => {

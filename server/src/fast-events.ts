@@ -27,76 +27,60 @@ const isScope = (v: unknown): boolean => v === 'local' || v === 'global';
 const isBool = (v: unknown): boolean => typeof v === 'boolean';
 const isLabel = (v: unknown): boolean => isStr(v, 512);
 
-/** An optional key: present counts 1, absent 0; present and invalid sets `bad` (the event goes to zod). */
-let bad = false;
-function opt(e: Obj, key: string, check: (v: unknown) => boolean): number {
-  const v = e[key];
-  if (v === undefined) return 0;
-  if (!check(v)) bad = true;
-  return 1;
+type Check = (v: unknown) => boolean;
+interface Rules {
+  /** keys that must be present and valid, besides `type` */
+  required: readonly (readonly [string, Check])[];
+  optional: readonly (readonly [string, Check])[];
+  /** every key zod's schema of this event type knows, `type` included (what a copy keeps) */
+  keys: readonly string[];
 }
 
-/** Known keys per event type, for the (rare) copy of an event that carries unknown ones. */
-const KEYS: Record<string, readonly string[]> = {
-  order: ['type', 'held', 'acquired', 'owner', 'stack'],
-  owner: ['type', 'owner', 'name', 'priority', 'abortable', 'startedAt'],
-  end: ['type', 'owner'],
-  resource: ['type', 'resource', 'kind', 'scope', 'capacity', 'fifo', 'label'],
-  wait: ['type', 'waitId', 'owner', 'resource', 'task', 'mode', 'units', 'since', 'stack'],
-  grant: ['type', 'waitId', 'since'],
-  cancel: ['type', 'waitId', 'reason'],
-  hold: ['type', 'owner', 'resource', 'mode', 'units', 'since', 'stack'],
-  release: ['type', 'owner', 'resource', 'mode', 'units'],
+const REQUEST: [string, Check][] = [
+  ['mode', isMode],
+  ['units', isUnits],
+];
+
+function rules(required: [string, Check][], optional: [string, Check][]): Rules {
+  return { required, optional, keys: ['type', ...required.map(([k]) => k), ...optional.map(([k]) => k)] };
+}
+
+/**
+ * The rules of each event type, as in proto/src/frames.ts. A key added to a schema there and
+ * not here fails server/test/fast-events.test.ts (the keys must match zod's shapes exactly).
+ */
+export const EVENT_RULES: Record<string, Rules> = {
+  order: rules(
+    [['held', isId], ['acquired', isId]],
+    [['owner', isId], ['stack', isStack], ['heldMode', isMode], ['mode', isMode]],
+  ),
+  owner: rules([['owner', isId]], [['name', isLabel], ['priority', Number.isSafeInteger], ['abortable', isBool], ['startedAt', isMillis]]),
+  end: rules([['owner', isId]], []),
+  resource: rules(
+    [['resource', isId], ['kind', isKind]],
+    [['scope', isScope], ['capacity', isUnits], ['fifo', isBool], ['label', isLabel], ['reentrant', isBool], ['class', isId]],
+  ),
+  wait: rules(
+    [['waitId', isId], ['owner', isId]],
+    [['resource', isId], ['task', isId], ...REQUEST, ['since', isMillis], ['stack', isStack]],
+  ),
+  grant: rules([['waitId', isId]], [['since', isMillis]]),
+  cancel: rules([['waitId', isId]], [['reason', isReason]]),
+  hold: rules([['owner', isId], ['resource', isId]], [...REQUEST, ['since', isMillis], ['stack', isStack]]),
+  release: rules([['owner', isId], ['resource', isId]], [...REQUEST]),
 };
 
-/** How many known keys the event has, or -1 if it is not a valid event. */
-function knownKeys(e: Obj): number {
-  bad = false;
-  let n: number;
-  switch (e['type']) {
-    case 'hold':
-      if (!isId(e['owner']) || !isId(e['resource'])) return -1;
-      n = 3 + opt(e, 'mode', isMode) + opt(e, 'units', isUnits) + opt(e, 'since', isMillis) + opt(e, 'stack', isStack);
-      break;
-    case 'wait':
-      if (!isId(e['waitId']) || !isId(e['owner'])) return -1;
-      n = 3 + opt(e, 'resource', isId) + opt(e, 'task', isId) + opt(e, 'mode', isMode) + opt(e, 'units', isUnits);
-      n += opt(e, 'since', isMillis) + opt(e, 'stack', isStack);
-      break;
-    case 'release':
-      if (!isId(e['owner']) || !isId(e['resource'])) return -1;
-      n = 3 + opt(e, 'mode', isMode) + opt(e, 'units', isUnits);
-      break;
-    case 'grant':
-      if (!isId(e['waitId'])) return -1;
-      n = 2 + opt(e, 'since', isMillis);
-      break;
-    case 'cancel':
-      if (!isId(e['waitId'])) return -1;
-      n = 2 + opt(e, 'reason', isReason);
-      break;
-    case 'end':
-      if (!isId(e['owner'])) return -1;
-      n = 2;
-      break;
-    case 'owner':
-      if (!isId(e['owner'])) return -1;
-      n = 2 + opt(e, 'name', isLabel) + opt(e, 'priority', Number.isSafeInteger);
-      n += opt(e, 'abortable', isBool) + opt(e, 'startedAt', isMillis);
-      break;
-    case 'resource':
-      if (!isId(e['resource']) || !isKind(e['kind'])) return -1;
-      n = 3 + opt(e, 'scope', isScope) + opt(e, 'capacity', isUnits);
-      n += opt(e, 'fifo', isBool) + opt(e, 'label', isLabel);
-      break;
-    case 'order':
-      if (!isId(e['held']) || !isId(e['acquired'])) return -1;
-      n = 3 + opt(e, 'owner', isId) + opt(e, 'stack', isStack);
-      break;
-    default:
-      return -1;
+/** How many known keys the event has, or -1 if it is not a valid event (or zod must say why). */
+function knownKeys(e: Obj, r: Rules): number {
+  for (const [k, check] of r.required) if (!check(e[k])) return -1;
+  let n = 1 + r.required.length;
+  for (const [k, check] of r.optional) {
+    const v = e[k];
+    if (v === undefined) continue;
+    if (!check(v)) return -1;
+    n++;
   }
-  return bad ? -1 : n;
+  return n;
 }
 
 function countKeys(e: Obj): number {
@@ -110,12 +94,15 @@ function countKeys(e: Obj): number {
 function fastEvent(raw: unknown): ClientEvent | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const e = raw as Obj;
-  const known = knownKeys(e);
+  const type = e['type'];
+  if (typeof type !== 'string' || !Object.hasOwn(EVENT_RULES, type)) return undefined;
+  const r = EVENT_RULES[type] as Rules;
+  const known = knownKeys(e, r);
   if (known < 0) return undefined;
   let out = e;
   if (countKeys(e) !== known) {
     out = {};
-    for (const k of KEYS[e['type'] as string] as readonly string[]) if (e[k] !== undefined) out[k] = e[k];
+    for (const k of r.keys) if (e[k] !== undefined) out[k] = e[k];
   }
   if (out['type'] === 'resource' && out['scope'] === undefined) out['scope'] = 'local';
   return out as ClientEvent;

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { EventsFrame, SnapshotFrame } from '@deadlockd/proto';
-import { fastEventsFrame, fastSnapshotFrame } from '../src/fast-events.js';
+import { ClientEvent, EventsFrame, SnapshotFrame } from '@deadlockd/proto';
+import { EVENT_RULES, fastEventsFrame, fastSnapshotFrame } from '../src/fast-events.js';
 import { validateFrame } from '../src/frame-decoder.js';
 
 const s = (n: number) => 'x'.repeat(n);
@@ -24,10 +24,10 @@ const oneOf = (...v: string[]) => fc.oneof({ weight: 4, arbitrary: fc.constantFr
 
 // every key of each event type, each present or absent; required keys are absent only sometimes
 const SHAPES: Record<string, Record<string, fc.Arbitrary<unknown>>> = {
-  order: { held: id, acquired: id, owner: id, stack },
+  order: { held: id, acquired: id, owner: id, stack, heldMode: oneOf('shared', 'exclusive'), mode: oneOf('shared', 'exclusive') },
   owner: { owner: id, name: str512, priority: int, abortable: bool, startedAt: millis },
   end: { owner: id },
-  resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512 },
+  resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512, reentrant: bool, class: id },
   wait: { waitId: id, owner: id, resource: id, task: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack },
   grant: { waitId: id, since: millis },
   cancel: { waitId: id, reason: oneOf('timeout', 'signal', 'deadlock', 'error') },
@@ -84,6 +84,16 @@ function check(text: string, fast: (v: Record<string, unknown>) => unknown, sche
   }
   if (z.success) assert.notEqual(f, undefined, `zod accepts but the fast path does not: ${text.slice(0, 300)}`);
 }
+
+test('the fast path and this test know exactly the event types and keys of the zod schemas', () => {
+  const zodKeys = Object.fromEntries(
+    ClientEvent.options.map((o) => [String(o.shape.type.value), Object.keys(o.shape).sort()]),
+  );
+  const fastKeys = Object.fromEntries(Object.entries(EVENT_RULES).map(([t, r]) => [t, [...r.keys].sort()]));
+  const testKeys = Object.fromEntries(Object.entries(SHAPES).map(([t, shape]) => [t, ['type', ...Object.keys(shape)].sort()]));
+  assert.deepEqual(fastKeys, zodKeys, 'server/src/fast-events.ts EVENT_RULES is out of step with proto/src/frames.ts');
+  assert.deepEqual(testKeys, zodKeys, 'SHAPES in this test is out of step with proto/src/frames.ts');
+});
 
 test('fast events path: accepts exactly what zod accepts, with the same result', () => {
   fc.assert(fc.property(frame('events'), (text) => check(text, fastEventsFrame, EventsFrame)), { numRuns: 3_000 });

@@ -4,11 +4,13 @@ import type { HoldsScalingResult } from './engine-holds.js';
 import type { MemoryResult } from './engine-memory.js';
 import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import type { IngestResult } from './ingest.js';
+import type { QueueCostResult } from './queue-cost.js';
 import type { LatencyResult } from './latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
 const GOALS = {
   floorRatio: 0.6,
+  queueRatio: 2,
   hotLockRatio: 2,
   holdsRatio: 2,
   naiveSpeedup: 100,
@@ -103,4 +105,17 @@ export function memoryRows(r: MemoryResult): Row[] {
     infoRow(s, 'a hold with its own new owner and mutex (worst case)', `${fmtInt(r.bytesPerHold)} B`),
     infoRow(s, 'of which owner / mutex / hold', `${fmtInt(r.bytesPerOwner)} / ${fmtInt(r.bytesPerResource)} / ${fmtInt(r.bytesPerHoldOnly)} B`),
   ];
+}
+
+export function queueCostRows(r: QueueCostResult): Row[] {
+  const s = '3e. per frame vs queue length (socket)';
+  const [a, b] = r.queued;
+  const label = { waits: '2 waits, then 2 cancels (2 frames)', lateHold: 'late hold + release', capacity: 'capacity down + up' } as const;
+  const rows: Row[] = [];
+  for (const k of Object.keys(label) as (keyof typeof label)[]) {
+    const [x, y] = r.usPerFrame[k];
+    rows.push(infoRow(s, `${label[k]}: µs/frame, ${fmtCount(a)} vs ${fmtCount(b)} queued`, `${x.toFixed(1)} vs ${y.toFixed(1)} µs`));
+    rows.push(goalRow(s, `${label[k]}: ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio[k]), `≤ ${GOALS.queueRatio}×`, r.ratio[k] <= GOALS.queueRatio));
+  }
+  return rows;
 }

@@ -12,6 +12,8 @@ import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } 
 const GOALS = {
   floorRatio: 0.6,
   queueRatio: 2,
+  latencyOneP99Ms: 5,
+  latencyTwoP99Ms: 8,
   stallMs: 20,
   daemonBytesPerHold: 250,
   hotLockRatio: 2,
@@ -40,9 +42,10 @@ export function latencyRows(r: LatencyResult): Row[] {
   const s = '2. cycle → DeadlockError (SDK)';
   const side = (x: LatencyResult['sameClient']) => `p50 ${fmtMs(x.p50Ms)}, p99 ${fmtMs(x.p99Ms)} (n=${x.reps})`;
   return [
-    infoRow(s, 'one client, two tasks (SDK defaults)', side(r.sameClient)),
-    infoRow(s, 'same, reportAfterMs 0 (report at once)', side(r.sameClientImmediate)),
-    infoRow(s, 'two clients (confirm round)', side(r.twoClients)),
+    goalRow(s, 'one client, two tasks (SDK defaults), p99', side(r.sameClient), `p99 ≤ ${GOALS.latencyOneP99Ms} ms`, r.sameClient.p99Ms <= GOALS.latencyOneP99Ms),
+    infoRow(s, 'same, reportAfterMs 0 AND flushIntervalMs 0', side(r.sameClientImmediate)),
+    // the goal (≤ 8 ms) is for two client PROCESSES; this row runs both SDK clients in the bench's one process
+    infoRow(s, `two SDK clients in ONE process (confirm round); goal ≤ ${GOALS.latencyTwoP99Ms} ms is for two processes, not measured`, side(r.twoClients)),
   ];
 }
 
@@ -71,22 +74,22 @@ export function holdsRows(r: HoldsScalingResult): Row[] {
   const s = '3b. engine: live holds';
   const [a, b] = r.holds;
   return [
-    infoRow(s, `per wait on unrelated locks, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
-    goalRow(s, `cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio), `≤ ${GOALS.holdsRatio}×`, r.ratio <= GOALS.holdsRatio),
-    infoRow(s, 'per wait on random held mutexes', `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
-    infoRow(s, `random: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio)),
+    infoRow(s, `per wait on random mutexes held INSIDE the big graph, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
+    goalRow(s, `inside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio), `≤ ${GOALS.holdsRatio}×`, r.randomRatio <= GOALS.holdsRatio),
+    infoRow(s, `per wait on 100 mutexes of another client, beside ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
+    infoRow(s, `beside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio)),
   ];
 }
 
 export function naiveRows(r: EngineVsNaiveResult): Row[] {
-  const s = '3c. engine vs naive SCC';
+  const s = '3c. engine vs whole-graph SCC per event';
   const rows: Row[] = [
-    infoRow(s, `per wait, ${fmtCount(r.holds)} holds: engine vs naive`, `${fmtNs(r.engineNsPerWait)} vs ${r.naiveError ? r.naiveError : fmtNs(r.naiveNsPerWait)}`),
-    goalRow(s, 'naive / engine', Number.isFinite(r.ratio) ? fmtRatio(r.ratio) : 'n/a', `≥ ${GOALS.naiveSpeedup}×`, r.ratio >= GOALS.naiveSpeedup),
+    infoRow(s, `per wait, ${fmtCount(r.holds)} holds: engine vs whole-graph SCC (graphology) after every event`, `${fmtNs(r.engineNsPerWait)} vs ${r.naiveError ? r.naiveError : fmtNs(r.naiveNsPerWait)}`),
+    goalRow(s, 'whole-graph SCC per event / engine', Number.isFinite(r.ratio) ? fmtRatio(r.ratio) : 'n/a', `≥ ${GOALS.naiveSpeedup}×`, r.ratio >= GOALS.naiveSpeedup),
   ];
   const d = r.deepChain;
   const naive = d.naive.threw ? (d.naive.error ?? 'threw').replace(/: Maximum call stack size exceeded/, ' (stack overflow)') : 'no error';
-  rows.push(infoRow(s, `naive SCC on a ${fmtCount(d.depth)}-deep wait chain`, naive));
+  rows.push(infoRow(s, `graphology's recursive SCC on a ${fmtCount(d.depth)}-deep wait chain`, naive));
   const e = d.engine;
   const engineOk = !e.sweepThrew && e.deadlockMembers === d.depth;
   rows.push(

@@ -26,7 +26,7 @@ interface IngestSide {
   samples: number[];
 }
 
-export interface IngestCase {
+interface IngestCase {
   eventsPerFrame: number;
   connections: number;
   daemon: IngestSide;

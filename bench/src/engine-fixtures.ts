@@ -8,8 +8,14 @@ import { prng } from './stats.js';
 const OWNERS_PER_CLIENT = 50_000;
 const CHUNK = 10_000;
 
+/**
+ * The engine's per-namespace limits (500k owners by default) are the daemon's safety net, not
+ * what is measured here: 3b builds a million owners in one namespace.
+ */
+const BENCH_LIMITS = { maxOwnersPerNamespace: 5_000_000, maxResourcesPerNamespace: 5_000_000, maxHoldsPerNamespace: 5_000_000, maxWaitsPerNamespace: 5_000_000 };
+
 export function newEngine(): Engine {
-  return new Engine({ namespace: 'bench' });
+  return new Engine({ namespace: 'bench', limits: BENCH_LIMITS });
 }
 
 export function addClient(engine: Engine, id: string): void {

@@ -1,85 +1,120 @@
-// 1. Ingest rate over a real WebSocket: the daemon runs as a child process
-// (the CLI), a raw `ws` client sends the workload of ingest-workload.ts as
-// pre-serialized frames, and the clock stops when the barrier's `abort`
-// arrives — i.e. when the daemon has applied (and searched after) every event.
-// Batched (100 events per frame) and unbatched (1 per frame) alternate on the
-// same daemon; each run's size is set from the previous run's rate so that
-// every run lasts about the same time.
+// 1. Ingest rate over a real WebSocket, against its floor. Two servers, each
+// its own process: the daemon (the CLI, defaults) and floor-server.ts (a bare
+// `ws` server that only JSON.parses). Raw `ws` clients (no SDK) send both the
+// same SDK-shaped frames of ingest-workload.ts, pre-serialized, at 1 and 100
+// events per frame over 1 and 4 connections (round-robin, one frame each in
+// turn); the clock stops when every connection has its barrier `abort` — for
+// the daemon, when it has applied (and searched after) every event. All eight
+// variants alternate in the same rounds; each run's size is set from that
+// variant's previous rate so that every run lasts about the same time.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import type { ServerFrame } from '@deadlockd/proto';
 import { startDaemon } from '@deadlockd/e2e/harness';
 import { progress } from './child.js';
 import { barrier, declarations, EVENTS_PER_UNIT, frames, workload } from './ingest-workload.js';
 import { SIZES } from './mode.js';
+import { FLOOR_SERVER } from './paths.js';
 import { RawClient } from './raw-client.js';
 import { alternate, median } from './stats.js';
 
+type Target = 'daemon' | 'floor';
+
 interface IngestSide {
-  eventsPerFrame: number;
-  /** median events/s over the rounds */
+  /** median events/s over the rounds (all connections together) */
   eventsPerSecond: number;
   samples: number[];
-  eventsPerRun: number[];
 }
 
-export interface IngestResult {
-  batched: IngestSide;
-  single: IngestSide;
-  rounds: number;
-  /** batched / single */
+interface IngestCase {
+  eventsPerFrame: number;
+  connections: number;
+  daemon: IngestSide;
+  floor: IngestSide;
+  /** daemon / floor, the median of the per-round ratios */
   ratio: number;
 }
 
-async function oneRun(wsUrl: string, perFrame: number, units: number): Promise<{ events: number; seconds: number }> {
-  const client = await RawClient.connect(wsUrl, `bench-ingest-${perFrame}`);
+export interface IngestResult {
+  cases: IngestCase[];
+  rounds: number;
+}
+
+async function oneRun(target: Target, wsUrl: string, perFrame: number, conns: number, units: number): Promise<{ events: number; seconds: number }> {
+  const clients = await Promise.all(Array.from({ length: conns }, (_, i) => RawClient.connect(wsUrl, `bench-ingest-${perFrame}-${i}`)));
   try {
-    client.send({ type: 'events', seq: 0, events: declarations() });
+    for (const c of clients) c.send({ type: 'events', seq: 0, events: declarations() });
     const timed = [...workload(units), ...barrier()];
     const payload = frames(timed, perFrame, 1);
-    const aborted = client.next((f) => f.type === 'abort');
+    const aborted = clients.map((c) => c.next((f) => f.type === 'abort'));
     const t0 = performance.now();
-    for (const f of payload) client.send(f);
-    const abort = (await aborted) as Extract<ServerFrame, { type: 'abort' }>;
+    for (const f of payload) for (const c of clients) c.send(f);
+    const aborts = (await Promise.all(aborted)) as Extract<ServerFrame, { type: 'abort' }>[];
     const seconds = (performance.now() - t0) / 1000;
-    if (client.errors.length > 0)
-      throw new Error(`daemon rejected ${client.errors.length} events, first: ${JSON.stringify(client.errors[0])}`);
-    // Behave like an SDK: the victim's wait ends, then the answer; then tidy up.
-    const seq = payload.length + 1;
-    client.send({ type: 'events', seq, events: [{ type: 'cancel', waitId: abort.waitId, reason: 'deadlock' }] });
-    client.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: abort.waitId, result: 'aborted' });
-    client.send({ type: 'events', seq: seq + 1, events: [{ type: 'end', owner: 'barrier-x' }, { type: 'end', owner: 'barrier-y' }] });
-    return { events: timed.length, seconds };
+    for (const c of clients)
+      if (c.errors.length > 0) throw new Error(`${target} rejected ${c.errors.length} events, first: ${JSON.stringify(c.errors[0])}`);
+    if (target === 'daemon') {
+      // Behave like an SDK: the victim's wait ends, then the answer; then tidy up.
+      const seq = payload.length + 1;
+      clients.forEach((c, i) => {
+        const abort = aborts[i] as Extract<ServerFrame, { type: 'abort' }>;
+        c.send({ type: 'events', seq, events: [{ type: 'cancel', waitId: abort.waitId, reason: 'deadlock' }] });
+        c.send({ type: 'abort_result', deadlock: abort.deadlock, waitId: abort.waitId, result: 'aborted' });
+        c.send({ type: 'events', seq: seq + 1, events: [{ type: 'end', owner: 'barrier-x' }, { type: 'end', owner: 'barrier-y' }] });
+      });
+    }
+    return { events: timed.length * conns, seconds };
   } finally {
-    await client.close();
+    await Promise.all(clients.map((c) => c.close()));
   }
+}
+
+async function startFloor(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [FLOOR_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  const port = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`floor server exited (${code}) before listening`)));
+  });
+  return { url: `ws://127.0.0.1:${port}`, proc };
 }
 
 export async function measureIngest(): Promise<IngestResult> {
   const daemon = await startDaemon(['--log-level', 'warn']);
-  progress(`ingest: daemon pid ${daemon.proc.pid} at ${daemon.httpUrl}`);
+  const floor = await startFloor();
+  progress(`ingest: daemon pid ${daemon.proc.pid} at ${daemon.httpUrl}, floor pid ${floor.proc.pid} at ${floor.url}`);
   try {
-    const sides = [
-      { perFrame: 100, units: 4_000, samples: [] as number[], sizes: [] as number[] },
-      { perFrame: 1, units: 1_000, samples: [] as number[], sizes: [] as number[] },
+    const shapes = [
+      { perFrame: 100, conns: 1 },
+      { perFrame: 100, conns: 4 },
+      { perFrame: 1, conns: 1 },
+      { perFrame: 1, conns: 4 },
     ];
-    const runs = sides.map((side) => async () => {
-      const { events, seconds } = await oneRun(daemon.url, side.perFrame, side.units);
+    const variants = shapes.flatMap((s) =>
+      (['daemon', 'floor'] as const).map((target) => ({ ...s, target, units: s.perFrame === 1 ? 1_000 : 4_000 })),
+    );
+    const runs = variants.map((v) => async () => {
+      const { events, seconds } = await oneRun(v.target, v.target === 'daemon' ? daemon.url : floor.url, v.perFrame, v.conns, v.units);
       const rate = events / seconds;
-      // size the next run of this side to last about SIZES.ingestTargetMs
-      side.units = Math.max(200, Math.round((rate * SIZES.ingestTargetMs) / 1000 / EVENTS_PER_UNIT));
-      side.sizes.push(events);
+      // size the next run of this variant to last about SIZES.ingestTargetMs
+      v.units = Math.max(200, Math.round((rate * SIZES.ingestTargetMs) / 1000 / EVENTS_PER_UNIT / v.conns));
       return rate;
     });
-    const [b, s] = await alternate(runs, SIZES.ingestRounds);
-    const out = (i: number, samples: number[]): IngestSide => ({
-      eventsPerFrame: sides[i]?.perFrame as number,
-      eventsPerSecond: median(samples),
-      samples,
-      eventsPerRun: (sides[i]?.sizes as number[]).slice(1),
+    const samples = await alternate(runs, SIZES.ingestRounds);
+    const cases = shapes.map((s, i): IngestCase => {
+      const d = samples[2 * i] as number[];
+      const f = samples[2 * i + 1] as number[];
+      return {
+        eventsPerFrame: s.perFrame,
+        connections: s.conns,
+        daemon: { eventsPerSecond: median(d), samples: d },
+        floor: { eventsPerSecond: median(f), samples: f },
+        ratio: median(d.map((x, r) => x / (f[r] as number))),
+      };
     });
-    const batched = out(0, b as number[]);
-    const single = out(1, s as number[]);
-    return { batched, single, rounds: SIZES.ingestRounds, ratio: batched.eventsPerSecond / single.eventsPerSecond };
+    return { cases, rounds: SIZES.ingestRounds };
   } finally {
+    floor.proc.kill();
     await daemon.stop();
   }
 }

@@ -9,3 +9,5 @@ const BENCH_DIR = resolve(here, '../..');
 export const RESULTS_FILE = join(BENCH_DIR, 'results', 'latest.json');
 /** entry point of a measurement that runs in its own node process */
 export const CHILD_MAIN = join(here, 'child-main.js');
+/** the bare ws + JSON.parse server of the ingest floor (floor-server.ts) */
+export const FLOOR_SERVER = join(here, 'floor-server.js');

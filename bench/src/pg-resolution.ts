@@ -17,7 +17,7 @@ import { QUICK } from './mode.js';
 import { median, sleep } from './stats.js';
 import { fmtMs, fmtRatio, infoRow, type Row } from './table.js';
 
-const REPS = QUICK ? 2 : 5;
+const REPS = QUICK ? 2 : 30;
 /** lets the first side's lock wait reach the server (and the daemon) before the cycle closes */
 const SETTLE_MS = 30;
 

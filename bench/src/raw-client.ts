@@ -41,6 +41,17 @@ export class RawClient {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  /**
+   * Resolves when the server has handled everything sent before: ws answers a ping only after
+   * the messages ahead of it on the connection went through their (synchronous) handler.
+   */
+  sync(): Promise<void> {
+    return new Promise((resolve) => {
+      this.ws.once('pong', () => resolve());
+      this.ws.ping();
+    });
+  }
+
   /** Resolves with the first frame (from now on) that matches. */
   next(match: (f: ServerFrame) => boolean, timeoutMs = 60_000): Promise<ServerFrame> {
     return new Promise((resolve, reject) => {

@@ -4,10 +4,18 @@ import type { HoldsScalingResult } from './engine-holds.js';
 import type { MemoryResult } from './engine-memory.js';
 import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import type { IngestResult } from './ingest.js';
+import type { QueueCostResult } from './queue-cost.js';
+import type { DaemonLoadResult } from './daemon-load.js';
 import type { LatencyResult } from './latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
 const GOALS = {
+  floorRatio: 0.6,
+  queueRatio: 2,
+  latencyOneP99Ms: 5,
+  latencyTwoP99Ms: 8,
+  stallMs: 20,
+  daemonBytesPerHold: 250,
   hotLockRatio: 2,
   holdsRatio: 2,
   naiveSpeedup: 100,
@@ -16,20 +24,28 @@ const GOALS = {
 
 export function ingestRows(r: IngestResult): Row[] {
   const s = '1. ingest over WebSocket';
-  return [
-    infoRow(s, `${r.batched.eventsPerFrame} events/frame`, `${fmtInt(r.batched.eventsPerSecond)} events/s`),
-    infoRow(s, `${r.single.eventsPerFrame} event/frame`, `${fmtInt(r.single.eventsPerSecond)} events/s`),
-    infoRow(s, 'batched / unbatched', fmtRatio(r.ratio)),
-  ];
+  const rows: Row[] = [];
+  for (const c of r.cases) {
+    const shape = `${c.eventsPerFrame} event${c.eventsPerFrame === 1 ? '' : 's'}/frame, ${c.connections} conn`;
+    rows.push(infoRow(s, `${shape}: daemon vs floor (bare ws + JSON.parse)`, `${fmtInt(c.daemon.eventsPerSecond)} vs ${fmtInt(c.floor.eventsPerSecond)} events/s`));
+    const figure = `${shape}: daemon / floor`;
+    rows.push(
+      c.eventsPerFrame >= 100
+        ? goalRow(s, figure, fmtRatio(c.ratio), `≥ ${GOALS.floorRatio}×`, c.ratio >= GOALS.floorRatio)
+        : infoRow(s, figure, fmtRatio(c.ratio)),
+    );
+  }
+  return rows;
 }
 
 export function latencyRows(r: LatencyResult): Row[] {
   const s = '2. cycle → DeadlockError (SDK)';
   const side = (x: LatencyResult['sameClient']) => `p50 ${fmtMs(x.p50Ms)}, p99 ${fmtMs(x.p99Ms)} (n=${x.reps})`;
   return [
-    infoRow(s, 'one client, two tasks (SDK defaults)', side(r.sameClient)),
-    infoRow(s, 'same, reportAfterMs 0 (report at once)', side(r.sameClientImmediate)),
-    infoRow(s, 'two clients (confirm round)', side(r.twoClients)),
+    goalRow(s, 'one client, two tasks (SDK defaults), p99', side(r.sameClient), `p99 ≤ ${GOALS.latencyOneP99Ms} ms`, r.sameClient.p99Ms <= GOALS.latencyOneP99Ms),
+    infoRow(s, 'same, reportAfterMs 0 AND flushIntervalMs 0', side(r.sameClientImmediate)),
+    // the goal (≤ 8 ms) is for two client PROCESSES; this row runs both SDK clients in the bench's one process
+    infoRow(s, `two SDK clients in ONE process (confirm round); goal ≤ ${GOALS.latencyTwoP99Ms} ms is for two processes, not measured`, side(r.twoClients)),
   ];
 }
 
@@ -58,22 +74,22 @@ export function holdsRows(r: HoldsScalingResult): Row[] {
   const s = '3b. engine: live holds';
   const [a, b] = r.holds;
   return [
-    infoRow(s, `per wait on unrelated locks, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
-    goalRow(s, `cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio), `≤ ${GOALS.holdsRatio}×`, r.ratio <= GOALS.holdsRatio),
-    infoRow(s, 'per wait on random held mutexes', `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
-    infoRow(s, `random: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio)),
+    infoRow(s, `per wait on random mutexes held INSIDE the big graph, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
+    goalRow(s, `inside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio), `≤ ${GOALS.holdsRatio}×`, r.randomRatio <= GOALS.holdsRatio),
+    infoRow(s, `per wait on 100 mutexes of another client, beside ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
+    infoRow(s, `beside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio)),
   ];
 }
 
 export function naiveRows(r: EngineVsNaiveResult): Row[] {
-  const s = '3c. engine vs naive SCC';
+  const s = '3c. engine vs whole-graph SCC per event';
   const rows: Row[] = [
-    infoRow(s, `per wait, ${fmtCount(r.holds)} holds: engine vs naive`, `${fmtNs(r.engineNsPerWait)} vs ${r.naiveError ? r.naiveError : fmtNs(r.naiveNsPerWait)}`),
-    goalRow(s, 'naive / engine', Number.isFinite(r.ratio) ? fmtRatio(r.ratio) : 'n/a', `≥ ${GOALS.naiveSpeedup}×`, r.ratio >= GOALS.naiveSpeedup),
+    infoRow(s, `per wait, ${fmtCount(r.holds)} holds: engine vs whole-graph SCC (graphology) after every event`, `${fmtNs(r.engineNsPerWait)} vs ${r.naiveError ? r.naiveError : fmtNs(r.naiveNsPerWait)}`),
+    goalRow(s, 'whole-graph SCC per event / engine', Number.isFinite(r.ratio) ? fmtRatio(r.ratio) : 'n/a', `≥ ${GOALS.naiveSpeedup}×`, r.ratio >= GOALS.naiveSpeedup),
   ];
   const d = r.deepChain;
   const naive = d.naive.threw ? (d.naive.error ?? 'threw').replace(/: Maximum call stack size exceeded/, ' (stack overflow)') : 'no error';
-  rows.push(infoRow(s, `naive SCC on a ${fmtCount(d.depth)}-deep wait chain`, naive));
+  rows.push(infoRow(s, `graphology's recursive SCC on a ${fmtCount(d.depth)}-deep wait chain`, naive));
   const e = d.engine;
   const engineOk = !e.sweepThrew && e.deadlockMembers === d.depth;
   rows.push(
@@ -94,5 +110,38 @@ export function memoryRows(r: MemoryResult): Row[] {
     goalRow(s, `per live hold (${fmtCount(r.holds)} holds on existing owners and mutexes)`, `${fmtInt(r.bytesPerHoldOnly)} B`, `≤ ${GOALS.bytesPerHold} B`, r.bytesPerHoldOnly <= GOALS.bytesPerHold),
     infoRow(s, 'a hold with its own new owner and mutex (worst case)', `${fmtInt(r.bytesPerHold)} B`),
     infoRow(s, 'of which owner / mutex / hold', `${fmtInt(r.bytesPerOwner)} / ${fmtInt(r.bytesPerResource)} / ${fmtInt(r.bytesPerHoldOnly)} B`),
+  ];
+}
+
+export function queueCostRows(r: QueueCostResult): Row[] {
+  const s = '3e. per frame vs queue length (socket)';
+  const [a, b] = r.queued;
+  const label = { waits: '2 waits, then 2 cancels (2 frames)', lateHold: 'late hold + release', capacity: 'capacity down + up' } as const;
+  const rows: Row[] = [];
+  for (const k of Object.keys(label) as (keyof typeof label)[]) {
+    const [x, y] = r.usPerFrame[k];
+    rows.push(infoRow(s, `${label[k]}: µs/frame, ${fmtCount(a)} vs ${fmtCount(b)} queued`, `${x.toFixed(1)} vs ${y.toFixed(1)} µs`));
+    rows.push(goalRow(s, `${label[k]}: ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio[k]), `≤ ${GOALS.queueRatio}×`, r.ratio[k] <= GOALS.queueRatio));
+  }
+  return rows;
+}
+
+export function daemonLoadRows(r: DaemonLoadResult): Row[] {
+  const s = '3f. daemon process: memory, stalls';
+  const half = fmtCount(r.holds / 2);
+  const worst = Math.max(r.bytesPerOwnHold, r.bytesPerSharedHold);
+  return [
+    infoRow(s, `RSS / hold, ${half} holds each with its own owner and mutex`, `${fmtInt(r.bytesPerOwnHold)} B`),
+    infoRow(s, `RSS / hold, ${half} holds on shared owners × semaphores`, `${fmtInt(r.bytesPerSharedHold)} B`),
+    goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
+    infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
+    goalRow(s, `longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, fmtMs(r.sweepLagMs), `≤ ${GOALS.stallMs} ms`, r.sweepLagMs <= GOALS.stallMs),
+    goalRow(
+      s,
+      `longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`,
+      fmtMs(r.graphLagMs),
+      `≤ ${GOALS.stallMs} ms`,
+      r.graphLagMs <= GOALS.stallMs,
+    ),
   ];
 }

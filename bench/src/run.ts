@@ -5,61 +5,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
-import { progress, runInChild } from './child.js';
-import type { HotLockResult } from './engine-hot-lock.js';
-import type { HoldsScalingResult } from './engine-holds.js';
-import type { MemoryResult } from './engine-memory.js';
-import type { EngineVsNaiveResult } from './engine-vs-naive.js';
-import { measureIngest } from './ingest.js';
-import { measureLatency } from './latency.js';
+import { progress } from './child.js';
 import { QUICK, SIZES } from './mode.js';
-import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
-import { measurePythonLock, pythonLockRows } from './python-lock.js';
-import { measurePgSource, pgSourceRows } from './pg-source.js';
-import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
-import { contentionRows, measureContention } from './contention.js';
 import { RESULTS_FILE } from './paths.js';
-import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows } from './report.js';
+import { STEPS } from './steps.js';
 import { errorRow, renderTable, type Row } from './table.js';
 
-interface Step {
-  key: string;
-  title: string;
-  run: () => Promise<unknown>;
-  rows: (r: never) => Row[];
-}
-
-const GC = '--expose-gc';
-const steps: Step[] = [
-  { key: 'ingest', title: '1. ingest over WebSocket', run: measureIngest, rows: ingestRows },
-  { key: 'latency', title: '2. cycle → DeadlockError (SDK)', run: measureLatency, rows: latencyRows },
-  { key: 'hotLock', title: '3a. engine: hot mutex', run: () => runInChild<HotLockResult>('hot-lock', [GC]), rows: hotLockRows },
-  {
-    key: 'holdsScaling',
-    title: '3b. engine: live holds',
-    run: () => runInChild<HoldsScalingResult>('holds-scaling', [GC, '--max-old-space-size=8192']),
-    rows: holdsRows,
-  },
-  {
-    key: 'engineVsNaive',
-    title: '3c. engine vs naive SCC',
-    run: () => runInChild<EngineVsNaiveResult>('engine-vs-naive', [GC, '--max-old-space-size=4096']),
-    rows: naiveRows,
-  },
-  { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
-  { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
-  { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
-  { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
-  { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
-  { key: 'pgSource', title: '8. PostgreSQL lock source', run: measurePgSource, rows: pgSourceRows },
-];
-
+// BENCH_ONLY=ingest,hotLock runs only those steps (by key), for working on one measurement
+const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const selected = only?.length ? STEPS.filter((s) => only.includes(s.key)) : STEPS;
 const startedAt = new Date();
 const t0 = performance.now();
 const results: Record<string, unknown> = {};
 const rows: Row[] = [];
 let failed = 0;
-for (const step of steps) {
+for (const step of selected) {
   const ts = performance.now();
   progress(`${step.title} ...`);
   try {

@@ -1,7 +1,9 @@
 // Decodes one WebSocket message into a client frame, in two steps so the
 // session can check its state (hello first) between them:
 //   peekFrame: size, JSON, and a known `type` (cheap, no schema work);
-//   validateFrame: event count (before parsing thousands of events), then the zod schema.
+//   validateFrame: event count (before parsing thousands of events), then the
+//   fast path of fast-events.ts for `events`/`snapshot`, then the zod schema
+//   for anything the fast path does not accept (and for every error message).
 import {
   AbortResultFrame,
   CLIENT_FRAME_TYPES,
@@ -14,6 +16,7 @@ import {
 } from '@deadlockd/proto';
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
+import { fastEventsFrame, fastSnapshotFrame } from './fast-events.js';
 
 export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
 
@@ -101,6 +104,8 @@ export function validateFrame(peeked: { type: ClientFrameType; value: Record<str
       ...(seq === undefined ? {} : { ref: { seq } }),
     };
   }
+  const fast = type === 'events' ? fastEventsFrame(value) : type === 'snapshot' ? fastSnapshotFrame(value) : undefined;
+  if (fast !== undefined) return { ok: true, frame: fast };
   const r = SCHEMAS[type].safeParse(value);
   if (r.success) return { ok: true, frame: r.data };
   const issues = r.error.issues;

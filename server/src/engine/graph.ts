@@ -294,7 +294,10 @@ export class Graph {
     if (!o.waits.delete(w)) return;
     r.queue.delete(w);
     r.upgrades.delete(w);
-    if (r.queue.size === 0) r.queue = emptySet();
+    if (r.queue.size === 0) {
+      r.queue = emptySet();
+      r.queueBySeq = true;
+    }
     if (o.waits.size === 0) o.waits = emptySet();
     o.client.waits.delete(w.id);
     this.waitCount--;
@@ -320,6 +323,7 @@ export class Graph {
     const q = new Set<Wait>(moved);
     for (const w of r.queue) if (!skip.has(w)) q.add(w);
     r.queue = q;
+    r.queueBySeq = false;
   }
 
   // ---- holds ----------------------------------------------------------------

@@ -78,6 +78,11 @@ export class Resource {
   /** pending waits in arrival order (a Set keeps insertion order, deletes in O(1)) */
   queue: Set<Wait> = emptySet();
   /**
+   * The queue is in Wait.seq order (no reorder moved a wait since it was last empty), so a wait's
+   * place in it is its seq: detect.ts finds the nearest start ahead by binary search, not a walk.
+   */
+  queueBySeq = true;
+  /**
    * Owners queued here that also wait for something else. Only they can lead
    * a cycle search anywhere new through this queue (see detect.ts), so hot
    * locks with thousands of plain waiters cost nothing extra per search.

@@ -11,6 +11,7 @@
 // namespace's series. The whole of it needs --metrics-token (or auth off).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_NAMESPACE, secretEquals } from './tokens.js';
+import { sendError } from './rest/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -110,10 +111,8 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     const namespace = tokens.namespaceOf(token);
     if (namespace === null) {
       request.log.info({ path, tokenGiven: token !== undefined }, 'request refused: missing or invalid token');
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="deadlockd"')
-        .send({ code: 'UNAUTHORIZED', message: token === undefined ? 'a token is required (Authorization: Bearer <token> or ?token=<token>)' : 'invalid token' });
+      reply.header('www-authenticate', 'Bearer realm="deadlockd"');
+      return sendError(reply, 401, 'UNAUTHORIZED', token === undefined ? 'a token is required (Authorization: Bearer <token> or ?token=<token>)' : 'invalid token');
     }
     request.namespace = namespace;
     if (fromQuery && token !== undefined && docsCookie(request, reply, token)) return reply;

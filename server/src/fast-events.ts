@@ -26,6 +26,18 @@ const isReason = (v: unknown): boolean => v === 'timeout' || v === 'signal' || v
 const isScope = (v: unknown): boolean => v === 'local' || v === 'global';
 const isBool = (v: unknown): boolean => typeof v === 'boolean';
 const isLabel = (v: unknown): boolean => isStr(v, 512);
+const BACKEND_KEYS = ['pid', 'database', 'system', 'role'] as const;
+/** ResourceEvent.backend (extra keys allowed here: fastEvent strips them, as zod does) */
+const isBackend = (v: unknown): boolean => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const b = v as Obj;
+  return (
+    Number.isSafeInteger(b['pid']) && (b['pid'] as number) > 0 &&
+    isId(b['database']) &&
+    isStr(b['system'], 64) &&
+    (b['role'] === 'connection' || b['role'] === 'statement')
+  );
+};
 
 type Check = (v: unknown) => boolean;
 interface Rules {
@@ -58,7 +70,7 @@ export const EVENT_RULES: Record<string, Rules> = {
   end: rules([['owner', isId]], []),
   resource: rules(
     [['resource', isId], ['kind', isKind]],
-    [['scope', isScope], ['capacity', isUnits], ['fifo', isBool], ['label', isLabel], ['reentrant', isBool], ['class', isId]],
+    [['scope', isScope], ['capacity', isUnits], ['fifo', isBool], ['label', isLabel], ['reentrant', isBool], ['class', isId], ['backend', isBackend]],
   ),
   wait: rules(
     [['waitId', isId], ['owner', isId]],
@@ -104,7 +116,16 @@ function fastEvent(raw: unknown): ClientEvent | undefined {
     out = {};
     for (const k of r.keys) if (e[k] !== undefined) out[k] = e[k];
   }
-  if (out['type'] === 'resource' && out['scope'] === undefined) out['scope'] = 'local';
+  if (out['type'] === 'resource') {
+    if (out['scope'] === undefined) out['scope'] = 'local';
+    // the one nested object of an event: zod strips its unknown keys too
+    const b = out['backend'] as Obj | undefined;
+    if (b !== undefined && countKeys(b) !== BACKEND_KEYS.length) {
+      const kept: Obj = {};
+      for (const k of BACKEND_KEYS) kept[k] = b[k];
+      out['backend'] = kept;
+    }
+  }
   return out as ClientEvent;
 }
 

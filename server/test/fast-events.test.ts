@@ -21,13 +21,18 @@ const units = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(1, 3, 2 ** 53 - 1
 const int = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, -5, 7, 2 ** 53 - 1) }, fc.constantFrom(0.5, 2 ** 53, 'x'));
 const bool = fc.oneof({ weight: 4, arbitrary: fc.boolean() }, fc.constantFrom(0, 'true', null));
 const oneOf = (...v: string[]) => fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...v) }, fc.constantFrom('other', 1, null));
+// ResourceEvent.backend: a valid one, one with a bad field, one with a key too many (zod strips it)
+const backend = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ pid: fc.constantFrom(1, 4242), database: fc.constantFrom('d', s(256)), system: fc.constantFrom('', '7123', s(64)), role: fc.constantFrom('connection', 'statement') }) },
+  fc.constantFrom<unknown>({ pid: 0, database: 'd', system: '', role: 'connection' }, { pid: 1, database: '', system: '', role: 'statement' }, { pid: 1, database: 'd', system: s(65), role: 'connection' }, { pid: 1, database: 'd', system: '', role: 'other' }, { pid: 1, database: 'd', system: '', role: 'connection', extra: 1 }, null, 'b'),
+);
 
 // every key of each event type, each present or absent; required keys are absent only sometimes
 const SHAPES: Record<string, Record<string, fc.Arbitrary<unknown>>> = {
   order: { held: id, acquired: id, owner: id, stack, heldMode: oneOf('shared', 'exclusive'), mode: oneOf('shared', 'exclusive') },
   owner: { owner: id, name: str512, priority: int, abortable: bool, startedAt: millis },
   end: { owner: id },
-  resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512, reentrant: bool, class: id },
+  resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512, reentrant: bool, class: id, backend },
   wait: { waitId: id, owner: id, resource: id, task: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack },
   grant: { waitId: id, since: millis },
   cancel: { waitId: id, reason: oneOf('timeout', 'signal', 'deadlock', 'error') },

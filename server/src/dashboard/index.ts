@@ -11,6 +11,7 @@ import { DEFAULT_NAMESPACE } from '../hub.js';
 import { ASSETS_DIR, ASSETS_PREFIX, DashboardPage, VENDOR_FILES } from './assets.js';
 import { LiveFeed } from './live-feed.js';
 import type { LiveView } from './snapshot.js';
+import { sendError } from '../rest/errors.js';
 
 export type { LiveFrame, LiveNode } from './snapshot.js';
 
@@ -37,7 +38,7 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
   const feeds = new Map<string, LiveFeed>();
 
   app.get('/', async (request, reply) => {
-    if (!page) return reply.code(503).send({ code: 'DASHBOARD_UNAVAILABLE', message: `dashboard files not installed (${ASSETS_DIR})` });
+    if (!page) return sendError(reply, 503, 'DASHBOARD_UNAVAILABLE', `dashboard files not installed (${ASSETS_DIR})`);
     reply.header('cache-control', 'no-store').type('text/html; charset=utf-8');
     return page.render(queryParam(request, 'token'));
   });

@@ -1,10 +1,14 @@
-// Error bodies of the REST API: {code, message}. 400 for bad parameters (zod
-// validation), 404 for unknown ids and routes; 401 comes from the auth hook.
+// Error bodies of every HTTP route (REST, /metrics, the dashboard): {code, message}.
+// The one list of their codes is here; the OpenAPI document's ErrorBody is built
+// from it. 400 for bad parameters (zod validation), 401 from the auth hook, 404
+// for unknown ids and routes, 500 for a handler that failed, 503 when the
+// dashboard's files are missing.
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 
-type ErrorCode = 'NOT_FOUND' | 'BAD_REQUEST' | 'UNAUTHORIZED' | 'INTERNAL';
+export const HTTP_ERROR_CODES = ['NOT_FOUND', 'BAD_REQUEST', 'UNAUTHORIZED', 'INTERNAL', 'DASHBOARD_UNAVAILABLE'] as const;
+type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
-function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
+export function sendError(reply: FastifyReply, status: number, code: HttpErrorCode, message: string): FastifyReply {
   return reply.code(status).send({ code, message });
 }
 

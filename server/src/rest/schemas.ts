@@ -3,9 +3,10 @@
 // document, so they follow the shapes of engine/export.ts and history.ts.
 import { z } from 'zod';
 import { DeadlockReport, LockMode } from '@deadlockd/proto';
+import { HTTP_ERROR_CODES } from './errors.js';
 
 export const ErrorBody = z.object({
-  code: z.enum(['NOT_FOUND', 'BAD_REQUEST', 'UNAUTHORIZED']),
+  code: z.enum(HTTP_ERROR_CODES),
   message: z.string(),
 });
 

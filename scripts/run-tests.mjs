@@ -4,6 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { runPythonTests } from './run-python-tests.mjs';
 
 const roots = ['proto', 'server', 'client-sdk', 'test'].map((p) => join(p, 'dist', 'test'));
 const files = [];
@@ -19,7 +20,9 @@ function walk(dir) {
 roots.forEach(walk);
 const only = process.argv.slice(2);
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
-if (selected.length === 0) {
+// the Python SDK's suite (client-sdk/python): always in a full run, or with the filter `python`
+const withPython = only.length === 0 || only.includes('python');
+if (selected.length === 0 && !withPython) {
   console.error('run-tests: no test files found (did tsc -b run?)');
   process.exit(1);
 }
@@ -36,7 +39,7 @@ const args = [
   '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
   ...selected.sort(),
 ];
-const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+const r = selected.length ? spawnSync(process.execPath, args, { stdio: 'inherit' }) : { status: 0 };
 let tap = '';
 try {
   tap = readFileSync(tapFile, 'utf8');
@@ -44,13 +47,16 @@ try {
   // the runner died before writing it: counted as an empty run below
 }
 const count = (k) => Number((tap.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
-const passed = count('pass');
-const failed = count('fail');
-const skipped = count('skipped');
-if (passed + failed === 0) {
+const node = { passed: count('pass'), failed: count('fail'), skipped: count('skipped') };
+if (selected.length && node.passed + node.failed === 0) {
   console.error('run-tests: the runner executed no test');
   process.exit(1);
 }
-console.log(`TAP: ${tapFile}`);
+const python = withPython ? runPythonTests() : { passed: 0, failed: 0, skipped: 0 };
+if (selected.length) console.log(`TAP: ${tapFile}`);
+if (withPython) console.log(`node: ${node.passed} passed, ${node.failed} failed; python: ${python.passed} passed, ${python.failed} failed`);
+const passed = node.passed + python.passed;
+const failed = node.failed + python.failed;
+const skipped = node.skipped + python.skipped;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(r.status ?? 1);
+process.exit(failed > 0 || passed === 0 ? 1 : (r.status ?? 1));

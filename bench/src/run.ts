@@ -14,6 +14,7 @@ import { measureIngest } from './ingest.js';
 import { measureLatency } from './latency.js';
 import { QUICK, SIZES } from './mode.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
+import { measurePythonLock, pythonLockRows } from './python-lock.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { RESULTS_FILE } from './paths.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows } from './report.js';
@@ -46,6 +47,7 @@ const steps: Step[] = [
   { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
   { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
+  { key: 'pythonLock', title: '6. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
 ];
 
 const startedAt = new Date();

@@ -98,10 +98,14 @@ final class Link {
   /** an event was logged: flush on the link thread soon (batched: one task however many events) */
   void flushSoon() {
     if (flushQueued.compareAndSet(false, true)) {
-      thread.schedule(() -> {
-        flushQueued.set(false);
-        flush();
-      }, o.flushIntervalMs, TimeUnit.MILLISECONDS);
+      try {
+        thread.schedule(() -> {
+          flushQueued.set(false);
+          flush();
+        }, o.flushIntervalMs, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        flushQueued.set(false); // closed: the locks keep working, nothing is sent
+      }
     }
   }
 
@@ -191,8 +195,18 @@ final class Link {
     } catch (Exception e) {
       // closing anyway
     }
+    dd.reporter.detach();
     thread.shutdownNow();
     io.shutdownNow();
+  }
+
+  /** run on the link thread; after close() nothing runs */
+  private void exec(Runnable r) {
+    try {
+      thread.execute(r);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed
+    }
   }
 
   /** An upper bound of the daemon's clock now (ms), or null if it did not say its time. */
@@ -214,7 +228,7 @@ final class Link {
     }
     http.newWebSocketBuilder().connectTimeout(Duration.ofMillis(Math.max(1, o.connectTimeoutMs)))
         .buildAsync(uri, new Listener(gen))
-        .whenComplete((w, err) -> thread.execute(() -> {
+        .whenComplete((w, err) -> exec(() -> {
           if (gen != generation.get()) {
             if (w != null) w.abort();
             return;
@@ -364,7 +378,7 @@ final class Link {
       if (last) {
         String text = partial.toString();
         partial.setLength(0);
-        thread.execute(() -> Link.this.onText(w, text));
+        exec(() -> Link.this.onText(w, text));
       }
       w.request(1);
       return null;
@@ -386,7 +400,7 @@ final class Link {
 
     @Override
     public CompletionStage<?> onClose(WebSocket w, int code, String reason) {
-      thread.execute(() -> {
+      exec(() -> {
         if (lastError == null) lastError = "closed (" + code + (reason.isEmpty() ? "" : " " + reason) + ")";
         lost(w);
       });

@@ -158,6 +158,11 @@ public final class Deadlockd implements AutoCloseable {
     return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits));
   }
 
+  /** a semaphore whose holds remember where they were taken (pool checkouts: the nested-checkout warning shows both sites) */
+  DSemaphore semaphoreWithSites(String name, int permits) {
+    return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits, true));
+  }
+
   /** A lock shared by every client of the namespace that the SDK reports but does not grant (a distributed lock). */
   public SharedResource resource(String name) {
     return lookup(name, SharedResource.class, () -> new SharedResource(this, name));

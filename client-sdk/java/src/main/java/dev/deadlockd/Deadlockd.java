@@ -168,6 +168,30 @@ public final class Deadlockd implements AutoCloseable {
     return lookup(name, SharedResource.class, () -> new SharedResource(this, name));
   }
 
+  /**
+   * Wrap a fixed pool of {@code slots} threads: its slots are a counted resource, each task an owner, and
+   * {@code get()}/{@code join()} on a task's {@link DExecutor.TaskFuture} a wait on that task. A task that blocks
+   * on a subtask queued to the same full pool (thread-starvation deadlock) gets one DeadlockException.
+   */
+  public DExecutor executor(String name, java.util.concurrent.ExecutorService pool, int slots) {
+    return lookup(name, DExecutor.class, () -> new DExecutor(this, name, pool, slots));
+  }
+
+  Owner newTaskOwner(String name, int priority, boolean abortable) {
+    return new Owner("k" + nextOwner.incrementAndGet(), name, priority, null, abortable);
+  }
+
+  /** run fn as owner o in this thread (o ends afterwards) */
+  <T> T runAs(Owner o, Callable<T> fn) throws Exception {
+    Owner prev = current.get();
+    current.set(o);
+    try {
+      return fn.call();
+    } finally {
+      current.set(prev);
+    }
+  }
+
   /** Run {@code fn} in this thread as a new owner (task) named {@code name}; higher priority = kept alive. */
   public <T> T task(String name, int priority, Callable<T> fn) throws Exception {
     Owner prev = current.get();

@@ -8,6 +8,8 @@ final class Owner {
   final String id;
   final String name;
   final int priority;
+  /** false: the daemon never picks it as a victim (a queued executor task: aborting it would fail its waiter instead) */
+  volatile boolean abortable;
   final long startedAt = System.currentTimeMillis();
   /** the thread of a thread owner (null for a task): its death ends the owner */
   final WeakReference<Thread> thread;
@@ -18,6 +20,11 @@ final class Owner {
   volatile boolean ended;
 
   Owner(String id, String name, int priority, Thread thread) {
+    this(id, name, priority, thread, true);
+  }
+
+  Owner(String id, String name, int priority, Thread thread, boolean abortable) {
+    this.abortable = abortable;
     this.id = id;
     this.name = name;
     this.priority = priority;

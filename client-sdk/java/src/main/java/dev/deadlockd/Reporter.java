@@ -79,7 +79,8 @@ final class Reporter {
   /** under w.res.m: granted with {@code hold}, or ended without a grant ({@code reason}) */
   void waitEnded(Wait w, Hold hold, String reason) {
     pending.remove(w.waitId);
-    if (w.reportedEpoch < 0) return;
+    // a wait for a task's end: the daemon satisfies it itself when the task ends
+    if (w.reportedEpoch < 0 || (hold == null && reason == null)) return;
     synchronized (this) {
       if (!connected || w.reportedEpoch != epoch) return;
       ObjectNode ev = J.objectNode();
@@ -101,6 +102,15 @@ final class Reporter {
       if (h.mode != null) ev.put("mode", h.mode);
       if (h.res.counted()) ev.put("units", units);
       push(ev);
+    }
+  }
+
+  /** an owner's declaration changed (a queued task started running: now abortable) */
+  synchronized void ownerChanged(Owner o) {
+    if (connected && o.declaredEpoch == epoch) {
+      o.declaredEpoch = -1;
+      declareOwner(o);
+      dd.link.flushSoon();
     }
   }
 
@@ -154,7 +164,7 @@ final class Reporter {
       w.res.m.lock();
       try {
         if (w.done) continue;
-        for (Hold h : w.res.holds()) reportHold(h);
+        if (w.task == null) for (Hold h : w.res.holds()) reportHold(h);
         reportWait(w);
       } finally {
         w.res.m.unlock();
@@ -213,9 +223,15 @@ final class Reporter {
       if (!connected) return;
       declareOwner(w.owner);
       declareResource(w.res);
-      ObjectNode ev = J.objectNode().put("type", "wait").put("waitId", w.waitId).put("owner", w.owner.id).put("resource", w.res.id);
+      ObjectNode ev = J.objectNode().put("type", "wait").put("waitId", w.waitId).put("owner", w.owner.id);
+      if (w.task != null) {
+        declareOwner(w.task);
+        ev.put("task", w.task.id);
+      } else {
+        ev.put("resource", w.res.id);
+      }
       if (w.mode != null) ev.put("mode", w.mode);
-      if (w.res.counted()) ev.put("units", w.units);
+      if (w.res.counted() && w.task == null) ev.put("units", w.units);
       ev.put("since", w.since);
       String stack = Sites.format(w.site);
       if (stack != null) ev.put("stack", stack);
@@ -254,7 +270,7 @@ final class Reporter {
     o.declaredEpoch = epoch;
     if (o.thread != null) declaredThreads.add(o);
     log.add(J.objectNode().put("type", "owner").put("owner", o.id).put("name", o.name).put("priority", o.priority)
-        .put("abortable", true).put("startedAt", o.startedAt));
+        .put("abortable", o.abortable).put("startedAt", o.startedAt));
   }
 
   /** thread owners end when their thread does (the daemon then drops what they had) */

@@ -18,6 +18,8 @@ final class Wait {
   boolean granted;
   DeadlockException aborted;
   Hold hold;
+  /** a wait for this task (owner) to end, instead of for the resource */
+  Owner task;
 
   Wait(String waitId, Owner owner, Res res, int units, String mode, StackTraceElement[] site) {
     this.waitId = waitId;

@@ -153,6 +153,11 @@ public final class Deadlockd implements AutoCloseable {
     return lookup(name, DLock.class, () -> new DLock(this, name));
   }
 
+  /** A reentrant, fair {@link java.util.concurrent.locks.ReadWriteLock}; an upgrade deadlock is one DeadlockException. */
+  public DReadWriteLock readWriteLock(String name) {
+    return lookup(name, DReadWriteLock.class, () -> new DReadWriteLock(this, name));
+  }
+
   /** A counting semaphore of {@code permits} (FIFO); a holder asking for more is a nested checkout (a hazard). */
   public DSemaphore semaphore(String name, int permits) {
     return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits));

@@ -1,3 +1,4 @@
+/* global process */
 // Starts the embedded PostgreSQL the Node tests use (test/src/embedded-pg.ts, from npm alone) for the
 // Java tests, prints its connection settings as one JSON line, and stops it when stdin closes (the test
 // JVM ends, or dies) or on SIGTERM.

@@ -20,6 +20,7 @@ public final class DLock extends Res implements Lock {
   private volatile Owner holder;
   /** re-acquisitions; touched by the holder only */
   private int count;
+  /** the daemon's view of the hold, made only when someone waits for it (an uncontended lock allocates nothing) */
   private Hold hold;
 
   DLock(Deadlockd dd, String name) {
@@ -33,6 +34,8 @@ public final class DLock extends Res implements Lock {
 
   @Override
   Collection<Hold> holds() {
+    // an uncontended acquire reads no clock: its hold is dated from when a waiter first needed it
+    if (holder != null && hold == null) hold = new Hold(holder, this, 1, null);
     return hold == null ? List.of() : List.of(hold);
   }
 
@@ -47,6 +50,13 @@ public final class DLock extends Res implements Lock {
     count = 1;
     hold = new Hold(o, this, 1, null);
     return hold;
+  }
+
+  /** under m: the uncontended path (no Hold object until a waiter needs one) */
+  private void takeFree(Owner o) {
+    holder = o;
+    count = 1;
+    hold = null;
   }
 
   @Override
@@ -89,7 +99,7 @@ public final class DLock extends Res implements Lock {
     m.lock();
     try {
       if (holder == null && queue.isEmpty()) {
-        take(me, 1, null);
+        takeFree(me);
       } else if (timeoutNanos == 0 || await(me, 1, null, timeoutNanos, interruptible) == null) {
         return false;
       }
@@ -115,8 +125,8 @@ public final class DLock extends Res implements Lock {
       hold = null;
       holder = null;
       count = 0;
-      released(h);
-      grantWaiting();
+      if (h != null) released(h);
+      if (!queue.isEmpty()) grantWaiting();
     } finally {
       m.unlock();
     }
@@ -165,7 +175,7 @@ public final class DLock extends Res implements Lock {
       hold = null;
       holder = null;
       count = 0;
-      released(h);
+      if (h != null) released(h);
       grantWaiting();
       me.gave(DLock.this);
       return saved;

@@ -85,7 +85,7 @@ final class Reporter {
       if (!connected || w.reportedEpoch != epoch) return;
       ObjectNode ev = J.objectNode();
       if (hold != null) {
-        ev.put("type", "grant").put("waitId", w.waitId).put("since", hold.since);
+        ev.put("type", "grant").put("waitId", w.waitId).put("since", hold.since());
         hold.reportedEpoch = epoch;
       } else {
         ev.put("type", "cancel").put("waitId", w.waitId).put("reason", reason);
@@ -207,7 +207,7 @@ final class Reporter {
       if (!connected || h.reportedEpoch == epoch) return;
       declareOwner(h.owner);
       declareResource(h.res);
-      ObjectNode ev = J.objectNode().put("type", "hold").put("owner", h.owner.id).put("resource", h.res.id).put("since", h.since);
+      ObjectNode ev = J.objectNode().put("type", "hold").put("owner", h.owner.id).put("resource", h.res.id).put("since", h.since());
       if (h.mode != null) ev.put("mode", h.mode);
       if (h.res.counted()) ev.put("units", h.units);
       String stack = Sites.format(h.site);

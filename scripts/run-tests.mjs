@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runPythonTests } from './run-python-tests.mjs';
+import { runJavaTests } from './run-java-tests.mjs';
 
 const roots = ['proto', 'server', 'client-sdk/node', 'test'].map((p) => join(p, 'dist', 'test'));
 const files = [];
@@ -22,7 +23,9 @@ const only = process.argv.slice(2);
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
 // the Python SDK's suite (client-sdk/python): always in a full run, or with the filter `python`
 const withPython = only.length === 0 || only.includes('python');
-if (selected.length === 0 && !withPython) {
+// the Java SDK's suite (client-sdk/java, Maven): always in a full run, or with the filter `java`
+const withJava = only.length === 0 || only.includes('java');
+if (selected.length === 0 && !withPython && !withJava) {
   console.error('run-tests: no test files found (did tsc -b run?)');
   process.exit(1);
 }
@@ -53,10 +56,14 @@ if (selected.length && node.passed + node.failed === 0) {
   process.exit(1);
 }
 const python = withPython ? runPythonTests() : { passed: 0, failed: 0, skipped: 0 };
+const java = withJava ? runJavaTests() : { passed: 0, failed: 0, skipped: 0 };
 if (selected.length) console.log(`TAP: ${tapFile}`);
-if (withPython) console.log(`node: ${node.passed} passed, ${node.failed} failed; python: ${python.passed} passed, ${python.failed} failed`);
-const passed = node.passed + python.passed;
-const failed = node.failed + python.failed;
-const skipped = node.skipped + python.skipped;
+if (withPython || withJava) {
+  console.log(`node: ${node.passed} passed, ${node.failed} failed; python: ${python.passed} passed, ${python.failed} failed; ` +
+    `java: ${java.passed} passed, ${java.failed} failed`);
+}
+const passed = node.passed + python.passed + java.passed;
+const failed = node.failed + python.failed + java.failed;
+const skipped = node.skipped + python.skipped + java.skipped;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || passed === 0 ? 1 : (r.status ?? 1));

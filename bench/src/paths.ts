@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** bench/ */
-export const BENCH_DIR = resolve(here, '../..');
+const BENCH_DIR = resolve(here, '../..');
 export const RESULTS_FILE = join(BENCH_DIR, 'results', 'latest.json');
 /** entry point of a measurement that runs in its own node process */
 export const CHILD_MAIN = join(here, 'child-main.js');

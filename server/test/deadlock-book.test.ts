@@ -78,3 +78,46 @@ test('a stale answer ends the entry and the search finds the deadlock anew; the 
   assert.notEqual(anew[0]!.deadlock.id, e.id);
   assert.equal(book.sweep().missed, 0, 'its key is remembered');
 });
+
+test('the sweep finds, on its own, every deadlock the incremental search found, among many unrelated holds', () => {
+  const engine = new Engine({ namespace: 'sweep' });
+  engine.addClient({ id: 'c', service: 's', instance: 'i' });
+  const ev: ClientEvent[] = [];
+  // holds nobody waits for: outside every verdict, and outside the sweep's scope
+  for (let i = 0; i < 2_000; i++) ev.push({ type: 'resource', resource: `idle${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `h${i}`, resource: `idle${i}` });
+  // a ring through a pool (2 units, both held inside the ring), a FIFO mutex with a queue-mate, and a task join
+  ev.push(
+    { type: 'resource', resource: 'pool', kind: 'semaphore', scope: 'local', capacity: 2 },
+    { type: 'resource', resource: 'm', kind: 'mutex', scope: 'local', fifo: true },
+    { type: 'hold', owner: 'a', resource: 'pool' },
+    { type: 'hold', owner: 'b', resource: 'pool' },
+    { type: 'hold', owner: 'c', resource: 'm' },
+    { type: 'wait', waitId: 'wq', owner: 'q', resource: 'm' },
+    { type: 'wait', waitId: 'wa', owner: 'a', resource: 'm' },
+    { type: 'wait', waitId: 'wb', owner: 'b', task: 'a' },
+    { type: 'wait', waitId: 'wc', owner: 'c', resource: 'pool' },
+  );
+  const found = engine.applyBatch('c', ev);
+  assert.deepEqual(found.errors, []);
+  assert.ok(found.found.length >= 1, 'the incremental search finds the ring');
+  // nothing opened in a book: the sweep must find the same deadlocks by itself
+  const swept = engine.sweep().map((f) => f.deadlock.key).sort();
+  assert.deepEqual(swept, found.found.map((f) => f.deadlock.key).sort());
+});
+
+test("the sweep's scope takes in holders that do not wait: a running holder's units free the cycle, no deadlock", () => {
+  const engine = new Engine({ namespace: 'sweep' });
+  engine.addClient({ id: 'c', service: 's', instance: 'i' });
+  const r = engine.applyBatch('c', [
+    { type: 'resource', resource: 'pool', kind: 'semaphore', scope: 'local', capacity: 2 },
+    { type: 'resource', resource: 'm', kind: 'mutex', scope: 'local' },
+    { type: 'hold', owner: 'x', resource: 'pool' }, // runs, and will give its unit back
+    { type: 'hold', owner: 'a', resource: 'pool' },
+    { type: 'hold', owner: 'c', resource: 'm' },
+    { type: 'wait', waitId: 'wa', owner: 'a', resource: 'm' },
+    { type: 'wait', waitId: 'wc', owner: 'c', resource: 'pool' },
+  ]);
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.found, [], 'a cycle that a running holder breaks');
+  assert.deepEqual(engine.sweep(), [], 'the sweep agrees: x is in its scope though x waits for nothing');
+});

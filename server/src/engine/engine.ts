@@ -158,14 +158,30 @@ export class Engine {
 
   /** Every deadlock in the whole graph (the periodic safety net; the book compares). */
   sweep(): Found[] {
-    // The whole graph as the reduction's scope on purpose, not scopeFrom(): the net must not
-    // share the incremental path's idea of what is relevant, or a bug there would hide here too.
-    const all: Owner[] = [];
-    for (const c of this.graph.clients.values()) for (const o of c.owners.values()) all.push(o);
-    return findDeadlocks(all.filter((o) => o.hasLiveWait()), this.victimOrder, {
-      everyComponent: true,
-      scope: new Set(all),
-    }).map((f) => this.toFound(f));
+    // Only an owner that waits can be stuck, and whether it can proceed depends only on the
+    // owners it reaches through the resources it waits for (their holders and their queues).
+    // That closure is the reduction's scope: on a graph of many holds and few waits the sweep
+    // costs the waiting part, not every hold. The walk is this one's own, on purpose not
+    // scopeFrom(): the net must not share the incremental path's idea of what is relevant,
+    // or a bug there would hide here too.
+    const waiting: Owner[] = [];
+    const scope = new Set<Owner>();
+    for (const c of this.graph.clients.values()) for (const o of c.owners.values()) if (o.waits.size > 0) waiting.push(o);
+    const stack = [...waiting];
+    for (const o of stack) scope.add(o);
+    const reached = (x: Owner): void => {
+      if (scope.has(x)) return;
+      scope.add(x);
+      stack.push(x);
+    };
+    while (stack.length > 0) {
+      const o = stack.pop() as Owner;
+      for (const w of o.waits) {
+        for (const h of w.resource.holderOwners()) reached(h);
+        for (const q of w.resource.inGrantOrder()) reached(q.owner);
+      }
+    }
+    return findDeadlocks(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope }).map((f) => this.toFound(f));
   }
 
   stats(): EngineStats {

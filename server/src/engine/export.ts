@@ -295,3 +295,45 @@ export function resourceDetail(engine: Engine, key: string): ResourceDetail | un
     })),
   };
 }
+
+export interface LongWait {
+  waitId: string;
+  client: string;
+  service: string;
+  owner: string;
+  name: string;
+  resource: string;
+  label: string;
+  mode?: LockMode;
+  units?: number;
+  since: number;
+  ageMs: number;
+  /** a member of a deadlock the daemon found (the book marks it) */
+  inDeadlock: boolean;
+  stack?: string;
+}
+
+/**
+ * The pending waits older than `minAgeMs`, oldest first, at most `limit` of them (and how many
+ * there were): what PostgreSQL's log_lock_waits would have written, asked for at any time.
+ */
+export function longWaits(engine: Engine, opts: { now: number; minAgeMs: number; limit: number }): { total: number; waits: LongWait[] } {
+  const old: Wait[] = [];
+  for (const c of engine.clients.values()) for (const w of c.waits.values()) if (opts.now - w.since >= opts.minAgeMs) old.push(w);
+  old.sort((a, b) => a.since - b.since || a.seq - b.seq);
+  const waits = old.slice(0, opts.limit).map((w) => ({
+    waitId: w.id,
+    client: w.owner.client.info.id,
+    service: w.owner.client.info.service,
+    owner: w.owner.id,
+    name: w.owner.name,
+    resource: w.resource.key,
+    label: w.resource.label,
+    ...waitShape(w),
+    since: w.since,
+    ageMs: Math.max(0, opts.now - w.since),
+    inDeadlock: (w.deadlocks?.length ?? 0) > 0,
+    ...(w.stack ? { stack: w.stack } : {}),
+  }));
+  return { total: old.length, waits };
+}

@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { exportGraph, graphToDot, ownerDetail, resourceDetail } from '../engine/export.js';
+import { exportGraph, graphToDot, longWaits, ownerDetail, resourceDetail } from '../engine/export.js';
 import { notFound } from './errors.js';
-import { ErrorBody, GraphExport, OwnerDetail, ResourceDetail, graphQuery } from './schemas.js';
+import { ErrorBody, GraphExport, LongWaitList, LongWaitsQuery, OwnerDetail, ResourceDetail, graphQuery } from './schemas.js';
 
 export async function graphRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -38,6 +38,19 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
     const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
     return reply.type('text/vnd.graphviz; charset=utf-8').send(graphToDot(g));
   });
+
+  r.get('/waits', {
+    schema: {
+      tags: ['graph'],
+      summary: 'Long waits: pending waits older than minAgeMs, oldest first',
+      description:
+        'What PostgreSQL writes with log_lock_waits, at any time and across services: every wait pending at least `minAgeMs`, ' +
+        'with its owner, what it waits for, since when, its call site, and whether it is part of a deadlock. A long wait that is ' +
+        'no deadlock (a slow holder) shows here and is never aborted.',
+      querystring: LongWaitsQuery,
+      response: { 200: LongWaitList, 400: ErrorBody, 401: ErrorBody },
+    },
+  }, async (request) => longWaits(hub.namespace(request.namespace).engine, { now: hub.now(), ...request.query }));
 
   r.get('/owners/:client/:owner', {
     schema: {

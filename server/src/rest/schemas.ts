@@ -195,3 +195,31 @@ export const Stats = z.object({
 });
 
 export const WireSchema = z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) of every wire frame');
+
+// ---- long waits ---------------------------------------------------------------
+
+export const LongWaitsQuery = z.object({
+  minAgeMs: z.coerce.number().int().nonnegative().default(1_000).describe('only waits pending at least this long (default 1000)'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100).describe('at most this many, oldest first (default 100, cap 10000)'),
+});
+
+export const LongWaitList = z.object({
+  /** how many waits are at least minAgeMs old (the list may be cut at limit) */
+  total: z.number().int(),
+  waits: z.array(
+    z.object({
+      waitId: z.string(),
+      client: z.string(),
+      service: z.string(),
+      owner: z.string(),
+      name: z.string(),
+      resource: z.string(),
+      label: z.string(),
+      ...Shape,
+      since: Millis,
+      ageMs: z.number(),
+      inDeadlock: z.boolean().describe('a member wait of a deadlock the daemon found'),
+      stack: z.string().optional(),
+    }),
+  ),
+});

@@ -141,6 +141,7 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   let pgSources: PgSource[] = [];
   if (config.watchPostgres.length > 0) app.addHook('onReady', async () => {
     pgSources = startPgSources(config, hub, app.log);
+    metrics.watchPgSources(() => pgSources.map((s) => s.stats));
   });
   app.addHook('onClose', async () => {
     heartbeat?.stop();

@@ -12,6 +12,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ErrorCode } from '@deadlockd/proto';
 import type { HubStats, StatsSource } from './stats.js';
 
+/** What metrics read of a PostgreSQL lock source (pg-source/source.ts PgSourceStats). */
+interface PgSourceCounts {
+  polls: number;
+  cancels: number;
+  staleSkipped: number;
+  lastPollMs: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly eventsReceived: Counter;
@@ -23,6 +31,7 @@ export class Metrics {
   readonly connectionsCut: Counter<'reason'>;
   private readonly loopDelay: IntervalHistogram;
   private snapshotInFlight: () => number = () => 0;
+  private pgSources: () => readonly PgSourceCounts[] = () => [];
   /** events counted since the last scrape; added to eventsReceived in its collect() (one inc per scrape, not per frame) */
   private eventsPending = 0;
 
@@ -80,6 +89,33 @@ export class Metrics {
       help: 'SDK connections the daemon closed for hitting a limit: slow_consumer, hello_timeout, snapshot_timeout',
       labelNames: ['reason'],
       registers,
+    });
+    // The PostgreSQL lock sources (--watch-postgres), summed over the watched databases.
+    const pgSum = (k: 'polls' | 'cancels' | 'staleSkipped') => this.pgSources().reduce((n, s) => n + s[k], 0);
+    const pgCounter = (name: string, help: string, k: 'polls' | 'cancels' | 'staleSkipped') => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = pgSum(k);
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+    };
+    pgCounter('deadlockd_pg_polls_total', 'polls of the watched PostgreSQL databases (pg_stat_activity)', 'polls');
+    pgCounter('deadlockd_pg_cancels_total', 'pg_cancel_backend calls made for database-wait victims', 'cancels');
+    pgCounter('deadlockd_pg_stale_cancels_skipped_total', 'cancels not made: the victim backend no longer waited for the blocker it was seen waiting for', 'staleSkipped');
+    const pgSources = () => this.pgSources();
+    new Gauge({
+      name: 'deadlockd_pg_last_poll_seconds',
+      help: 'how long the latest poll of each watched database took (the longest of them)',
+      registers,
+      collect() {
+        this.set(Math.max(0, ...pgSources().map((s) => s.lastPollMs)) / 1000);
+      },
     });
     const inFlight = () => this.snapshotInFlight();
     new Gauge({
@@ -175,6 +211,11 @@ export class Metrics {
   }
 
   /** Where the snapshot gauge reads the daemon's shared budget. */
+  /** The PostgreSQL lock sources' counters (read at scrape time). */
+  watchPgSources(read: () => readonly PgSourceCounts[]): void {
+    this.pgSources = read;
+  }
+
   watchSnapshotBudget(read: () => number): void {
     this.snapshotInFlight = read;
   }

@@ -9,6 +9,7 @@ import { instrumentPool } from '@deadlockd/client/pg';
 import pg from 'pg';
 import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, type Daemon } from '../src/harness.js';
+import { metric, requireMetrics } from '../src/prom-metrics.js';
 import { until } from '../src/timing.js';
 import { closeSdk, connectSdk, startSweepingDaemon } from '../src/watched-session.js';
 
@@ -66,6 +67,16 @@ describe('issue 13: a long row-lock wait that is no deadlock (embedded PostgreSQ
       });
       const history = (await (await fetch(`${daemon.httpUrl}/v1/deadlocks`)).json()) as { total: number };
       assert.equal(history.total, 0);
+      // the long-waits view lists it, oldest first, as no deadlock
+      const long = (await (await fetch(`${daemon.httpUrl}/v1/waits?minAgeMs=1000`)).json()) as { waits: Array<{ owner: string; service: string; inDeadlock: boolean }> };
+      const listed = long.waits.find((w) => w.owner === waiter.owner);
+      assert.ok(listed, `the database wait is among the long waits: ${JSON.stringify(long)}`);
+      assert.equal(listed.service, 'postgres:postgres');
+      assert.equal(listed.inDeadlock, false);
+      // the source's work shows on /metrics: polls made, nothing cancelled
+      const m = await requireMetrics(daemon.httpUrl);
+      assert.ok(metric(m, 'deadlockd_pg_polls_total') > 0, 'polls counted');
+      assert.equal(metric(m, 'deadlockd_pg_cancels_total'), 0, 'nothing cancelled');
       await holder.query('commit');
       const r = await update;
       assert.equal(r.rowCount, 1);

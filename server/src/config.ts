@@ -18,6 +18,17 @@ const NamespaceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a n
 const Token = z.string().min(1).max(4096).regex(/^\S+$/, 'a token has no spaces');
 /** token → namespace; empty = auth off */
 const TokenMap = z.record(Token, NamespaceName);
+/** A postgres:// URL, or a libpq key=value connection string. */
+const PostgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\/\S+$/.test(s) || /^\s*\w+\s*=/.test(s), 'a postgres:// URL or a key=value connection string');
+/**
+ * The tokens file: each token names its namespace, and may name the PostgreSQL databases whose
+ * lock waits join that namespace's graph: {"<token>": "<namespace>"} or
+ * {"<token>": {"namespace": "<namespace>", "watchPostgres": ["postgres://…"]}}.
+ */
+const TokenFileMap = z.record(
+  Token,
+  z.union([NamespaceName, z.object({ namespace: NamespaceName, watchPostgres: z.array(PostgresUrl).max(64).default([]) }).strict()]),
+);
 
 export const ConfigSchema = z.object({
   port: int(0, 65535),
@@ -183,7 +194,7 @@ export const SETTINGS: Record<Key, Setting> = {
   metricsToken: setting('metrics-token', 'token that sees every namespace on /metrics when auth is on (a namespace token sees its own)', 'a token without spaces', asText),
   victimOrder: setting('victim-order', 'victim criteria, in order', `a comma-separated list of ${VICTIM_CRITERIA.join(', ')} without repeats`, asList),
   tokens: setting('tokens', 'auth tokens and their namespaces, token1=ns1,token2=ns2 (any token turns auth on)', 'token=namespace pairs separated by commas', asTokenMap),
-  tokensFile: setting('tokens-file', 'JSON file {"<token>": "<namespace>"} read at start (merged with --tokens)', 'a file path', asText),
+  tokensFile: setting('tokens-file', 'JSON file {"<token>": "<namespace>"} (or {"<token>": {"namespace": …, "watchPostgres": [urls]}}) read at start (merged with --tokens)', 'a file path', asText),
   maxHistoryLimit: setting('max-history-limit', 'most deadlocks one GET /v1/deadlocks returns (cap of its `limit`)', 'an integer from 1 to 1000000', asInt),
   watchPostgres: {
     ...setting('watch-postgres', "watch this PostgreSQL database's lock waits; `<namespace>=postgres://…` for another namespace than the default (repeatable; env: URLs separated by spaces)", 'a connection string', asUrls),
@@ -262,8 +273,8 @@ function displayValue(v: unknown): string {
   return v === '' ? 'none' : String(v);
 }
 
-/** Reads a tokens file ({token: namespace}); errors name the file, never a token. */
-function readTokensFile(path: string): Record<string, string> {
+/** Reads a tokens file (see TokenFileMap); errors name the file, never a token or a connection string. */
+function readTokensFile(path: string): { tokens: Record<string, string>; watchPostgres: string[] } {
   const where = `--tokens-file (DEADLOCKD_TOKENS_FILE) "${path}"`;
   let parsed: unknown;
   try {
@@ -271,15 +282,26 @@ function readTokensFile(path: string): Record<string, string> {
   } catch (err) {
     throw new ConfigError(`cannot read ${where}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const r = TokenMap.safeParse(parsed);
+  const r = TokenFileMap.safeParse(parsed);
   if (!r.success) {
     const issue = r.error.issues[0];
     // the issue path would be the token itself: say which entry instead
     const index = issue && issue.path.length > 0 && parsed && typeof parsed === 'object' ? Object.keys(parsed).indexOf(String(issue.path[0])) : -1;
     const at = index >= 0 ? ` (entry ${index + 1})` : '';
-    throw new ConfigError(`invalid ${where}: expected a JSON object {"<token>": "<namespace>"}${at}: ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError(
+      `invalid ${where}: expected a JSON object {"<token>": "<namespace>" or {"namespace": …, "watchPostgres": [urls]}}${at}: ${issue?.message ?? 'invalid'}`,
+    );
   }
-  return r.data;
+  const tokens: Record<string, string> = {};
+  const watchPostgres: string[] = [];
+  for (const [token, v] of Object.entries(r.data)) {
+    if (typeof v === 'string') tokens[token] = v;
+    else {
+      tokens[token] = v.namespace;
+      for (const url of v.watchPostgres) watchPostgres.push(`${v.namespace}=${url}`);
+    }
+  }
+  return { tokens, watchPostgres };
 }
 
 /** The engine's limits as configured (every engine of the daemon gets the same). */
@@ -337,14 +359,16 @@ function validateConfig(candidate: Record<Key, unknown>): Config {
 /** Merges the tokens file into `tokens`; one token naming two namespaces is an error. */
 function withTokensFile(config: Config): Config {
   if (config.tokensFile === '') return config;
-  const fromFile = readTokensFile(config.tokensFile);
+  const { tokens: fromFile, watchPostgres } = readTokensFile(config.tokensFile);
   for (const [token, ns] of Object.entries(fromFile)) {
     const given = config.tokens[token];
     if (given !== undefined && given !== ns) {
       throw new ConfigError('a token appears in --tokens and --tokens-file with different namespaces');
     }
   }
-  return { ...config, tokens: { ...fromFile, ...config.tokens } };
+  // a database watched for a namespace through the file joins the ones named by --watch-postgres
+  const watched = [...config.watchPostgres, ...watchPostgres.filter((w) => !config.watchPostgres.includes(w))];
+  return { ...config, tokens: { ...fromFile, ...config.tokens }, watchPostgres: watched };
 }
 
 /** Builds a config from defaults plus programmatic overrides (tests, bench, embedding). */

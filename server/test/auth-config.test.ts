@@ -52,6 +52,20 @@ describe('auth settings', () => {
     assert.deepEqual(resolveConfig({ tokensFile: p }).tokens['file-token'], 'teamA', 'programmatic configs read the file too');
   });
 
+  it('a tokens-file entry may name the PostgreSQL databases watched for its namespace', () => {
+    const p = file('pg.json', JSON.stringify({
+      'team-a-token': { namespace: 'teamA', watchPostgres: ['postgres://watcher:pw@db-a:5432/orders'] },
+      'team-b-token': 'teamB',
+    }));
+    const c = loadConfig(['--tokens-file', p, '--watch-postgres', 'postgres://watcher@db-default/app'], {});
+    assert.deepEqual(c.tokens, { 'team-a-token': 'teamA', 'team-b-token': 'teamB' });
+    assert.deepEqual(c.watchPostgres, ['postgres://watcher@db-default/app', 'teamA=postgres://watcher:pw@db-a:5432/orders']);
+    // a bad one is refused without echoing the token or the connection string (it may carry a password)
+    const bad = file('pgbad.json', JSON.stringify({ topsecret: { namespace: 'teamA', watchPostgres: ['mysql://pw-secret@x/y'] } }));
+    rejects(() => loadConfig(['--tokens-file', bad], {}), /entry 1/, 'pw-secret');
+    rejects(() => loadConfig(['--tokens-file', bad], {}), /entry 1/, 'topsecret');
+  });
+
   it('rejects malformed settings without echoing the tokens', () => {
     rejects(() => loadConfig(['--tokens', 'topsecret'], {}), /--tokens \(DEADLOCKD_TOKENS\): entry 1 is not of the form token=namespace/, 'topsecret');
     rejects(() => loadConfig(['--tokens', 'topsecret='], {}), /entry 1/, 'topsecret');

@@ -123,7 +123,7 @@ def daemon(start_daemon: Callable[..., Daemon]) -> Daemon:
 class Postgres:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            ["node", str(HERE / "support" / "pg_server.mjs")],
+            ["node", str(REPO / "scripts" / "embedded-pg-server.mjs")],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None

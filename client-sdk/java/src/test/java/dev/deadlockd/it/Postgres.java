@@ -7,13 +7,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** A real PostgreSQL: the embedded one the Node tests start (client-sdk/java/src/test/node/pg_server.mjs). */
+/** A real PostgreSQL: the embedded one the Node tests start (scripts/embedded-pg-server.mjs). */
 final class Postgres implements AutoCloseable {
   final Process proc;
   final JsonNode config;
 
   Postgres() throws Exception {
-    proc = new ProcessBuilder("node", DaemonProcess.REPO.resolve("client-sdk/java/src/test/node/pg_server.mjs").toString())
+    proc = new ProcessBuilder("node", DaemonProcess.REPO.resolve("scripts/embedded-pg-server.mjs").toString())
         .directory(DaemonProcess.REPO.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     BufferedReader r = new BufferedReader(new InputStreamReader(proc.getInputStream(), StandardCharsets.UTF_8));
     String line = CompletableFuture.supplyAsync(() -> {

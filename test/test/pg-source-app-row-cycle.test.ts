@@ -11,7 +11,7 @@ import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, describeService, runService, servicePath, startLockServerProcess, type Daemon, type LockServerProcess } from '../src/harness.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
 import { assertSweepMissedNothing } from '../src/prom-metrics.js';
-import { startSweepingDaemon } from '../src/watched-session.js';
+import { balances, createAccounts, pgUrl, startWatchingDaemon } from '../src/pg-accounts.js';
 
 interface Result {
   service: string;
@@ -31,15 +31,6 @@ describe('issue 13: a cycle through an app lock and a row lock (embedded Postgre
   let postgres: Postgres;
   let daemon: Daemon;
   let lockServer: LockServerProcess;
-  const balances = async () => {
-    const c = postgres.client();
-    await c.connect();
-    try {
-      return (await c.query<{ balance: number }>('select balance from accounts order by id')).rows.map((r) => r.balance);
-    } finally {
-      await c.end();
-    }
-  };
   const run = (daemonUrl: string, extra: string[][], ...more: string[]) => {
     const barrier = new ProcessBarrier(2);
     const common = ['--daemon', daemonUrl, '--pg', JSON.stringify(postgres.config), '--lock-port', String(lockServer.port), ...more];
@@ -52,21 +43,15 @@ describe('issue 13: a cycle through an app lock and a row lock (embedded Postgre
 
   before(async () => {
     [postgres, lockServer] = await Promise.all([startPostgres(), startLockServerProcess()]);
-    const url = `postgresql://${postgres.config.user}:${postgres.config.password}@${postgres.config.host}:${postgres.config.port}/${postgres.config.database}`;
-    daemon = await startSweepingDaemon(['--watch-postgres', url, '--log-level', 'debug']);
-    await daemon.waitForLog(/postgres source watching/, 15_000);
-    const c = postgres.client();
-    await c.connect();
-    await c.query('create table accounts (id int primary key, balance int not null)');
-    await c.query('insert into accounts values (1, 1000), (2, 1000)');
-    await c.end();
+    daemon = await startWatchingDaemon(pgUrl(postgres), ['--log-level', 'debug']);
+    await createAccounts(postgres);
   });
   after(async () => {
     await cleanup(daemon, lockServer, postgres);
   });
 
   test('exactly one DeadlockError, both services finish, the money is conserved', { timeout: 60_000 }, async () => {
-    const before = await balances();
+    const before = await balances(postgres);
     const [a, b] = await run(daemon.url, []);
     const diag = () => `${describeService('orders (lock-first)', a)}\n${describeService('billing (row-first)', b)}\n--- daemon ---\n${daemon.logs(200)}`;
     assert.equal(a.code, 0, diag());
@@ -76,7 +61,7 @@ describe('issue 13: a cycle through an app lock and a row lock (embedded Postgre
     assert.equal(y.errorCode, undefined, diag());
     assert.equal(x.deadlockErrors + y.deadlockErrors, 1, diag());
     assert.equal(x.moved + y.moved, 10);
-    const after = await balances();
+    const after = await balances(postgres);
     assert.deepEqual(after, [before[0]! - 10, before[1]! + 10]);
 
     // the report crosses the layers: both services' tasks and both backends, the row in words
@@ -89,7 +74,7 @@ describe('issue 13: a cycle through an app lock and a row lock (embedded Postgre
   });
 
   test('without deadlockd the same schedule waits until lock_timeout', { timeout: 60_000 }, async () => {
-    const before = await balances();
+    const before = await balances(postgres);
     const lt = ['--lock-timeout-ms', String(LOCK_TIMEOUT_MS)];
     const [a, b] = await run('ws://127.0.0.1:9/v1/stream', [lt, lt], '--no-daemon');
     const diag = () => `${describeService('orders', a)}\n${describeService('billing', b)}`;
@@ -101,7 +86,7 @@ describe('issue 13: a cycle through an app lock and a row lock (embedded Postgre
     assert.ok(x.elapsedMs >= LOCK_TIMEOUT_MS, `${x.elapsedMs} ms`);
     assert.equal(x.deadlockErrors + y.deadlockErrors, 0);
     assert.equal(y.moved, 3);
-    assert.deepEqual(await balances(), [before[0]! - 3, before[1]! + 3]);
+    assert.deepEqual(await balances(postgres), [before[0]! - 3, before[1]! + 3]);
   });
 
   test('the safety-net sweep found nothing the incremental detection missed', { timeout: 30_000 }, () => assertSweepMissedNothing(daemon.httpUrl, () => daemon.logs()));

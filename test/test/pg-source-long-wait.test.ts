@@ -11,7 +11,8 @@ import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, type Daemon } from '../src/harness.js';
 import { metric, requireMetrics } from '../src/prom-metrics.js';
 import { until } from '../src/timing.js';
-import { closeSdk, connectSdk, startSweepingDaemon } from '../src/watched-session.js';
+import { createAccounts, pgUrl, startWatchingDaemon } from '../src/pg-accounts.js';
+import { closeSdk, connectSdk } from '../src/watched-session.js';
 
 interface GraphNode {
   key: string;
@@ -26,14 +27,8 @@ describe('issue 13: a long row-lock wait that is no deadlock (embedded PostgreSQ
 
   before(async () => {
     postgres = await startPostgres();
-    const c = postgres.config;
-    daemon = await startSweepingDaemon(['--watch-postgres', `postgresql://${c.user}:${c.password}@${c.host}:${c.port}/${c.database}`, '--pg-resolve']);
-    await daemon.waitForLog(/postgres source watching/, 15_000);
-    const setup = postgres.client();
-    await setup.connect();
-    await setup.query('create table accounts (id int primary key, balance int not null)');
-    await setup.query('insert into accounts values (1, 1000), (2, 1000)');
-    await setup.end();
+    daemon = await startWatchingDaemon(pgUrl(postgres), ['--pg-resolve']);
+    await createAccounts(postgres);
   });
   after(async () => {
     await closeSdk(dd);

@@ -10,7 +10,7 @@ import { startPostgres, type Postgres } from '../src/embedded-pg.js';
 import { cleanup, describeService, runService, servicePath, startLockServerProcess, type Daemon, type LockServerProcess } from '../src/harness.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
 import { assertSweepMissedNothing } from '../src/prom-metrics.js';
-import { startSweepingDaemon } from '../src/watched-session.js';
+import { balances, createAccounts, pgUrl, startWatchingDaemon } from '../src/pg-accounts.js';
 
 interface Result {
   moved: number;
@@ -26,33 +26,18 @@ describe('issue 13: a pure row-lock deadlock resolved by the daemon (--pg-resolv
   let postgres: Postgres;
   let daemon: Daemon;
   let lockServer: LockServerProcess;
-  const balances = async () => {
-    const c = postgres.client();
-    await c.connect();
-    try {
-      return (await c.query<{ balance: number }>('select balance from accounts order by id')).rows.map((r) => r.balance);
-    } finally {
-      await c.end();
-    }
-  };
 
   before(async () => {
     [postgres, lockServer] = await Promise.all([startPostgres({ settings: { deadlock_timeout: '5s' } }), startLockServerProcess()]);
-    const c = postgres.config;
-    daemon = await startSweepingDaemon(['--watch-postgres', `postgresql://${c.user}:${c.password}@${c.host}:${c.port}/${c.database}`, '--pg-resolve']);
-    await daemon.waitForLog(/postgres source watching/, 15_000);
-    const pgc = postgres.client();
-    await pgc.connect();
-    await pgc.query('create table accounts (id int primary key, balance int not null)');
-    await pgc.query('insert into accounts values (1, 1000), (2, 1000)');
-    await pgc.end();
+    daemon = await startWatchingDaemon(pgUrl(postgres), ['--pg-resolve']);
+    await createAccounts(postgres);
   });
   after(async () => {
     await cleanup(daemon, lockServer, postgres);
   });
 
   test(`${ROUNDS} rounds: one DeadlockError per deadlock, before PostgreSQL's own detector, both finish`, { timeout: 90_000 }, async (t) => {
-    const before = await balances();
+    const before = await balances(postgres);
     const script = servicePath('app-row-cycle');
     const common = ['--daemon', daemon.url, '--pg', JSON.stringify(postgres.config), '--lock-port', String(lockServer.port), '--role', 'rows'];
     let errors = 0;
@@ -81,7 +66,7 @@ describe('issue 13: a pure row-lock deadlock resolved by the daemon (--pg-resolv
       if (round === 1) t.diagnostic(report.text);
     }
     assert.equal(errors, ROUNDS);
-    assert.deepEqual(await balances(), [before[0]! - ROUNDS * 7 + ROUNDS * 3, before[1]! + ROUNDS * 7 - ROUNDS * 3]);
+    assert.deepEqual(await balances(postgres), [before[0]! - ROUNDS * 7 + ROUNDS * 3, before[1]! + ROUNDS * 7 - ROUNDS * 3]);
     assert.doesNotMatch(postgres.logs(), /deadlock detected/);
   });
 

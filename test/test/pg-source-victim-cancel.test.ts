@@ -16,7 +16,7 @@ import { startPgHoldProxy, type PgHoldProxy } from '../src/pg-hold-proxy.js';
 import { ProcessBarrier } from '../src/process-barrier.js';
 import { assertSweepMissedNothing } from '../src/prom-metrics.js';
 import { until } from '../src/timing.js';
-import { startSweepingDaemon } from '../src/watched-session.js';
+import { balances, createAccounts, pgUrl, startWatchingDaemon } from '../src/pg-accounts.js';
 
 interface Result {
   moved: number;
@@ -42,7 +42,6 @@ describe('issue 13: a database wait as the victim (embedded PostgreSQL, two proc
       await c.end();
     }
   };
-  const balances = async () => (await sql<{ balance: number }>('select balance from accounts order by id')).map((r) => r.balance);
   const start = (key: string, extraB: string[] = [], extraA: string[] = []) => {
     const barrier = new ProcessBarrier(2);
     const common = ['--daemon', daemon.url, '--pg', JSON.stringify(postgres.config), '--lock-port', String(lockServer.port)];
@@ -56,20 +55,16 @@ describe('issue 13: a database wait as the victim (embedded PostgreSQL, two proc
   before(async () => {
     [postgres, lockServer] = await Promise.all([startPostgres(), startLockServerProcess()]);
     proxy = await startPgHoldProxy(postgres.port);
-    const c = postgres.config;
     // the daemon reaches PostgreSQL through the proxy, so that a test can hold its cancel
-    const url = `postgresql://${c.user}:${c.password}@127.0.0.1:${proxy.port}/${c.database}`;
-    daemon = await startSweepingDaemon(['--watch-postgres', url]);
-    await daemon.waitForLog(/postgres source watching/, 15_000);
-    await sql('create table accounts (id int primary key, balance int not null)');
-    await sql('insert into accounts values (1, 1000), (2, 1000)');
+    daemon = await startWatchingDaemon(pgUrl(postgres, proxy.port));
+    await createAccounts(postgres);
   });
   after(async () => {
     await cleanup(daemon, lockServer, postgres, proxy ? { stop: () => proxy.close() } : undefined);
   });
 
   test('the victim backend is cancelled; its service gets the one DeadlockError and both finish', { timeout: 60_000 }, async () => {
-    const before = await balances();
+    const before = await balances(postgres);
     const cancelsBefore = (postgres.logs().match(CANCELLED) ?? []).length;
     const [a, b] = await start('cancel');
     const diag = () => `${describeService('orders', a)}\n${describeService('billing', b)}\n--- daemon ---\n${daemon.logs(100)}`;
@@ -82,7 +77,7 @@ describe('issue 13: a database wait as the victim (embedded PostgreSQL, two proc
     assert.equal(x.deadlockErrors, 1, diag());
     assert.equal(y.deadlockErrors, 0, diag());
     assert.match(x.reports[0]!.text, /victim: task 'orders-cancel lock-first transfer'/);
-    assert.deepEqual(await balances(), [before[0]! - 10, before[1]! + 10]);
+    assert.deepEqual(await balances(postgres), [before[0]! - 10, before[1]! + 10]);
     // ...cancelled for real on the server, once, and PostgreSQL detected nothing of its own
     await until(10_000, 'PostgreSQL to log the cancel', async () => (postgres.logs().match(CANCELLED) ?? []).length === cancelsBefore + 1 || undefined);
     assert.match(postgres.logs(), /canceling statement due to user request[\s\S]{0,300}?update accounts/);
@@ -91,7 +86,7 @@ describe('issue 13: a database wait as the victim (embedded PostgreSQL, two proc
   });
 
   test('stale view: a blocker that ends between the decision and the cancel is never cancelled', { timeout: 60_000 }, async () => {
-    const before = await balances();
+    const before = await balances(postgres);
     const cancelsBefore = (postgres.logs().match(CANCELLED) ?? []).length;
     proxy.arm('pg_cancel_backend');
     const services = start('stale', ['--give-up-key', 'give-up'], ['--sleep-after-debit-ms', '5000']);
@@ -122,7 +117,7 @@ describe('issue 13: a database wait as the victim (embedded PostgreSQL, two proc
     assert.equal(x.deadlockErrors, 0, diag());
     assert.equal(x.moved, 7, diag());
     assert.equal(y.errorCode, 'GAVE_UP', diag());
-    assert.deepEqual(await balances(), [before[0]! - 7, before[1]! + 7]);
+    assert.deepEqual(await balances(postgres), [before[0]! - 7, before[1]! + 7]);
     await daemon.waitForLog(/victim no longer waits for its blocker; nothing cancelled/);
     assert.equal((postgres.logs().match(CANCELLED) ?? []).length, cancelsBefore, postgres.logs());
   });

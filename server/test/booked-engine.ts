@@ -1,6 +1,7 @@
 // The engine and its deadlock book wired the way a namespace wires them, minus
 // the resolver's I/O: each batch's new deadlocks are opened in the book at
 // once. Engine tests speak to this, so they see what the daemon's pure part does.
+import assert from 'node:assert/strict';
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { DeadlockBook } from '../src/engine/book.js';
 import { Engine, type EngineResult, type Found } from '../src/engine/engine.js';
@@ -96,4 +97,20 @@ export class BookedEngine {
     this.resolved = [];
     return r;
   }
+}
+
+/**
+ * A booked engine with one client, `c1` (service `svc`), and `send(...events)`, which applies
+ * one batch and fails the test on a rejected event.
+ */
+export function oneClientEngine(opts: { reorder?: boolean } = {}) {
+  let t = 1_000;
+  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
+  engine.addClient({ id: 'c1', service: 'svc', instance: 'i', ...(opts.reorder === undefined ? {} : { reorder: opts.reorder }) });
+  const send = (...events: ClientEvent[]): BookedResult => {
+    const r = engine.applyBatch('c1', events);
+    assert.deepEqual(r.errors, [], `events rejected: ${JSON.stringify(r.errors)}`);
+    return r;
+  };
+  return { engine, send };
 }

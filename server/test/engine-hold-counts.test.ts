@@ -2,20 +2,9 @@
 // whatever order holds, upgrades and releases come in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClientEvent } from '@deadlockd/proto';
-import { BookedEngine } from './booked-engine.js';
+import { BookedEngine, oneClientEngine } from './booked-engine.js';
 
-function setup() {
-  let t = 1_000;
-  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
-  engine.addClient({ id: 'c1', service: 'svc', instance: 'i' });
-  const send = (...events: ClientEvent[]) => {
-    const r = engine.applyBatch('c1', events);
-    assert.deepEqual(r.errors, [], `events rejected: ${JSON.stringify(r.errors)}`);
-    return r;
-  };
-  return { engine, send };
-}
+const setup = () => oneClientEngine();
 
 const heldSum = (engine: BookedEngine, key: string) => {
   const r = engine.engine.findResource(key)!;

@@ -4,19 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientEvent } from '@deadlockd/proto';
 import type { Deadlock } from '../src/engine/index.js';
-import { BookedEngine } from './booked-engine.js';
+import { BookedEngine, oneClientEngine } from './booked-engine.js';
 
-function setup(reorder = true) {
-  let t = 1_000;
-  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
-  engine.addClient({ id: 'c1', service: 'svc', instance: 'i', reorder });
-  const send = (...events: ClientEvent[]) => {
-    const r = engine.applyBatch('c1', events);
-    assert.deepEqual(r.errors, [], `events rejected: ${JSON.stringify(r.errors)}`);
-    return r;
-  };
-  return { engine, send };
-}
+const setup = (reorder = true) => oneClientEngine({ reorder });
 const rw = (name: string): ClientEvent => ({ type: 'resource', resource: name, kind: 'rwlock', scope: 'local' });
 const mutex = (name: string): ClientEvent => ({ type: 'resource', resource: name, kind: 'mutex', scope: 'local' });
 

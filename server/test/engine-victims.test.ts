@@ -2,21 +2,10 @@
 // queued in a FIFO queue are never aborted when a holder can be.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClientEvent } from '@deadlockd/proto';
 import type { Deadlock } from '../src/engine/index.js';
-import { BookedEngine } from './booked-engine.js';
+import { oneClientEngine } from './booked-engine.js';
 
-function setup() {
-  let t = 1_000;
-  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
-  engine.addClient({ id: 'c1', service: 'svc', instance: 'i' });
-  const send = (...events: ClientEvent[]) => {
-    const r = engine.applyBatch('c1', events);
-    assert.deepEqual(r.errors, [], `events rejected: ${JSON.stringify(r.errors)}`);
-    return r;
-  };
-  return { engine, send };
-}
+const setup = () => oneClientEngine();
 
 /** Opposite transfers with `queued` empty-handed waiters queued on `a` ahead of the cycle-closer. */
 function transfersBehindAQueue(queued: number): Deadlock {

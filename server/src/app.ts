@@ -10,7 +10,8 @@ import { Session, sessionShared } from './session.js';
 import { GuardedSocket } from './guarded-socket.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { dashboard } from './dashboard/index.js';
-import { authLogSerializers, authPlugin } from './auth.js';
+import { authPlugin } from './auth.js';
+import { loggerOptions } from './logging.js';
 import { restApi } from './rest/index.js';
 import { startPgSources, type PgSource } from './pg-source/index.js';
 
@@ -41,10 +42,7 @@ export interface BuildOptions {
 const CLOSE_HANDSHAKE_MS = 1_000;
 
 export function buildServer(config: Config, options: BuildOptions = {}): FastifyInstance {
-  const app = Fastify({
-    // serializers: a `?token=` in a URL must never reach the logs
-    logger: { level: config.logLevel, serializers: authLogSerializers, ...(options.logStream ? { stream: options.logStream } : {}) },
-  });
+  const app = Fastify(loggerOptions(config, options.logStream));
   const metrics: Metrics = new Metrics(() => hub);
   const tokens = new TokenTable(config.tokens);
   const hub: Hub = new Hub(config, app.log, { metrics, ...(options.now ? { now: options.now } : {}) });

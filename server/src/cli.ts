@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // `deadlockd`: load the config (defaults < DEADLOCKD_* env < flags), listen,
-// print one line saying where, and shut down cleanly on SIGTERM/SIGINT.
+// log one line saying where, and shut down cleanly on SIGTERM/SIGINT.
+// stdout carries only log lines (JSON by default): nothing else is written there,
+// except the texts of --help and --version.
 import { ConfigError, helpText, parseConfigSources } from './config.js';
 import { startDaemon } from './start.js';
+import { DAEMON_VERSION } from './version.js';
 
 const EXIT_BAD_CONFIG = 2;
 
@@ -21,11 +24,20 @@ async function main(): Promise<void> {
     process.stdout.write(helpText());
     return;
   }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`deadlockd ${DAEMON_VERSION}\n`);
+    return;
+  }
   const daemon = await startDaemon(parsed.config);
   const note = daemon.loopbackOnly ? ' (loopback only: use --host 0.0.0.0 to accept other machines)' : '';
   const tokens = daemon.app.deadlockd.tokens;
   const auth = tokens.enabled ? ` (auth on: namespaces ${tokens.namespaces().join(', ')})` : ' (auth off: no --tokens or --tokens-file)';
-  process.stdout.write(`deadlockd listening on ${daemon.url}${note}${auth}\n`);
+  // Logged whatever --log-level says (except silent): scripts and tests wait for this line.
+  const announce = parsed.config.logLevel === 'silent' ? daemon.app.log : daemon.app.log.child({}, { level: 'info' });
+  announce.info(
+    { url: daemon.url, version: DAEMON_VERSION, loopbackOnly: daemon.loopbackOnly, auth: tokens.enabled },
+    `deadlockd listening on ${daemon.url}${note}${auth}`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -10,6 +10,8 @@ import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type VictimCriterion } from '
 
 const VICTIM_CRITERIA = ['priority', 'work', 'youngest', 'closer'] as const satisfies readonly VictimCriterion[];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** json: one JSON object per line (pino), for log shippers; pretty: pino-pretty's readable lines, for a human at a terminal */
+const LOG_FORMATS = ['json', 'pretty'] as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
@@ -34,6 +36,7 @@ export const ConfigSchema = z.object({
   port: int(0, 65535),
   host: z.string().min(1),
   logLevel: z.enum(LOG_LEVELS),
+  logFormat: z.enum(LOG_FORMATS),
   maxFrameBytes: int(64, 512 * 1024 * 1024),
   maxEventsPerFrame: int(1),
   /** a snapshot sent in parts is held until its last part: this bounds what one client can make the daemon hold */
@@ -160,6 +163,7 @@ export const SETTINGS: Record<Key, Setting> = {
   port: setting('port', 'TCP port for WebSocket, REST and the dashboard (0 = any free port)', 'an integer from 0 to 65535', asInt),
   host: setting('host', 'interface to bind (0.0.0.0 to accept other machines)', 'a host name or IP address', asText),
   logLevel: setting('log-level', 'pino log level', LOG_LEVELS.join('|'), asText),
+  logFormat: setting('log-format', 'json (one JSON object per line on stdout) or pretty (readable lines, pino-pretty)', LOG_FORMATS.join('|'), asText),
   maxFrameBytes: setting('max-frame-bytes', 'largest WebSocket frame accepted from a client', 'an integer from 64 to 536870912', asInt),
   maxEventsPerFrame: setting('max-events-per-frame', 'most events in one `events`/`snapshot` frame', 'a positive integer', asInt),
   maxSnapshotEvents: setting('max-snapshot-events', 'most events in one snapshot, all its parts together', 'a positive integer', asInt),
@@ -213,6 +217,7 @@ export const DEFAULT_CONFIG: Config = {
   port: 7070,
   host: '127.0.0.1',
   logLevel: 'info',
+  logFormat: 'json',
   maxFrameBytes: 1_048_576,
   maxEventsPerFrame: 10_000,
   maxSnapshotEvents: 250_000,
@@ -376,7 +381,7 @@ export function resolveConfig(overrides: Partial<Config> = {}): Config {
   return validateConfig({ ...DEFAULT_CONFIG, ...overrides });
 }
 
-export type CliParse = { kind: 'help' } | { kind: 'config'; config: Config };
+export type CliParse = { kind: 'help' } | { kind: 'version' } | { kind: 'config'; config: Config };
 
 /** Parses env then argv (flags win). Throws ConfigError on an unknown flag or a bad value. */
 export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliParse {
@@ -385,7 +390,10 @@ export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliP
     const raw = env[SETTINGS[key].env];
     if (raw !== undefined && raw !== '') merged[key] = SETTINGS[key].fromString(raw);
   }
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  };
   for (const key of KEYS) {
     const s = SETTINGS[key];
     options[s.flag] = { type: s.boolean ? 'boolean' : 'string', ...(s.multiple ? { multiple: true } : {}) };
@@ -397,6 +405,7 @@ export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliP
     throw new ConfigError(`${(err as Error).message}\nrun with --help to list the settings`);
   }
   if (values['help'] === true) return { kind: 'help' };
+  if (values['version'] === true) return { kind: 'version' };
   for (const key of KEYS) {
     const raw = values[SETTINGS[key].flag];
     if (typeof raw === 'string') merged[key] = SETTINGS[key].fromString(raw);
@@ -408,7 +417,7 @@ export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliP
 /** The config of this process (or of the given argv/env); --help is an error here. */
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
   const r = parseConfigSources(argv, env);
-  if (r.kind === 'help') throw new ConfigError('--help is only meaningful on the command line');
+  if (r.kind !== 'config') throw new ConfigError(`--${r.kind} is only meaningful on the command line`);
   return r.config;
 }
 
@@ -426,6 +435,8 @@ export function helpText(): string {
     ...rows,
     '  -h, --help',
     '      print this text and exit',
+    '  -v, --version',
+    '      print the version and exit',
     '',
   ].join('\n');
 }

@@ -2,11 +2,43 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connectClient } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const LISTENING = /^deadlockd listening on (http:\/\/\S+)(.*)$/m;
+/** the daemon's one startup line: a JSON log line whose msg says where it listens */
+const LISTENING = /"msg":"deadlockd listening on (http:\/\/[^\s"]+)([^"]*)"/;
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** Every complete line of stdout, each parsed as JSON (throws on a line that is not). */
+function logLines(stdout: string): LogLine[] {
+  return stdout
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => {
+      try {
+        return JSON.parse(line) as LogLine;
+      } catch {
+        throw new Error(`a stdout line is not JSON: ${line}`);
+      }
+    });
+}
+
+/** Waits until stdout has a line for which `match` holds. */
+async function waitForStdout(r: Run, what: string, match: (stdout: string) => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!match(r.stdout())) {
+    if (r.child.exitCode !== null) throw new Error(`daemon exited: ${r.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no ${what}; stdout: ${r.stdout()} stderr: ${r.stderr()}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
 
 interface Run {
   child: ChildProcess;
@@ -90,6 +122,62 @@ describe('deadlockd CLI', () => {
       assert.equal(exit.code, 0);
       assert.match(r.stdout(), /DEADLOCKD_CONFIRM_TIMEOUT_MS/);
       assert.match(r.stdout(), /--victim-order/);
+      assert.match(r.stdout(), /--version/);
+    });
+  });
+
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const r = run([flag]);
+      await withChild(r, async () => {
+        const exit = await r.exited;
+        assert.equal(exit.code, 0, r.stderr());
+        assert.equal(r.stdout(), `deadlockd ${version}\n`);
+      });
+    }
+  });
+
+  it('writes only JSON lines to stdout, probes and scrapes at debug, other requests at info', async () => {
+    for (const level of ['info', 'debug'] as const) {
+      const r = run(['--port', '0', '--log-level', level]);
+      await withChild(r, async () => {
+        const { url } = await listeningUrl(r);
+        for (const path of ['/healthz', '/readyz', '/metrics', '/v1/stats']) assert.equal((await fetch(`${url}${path}`)).status, 200, path);
+        // /v1/stats was asked last: once its line is there, the probes' lines would be too
+        await waitForStdout(r, 'request completed line of /v1/stats', (out) => logLines(out).filter((l) => l.msg === 'request completed').length >= (level === 'debug' ? 4 : 1));
+        r.child.kill('SIGTERM');
+        assert.equal((await r.exited).code, 0, r.stderr());
+        const lines = logLines(r.stdout());
+        const started = lines.find((l) => l.msg.startsWith('deadlockd listening on '));
+        assert.ok(started, 'the listening line is a JSON log line');
+        assert.equal(started.url, url);
+        assert.equal(typeof started.version, 'string');
+        const incoming = lines.filter((l) => l.msg === 'incoming request');
+        const levelOf = (path: string) => incoming.filter((l) => (l.req as { url: string }).url === path).map((l) => l.level);
+        assert.deepEqual(levelOf('/v1/stats'), [30]);
+        for (const probe of ['/healthz', '/readyz', '/metrics']) assert.deepEqual(levelOf(probe), level === 'debug' ? [20] : [], probe);
+      });
+    }
+  });
+
+  it('the listening line is logged at --log-level warn too', async () => {
+    const r = run(['--port', '0', '--log-level', 'warn']);
+    await withChild(r, async () => {
+      await listeningUrl(r);
+      r.child.kill('SIGTERM');
+      await r.exited;
+      assert.deepEqual(logLines(r.stdout()).map((l) => l.msg.replace(/ on .*/, ' on …')), ['deadlockd listening on …']);
+    });
+  });
+
+  it('--log-format pretty writes readable lines (pino-pretty)', async () => {
+    const r = run(['--port', '0', '--log-format', 'pretty']);
+    await withChild(r, async () => {
+      await waitForStdout(r, 'pretty listening line', (out) => /INFO \(\d+\): deadlockd listening on http:\/\/127\.0\.0\.1:\d+ /.test(out));
+      assert.doesNotMatch(r.stdout(), /^\{/m, 'no JSON line');
+      r.child.kill('SIGTERM');
+      assert.equal((await r.exited).code, 0, r.stderr());
     });
   });
 });

@@ -28,6 +28,7 @@ describe('config', () => {
     ['a fractional frame size', [], { DEADLOCKD_MAX_FRAME_BYTES: '1.5' }, /--max-frame-bytes \(DEADLOCKD_MAX_FRAME_BYTES\)/],
     ['a negative grace period', ['--disconnect-grace-ms=-1'], {}, /--disconnect-grace-ms \(DEADLOCKD_DISCONNECT_GRACE_MS\)/],
     ['an unknown log level', [], { DEADLOCKD_LOG_LEVEL: 'loud' }, /--log-level \(DEADLOCKD_LOG_LEVEL\): "loud"/],
+    ['an unknown log format', ['--log-format', 'xml'], {}, /--log-format \(DEADLOCKD_LOG_FORMAT\): "xml": expected json\|pretty/],
     ['an unknown victim criterion', ['--victim-order', 'priority,luck'], {}, /--victim-order \(DEADLOCKD_VICTIM_ORDER\): "priority,luck"/],
     ['a repeated victim criterion', ['--victim-order', 'work,work'], {}, /--victim-order.*must not repeat/],
     ['zero confirm rounds', ['--confirm-rounds', '0'], {}, /--confirm-rounds/],

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
 import { Metrics } from './metrics.js';
-import { TokenTable } from './tokens.js';
+import { DEFAULT_NAMESPACE, TokenTable } from './tokens.js';
 import { Session, sessionShared } from './session.js';
 import { GuardedSocket } from './guarded-socket.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -43,8 +43,8 @@ const CLOSE_HANDSHAKE_MS = 1_000;
 
 export function buildServer(config: Config, options: BuildOptions = {}): FastifyInstance {
   const app = Fastify(loggerOptions(config, options.logStream));
-  const metrics: Metrics = new Metrics(() => hub);
   const tokens = new TokenTable(config.tokens);
+  const metrics: Metrics = new Metrics(() => hub, tokens.enabled ? tokens.namespaces() : [DEFAULT_NAMESPACE]);
   const hub: Hub = new Hub(config, app.log, { metrics, ...(options.now ? { now: options.now } : {}) });
   app.decorate('deadlockd', { config, hub, metrics, tokens, startedAt: Date.now() } satisfies Daemon);
 
@@ -145,7 +145,6 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     heartbeat?.stop();
     await Promise.all(pgSources.map((s) => s.stop()));
     hub.close();
-    metrics.close();
   });
   return app;
 }

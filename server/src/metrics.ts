@@ -7,7 +7,6 @@
 // Who sees what: the whole registry is for an operator (auth off, or the
 // --metrics-token); a namespace's token sees only its namespace's series
 // (namespaceText), never another namespace's name or size.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '@deadlockd/proto';
 import type { HubStats, StatsSource } from './stats.js';
@@ -29,7 +28,6 @@ export class Metrics {
   readonly sweepDuration: Histogram;
   readonly errorsSuppressed: Counter;
   readonly connectionsCut: Counter<'reason'>;
-  private readonly loopDelay: IntervalHistogram;
   private snapshotInFlight: () => number = () => 0;
   private pgSources: () => readonly PgSourceCounts[] = () => [];
   /** events counted since the last scrape; added to eventsReceived in its collect() (one inc per scrape, not per frame) */
@@ -45,11 +43,20 @@ export class Metrics {
     this.batchDuration.observe(ms / 1000);
   }
 
-  /** `source` is read at scrape time (the hub, built after the metrics it is handed). */
-  constructor(private readonly source: () => StatsSource) {
+  /**
+   * `source` is read at scrape time (the hub, built after the metrics it is handed).
+   * `namespaces`: the ones configured (the tokens' namespaces, or `default` with auth off); their
+   * per-namespace counters are exposed at 0 from the start, before the hub first meets them.
+   */
+  constructor(
+    private readonly source: () => StatsSource,
+    namespaces: readonly string[] = [],
+  ) {
     const stats = (): HubStats => this.source().stats();
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'deadlockd_' });
+    // process_* and nodejs_* under their standard names (what Node.js dashboards query), event loop lag included
+    // (nodejs_eventloop_lag_p99_seconds, _max_seconds: since the previous scrape)
+    collectDefaultMetrics({ register: this.registry });
     const takePending = (): number => {
       const n = this.eventsPending;
       this.eventsPending = 0;
@@ -127,25 +134,6 @@ export class Metrics {
       },
     });
 
-    // How late the event loop ran since the previous scrape: the daemon's own stall detector.
-    // A one-client doing that blocks the loop shows here before it shows anywhere else.
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    this.loopDelay.enable();
-    const loopDelay = this.loopDelay;
-    new Gauge({
-      name: 'deadlockd_event_loop_lag_seconds',
-      help: 'event loop delay since the previous scrape (quantile 0.5, 0.99, and 1 = the longest)',
-      labelNames: ['quantile'],
-      registers,
-      collect() {
-        const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
-        this.set({ quantile: '0.5' }, seconds(loopDelay.percentile(50)));
-        this.set({ quantile: '0.99' }, seconds(loopDelay.percentile(99)));
-        this.set({ quantile: '1' }, seconds(loopDelay.max));
-        loopDelay.reset();
-      },
-    });
-
     // Monotonic totals kept by the hub/resolvers, exposed as counters at scrape time.
     const fromStats = (name: string, help: string, read: (h: HubStats) => number) => {
       let seen = 0;
@@ -160,15 +148,37 @@ export class Metrics {
         },
       });
     };
-    const sumResolvers = (h: HubStats, k: 'resolved' | 'abortsSent' | 'unresolvable' | 'confirmRoundsStarted' | 'confirmTimeouts' | 'abortTimeouts' | 'vanished') =>
-      Object.values(h.namespaces).reduce((n, ns) => n + ns.resolver[k], 0);
-    fromStats('deadlockd_deadlocks_detected_total', 'deadlocks detected and acted on (aborted or reported)', (h) => sumResolvers(h, 'resolved'));
-    fromStats('deadlockd_deadlocks_unresolvable_total', 'deadlocks with no abortable member (reported only)', (h) => sumResolvers(h, 'unresolvable'));
-    fromStats('deadlockd_aborts_sent_total', 'abort frames sent to victims', (h) => sumResolvers(h, 'abortsSent'));
-    fromStats('deadlockd_confirm_rounds_total', 'confirm rounds started for cross-client deadlocks', (h) => sumResolvers(h, 'confirmRoundsStarted'));
-    fromStats('deadlockd_confirm_timeouts_total', 'confirm rounds that timed out', (h) => sumResolvers(h, 'confirmTimeouts'));
-    fromStats('deadlockd_abort_timeouts_total', 'victims that did not carry out their abort before it expired (the deadlock was re-decided without them)', (h) => sumResolvers(h, 'abortTimeouts'));
-    fromStats('deadlockd_phantoms_avoided_total', 'cross-client deadlocks that vanished after confirmation (a stale view, nobody aborted)', (h) => sumResolvers(h, 'vanished'));
+    // The resolvers' totals, one series per namespace (the same series a namespace's token sees).
+    const perNamespace = (name: string, help: string, k: 'resolved' | 'abortsSent' | 'unresolvable' | 'confirmRoundsStarted' | 'confirmTimeouts' | 'abortTimeouts' | 'vanished') => {
+      const seen = new Map<string, number>();
+      new Counter({
+        name,
+        help,
+        labelNames: ['namespace'],
+        registers,
+        collect() {
+          const live = stats().namespaces;
+          for (const namespace of new Set([...namespaces, ...Object.keys(live)])) {
+            const now = live[namespace]?.resolver[k] ?? 0;
+            let before = seen.get(namespace);
+            if (before === undefined) {
+              // the series starts at 0, so rate() and increase() see the namespace's first deadlock
+              this.inc({ namespace }, 0);
+              before = 0;
+            }
+            if (now > before) this.inc({ namespace }, now - before);
+            seen.set(namespace, now);
+          }
+        },
+      });
+    };
+    perNamespace('deadlockd_deadlocks_detected_total', 'deadlocks detected and acted on (aborted or reported)', 'resolved');
+    perNamespace('deadlockd_deadlocks_unresolvable_total', 'deadlocks with no abortable member (reported only)', 'unresolvable');
+    perNamespace('deadlockd_aborts_sent_total', 'abort frames sent to victims', 'abortsSent');
+    perNamespace('deadlockd_confirm_rounds_total', 'confirm rounds started for cross-client deadlocks', 'confirmRoundsStarted');
+    perNamespace('deadlockd_confirm_timeouts_total', 'confirm rounds that timed out', 'confirmTimeouts');
+    perNamespace('deadlockd_abort_timeouts_total', 'victims that did not carry out their abort before it expired (the deadlock was re-decided without them)', 'abortTimeouts');
+    perNamespace('deadlockd_phantoms_avoided_total', 'cross-client deadlocks that vanished after confirmation (a stale view, nobody aborted)', 'vanished');
     fromStats('deadlockd_sweeps_total', 'full safety-net sweeps run', (h) => h.sweeps);
     fromStats('deadlockd_sweep_missed_total', 'deadlocks the sweep found that incremental detection missed (0 in a correct build)', (h) => h.missed);
 
@@ -256,9 +266,5 @@ export class Metrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  close(): void {
-    this.loopDelay.disable();
   }
 }

@@ -31,7 +31,7 @@ describe('/metrics per namespace', () => {
     assert.match(r.text, /deadlockd_clients_connected\{namespace="team-one"\} 1/);
     assert.match(r.text, /deadlockd_deadlocks_detected_total\{namespace="team-one"\} 0/);
     assert.doesNotMatch(r.text, /team-secret/);
-    assert.doesNotMatch(r.text, /deadlockd_process_|deadlockd_nodejs_/, 'process-wide series are for the metrics token');
+    assert.doesNotMatch(r.text, /^(process|nodejs)_/m, 'process-wide series are for the metrics token');
   });
 
   it('the metrics token sees every namespace, and only /metrics', async () => {
@@ -39,7 +39,10 @@ describe('/metrics per namespace', () => {
     assert.equal(r.status, 200);
     assert.match(r.text, /deadlockd_owners\{namespace="team-secret"\} 3/);
     assert.match(r.text, /deadlockd_owners\{namespace="team-one"\} 1/);
-    assert.match(r.text, /deadlockd_event_loop_lag_seconds\{quantile="0.99"\} /);
+    assert.match(r.text, /^nodejs_eventloop_lag_p99_seconds /m);
+    // the deadlock counters, one series per namespace, each configured one there from the start
+    assert.match(r.text, /^deadlockd_deadlocks_detected_total\{namespace="team-secret"\} 0$/m);
+    assert.match(r.text, /^deadlockd_deadlocks_unresolvable_total\{namespace="team-one"\} 0$/m);
     assert.equal((await get(daemon.url, '/v1/stats', ADMIN)).status, 401);
   });
 });
@@ -54,7 +57,9 @@ describe('/metrics with auth off', () => {
   it('shows everything, the event-loop lag included', async () => {
     const r = await get(daemon.url, '/metrics');
     assert.equal(r.status, 200);
-    assert.match(r.text, /deadlockd_process_cpu_seconds_total/);
-    assert.match(r.text, /deadlockd_event_loop_lag_seconds\{quantile="1"\} \d/);
+    assert.match(r.text, /^process_cpu_seconds_total \d/m);
+    assert.match(r.text, /^process_resident_memory_bytes \d/m);
+    assert.match(r.text, /^nodejs_eventloop_lag_max_seconds \d/m);
+    assert.match(r.text, /^deadlockd_deadlocks_detected_total\{namespace="default"\} 0$/m);
   });
 });

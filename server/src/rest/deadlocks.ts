@@ -38,6 +38,7 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   r.get('/cycles', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'listCurrentDeadlocks',
       summary: 'Current deadlocks',
       description: 'Deadlocks in the graph right now: being confirmed with the clients, aborting (victim told), or unresolvable. Newest first.',
       response: { 200: CycleList, 401: ErrorBody },
@@ -54,6 +55,7 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   r.get('/deadlocks', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'listDeadlocks',
       summary: 'Deadlock history',
       description: `Deadlocks reported in this namespace, newest first; the daemon keeps the last --history-size of them.`,
       querystring: historyQuery(maxLimit),
@@ -71,6 +73,7 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   r.get('/deadlocks/:id', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'getDeadlock',
       summary: 'One deadlock (JSON report)',
       params: DeadlockParams,
       response: { 200: DeadlockEntry, ...errors },
@@ -83,6 +86,7 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   r.get('/deadlocks/:id/text', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'getDeadlockText',
       summary: 'One deadlock (readable text report)',
       description: 'One line per wait-for edge, each member\'s holds and waits with durations and call sites, the victim and why it was chosen.',
       params: DeadlockParams,
@@ -97,6 +101,7 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   r.get('/deadlocks/:id/svg', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'getDeadlockSvg',
       summary: 'One deadlock (drawn, SVG)',
       description: 'The members on a circle in cycle order; each edge "A waits for R held by B" drawn A ┄▸ R ─▸ B; the victim outlined. The same picture the dashboard shows.',
       params: DeadlockParams,

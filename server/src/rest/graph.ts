@@ -16,6 +16,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
   r.get('/graph', {
     schema: {
       tags: ['graph'],
+      operationId: 'getGraph',
       summary: 'The live graph (graphology JSON)',
       description: 'At most `limit` nodes (default and cap --max-graph-nodes); `attributes.truncated` is true when the graph had more.',
       querystring: GraphQuery,
@@ -29,6 +30,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
   r.get('/graph.dot', {
     schema: {
       tags: ['graph'],
+      operationId: 'getGraphDot',
       summary: 'The live graph (Graphviz DOT)',
       description: 'Owners as boxes, resources as ellipses, waits dashed, deadlock members red. Render with `dot -Tsvg`.',
       querystring: GraphQuery,
@@ -42,6 +44,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
   r.get('/waits', {
     schema: {
       tags: ['graph'],
+      operationId: 'listLongWaits',
       summary: 'Long waits: pending waits older than minAgeMs, oldest first',
       description:
         'What PostgreSQL writes with log_lock_waits, at any time and across services: every wait pending at least `minAgeMs`, ' +
@@ -55,6 +58,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
   r.get('/owners/:client/:owner', {
     schema: {
       tags: ['graph'],
+      operationId: 'getOwner',
       summary: 'One owner: what it holds and waits for',
       params: z.object({ client: z.string().min(1).describe('session id'), owner: z.string().min(1).describe('owner id (URL-encoded)') }),
       response: { 200: OwnerDetail, 401: ErrorBody, 404: ErrorBody },
@@ -68,6 +72,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
   r.get('/resources/:key', {
     schema: {
       tags: ['graph'],
+      operationId: 'getResource',
       summary: 'One resource: holders and queue',
       params: z.object({ key: z.string().min(1).describe('resource key, URL-encoded: `g:<name>`, `<client>:<name>` or `task:<client>/<owner>`') }),
       response: { 200: ResourceDetail, 401: ErrorBody, 404: ErrorBody },

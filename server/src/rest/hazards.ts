@@ -16,6 +16,7 @@ export async function hazardRoutes(app: FastifyInstance): Promise<void> {
   r.get('/hazards', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'listHazards',
       summary: 'Deadlock hazards',
       description: 'Lock-order inversions and nested pool checkouts seen so far, newest first: deadlocks that have not happened yet.',
       querystring: z.object({ kind: HazardKind.optional() }),
@@ -29,6 +30,7 @@ export async function hazardRoutes(app: FastifyInstance): Promise<void> {
   r.get('/hazards/:id', {
     schema: {
       tags: ['deadlocks'],
+      operationId: 'getHazard',
       summary: 'One hazard',
       params: z.object({ id: z.string().min(1) }),
       response: { 200: Hazard, 401: ErrorBody, 404: ErrorBody },

@@ -12,6 +12,7 @@ import { graphRoutes } from './graph.js';
 import { hazardRoutes } from './hazards.js';
 import { liveRoutes } from './live.js';
 import { restErrors } from './errors.js';
+import { openApiWithComponents } from './openapi-components.js';
 
 const DOCS_PREFIX = '/docs';
 
@@ -45,6 +46,7 @@ export async function restApi(app: FastifyInstance): Promise<void> {
       ],
     },
     transform: jsonSchemaTransform,
+    transformObject: openApiWithComponents,
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 

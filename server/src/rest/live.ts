@@ -20,6 +20,7 @@ export async function liveRoutes(app: FastifyInstance): Promise<void> {
   r.get('/clients', {
     schema: {
       tags: ['daemon'],
+      operationId: 'listClients',
       summary: 'Clients: connected, and disconnected ones within their grace period',
       response: { 200: ClientList, 401: ErrorBody },
     },
@@ -36,6 +37,7 @@ export async function liveRoutes(app: FastifyInstance): Promise<void> {
   r.get('/stats', {
     schema: {
       tags: ['daemon'],
+      operationId: 'getStats',
       summary: 'Graph size, resolver counters and clients of this namespace',
       response: { 200: Stats, 401: ErrorBody },
     },
@@ -44,6 +46,7 @@ export async function liveRoutes(app: FastifyInstance): Promise<void> {
   r.get('/schema/wire.json', {
     schema: {
       tags: ['daemon'],
+      operationId: 'getWireSchema',
       summary: 'JSON Schema of the WebSocket protocol (/v1/stream)',
       response: { 200: { description: 'JSON Schema', content: { 'application/schema+json': { schema: WireSchema } } }, 401: ErrorBody },
     },

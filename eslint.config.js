@@ -20,7 +20,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', '*.js', '*.cjs', 'client-sdk/python/tests/support/*.mjs'],
+    files: ['scripts/**/*.mjs', '*.js', '*.cjs', 'client-sdk/python/tests/support/*.mjs', 'server/bin/*.js'],
     languageOptions: {
       globals: {
         process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly',

@@ -1,8 +1,10 @@
 // The `deadlockd` binary as a real child process.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectClient } from './helpers.js';
 
@@ -124,6 +126,25 @@ describe('deadlockd CLI', () => {
       assert.match(r.stdout(), /--victim-order/);
       assert.match(r.stdout(), /--version/);
     });
+  });
+
+  it('the deadlockd command (bin/deadlockd.js) runs the CLI, and says what to do when it is not compiled yet', async () => {
+    const bin = fileURLToPath(new URL('../../bin/deadlockd.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^deadlockd \d+\.\d+\.\d+/);
+    // the same file where no dist/ sits beside it: a checkout before `npm run build`
+    const dir = mkdtempSync(join(tmpdir(), 'deadlockd-bin-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      copyFileSync(bin, join(dir, 'bin', 'deadlockd.js'));
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+      const unbuilt = spawnSync(process.execPath, [join(dir, 'bin', 'deadlockd.js'), '--version'], { encoding: 'utf8' });
+      assert.equal(unbuilt.status, 1);
+      assert.match(unbuilt.stderr, /not compiled yet .*run `npm run build`/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--version prints the package version and exits 0', async () => {

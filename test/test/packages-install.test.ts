@@ -103,7 +103,7 @@ describe('packages: packed, installed into an empty directory, used from there',
       assert.equal(readFileSync(join(app, 'node_modules', p.name, 'LICENSE'), 'utf8'), license, `${p.name}'s LICENSE is the repository's`);
     }
     const server = packs.find((p) => p.name === '@deadlockd/server')!.files.map((f) => f.path);
-    assert.ok(server.includes('dist/src/cli.js') && server.includes('dashboard-assets/index.html'), 'the daemon ships its CLI and the dashboard');
+    assert.ok(['bin/deadlockd.js', 'dist/src/cli.js', 'dashboard-assets/index.html'].every((f) => server.includes(f)), 'the daemon ships its command, its CLI and the dashboard');
     assert.ok(packs.find((p) => p.name === '@deadlockd/client')!.files.some((f) => f.path === 'README.md'));
   });
 

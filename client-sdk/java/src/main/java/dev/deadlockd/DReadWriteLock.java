@@ -96,7 +96,7 @@ public final class DReadWriteLock extends Res implements ReadWriteLock {
       m.unlock();
     }
     boolean upgrading;
-    if (!me.held.isEmpty()) dd.asked(me, this);
+    if (me.heldCount > 0) dd.asked(me, this);
     m.lock();
     try {
       String mode = exclusive ? EXCLUSIVE : SHARED;

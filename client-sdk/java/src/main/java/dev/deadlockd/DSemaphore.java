@@ -129,7 +129,7 @@ public final class DSemaphore extends Res {
   private boolean take(int units, long timeoutNanos, boolean interruptible) throws InterruptedException {
     if (units < 1 || units > capacity) throw new IllegalArgumentException("permits must be 1.." + capacity + ", not " + units);
     Owner me = dd.owner();
-    if (!me.held.isEmpty()) dd.asked(me, this);
+    if (me.heldCount > 0) dd.asked(me, this);
     StackTraceElement[] site = withSites ? dd.captureSite() : null;
     Hold h;
     m.lock();

@@ -167,7 +167,15 @@ public final class Deadlockd implements AutoCloseable {
 
   /** A reentrant, fair {@link java.util.concurrent.locks.ReadWriteLock}; an upgrade deadlock is one DeadlockException. */
   public DReadWriteLock readWriteLock(String name) {
-    return lookup(name, DReadWriteLock.class, () -> new DReadWriteLock(this, name));
+    return readWriteLock(name, null);
+  }
+
+  /** A read-write lock of lock class {@code lockClass} (see {@link #lock(String, String)}); null: no class. */
+  public DReadWriteLock readWriteLock(String name, String lockClass) {
+    checkClass(lockClass);
+    DReadWriteLock l = lookup(name, DReadWriteLock.class, () -> new DReadWriteLock(this, name, lockClass));
+    sameClass(name, l.lockClass, lockClass);
+    return l;
   }
 
   /** A counting semaphore of {@code permits} (FIFO); a holder asking for more is a nested checkout (a hazard). */
@@ -176,8 +184,8 @@ public final class Deadlockd implements AutoCloseable {
   }
 
   /** a semaphore whose holds remember where they were taken (pool checkouts: the nested-checkout warning shows both sites) */
-  DSemaphore semaphoreWithSites(String name, int permits) {
-    return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits, true));
+  DSemaphore semaphoreWithSites(String name, int permits, String label) {
+    return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits, true, label));
   }
 
   /** A lock shared by every client of the namespace that the SDK reports but does not grant (a distributed lock). */

@@ -205,6 +205,11 @@ final class Reporter {
     return new Object[] {snap ? "snapshot" : "events", out};
   }
 
+  /** under h.res.m: tell the daemon of this hold now (a downgrade: the read hold must precede the write's release) */
+  void holdNow(Hold h) {
+    reportHold(h);
+  }
+
   /** under h.res.m */
   private void reportHold(Hold h) {
     synchronized (this) {

@@ -13,6 +13,7 @@ import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
 import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
+import { javaLockRows, measureJavaLock } from './java-lock.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonLoadRows } from './report.js';
 import type { Row } from './table.js';
 
@@ -48,5 +49,6 @@ export const STEPS: Step[] = [
   { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
   { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
   { key: 'pgSource', title: '8. PostgreSQL lock source', run: measurePgSource, rows: pgSourceRows },
+  { key: 'javaLock', title: '9. Java SDK cost', run: measureJavaLock, rows: javaLockRows },
 ];
 

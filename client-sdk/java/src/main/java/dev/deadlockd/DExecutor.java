@@ -36,8 +36,9 @@ public final class DExecutor extends Res {
 
   @Override
   ObjectNode declaration() {
+    // not fifo: the pool's threads take queued tasks in its own order, not in the order the waits were reported
     return JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "semaphore")
-        .put("scope", "local").put("capacity", slots);
+        .put("scope", "local").put("capacity", slots).put("label", "executor " + id.substring("executor:".length()));
   }
 
   @Override

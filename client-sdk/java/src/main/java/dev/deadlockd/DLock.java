@@ -2,6 +2,8 @@ package dev.deadlockd;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.Date;
@@ -11,32 +13,77 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
 
 /**
- * A reentrant mutual-exclusion lock with the behaviour of a fair {@link java.util.concurrent.locks.ReentrantLock},
+ * A reentrant mutual-exclusion lock with the behaviour of a {@link java.util.concurrent.locks.ReentrantLock},
  * reported to deadlockd when contended. Re-acquisitions by the holder are counted here (the daemon sees the first
  * acquire and the last release), so reentrancy is never a deadlock. The victim of a deadlock gets a
  * {@link DeadlockException} from {@link #lock()} / {@link #lockInterruptibly()}.
+ *
+ * <p>Uncontended, {@code lock()} is one compare-and-set of {@link #holder} and {@code unlock()} one volatile write:
+ * no allocation, no clock, no map, nothing for the link. Once a thread has to wait, {@link #contended} sends
+ * acquire and release through {@code m} and the queue: grants are FIFO, handed from the holder straight to the
+ * head waiter (the holder field never passes through null then, so nobody barges past the queue).
  */
 public final class DLock extends Res implements Lock {
-  private volatile Owner holder;
-  /** re-acquisitions; touched by the holder only */
-  private int count;
-  /** the daemon's view of the hold, made only when someone waits for it (an uncontended lock allocates nothing) */
-  private Hold hold;
+  private static final VarHandle HOLDER;
 
-  DLock(Deadlockd dd, String name) {
+  static {
+    try {
+      HOLDER = MethodHandles.lookup().findVarHandle(DLock.class, "holder", Owner.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** who holds it (null: free); compare-and-set when free, else changed by its holder only */
+  private volatile Owner holder;
+  /** re-acquisitions; touched by the holder only (and by the hand-off that makes a waiter the holder, under m) */
+  private int count;
+  /**
+   * true while waiters may be queued or the daemon may know of the current hold: acquire and release then go
+   * through m. Written under m only: set before a slow acquire looks at the holder, and after every change of the
+   * queue or of {@link #hold} to {@link #settle()}'s answer. A fast release writes holder = null and then reads this
+   * (and a waiter writes this, then reads holder), so one of the two always sees the other and the waiter is granted.
+   */
+  private volatile boolean contended;
+  /** the daemon's view of the hold, made under m only when a waiter needs it reported (an uncontended lock has none) */
+  private volatile Hold hold;
+  /** lockdep-style lock class (null: none) */
+  final String lockClass;
+
+  DLock(Deadlockd dd, String name, String lockClass) {
     super(dd, name);
+    this.lockClass = lockClass;
   }
 
   @Override
   ObjectNode declaration() {
-    return JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "mutex").put("scope", "local");
+    ObjectNode d = JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "mutex").put("scope", "local")
+        .put("fifo", true).put("reentrant", true);
+    if (lockClass != null) d.put("class", lockClass);
+    return d;
   }
 
   @Override
   Collection<Hold> holds() {
     // an uncontended acquire reads no clock: its hold is dated from when a waiter first needed it
-    if (holder != null && hold == null) hold = new Hold(holder, this, 1, null);
-    return hold == null ? List.of() : List.of(hold);
+    Owner h = holder;
+    Hold x = hold;
+    if (x != null && x.owner != h) {
+      // a hold its owner gave back on the fast path while a waiter was arriving: the daemon gets its release here
+      hold = null;
+      released(x);
+      x = null;
+    }
+    if (h == null) {
+      settle();
+      return List.of();
+    }
+    if (x == null) {
+      x = new Hold(h, this, 1, null);
+      hold = x;
+    }
+    settle();
+    return List.of(x);
   }
 
   @Override
@@ -46,17 +93,41 @@ public final class DLock extends Res implements Lock {
 
   @Override
   Hold take(Owner o, int units, String mode) {
-    holder = o;
+    if (!HOLDER.compareAndSet(this, null, o)) throw new IllegalStateException("'" + id + "' is held");
     count = 1;
-    hold = new Hold(o, this, 1, null);
-    return hold;
+    Hold h = new Hold(o, this, 1, null);
+    hold = h;
+    return h;
   }
 
-  /** under m: the uncontended path (no Hold object until a waiter needs one) */
-  private void takeFree(Owner o) {
-    holder = o;
-    count = 1;
-    hold = null;
+  /** under m: grant the head waiter if the lock is free (after a fast release, a cancel or an abort) */
+  @Override
+  void grantWaiting() {
+    handOff(null);
+  }
+
+  /** under m: make the head waiter the holder if the holder is still {@code from} (null: free) */
+  private void handOff(Owner from) {
+    Wait w = queue.peek();
+    if (w != null && HOLDER.compareAndSet(this, from, w.owner)) {
+      queue.poll();
+      count = 1;
+      Hold h = new Hold(w.owner, this, 1, null);
+      hold = h;
+      w.hold = h;
+      w.done = true;
+      w.granted = true;
+      dd.reporter.waitEnded(w, h, null);
+      // a grant of a wait the daemon never heard of: no hold to tell it about either (made later if needed)
+      if (h.reportedEpoch < 0) hold = null;
+      w.cond.signal();
+    }
+    settle();
+  }
+
+  /** under m: must acquire and release go through m? (waiters, or a hold the daemon may know) */
+  private void settle() {
+    contended = !queue.isEmpty() || hold != null;
   }
 
   @Override
@@ -91,16 +162,31 @@ public final class DLock extends Res implements Lock {
 
   private boolean acquire(long timeoutNanos, boolean interruptible) throws InterruptedException {
     Owner me = dd.owner();
-    if (holder == me) {
+    Owner h = holder;
+    if (h == me) {
       count++;
       return true;
     }
-    if (!me.held.isEmpty()) dd.asked(me, this);
+    if (me.heldCount > 0) dd.asked(me, this);
+    if (h == null && !contended && HOLDER.compareAndSet(this, null, me)) {
+      count = 1;
+      me.took(this);
+      return true;
+    }
+    return slowAcquire(me, timeoutNanos, interruptible);
+  }
+
+  private boolean slowAcquire(Owner me, long timeoutNanos, boolean interruptible) throws InterruptedException {
     m.lock();
     try {
-      if (holder == null && queue.isEmpty()) {
-        takeFree(me);
-      } else if (timeoutNanos == 0 || await(me, 1, null, timeoutNanos, interruptible) == null) {
+      contended = true; // before looking at the holder (see the field)
+      if (queue.isEmpty() && HOLDER.compareAndSet(this, null, me)) {
+        count = 1;
+        settle();
+      } else if (timeoutNanos == 0) {
+        settle();
+        return false;
+      } else if (await(me, 1, null, timeoutNanos, interruptible) == null) {
         return false;
       }
     } finally {
@@ -112,25 +198,52 @@ public final class DLock extends Res implements Lock {
 
   @Override
   public void unlock() {
-    Owner me = dd.owner();
-    if (holder != me) throw new IllegalMonitorStateException("'" + id + "' is not held by this thread");
+    Owner me = holder;
+    if (me == null || !me.isCurrentThread()) {
+      me = dd.owner();
+      if (holder != me) throw new IllegalMonitorStateException("'" + id + "' is not held by this thread");
+    }
     if (--count > 0) return;
-    fullyRelease(me);
-  }
-
-  private void fullyRelease(Owner me) {
+    me.gave(this);
+    if (!contended) {
+      holder = null;
+      if (!contended) return;
+      // a waiter arrived while we released: grant it (and send the release of a hold reported meanwhile)
+      m.lock();
+      try {
+        Hold x = hold;
+        if (x != null && x.owner == me) {
+          hold = null;
+          released(x);
+        }
+        handOff(null);
+      } finally {
+        m.unlock();
+      }
+      return;
+    }
     m.lock();
     try {
-      Hold h = hold;
-      hold = null;
-      holder = null;
-      count = 0;
-      if (h != null) released(h);
-      if (!queue.isEmpty()) grantWaiting();
+      releaseLocked(me);
     } finally {
       m.unlock();
     }
-    me.gave(this);
+  }
+
+  /** under m, by the holder: the hold ends; the head waiter (if any) becomes the holder */
+  private void releaseLocked(Owner me) {
+    Hold x = hold;
+    if (x != null) {
+      hold = null;
+      released(x);
+    }
+    count = 0;
+    if (queue.isEmpty()) {
+      holder = null;
+      settle();
+    } else {
+      handOff(me);
+    }
   }
 
   /** true if the current thread (or task) holds it */
@@ -171,12 +284,7 @@ public final class DLock extends Res implements Lock {
       Owner me = dd.owner();
       if (holder != me) throw new IllegalMonitorStateException("'" + id + "' is not held by this thread");
       int saved = count;
-      Hold h = hold;
-      hold = null;
-      holder = null;
-      count = 0;
-      if (h != null) released(h);
-      grantWaiting();
+      releaseLocked(me);
       me.gave(DLock.this);
       return saved;
     }

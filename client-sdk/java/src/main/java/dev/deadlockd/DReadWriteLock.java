@@ -31,9 +31,12 @@ public final class DReadWriteLock extends Res implements ReadWriteLock {
   private final Map<Owner, Hold> readerHolds = new HashMap<>();
   private final Lock read = new View(false);
   private final Lock write = new View(true);
+  /** lockdep-style lock class (null: none) */
+  final String lockClass;
 
-  DReadWriteLock(Deadlockd dd, String name) {
+  DReadWriteLock(Deadlockd dd, String name, String lockClass) {
     super(dd, name);
+    this.lockClass = lockClass;
   }
 
   @Override
@@ -48,7 +51,12 @@ public final class DReadWriteLock extends Res implements ReadWriteLock {
 
   @Override
   ObjectNode declaration() {
-    return JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "rwlock").put("scope", "local");
+    // reentrant: the daemon counts acquisitions per mode, and a re-entrant read (granted at once, even with a writer
+    // queued) is no recursive-read hazard
+    ObjectNode d = JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "rwlock").put("scope", "local")
+        .put("fifo", true).put("reentrant", true);
+    if (lockClass != null) d.put("class", lockClass);
+    return d;
   }
 
   @Override
@@ -96,7 +104,7 @@ public final class DReadWriteLock extends Res implements ReadWriteLock {
       m.unlock();
     }
     boolean upgrading;
-    if (!me.held.isEmpty()) dd.asked(me, this);
+    if (me.heldCount > 0) dd.asked(me, this);
     m.lock();
     try {
       String mode = exclusive ? EXCLUSIVE : SHARED;
@@ -124,7 +132,14 @@ public final class DReadWriteLock extends Res implements ReadWriteLock {
         Hold h = writerHold;
         writer = null;
         writerHold = null;
-        readsUnderWrite = 0;
+        if (readsUnderWrite > 0) {
+          // a downgrade: the reads taken while writing are this owner's read lock now (the JDK's does the same)
+          readers.merge(me, readsUnderWrite, Integer::sum);
+          Hold r = readerHolds.computeIfAbsent(me, k -> new Hold(me, this, 1, SHARED));
+          // the daemon counts a reentrant rwlock's acquisitions per mode: the shared one first, then the release
+          if (h.reportedEpoch >= 0) dd.reporter.holdNow(r);
+          readsUnderWrite = 0;
+        }
         released(h);
         gone = !readers.containsKey(me);
       } else if (writer == me && readsUnderWrite > 0) {

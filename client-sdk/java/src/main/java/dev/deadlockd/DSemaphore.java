@@ -19,13 +19,16 @@ public final class DSemaphore extends Res {
   /** who holds how many; permits released by another thread come off the oldest hold */
   private final Map<Owner, Hold> held = new LinkedHashMap<>();
   private final boolean withSites;
+  /** shown in reports (null: none), e.g. "hikari pool orders" */
+  private final String label;
 
   DSemaphore(Deadlockd dd, String name, int permits) {
-    this(dd, name, permits, false);
+    this(dd, name, permits, false, null);
   }
 
-  DSemaphore(Deadlockd dd, String name, int permits, boolean withSites) {
+  DSemaphore(Deadlockd dd, String name, int permits, boolean withSites, String label) {
     super(dd, name);
+    this.label = label;
     if (permits < 1) throw new IllegalArgumentException("a semaphore has at least 1 permit");
     this.capacity = permits;
     this.available = permits;
@@ -34,8 +37,11 @@ public final class DSemaphore extends Res {
 
   @Override
   ObjectNode declaration() {
-    return JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "semaphore")
-        .put("scope", "local").put("capacity", capacity);
+    // grants follow queue order (fifo), as the SDK's queue does
+    ObjectNode d = JsonNodeFactory.instance.objectNode().put("type", "resource").put("resource", id).put("kind", "semaphore")
+        .put("scope", "local").put("capacity", capacity).put("fifo", true);
+    if (label != null) d.put("label", label);
+    return d;
   }
 
   @Override
@@ -129,7 +135,7 @@ public final class DSemaphore extends Res {
   private boolean take(int units, long timeoutNanos, boolean interruptible) throws InterruptedException {
     if (units < 1 || units > capacity) throw new IllegalArgumentException("permits must be 1.." + capacity + ", not " + units);
     Owner me = dd.owner();
-    if (!me.held.isEmpty()) dd.asked(me, this);
+    if (me.heldCount > 0) dd.asked(me, this);
     StackTraceElement[] site = withSites ? dd.captureSite() : null;
     Hold h;
     m.lock();

@@ -150,12 +150,32 @@ public final class Deadlockd implements AutoCloseable {
 
   /** A reentrant {@link java.util.concurrent.locks.Lock}, like {@link java.util.concurrent.locks.ReentrantLock} (FIFO). */
   public DLock lock(String name) {
-    return lookup(name, DLock.class, () -> new DLock(this, name));
+    return lock(name, null);
+  }
+
+  /**
+   * A lock of lock class {@code lockClass}, as in Linux lockdep (e.g. "account" for every {@code account:<id>} lock):
+   * the daemon reasons about nesting per class, so two accounts locked one inside the other are reported the first
+   * time, before the opposite order ever runs. null: no class.
+   */
+  public DLock lock(String name, String lockClass) {
+    checkClass(lockClass);
+    DLock l = lookup(name, DLock.class, () -> new DLock(this, name, lockClass));
+    sameClass(name, l.lockClass, lockClass);
+    return l;
   }
 
   /** A reentrant, fair {@link java.util.concurrent.locks.ReadWriteLock}; an upgrade deadlock is one DeadlockException. */
   public DReadWriteLock readWriteLock(String name) {
-    return lookup(name, DReadWriteLock.class, () -> new DReadWriteLock(this, name));
+    return readWriteLock(name, null);
+  }
+
+  /** A read-write lock of lock class {@code lockClass} (see {@link #lock(String, String)}); null: no class. */
+  public DReadWriteLock readWriteLock(String name, String lockClass) {
+    checkClass(lockClass);
+    DReadWriteLock l = lookup(name, DReadWriteLock.class, () -> new DReadWriteLock(this, name, lockClass));
+    sameClass(name, l.lockClass, lockClass);
+    return l;
   }
 
   /** A counting semaphore of {@code permits} (FIFO); a holder asking for more is a nested checkout (a hazard). */
@@ -164,8 +184,8 @@ public final class Deadlockd implements AutoCloseable {
   }
 
   /** a semaphore whose holds remember where they were taken (pool checkouts: the nested-checkout warning shows both sites) */
-  DSemaphore semaphoreWithSites(String name, int permits) {
-    return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits, true));
+  DSemaphore semaphoreWithSites(String name, int permits, String label) {
+    return lookup(name, DSemaphore.class, () -> new DSemaphore(this, name, permits, true, label));
   }
 
   /** A lock shared by every client of the namespace that the SDK reports but does not grant (a distributed lock). */
@@ -190,9 +210,11 @@ public final class Deadlockd implements AutoCloseable {
   <T> T runAs(Owner o, Callable<T> fn) throws Exception {
     Owner prev = current.get();
     current.set(o);
+    if (prev != null) prev.shadowed++;
     try {
       return fn.call();
     } finally {
+      if (prev != null) prev.shadowed--;
       current.set(prev);
     }
   }
@@ -202,9 +224,11 @@ public final class Deadlockd implements AutoCloseable {
     Owner prev = current.get();
     Owner o = new Owner("k" + nextOwner.incrementAndGet(), name, priority, null);
     current.set(o);
+    if (prev != null) prev.shadowed++;
     try {
       return fn.call();
     } finally {
+      if (prev != null) prev.shadowed--;
       current.set(prev);
       reporter.ownerEnded(o);
     }
@@ -268,13 +292,13 @@ public final class Deadlockd implements AutoCloseable {
 
   /** lock order, as lockdep: {@code o} asks for {@code acquired} while holding its newest hold */
   void asked(Owner o, Res acquired) {
-    int n = o.held.size();
+    int n = o.heldCount;
     if (n == 0) return;
-    Res newest = o.held.get(n - 1);
+    Res newest = o.held[n - 1];
     fact(o, newest, acquired);
     if (acquired.counted() && newest != acquired) {
       for (int i = n - 2; i >= 0; i--) {
-        if (o.held.get(i) == acquired) {
+        if (o.held[i] == acquired) {
           fact(o, acquired, acquired);
           return;
         }
@@ -359,6 +383,19 @@ public final class Deadlockd implements AutoCloseable {
       throw new IllegalArgumentException("'" + name + "' is already a " + found.getClass().getSimpleName() + "; one name, one kind");
     }
     return kind.cast(found);
+  }
+
+  private static void checkClass(String lockClass) {
+    if (lockClass != null && (lockClass.isEmpty() || lockClass.length() > 256)) {
+      throw new IllegalArgumentException("a lock class is 1 to 256 characters");
+    }
+  }
+
+  private static void sameClass(String name, String had, String asked) {
+    if (asked != null && !asked.equals(had)) {
+      throw new IllegalArgumentException("'" + name + "' already exists " + (had == null ? "without a lock class" : "of lock class '" + had + "'")
+          + "; one name, one kind");
+    }
   }
 
   private static String defaultInstance() {

@@ -30,7 +30,7 @@ public final class DeadlockdDataSource implements DataSource {
     this.dd = dd;
     this.pool = pool;
     String name = "pool:" + (pool.getPoolName() == null ? "hikari" : pool.getPoolName());
-    this.units = dd.semaphoreWithSites(name, pool.getMaximumPoolSize());
+    this.units = dd.semaphoreWithSites(name, pool.getMaximumPoolSize(), "hikari pool " + name.substring("pool:".length()));
   }
 
   /** wrap {@code pool} (configure it first: its maximumPoolSize is the number of units) */

@@ -38,7 +38,7 @@ final class Reporter {
   private boolean snapshotNext;
   private ArrayList<ObjectNode> log = new ArrayList<>();
   private final Set<Owner> declaredThreads = new HashSet<>();
-  private Map<Res, Set<Res>> orderPairs = new ConcurrentHashMap<>();
+  private volatile Map<Res, Set<Res>> orderPairs = new ConcurrentHashMap<>();
   private boolean overflowWarned;
   private long eventsSent;
 
@@ -122,7 +122,11 @@ final class Reporter {
   /** Is (held → acquired) new on this connection? Marks it seen. */
   boolean isNewOrder(Res held, Res acquired) {
     Map<Res, Set<Res>> pairs = orderPairs;
-    return pairs.computeIfAbsent(held, k -> ConcurrentHashMap.newKeySet()).add(acquired);
+    Res.OrderSeen seen = acquired.orderSeen;
+    if (seen != null && seen.held() == held && seen.pairs() == pairs) return false;
+    boolean isNew = pairs.computeIfAbsent(held, k -> ConcurrentHashMap.newKeySet()).add(acquired);
+    acquired.orderSeen = new Res.OrderSeen(held, pairs);
+    return isNew;
   }
 
   synchronized void order(Owner o, Res held, Res acquired, String stack) {
@@ -199,6 +203,11 @@ final class Reporter {
     log = new ArrayList<>();
     eventsSent += out.size();
     return new Object[] {snap ? "snapshot" : "events", out};
+  }
+
+  /** under h.res.m: tell the daemon of this hold now (a downgrade: the read hold must precede the write's release) */
+  void holdNow(Hold h) {
+    reportHold(h);
   }
 
   /** under h.res.m */

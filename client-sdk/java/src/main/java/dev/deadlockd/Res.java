@@ -17,6 +17,13 @@ abstract class Res {
   final ArrayDeque<Wait> queue = new ArrayDeque<>();
   /** guarded by the reporter's lock */
   int declaredEpoch = -1;
+  /**
+   * the last lock-order pair (held → this) found already reported, with the reporter's pair set it is in: a thread
+   * that takes the same two locks nested again and again skips the reporter's map (one entry, replaced whole)
+   */
+  volatile OrderSeen orderSeen;
+
+  record OrderSeen(Res held, Object pairs) {}
 
   Res(Deadlockd dd, String id) {
     this.dd = dd;
@@ -102,8 +109,11 @@ abstract class Res {
     grantWaiting();
   }
 
-  /** under m: grant queued requests from the head while they fit (FIFO: the head blocks the rest) */
-  final void grantWaiting() {
+  /**
+   * Under m, after the holds changed or a waiter left the queue: grant queued requests from the head while
+   * they fit (FIFO: the head blocks the rest).
+   */
+  void grantWaiting() {
     while (!queue.isEmpty()) {
       Wait h = queue.peek();
       if (!fits(h.owner, h.units, h.mode)) return;

@@ -124,7 +124,7 @@ public final class SharedResource extends Res {
    */
   public <T> Held<T> acquire(Acquirer<T> fn) throws Exception {
     Owner me = dd.owner();
-    if (!me.held.isEmpty()) dd.asked(me, this);
+    if (me.heldCount > 0) dd.asked(me, this);
     Abort abort = new Abort();
     Wait w = new Wait(dd.newWaitId(), me, this, 1, null, dd.captureSite());
     m.lock();

@@ -91,7 +91,7 @@ function onFrame(frame) {
   renderStats(frame);
   renderNote(frame);
   renderCycles($('cycles'), $('cycles-count'), frame.cycles, (id) => view.setFocus(id), view.focusId);
-  renderHistory($('history'), $('history-count'), frame.history, frame.historyTotal);
+  renderHistory($('history'), $('history-count'), frame.history, frame.historyTotal, frame.historyGroups);
   state.ready = true;
 }
 

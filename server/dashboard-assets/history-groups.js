@@ -1,45 +1,20 @@
 // Deadlock history grouped by pattern: the same deadlock recurring (the same
-// kinds of resources taken at the same places in the code) is one card with a
-// count and first/last seen, not one card per occurrence.
+// lock classes taken at the same places in the code: the daemon's
+// `signature`, engine/signature.ts) is one card with a count and first/last
+// seen, not one card per occurrence.
 
-/** A resource's class: its label with the variable parts (numbers, ids) blanked: "row:17" → "row:#". */
-export function resourceClass(label) {
-  return String(label ?? '')
-    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '#')
-    .replace(/\b[0-9a-f]{12,}\b/gi, '#')
-    .replace(/\d+/g, '#');
-}
-
-/** The first frame of a wait's stack that names a place ("file.js:12:5"), without the column. */
-function callSite(stack) {
-  for (const line of String(stack ?? '').split('\n')) {
-    const m = /\(?((?:file:\/\/)?[^\s()]+):(\d+):\d+\)?\s*$/.exec(line.trim());
-    if (m && !m[1].startsWith('node:')) return `${m[1]}:${m[2]}`;
-  }
-  return '';
-}
+/** An entry's group: its signature; an entry without one (an older daemon) is a group of its own. */
+const signatureOf = (entry) => entry.signature ?? entry.report?.signature ?? entry.id;
 
 /**
- * The pattern of one history entry: the server's `signature` when the record
- * has one; until then (older daemons) one derived here from the report the
- * same way: each member's wait as service, resource class and call site,
- * sorted so where the cycle starts does not matter.
- */
-export function signatureOf(entry) {
-  if (typeof entry.signature === 'string' && entry.signature) return entry.signature;
-  const parts = [];
-  for (const m of entry.report?.members ?? []) {
-    for (const w of m.waits ?? []) parts.push(`${m.service}|${resourceClass(w.label)}|${callSite(w.stack)}`);
-  }
-  return parts.sort().join('\n');
-}
-
-/**
- * Groups entries (newest first, as the history lists them) by signature:
+ * Groups the frame's history entries (newest first) by signature:
  * [{ signature, entries, count, firstSeen, lastSeen, latest }], the group seen
- * last first.
+ * last first. `serverGroups` (the frame's historyGroups) give the counts and
+ * times, which cover also the occurrences no longer in the history sent;
+ * without them they are counted from the entries.
  */
-export function groupHistory(history) {
+export function groupHistory(history, serverGroups = []) {
+  const known = new Map(serverGroups.map((g) => [g.signature, g]));
   const groups = new Map();
   for (const e of history) {
     const sig = signatureOf(e);
@@ -52,6 +27,13 @@ export function groupHistory(history) {
       g.lastSeen = e.detectedAt;
       g.latest = e;
     }
+  }
+  for (const g of groups.values()) {
+    const s = known.get(g.signature);
+    if (!s) continue;
+    g.count = Math.max(g.count, s.count);
+    g.firstSeen = Math.min(g.firstSeen, s.firstSeen);
+    g.lastSeen = Math.max(g.lastSeen, s.lastSeen);
   }
   return [...groups.values()].sort((a, b) => b.lastSeen - a.lastSeen || a.signature.localeCompare(b.signature));
 }

@@ -96,7 +96,7 @@ export function renderCycles(root, countEl, cycles, onPick, focusedId) {
  * happened, first and last seen, the latest one drawn with its report, and
  * the occurrences listed.
  */
-export function renderHistory(list, countEl, history, total) {
+export function renderHistory(list, countEl, history, total, serverGroups) {
   countEl.textContent = total > history.length ? `${history.length} of ${total}` : String(total);
   if (history.length === 0) {
     list.innerHTML = '<li class="empty">No deadlock so far.</li>';
@@ -104,7 +104,7 @@ export function renderHistory(list, countEl, history, total) {
   }
   syncList(
     list,
-    groupHistory(history),
+    groupHistory(history, serverGroups),
     (g) => g.signature,
     (g) => `${g.count}:${g.latest.id}:${g.latest.detectedAt}:${g.entries.map((e) => `${e.status}${e.resolvedAt ?? ''}`).join(',')}`,
     (g) => {
@@ -115,14 +115,18 @@ export function renderHistory(list, countEl, history, total) {
         ? `<p class="seen"><b class="times">×${g.count}</b> first seen <span title="${esc(new Date(g.firstSeen).toISOString())}">${esc(clock(g.firstSeen))}</span>, last seen <span title="${esc(new Date(g.lastSeen).toISOString())}">${esc(clock(g.lastSeen))}</span></p>`
         : '';
       const occurrences = g.count > 1
-        ? `<details class="occurrences"><summary>${g.count} occurrences</summary><ol>${g.entries.slice(0, OCCURRENCES_LISTED).map((x) => `<li><span class="id">${esc(x.id)}</span> ${esc(clock(x.detectedAt))} <span class="badge ${esc(x.status)}">${esc(x.status)}</span></li>`).join('')}${g.count > OCCURRENCES_LISTED ? `<li class="why">and ${g.count - OCCURRENCES_LISTED} more</li>` : ''}</ol></details>`
+        ? `<details class="occurrences"><summary>${g.count} occurrences</summary><ol>${g.entries.slice(0, OCCURRENCES_LISTED).map((x) => `<li><span class="id">${esc(x.id)}</span> ${esc(clock(x.detectedAt))} <span class="badge ${esc(x.status)}">${esc(x.status)}</span></li>`).join('')}${g.count > Math.min(g.entries.length, OCCURRENCES_LISTED) ? `<li class="why">and ${g.count - Math.min(g.entries.length, OCCURRENCES_LISTED)} more</li>` : ''}</ol></details>`
         : '';
-      return fromHtml(`<li class="card history-entry" data-status="${esc(e.status)}" data-count="${g.count}">
+      const pattern = Array.isArray(r.pattern) && r.pattern.length > 0
+        ? `<details class="pattern"><summary>pattern ${esc(g.signature)}</summary><pre>${esc(r.pattern.join('\n'))}</pre></details>`
+        : '';
+      return fromHtml(`<li class="card history-entry" data-status="${esc(e.status)}" data-count="${g.count}" data-signature="${esc(g.signature)}">
         <div class="card-head"><span class="badge ${esc(e.status)}">${esc(e.status)}</span><span class="id">${esc(e.id)}</span><span class="when" title="${esc(new Date(e.detectedAt).toISOString())}">${esc(clock(e.detectedAt))}${esc(ended)}</span></div>
         ${seen}
         ${cyclePicture(r, { maxRows: CARD_LIST_ROWS })}
         ${verdict(r)}
         <details class="report"><summary>report (${r.membersTotal ?? r.members.length} members)</summary><pre>${esc(r.text)}</pre></details>
+        ${pattern}
         ${occurrences}
       </li>`);
     },

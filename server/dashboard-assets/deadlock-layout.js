@@ -26,46 +26,39 @@ const DEFAULT_CAMERA = { x: 0.5, y: 0.5, angle: 0, ratio: 1 };
 /**
  * The nodes of each current deadlock, in cycle order (owner, the resource it
  * waits for, that resource's holder, …), a node in two deadlocks only in the
- * first. `cycles` are the frame's; nodes marked with a deadlock the frame does
- * not list (a race) form a group of their own.
+ * first. The order is walked in the graph itself (waits go owner → resource,
+ * holds resource → owner: following them goes round the cycle), from the
+ * report's first member; a report lists only the first members of a big
+ * deadlock. Nodes marked with a deadlock the frame does not list (a race) form
+ * a group of their own.
  */
 export function deadlockGroups(graph, cycles) {
   const taken = new Set();
-  const groups = [];
-  const add = (id, keys) => {
-    const ring = [];
-    for (const k of keys) {
-      if (taken.has(k) || !graph.hasNode(k)) continue;
-      const ids = graph.getNodeAttribute(k, 'deadlocks');
-      if (!Array.isArray(ids) || !ids.includes(id)) continue;
-      taken.add(k);
-      ring.push(k);
-    }
-    if (ring.length > 0) groups.push({ id, keys: ring });
-  };
   const members = new Map();
   graph.forEachNode((k, a) => {
     for (const id of Array.isArray(a.deadlocks) ? a.deadlocks : []) members.set(id, [...(members.get(id) ?? []), k]);
   });
-  for (const c of cycles) {
-    const walk = [];
-    const next = new Map();
-    for (const e of c.report.edges) if (!next.has(e.from)) next.set(e.from, e);
-    const seen = new Set();
-    for (const m of c.report.members) {
-      let cur = `${m.client}/${m.owner}`;
-      while (cur && !seen.has(cur)) {
-        seen.add(cur);
-        walk.push(`o:${cur}`);
-        const e = next.get(cur);
-        if (!e) break;
-        walk.push(`r:${e.resource}`);
-        cur = e.to;
-      }
+  const groups = [];
+  const add = (id, start) => {
+    const left = new Set((members.get(id) ?? []).filter((k) => !taken.has(k)));
+    const ring = [];
+    let cur = start !== undefined && left.has(start) ? start : [...left].sort()[0];
+    while (cur !== undefined) {
+      left.delete(cur);
+      taken.add(cur);
+      ring.push(cur);
+      const from = cur;
+      cur = graph.outNeighbors(from).find((n) => left.has(n));
+      // off the cycle's path (a node in the cycle twice over, or a branch): carry on from another
+      if (cur === undefined && left.size > 0) cur = [...left].sort()[0];
     }
-    add(c.id, [...walk, ...(members.get(c.id) ?? []).sort()]);
+    if (ring.length > 0) groups.push({ id, keys: ring });
+  };
+  for (const c of cycles) {
+    const first = c.report.members[0];
+    add(c.id, first ? `o:${first.client}/${first.owner}` : undefined);
   }
-  for (const [id, keys] of [...members].sort((a, b) => a[0].localeCompare(b[0]))) add(id, keys.sort());
+  for (const id of [...members.keys()].sort()) add(id);
   return groups;
 }
 
@@ -183,7 +176,8 @@ export function placeNodes({ graph, groups, width, height, box, toGraph }) {
   const maxBand = width * 0.6;
   for (const g of groups) if (g.keys.length <= LABELLED_MAX_NODES) for (const k of g.keys) labelledKeys.add(k);
   // big rings shrink until everything fits the band (labelled ones cannot: their labels are a fixed size)
-  let maxRadius = Math.min(innerH, maxBand - 2 * MARGIN_PX) / 2;
+  const alone = graph.order === groups.reduce((n, g) => n + g.keys.length, 0);
+  let maxRadius = Math.min(innerH, (alone ? width : maxBand) - 2 * MARGIN_PX) / 2;
   let rings;
   let packed;
   for (let attempt = 0; attempt < 12; attempt++) {
@@ -192,13 +186,14 @@ export function placeNodes({ graph, groups, width, height, box, toGraph }) {
       return planRing(g.keys, (k, side) => pad(box(k, labelled, side)), labelled, maxRadius);
     });
     packed = packColumns(rings, innerH);
-    if (packed.width + 2 * MARGIN_PX <= maxBand || maxRadius < 20) break;
+    if (packed.width + 2 * MARGIN_PX <= (alone ? width : maxBand) || maxRadius < 20) break;
     maxRadius *= 0.8;
   }
-  const band = rings.length === 0 ? 0 : Math.min(maxBand, Math.max(width * 0.28, packed.width + 2 * MARGIN_PX));
+  const inGroups = new Set(groups.flatMap((g) => g.keys));
+  // with nothing else to draw, the deadlocks have the whole width (alone)
+  const band = rings.length === 0 ? 0 : alone ? width : Math.min(maxBand, Math.max(width * 0.28, packed.width + 2 * MARGIN_PX));
 
   // background: the server's positions, scaled uniformly (keeping its shape) into the left part
-  const inGroups = new Set(groups.flatMap((g) => g.keys));
   let minX = Infinity;
   let maxX = -Infinity;
   let minY = Infinity;

@@ -227,7 +227,9 @@ export class GraphView {
     const [s, t] = this.graph.extremities(key);
     const red = edgeDeadlocked(this.graph, s, t);
     const dim = this.isDimmed(s, t);
-    return { color: dim ? COLORS.dim : red ? COLORS.red : COLORS.hold, size: red ? 3 : 2, zIndex: red ? 1 : 0 };
+    // between the small dots of a big deadlock a thick arrow would hide the dots
+    const size = this.smallNodes.has(s) && this.smallNodes.has(t) ? 1 : red ? 3 : 2;
+    return { color: dim ? COLORS.dim : red ? COLORS.red : COLORS.hold, size, zIndex: red ? 1 : 0 };
   }
 
   /** an edge is dimmed while a focus is on and it does not join two focused nodes */
@@ -263,15 +265,16 @@ export class GraphView {
       const uy = dy / len;
       const red = edgeDeadlocked(this.graph, source, target);
       const color = this.waitColor(source, target);
-      const head = red ? 11 : 9;
+      const thin = this.smallNodes.has(source) && this.smallNodes.has(target);
+      const head = thin ? 5 : red ? 11 : 9;
       const sx = p.x + ux * rs;
       const sy = p.y + uy * rs;
       const ex = q.x - ux * (rt + 1);
       const ey = q.y - uy * (rt + 1);
       ctx.strokeStyle = color;
       ctx.fillStyle = color;
-      ctx.lineWidth = red ? 3 : 2;
-      ctx.setLineDash(a.aborting ? [2, 4] : [7, 5]);
+      ctx.lineWidth = thin ? 1 : red ? 3 : 2;
+      ctx.setLineDash(thin ? [3, 2] : a.aborting ? [2, 4] : [7, 5]);
       ctx.beginPath();
       ctx.moveTo(sx, sy);
       ctx.lineTo(ex - ux * head * 0.8, ey - uy * head * 0.8);

@@ -370,6 +370,21 @@ describe('dashboard in headless Chromium', () => {
       assert.equal(nodes.length, 2 * (20 + 197));
       for (const n of nodes) assert.ok(n.disc.x0 >= -1 && n.disc.y0 >= -1 && n.disc.x1 <= width + 1 && n.disc.y1 <= height + 1, `${n.label} on screen`);
       assert.ok(nodes.every((n) => n.labelBox === null), 'labels of big cycles are left to hover and zoom');
+      // in cycle order round the ring (or spiral): every edge joins neighbours, but the one that closes a spiral
+      const lengths = await page.evaluate(() => {
+        const d = (globalThis as any).dashboard;
+        const at = (k: string) => d.renderer.framedGraphToViewport(d.renderer.getNodeDisplayData(k));
+        const out: number[] = [];
+        d.graph.forEachEdge((_e: string, _a: any, s: string, t: string) => {
+          const p = at(s);
+          const q = at(t);
+          out.push(Math.hypot(p.x - q.x, p.y - q.y));
+        });
+        return out;
+      });
+      assert.equal(lengths.length, 2 * (20 + 197), 'a hold and a wait per member');
+      const long = lengths.filter((l) => l > 40);
+      assert.ok(long.length <= 2, `edges longer than 40 px: ${long.map(Math.round).join(', ')}`);
       await shot(page, 'dashboard-big-cycles.png');
 
       // the standalone SVG lists every member the report names

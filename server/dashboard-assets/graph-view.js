@@ -291,6 +291,8 @@ export class GraphView {
 
   /** Dim everything but deadlock `id`'s owners, resources and edges, and move the camera onto them; null clears. */
   setFocus(id) {
+    // unfocusing zooms back out to the whole graph
+    if (!id && this.focusId) this.renderer.getCamera().animatedReset({ duration: 300 });
     this.focusId = id ?? null;
     this.focus = id ? this.deadlockKeys(id) : null;
     if (this.focus && this.focus.size === 0) this.focus = null;

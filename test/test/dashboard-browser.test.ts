@@ -67,6 +67,7 @@ async function checkDeadlockLayout(page: Page, where: string): Promise<DrawnNode
   const dead = nodes.filter((n) => n.deadlocks.length > 0);
   const background = nodes.filter((n) => n.deadlocks.length === 0);
   for (const n of dead) assert.ok(n.labelBox, `${where}: the label of ${n.label} is drawn`);
+  assert.equal(new Set(dead.map((n) => n.label)).size, dead.length, `${where}: the deadlocked nodes' labels are all different: ${dead.map((n) => n.label).join(', ')}`);
   const items = dead.flatMap((n) => [
     { name: `label "${n.label}"`, box: n.labelBox! },
     { name: `disc of ${n.label}`, box: n.disc },
@@ -306,7 +307,11 @@ describe('dashboard in headless Chromium', () => {
       await page.waitForFunction(() => (globalThis as any).dashboard.view.focusId === null, null, { timeout: STEP_MS });
       await page.setViewportSize({ width: 1366, height: 768 });
       await page.waitForFunction(() => (globalThis as any).dashboard.renderer.getDimensions().width < 1000, null, { timeout: STEP_MS });
-      await page.evaluate(() => (globalThis as any).dashboard.renderer.getCamera().animatedReset({ duration: 0 }));
+      // unfocusing zooms back out: wait until the camera is at rest on the whole graph
+      await page.waitForFunction(() => {
+        const c = (globalThis as any).dashboard.renderer.getCamera();
+        return !c.isAnimated() && c.ratio === 1 && c.x === 0.5 && c.y === 0.5;
+      }, null, { timeout: STEP_MS });
       await painted(page);
       await checkDeadlockLayout(page, '1366×768 again');
       await page.screenshot({ path: SCREENSHOT });

@@ -9,17 +9,32 @@ import { refreshRelativeTimes } from './format.js';
 const $ = (id) => document.getElementById(id);
 const HAZARD_POLL_MS = 5000;
 
+// The node popup names the node's deadlocks: it is redrawn from every frame
+// (and closed when its node is gone), so it never names one that no longer
+// exists, e.g. after the daemon restarted.
 const info = $('node-info');
+let infoKey = null;
+function closeInfo() {
+  infoKey = null;
+  info.hidden = true;
+  info.replaceChildren();
+}
+function showInfo(key) {
+  if (!key || !view.graph.hasNode(key)) return closeInfo();
+  infoKey = key;
+  info.innerHTML = `<button class="close" title="close">×</button>${view.describe(key)}`;
+  info.dataset.key = key;
+  info.querySelector('.close').onclick = closeInfo;
+  info.hidden = false;
+}
 const view = new GraphView($('graph'), {
   onNodeClick(key) {
     if (!key) {
-      info.hidden = true;
+      closeInfo();
       view.setFocus(null);
       return;
     }
-    info.innerHTML = `<button class="close" title="close">×</button>${view.describe(key)}`;
-    info.querySelector('.close').onclick = () => (info.hidden = true);
-    info.hidden = false;
+    showInfo(key);
   },
 });
 
@@ -72,14 +87,22 @@ function onFrame(frame) {
   state.frames++;
   $('namespace').textContent = frame.namespace;
   view.load(frame);
+  if (infoKey) showInfo(infoKey);
   renderStats(frame);
   renderNote(frame);
-  renderCycles($('cycles'), $('cycles-count'), frame.cycles, (keys) => view.setFocus(keys));
-  renderHistory($('history'), $('history-count'), frame.history, frame.historyTotal);
+  renderCycles($('cycles'), $('cycles-count'), frame.cycles, (id) => view.setFocus(id), view.focusId);
+  renderHistory($('history'), $('history-count'), frame.history, frame.historyTotal, frame.historyGroups);
   state.ready = true;
 }
 
 function onState(s) {
+  // Lost the daemon: what the page shows may be gone when it is back (a
+  // restart forgets its deadlocks). The next frame redraws everything; until
+  // then nothing stays focused on, or pops up, a deadlock that may not exist.
+  if (s === 'down' && state.connection !== 'down') {
+    closeInfo();
+    view.setFocus(null);
+  }
   state.connection = s;
   const el = $('conn');
   el.className = `conn ${s}`;

@@ -4,8 +4,9 @@
 // real lock behind them is the parent's FakeLockService, asked over IPC (so it is one lock for
 // both processes, and an acquire there honours the SDK's abort signal like a real client).
 //
-// Times are absolute (performance.timeOrigin + performance.now(), ms): the parent subtracts
-// the closer's start in one process from the DeadlockError in the other.
+// Times are CLOCK_MONOTONIC (process.hrtime), which every process of the machine shares: the
+// parent subtracts the closer's start in one process from the DeadlockError in the other.
+// (performance.timeOrigin + now() is not: each process samples its own origin at start.)
 import { connect, DeadlockError } from '@deadlockd/client';
 import type { PeerCommand, PeerReply } from './latency-processes.js';
 
@@ -13,7 +14,7 @@ const url = process.argv[2];
 const service = process.argv[3] ?? 'bench-latency-peer';
 if (url === undefined) throw new Error('usage: latency-peer.js <ws-url> [service]');
 
-const now = (): number => performance.timeOrigin + performance.now();
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const reply = (r: PeerReply): void => void process.send?.(r);
 
 /** The real lock, in the parent: one pending request per id. */

@@ -2,7 +2,7 @@
 // deadlock on two shared resources taken in opposite order, the daemon a third process. This
 // process only orchestrates and keeps the real (fake, FIFO) lock both peers use over IPC. The
 // clock runs from the closing acquire's call (in peer 2) to the DeadlockError (in whichever
-// peer the daemon picked), in absolute high-resolution time (performance.timeOrigin + now()).
+// peer the daemon picked), in CLOCK_MONOTONIC time (process.hrtime), which both peers share.
 import { fork, type ChildProcess } from 'node:child_process';
 import { LATENCY_PEER } from './paths.js';
 import { FakeLockService } from './fake-lock.js';

@@ -6,11 +6,14 @@
 //   two clients:  one task on each of two SDK connections, dd.resource() on
 //                 shared names over a fake distributed lock (fake-lock.ts) —
 //                 the daemon first runs a confirm round with both clients.
-// The two variants alternate repetition by repetition on the same daemon.
+//                 Once with both connections in this process, once with each
+//                 client its own process (latency-processes.ts, latency-peer.ts).
+// The variants alternate repetition by repetition on the same daemon.
 import { connect, DeadlockError, type Client } from '@deadlockd/client';
 import { startDaemon } from '@deadlockd/e2e/harness';
 import { progress } from './child.js';
 import { FakeLockService } from './fake-lock.js';
+import { PeerPair } from './latency-processes.js';
 import { SIZES } from './mode.js';
 import { percentile, sleep } from './stats.js';
 
@@ -27,7 +30,10 @@ export interface LatencyResult {
   sameClient: LatencySide;
   /** the same with reportAfterMs 0 / flushIntervalMs 0: what the reporting threshold costs */
   sameClientImmediate: LatencySide;
+  /** two SDK connections in this one process */
   twoClients: LatencySide;
+  /** two SDK clients, each its own process */
+  twoProcesses: LatencySide;
 }
 
 /** Lets the first task's wait leave the process (reportAfterMs 2 + flush 1 by default) and reach the daemon first. */
@@ -156,12 +162,14 @@ export async function measureLatency(): Promise<LatencyResult> {
   const dd1 = await connect({ ...opts, service: 'bench-latency-1' });
   const dd2 = await connect({ ...opts, service: 'bench-latency-2' });
   const ddNow = await connect({ ...opts, service: 'bench-latency-now', reportAfterMs: 0, flushIntervalMs: 0 });
+  const peers = await PeerPair.start(daemon.url);
   try {
     if (!dd.connected || !dd1.connected || !dd2.connected || !ddNow.connected) throw new Error('SDK did not connect to the daemon');
     const real = new FakeLockService();
     const same: Rep[] = [];
     const cross: Rep[] = [];
     const now: Rep[] = [];
+    const procs: Rep[] = [];
     const warmup = 10;
     for (let i = 0; i < SIZES.latencyReps + warmup; i++) {
       const keep = i >= warmup;
@@ -177,14 +185,18 @@ export async function measureLatency(): Promise<LatencyResult> {
         const r = await sameClientRep(ddNow, i);
         if (keep) now.push(r);
       };
+      const runProcs = async () => {
+        const r = await peers.rep(i, SETTLE_MS);
+        if (keep) procs.push(r);
+      };
       // alternate the order, so neither kind of rep always runs on a warmer process
-      const order = i % 2 === 0 ? [runSame, runNow, runCross] : [runCross, runNow, runSame];
+      const order = i % 2 === 0 ? [runSame, runNow, runCross, runProcs] : [runProcs, runCross, runNow, runSame];
       for (const run of order) await run();
     }
     if (warnings.length > 0) progress(`latency: the SDK logged ${warnings.length} warnings, first: ${warnings[0]}`);
-    return { sameClient: summarize(same), sameClientImmediate: summarize(now), twoClients: summarize(cross) };
+    return { sameClient: summarize(same), sameClientImmediate: summarize(now), twoClients: summarize(cross), twoProcesses: summarize(procs) };
   } finally {
-    await Promise.all([dd.close(), dd1.close(), dd2.close(), ddNow.close()]);
+    await Promise.all([dd.close(), dd1.close(), dd2.close(), ddNow.close(), peers.stop()]);
     await daemon.stop();
   }
 }

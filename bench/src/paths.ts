@@ -11,3 +11,5 @@ export const RESULTS_FILE = join(BENCH_DIR, 'results', 'latest.json');
 export const CHILD_MAIN = join(here, 'child-main.js');
 /** the bare ws + JSON.parse server of the ingest floor (floor-server.ts) */
 export const FLOOR_SERVER = join(here, 'floor-server.js');
+/** one SDK client in a process of its own, for the two-process latency row (latency-peer.ts) */
+export const LATENCY_PEER = join(here, 'latency-peer.js');

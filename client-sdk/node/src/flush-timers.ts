@@ -20,6 +20,15 @@ export class FlushTimers {
     this.pending = this.flushIntervalMs > 0 ? setTimeout(this.flush, this.flushIntervalMs) : setImmediate(this.flush);
   }
 
+  /** A flush on the next turn of the event loop, whatever flushIntervalMs says (an urgent report). */
+  scheduleNow(): void {
+    if (this.pending !== null) {
+      if (this.flushIntervalMs === 0) return; // the pending one is an immediate already
+      this.clearPending();
+    }
+    this.pending = setImmediate(this.flush);
+  }
+
   /** The socket is backed up: flush again a little later (does not keep the process alive). */
   retryLater(): void {
     this.clearPending();

@@ -5,6 +5,9 @@
 // - a hold/wait is reported only once it is `reportAfterMs` old at a flush; reports that become
 //   due at a flush are appended after the events already logged, in the order the holds/waits
 //   began (so each FIFO queue reaches the daemon in its real order);
+// - except a wait by an owner that holds something (hold-and-wait: the shape that closes a
+//   cycle): it makes the next flush run at once and report everything unreported, threshold
+//   or not, so a deadlock it closes is not found reportAfterMs late;
 // - what was never reported leaves no trace: its release/grant/cancel sends nothing;
 // - an owner/resource is declared once per connection, right before its first use;
 // - while disconnected nothing is buffered; after (re)connecting a `snapshot` frame replaces the
@@ -45,6 +48,8 @@ export class Reporter {
   private readonly unreported = new Set<Rec>();
   private readonly timers: FlushTimers;
   private overflowWarned = false;
+  /** a hold-and-wait began: the next flush reports every unreported record, however young */
+  private urgent = false;
   /** live records when a snapshot was last refused as too large (0: none); retried below it */
   private refusedAt = 0;
   private snapshotWarned = false;
@@ -82,6 +87,7 @@ export class Reporter {
     this.out = null;
     this.log = [];
     this.needSnapshot = false;
+    this.urgent = false;
     this.unreported.clear();
     for (const rec of this.live) rec.reported = false;
     this.timers.cancel();
@@ -97,7 +103,10 @@ export class Reporter {
     rec.owner.records.add(rec);
     if (this.out === null || this.needSnapshot) return;
     this.unreported.add(rec);
-    if (this.opts.reportAfterMs <= 0) this.timers.schedule();
+    if (rec.kind === 'wait' && this.opts.reportAfterMs > 0 && holdsSomething(rec.owner)) {
+      this.urgent = true;
+      this.timers.scheduleNow();
+    } else if (this.opts.reportAfterMs <= 0) this.timers.schedule();
     else this.timers.reportIn(this.opts.reportAfterMs);
   }
 
@@ -273,8 +282,9 @@ export class Reporter {
 
   /** Append the reports of records that reached reportAfterMs, oldest first. */
   private reportDue(): void {
+    const threshold = this.urgent ? 0 : this.opts.reportAfterMs;
+    this.urgent = false;
     if (this.unreported.size === 0) return;
-    const threshold = this.opts.reportAfterMs;
     const now = performance.now();
     for (const rec of this.unreported) {
       // the set is in begin order, so the first young record ends the scan
@@ -378,6 +388,12 @@ export class Reporter {
         `nothing is reported until it shrinks, so deadlock detection is off for this client meanwhile`,
     );
   }
+}
+
+/** Does the owner hold a lock (a tracked hold, reported or not)? Only contended waits ask. */
+function holdsSomething(owner: Owner): boolean {
+  for (const r of owner.records) if (r.kind === 'hold') return true;
+  return false;
 }
 
 /** A captured call site without the "Error" header line, bounded for the wire. */

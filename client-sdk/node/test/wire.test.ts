@@ -146,6 +146,36 @@ describe('wire events', () => {
     await Promise.all([w1, w2]);
   });
 
+  it('reportAfterMs: a wait by an owner that holds something reports everything unreported at once, in order', async () => {
+    const { daemon, dd } = await setup({ reportAfterMs: 600_000 }); // nothing becomes due by age in this test
+    const m = dd.mutex('hot');
+    const n = dd.mutex('inner');
+    const h = await m.acquire();
+    const plain = dd.task('plain', async () => (await m.acquire()).release());
+    // an urgent flush runs on setImmediate: two turns later it would have sent its frame
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+    let nestedWaits!: () => void;
+    const waiting = new Promise<void>((r) => (nestedWaits = r));
+    const nested = dd.task('nested', async () => {
+      const inner = await n.acquire();
+      const p = m.acquire();
+      nestedWaits();
+      (await p).release();
+      inner.release();
+    });
+    await waiting;
+    await daemon.waitFor(() => daemon.facts().length === 4, 'the hold-and-wait and everything before it');
+    const names = new Map(daemon.events().flatMap((e) => (e.type === 'owner' ? [[e.owner, e.name] as const] : [])));
+    assert.deepEqual(
+      daemon.facts().map((e) => [e.type, names.get((e as { owner: string }).owner), (e as { resource?: string }).resource]),
+      [['hold', 'main', 'hot'], ['wait', 'plain', 'hot'], ['hold', 'nested', 'inner'], ['wait', 'nested', 'hot']],
+    );
+    // the plain wait (its owner holds nothing) did not flush by itself: all four left in one frame
+    assert.equal(daemon.ofType('events').filter((f) => f.events.some((e) => e.type === 'hold' || e.type === 'wait')).length, 1);
+    h.release();
+    await Promise.all([plain, nested]);
+  });
+
   it('a reported wait that times out sends cancel {reason: timeout}', async () => {
     const { daemon, dd } = await setup();
     const m = dd.mutex('to');

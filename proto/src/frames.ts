@@ -319,6 +319,14 @@ export const DeadlockReport = z.object({
   membersTotal: z.number().int().optional(),
   /** present when `edges` was cut short: the number of wait-for edges */
   edgesTotal: z.number().int().optional(),
+  /**
+   * The same for every recurrence of this deadlock (`DS-` and 10 hex digits): a hash of its
+   * wait-for edges in class terms (waiter's service and call site, the resource's lock class
+   * and mode, holder's service), without ids or times. Absent from an older daemon.
+   */
+  signature: z.string().optional(),
+  /** those edges as lines a person reads, sorted (the first few; the signature covers all) */
+  pattern: z.array(z.string()).optional(),
 });
 export type DeadlockReport = z.infer<typeof DeadlockReport>;
 export type ReportMember = z.infer<typeof ReportMember>;

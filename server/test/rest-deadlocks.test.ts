@@ -12,7 +12,19 @@ interface Entry {
   status: string;
   resolvedAt: number | null;
   services: string[];
-  report: { id: string; members: { owner: string; service: string }[]; edges: unknown[]; victim: { owner: string; reason: string } | null; text: string };
+  signature: string;
+  report: { id: string; members: { owner: string; service: string }[]; edges: unknown[]; victim: { owner: string; reason: string } | null; text: string; signature?: string };
+}
+
+interface Group {
+  signature: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  pattern: string[];
+  services: string[];
+  latestId: string;
+  latest: Entry | null;
 }
 
 describe('REST: deadlocks', () => {
@@ -136,8 +148,63 @@ describe('REST: deadlocks', () => {
     assert.ok(defaultLimit.deadlocks.length >= 3);
   });
 
+  it('recurring deadlocks: one group per signature with its count, first and last seen, pattern and latest entry', async () => {
+    const start = Date.now();
+    const ids: string[] = [];
+    // the same code three times (other owners and mutex numbers), then another service once
+    for (const [service, prefix] of [['grouped', 'g1-'], ['grouped', 'g2-'], ['grouped-other', 'g3-'], ['grouped', 'g4-']] as const) {
+      const { client } = await connectClient(daemon.wsUrl, { service });
+      const id = await deadlockVia(client, prefix);
+      ids.push(id);
+      await answerAbort(client, id, `${prefix}wa`);
+      await client.close();
+    }
+    const { deadlocks } = await getOk<{ deadlocks: Entry[] }>(daemon.url, `/v1/deadlocks?since=${start}`);
+    const sig = (id: string | undefined) => deadlocks.find((d) => d.id === id)?.signature;
+    assert.match(sig(ids[0]!) ?? '', /^DS-[0-9a-f]{10}$/);
+    assert.equal(sig(ids[1]), sig(ids[0]));
+    assert.equal(sig(ids[3]), sig(ids[0]));
+    assert.notEqual(sig(ids[2]), sig(ids[0]), 'another service is another pattern');
+    assert.ok(deadlocks.every((d) => d.signature === d.report.signature), 'the entry carries its report\'s signature');
+
+    const grouped = await getOk<{ total: number; groups: Group[] }>(daemon.url, `/v1/deadlocks?group=signature&since=${start}`);
+    assert.equal(grouped.total, 2);
+    const [newest, other] = grouped.groups;
+    assert.equal(newest?.signature, sig(ids[0]), 'the most recently seen group first');
+    assert.equal(newest?.count, 3);
+    assert.equal(newest?.latestId, ids[3]);
+    assert.equal(newest?.latest?.id, ids[3]);
+    assert.equal(newest?.latest?.status, 'resolved');
+    assert.deepEqual(newest?.services, ['grouped']);
+    assert.ok(newest!.firstSeen < newest!.lastSeen);
+    assert.equal(newest?.firstSeen, deadlocks.find((d) => d.id === ids[0])?.detectedAt);
+    assert.equal(newest?.lastSeen, deadlocks.find((d) => d.id === ids[3])?.detectedAt);
+    assert.deepEqual(newest?.pattern, ['grouped waits for grouped:g#-m#, held by grouped']);
+    assert.equal(other?.count, 1);
+    assert.equal(other?.latestId, ids[2]);
+
+    // the filters: service, signature, limit
+    const byService = await getOk<{ groups: Group[] }>(daemon.url, '/v1/deadlocks?group=signature&service=grouped-other');
+    assert.deepEqual(byService.groups.map((g) => g.signature), [sig(ids[2])]);
+    const bySignature = await getOk<{ total: number; deadlocks: Entry[] }>(daemon.url, `/v1/deadlocks?signature=${sig(ids[0])}`);
+    assert.deepEqual(bySignature.deadlocks.map((d) => d.id), [ids[3], ids[1], ids[0]]);
+    const limited = await getOk<{ total: number; groups: Group[] }>(daemon.url, `/v1/deadlocks?group=signature&since=${start}&limit=1`);
+    assert.equal(limited.total, 2);
+    assert.equal(limited.groups.length, 1);
+  });
+
+  it('current cycles carry their signature too', async () => {
+    const { client } = await connectClient(daemon.wsUrl, { service: 'grouped' });
+    const id = await deadlockVia(client, 'g5-');
+    const { cycles } = await getOk<{ cycles: Entry[] }>(daemon.url, '/v1/cycles');
+    const grouped = await getOk<{ groups: Group[] }>(daemon.url, '/v1/deadlocks?group=signature&service=grouped');
+    assert.equal(cycles.find((c) => c.id === id)?.signature, grouped.groups.find((g) => g.count >= 4)?.signature);
+    await answerAbort(client, id, 'g5-wa');
+    await client.close();
+  });
+
   it('bad query parameters are 400 BAD_REQUEST', async () => {
-    for (const q of ['since=yesterday', 'since=-5', 'limit=0', 'limit=51', 'limit=abc', 'limit=2.5', 'service=']) {
+    for (const q of ['since=yesterday', 'since=-5', 'limit=0', 'limit=51', 'limit=abc', 'limit=2.5', 'service=', 'group=service', 'signature=']) {
       const r = await get<{ code: string; message: string }>(daemon.url, `/v1/deadlocks?${q}`);
       assert.equal(r.status, 400, q);
       assert.equal(r.body.code, 'BAD_REQUEST', q);

@@ -1,7 +1,7 @@
 // What one /v1/live frame carries: the graph (graphology's serialized form,
 // with x/y from the stable layout), the current cycles and the history.
 import type { DeadlockReport } from '@deadlockd/proto';
-import type { CycleStatus, HistoryEntry } from '../history.js';
+import { signatureOf, type CycleStatus, type HistoryEntry } from '../history.js';
 import type { Namespace } from '../namespace.js';
 import type { GraphStats } from '../engine/types.js';
 import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
@@ -32,6 +32,8 @@ interface LiveCycle {
   detectedAt: number;
   /** confirming: asking the members' clients before acting; aborting: victim told; unresolvable: nobody can be aborted */
   status: CycleStatus;
+  /** the same for every recurrence of this deadlock pattern (history entries carry it too) */
+  signature: string;
   report: DeadlockReport;
 }
 
@@ -85,7 +87,7 @@ export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayou
   });
 
   const all = ns.history.list();
-  const cycles: LiveCycle[] = ns.current().map(({ deadlock: d, status }) => ({ id: d.id, detectedAt: d.detectedAt, status, report: d.report }));
+  const cycles: LiveCycle[] = ns.current().map(({ deadlock: d, status }) => ({ id: d.id, detectedAt: d.detectedAt, status, signature: signatureOf(d.report), report: d.report }));
   cycles.sort((a, b) => b.detectedAt - a.detectedAt || a.id.localeCompare(b.id));
 
   return {

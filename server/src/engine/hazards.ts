@@ -210,7 +210,7 @@ export class LockOrder {
     // Same cycle whatever class it is entered at: rotate to the smallest class.
     const start = classes.indexOf([...classes].sort()[0] as string);
     const rotated = [...classes.slice(start), ...classes.slice(0, start)];
-    const id = `${ID_PREFIX[kind]}-${createHash('sha256').update(rotated.join('\u0000')).digest('hex').slice(0, 10)}`;
+    const id = patternId(ID_PREFIX[kind], rotated);
     let h = this.hazards.get(id);
     if (!h) {
       h = { id, kind, classes: rotated, edges: [...edges.slice(start), ...edges.slice(0, start)], note };
@@ -264,7 +264,16 @@ const ID_PREFIX: Record<Hazard['kind'], string> = {
   'same-class-nesting': 'SC',
 };
 
-function frames(stack: string | undefined): string[] {
+/**
+ * A short id that is the same wherever the same pattern is seen: a hazard's id (its cycle of
+ * classes) and a deadlock's signature (signature.ts) are both this hash of their parts.
+ */
+export function patternId(prefix: string, parts: readonly string[]): string {
+  return `${prefix}-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 10)}`;
+}
+
+/** The first frames of a captured stack that are the application's (not the SDK's own). */
+export function applicationFrames(stack: string | undefined): string[] {
   if (!stack) return [];
   return stack
     .split('\n')
@@ -281,7 +290,7 @@ export function renderHazardText(h: Hazard, note = ''): string {
     lines.push(`POTENTIAL DEADLOCK (nested pool checkout) ${h.id}`);
     for (const s of h.sites) {
       lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} asked for ${pool} while already holding it${note ? ` (${note})` : ''} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
-      for (const f of frames(s.stack)) lines.push(`      ${f}`);
+      for (const f of applicationFrames(s.stack)) lines.push(`      ${f}`);
     }
     lines.push('how it hangs: when as many tasks do this at once as the pool has units, every unit is held and every task waits for a second one.');
     lines.push('fix: pass the unit (connection) you already hold down to the helper instead of checking out another.');
@@ -293,7 +302,7 @@ export function renderHazardText(h: Hazard, note = ''): string {
     lines.push(`POTENTIAL DEADLOCK (${upgrade ? 'rwlock upgrade' : 'recursive read'}) ${h.id}`);
     for (const s of h.sites) {
       lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} asked for ${lock} ${upgrade ? 'exclusive' : 'shared again'} while holding it shared — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
-      for (const f of frames(s.stack)) lines.push(`      ${f}`);
+      for (const f of applicationFrames(s.stack)) lines.push(`      ${f}`);
     }
     lines.push(
       upgrade
@@ -309,7 +318,7 @@ export function renderHazardText(h: Hazard, note = ''): string {
     if (note) lines.push(`  seen: ${note}`);
     for (const s of h.sites) {
       lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} took a ${cls} lock while holding another — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
-      for (const f of frames(s.stack)) lines.push(`      ${f}`);
+      for (const f of applicationFrames(s.stack)) lines.push(`      ${f}`);
     }
     lines.push(`how it hangs: another owner that nests two ${cls} locks the other way round (the same pair, opposite order) waits for this one, and this one for it.`);
     lines.push(`fix: take ${cls} locks in one global order (e.g. by id), or one at a time.`);
@@ -319,7 +328,7 @@ export function renderHazardText(h: Hazard, note = ''): string {
   lines.push(`cycle: ${[...h.classes, h.classes[0]].join(' -> ')}`);
   for (const s of h.sites) {
     lines.push(`  ${s.service} (${s.instance})${s.owner ? ` task '${s.owner}'` : ''} took ${s.to} while holding ${s.from} — seen ${s.count}x, first ${when(s.firstSeen)}, last ${when(s.lastSeen)}`);
-    for (const f of frames(s.stack)) lines.push(`      ${f}`);
+    for (const f of applicationFrames(s.stack)) lines.push(`      ${f}`);
   }
   lines.push('how it hangs: when these run at the same time, each holds its first lock and waits for the next one on the cycle.');
   lines.push('fix: take these locks in one order everywhere (or release the first before taking the next).');

@@ -5,6 +5,7 @@
 import type { DeadlockReport, ReportEdge, ReportMember } from '@deadlockd/proto';
 import type { FoundDeadlock } from './detect.js';
 import { EXCLUSIVE, modeOf, type Hold, type Owner, type Resource, type Wait } from './model.js';
+import { deadlockSignature } from './signature.js';
 
 export interface ReportMeta {
   id: string;
@@ -132,6 +133,7 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta, limits: ReportLi
     text: '',
     ...(all.length > members.length ? { membersTotal: all.length } : {}),
     ...(f.edges.length > edges.list.length ? { edgesTotal: f.edges.length } : {}),
+    ...deadlockSignature(f),
   };
   const queuedNote = new Map<string, number>();
   for (const [w, n] of ahead) queuedNote.set(`${w.owner.key}\u0000${w.resource.key}`, n);

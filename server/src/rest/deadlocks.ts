@@ -4,21 +4,29 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { HistoryEntry } from '../history.js';
+import { signatureOf, type DeadlockGroup, type HistoryEntry } from '../history.js';
 import type { CurrentDeadlock, Namespace } from '../namespace.js';
 import { deadlockSvg } from './deadlock-picture.js';
 import { notFound } from './errors.js';
-import { CycleList, DeadlockEntry, DeadlockList, DeadlockParams, ErrorBody, historyQuery } from './schemas.js';
+import { CycleList, DeadlockEntry, DeadlockGroupList, DeadlockList, DeadlockParams, ErrorBody, historyQuery } from './schemas.js';
+
+type DeadlockGroupBody = z.infer<typeof DeadlockGroupList>['groups'][number];
 
 const services = (e: { report: { members: { service: string }[] } }): string[] => [...new Set(e.report.members.map((m) => m.service))].sort();
 
 function fromHistory(e: HistoryEntry): DeadlockEntry {
-  return { id: e.id, namespace: e.namespace, detectedAt: e.detectedAt, status: e.status, resolvedAt: e.resolvedAt ?? null, services: services(e), report: e.report };
+  const { id, namespace, detectedAt, status, signature, report } = e;
+  return { id, namespace, detectedAt, status, resolvedAt: e.resolvedAt ?? null, signature, services: services(e), report };
 }
 
 /** A deadlock open in the book: its state there. */
 function fromCurrent(ns: Namespace, { deadlock: d, status }: CurrentDeadlock): DeadlockEntry {
-  return { id: d.id, namespace: ns.name, detectedAt: d.detectedAt, status, resolvedAt: null, services: services(d), report: d.report };
+  return { id: d.id, namespace: ns.name, detectedAt: d.detectedAt, status, resolvedAt: null, signature: signatureOf(d.report), services: services(d), report: d.report };
+}
+
+function groupOf(ns: Namespace, g: DeadlockGroup): DeadlockGroupBody {
+  const latest = ns.history.get(g.latestId);
+  return { ...g, latest: latest ? fromHistory(latest) : null };
 }
 
 function find(ns: Namespace, id: string): DeadlockEntry | undefined {
@@ -55,16 +63,29 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: ['deadlocks'],
       summary: 'Deadlock history',
-      description: `Deadlocks reported in this namespace, newest first; the daemon keeps the last --history-size of them.`,
+      description:
+        'Deadlocks reported in this namespace, newest first; the daemon keeps the last --history-size of them. ' +
+        'With `group=signature`, one entry per recurring deadlock pattern instead (`groups`), the most recently seen first.',
       querystring: historyQuery(maxLimit),
-      response: { 200: DeadlockList, 400: ErrorBody, 401: ErrorBody },
+      response: { 200: z.union([DeadlockList, DeadlockGroupList]), 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request) => {
-    const { since, limit, service } = request.query;
-    const matching = hub
-      .namespace(request.namespace)
-      .history.list()
-      .filter((e) => (since === undefined || e.detectedAt >= since) && (service === undefined || e.report.members.some((m) => m.service === service)));
+    const { since, limit, service, signature, group } = request.query;
+    const ns = hub.namespace(request.namespace);
+    if (group === 'signature') {
+      const groups = ns.history
+        .groups()
+        .filter((g) => (since === undefined || g.lastSeen >= since) && (service === undefined || g.services.includes(service)) && (signature === undefined || g.signature === signature));
+      return { total: groups.length, groups: groups.slice(0, limit).map((g) => groupOf(ns, g)) };
+    }
+    const matching = ns.history
+      .list()
+      .filter(
+        (e) =>
+          (since === undefined || e.detectedAt >= since) &&
+          (service === undefined || e.report.members.some((m) => m.service === service)) &&
+          (signature === undefined || e.signature === signature),
+      );
     return { total: matching.length, deadlocks: matching.slice(0, limit).map(fromHistory) };
   });
 

@@ -25,6 +25,7 @@ export const DeadlockEntry = z.object({
   detectedAt: Millis,
   status: DeadlockStatus,
   resolvedAt: Millis.nullable(),
+  signature: z.string().describe('the same for every recurrence of this deadlock pattern (`DS-…`): GET /v1/deadlocks?group=signature groups by it'),
   /** distinct services of the members, for filtering at a glance */
   services: z.array(z.string()),
   report: DeadlockReport,
@@ -38,6 +39,23 @@ export const DeadlockList = z.object({
 });
 
 export const CycleList = z.object({ cycles: z.array(DeadlockEntry) });
+
+const DeadlockGroup = z.object({
+  signature: z.string(),
+  count: z.number().int().describe('deadlocks with this signature so far (also those the history no longer keeps)'),
+  firstSeen: Millis,
+  lastSeen: Millis,
+  pattern: z.array(z.string()).describe("the wait-for edges in class terms: waiter's service and call site, the lock class and mode, the holder's service"),
+  services: z.array(z.string()),
+  latestId: z.string().describe('the newest deadlock of the group'),
+  latest: DeadlockEntry.nullable().describe('that deadlock, null when the history no longer keeps it'),
+});
+
+export const DeadlockGroupList = z.object({
+  /** groups matching the filters before `limit` was applied */
+  total: z.number().int(),
+  groups: z.array(DeadlockGroup),
+});
 
 /** `since`: epoch milliseconds or an ISO 8601 date; returned as epoch ms. */
 const Since = z
@@ -63,6 +81,11 @@ export function historyQuery(maxLimit: number) {
       .default(Math.min(100, maxLimit))
       .describe(`most entries returned, newest first (default 100, at most ${maxLimit})`),
     service: z.string().min(1).optional().describe('only deadlocks with a member from this service'),
+    signature: z.string().min(1).optional().describe('only the recurrences of this signature'),
+    group: z
+      .enum(['signature'])
+      .optional()
+      .describe('signature: one entry per signature (count, first and last seen, the pattern, the latest deadlock), the most recently seen first; `since` then keeps groups last seen at or after it'),
   });
 }
 

@@ -6,9 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientEvent, ServerFrame } from '@deadlockd/proto';
-import { historyFilePath, type Config } from './config.js';
+import type { Config } from './config.js';
 import type { BatchResult, ClientId } from './engine/types.js';
-import { HistoryDb } from './history-store/history-db.js';
+import type { HistoryDb } from './history-store/history-db.js';
+import { openHistory } from './history-store/open.js';
 import type { Metrics } from './metrics.js';
 import { Namespace } from './namespace.js';
 import type { HubStats, NamespaceStats } from './stats.js';
@@ -66,7 +67,7 @@ export class Hub {
   ) {
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics;
-    this.historyDb = HistoryDb.open(historyFilePath(config));
+    this.historyDb = openHistory(config, log);
     if (this.historyDb.interruptedAtOpen > 0)
       log.info({ historyFile: this.historyDb.path, interrupted: this.historyDb.interruptedAtOpen }, 'history: deadlocks open when the previous daemon stopped are marked interrupted');
     if (config.sweepIntervalMs > 0) {

@@ -167,7 +167,7 @@ describe('history file', () => {
     assert.throws(() => HistoryDb.open(newer), (e: unknown) => e instanceof HistoryFileError && e.code === 'HISTORY_FILE_TOO_NEW');
 
     const notADir = join(garbage, 'history.sqlite'); // its directory is a file
-    assert.throws(() => HistoryDb.open(notADir), (e: unknown) => e instanceof HistoryFileError && e.code === 'HISTORY_FILE_UNUSABLE');
+    assert.throws(() => HistoryDb.open(notADir), (e: unknown) => e instanceof HistoryFileError && e.code === 'HISTORY_FILE_UNWRITABLE');
   });
 
   it('a write that fails is reported, not thrown into deadlock handling', () => {

@@ -13,6 +13,9 @@ import type { DeadlockReport } from '@deadlockd/proto';
 import { ConfigError } from '../config.js';
 import type { DeadlockGroup, DeadlockStatus, HistoryEntry } from './types.js';
 
+/** errors of mkdir and of SQLite that say the place cannot hold a file */
+const CANNOT_CREATE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM']);
+
 /** Bumped when the tables change; a file of a newer version is refused, not guessed at. */
 const SCHEMA_VERSION = 1;
 
@@ -53,7 +56,7 @@ CREATE INDEX IF NOT EXISTS groups_by_sighting ON deadlock_groups (namespace, see
 export class HistoryFileError extends ConfigError {
   override name = 'HistoryFileError';
   constructor(
-    readonly code: 'HISTORY_FILE_BUSY' | 'HISTORY_FILE_UNUSABLE' | 'HISTORY_FILE_TOO_NEW',
+    readonly code: 'HISTORY_FILE_BUSY' | 'HISTORY_FILE_UNWRITABLE' | 'HISTORY_FILE_UNUSABLE' | 'HISTORY_FILE_TOO_NEW',
     message: string,
   ) {
     super(message);
@@ -157,6 +160,9 @@ export class HistoryDb {
       const e = err as Error & { code?: string };
       if (e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED')
         throw new HistoryFileError('HISTORY_FILE_BUSY', `${where} is in use by another deadlockd (one daemon per history file)`);
+      // it (or its directory) cannot be created or written here: a place problem, not a content problem
+      if (CANNOT_CREATE.has(e.code ?? ''))
+        throw new HistoryFileError('HISTORY_FILE_UNWRITABLE', `cannot create or write ${where}: ${e.message.split('\n')[0]}`);
       throw new HistoryFileError('HISTORY_FILE_UNUSABLE', `cannot use ${where}: ${e.message.split('\n')[0]}`);
     }
   }

@@ -13,6 +13,7 @@ import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
 import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
+import { historyFileRows, measureHistoryFile } from './history-file.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonLoadRows } from './report.js';
 import type { Row } from './table.js';
 
@@ -48,5 +49,6 @@ export const STEPS: Step[] = [
   { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },
   { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
   { key: 'pgSource', title: '8. PostgreSQL lock source', run: measurePgSource, rows: pgSourceRows },
+  { key: 'historyFile', title: '9. history file vs memory', run: measureHistoryFile, rows: historyFileRows },
 ];
 

@@ -216,7 +216,7 @@ export const SETTINGS: Record<Key, Setting> = {
   },
   pgQueryChars: setting('pg-query-chars', 'query text kept per backend in deadlock reports', 'an integer from 16 to 10000', asInt),
   dataDir: setting('data-dir', 'directory of the daemon\'s state (the history file); default $XDG_STATE_HOME/deadlockd when XDG_STATE_HOME is set', 'a directory path', asText),
-  historyFile: setting('history-file', 'SQLite file the deadlock history is kept in across restarts (default history.sqlite in --data-dir); :memory: keeps none', 'a file path or :memory:', asText),
+  historyFile: setting('history-file', 'SQLite file the deadlock history is kept in across restarts (none given: history.sqlite in --data-dir); :memory: keeps no file', 'a file path or :memory:', asText),
   historyMaxAgeMs: setting('history-max-age-ms', 'deadlocks (and recurring groups) older than this leave the history (0 = no age limit)', 'a non-negative integer', asInt),
 };
 

@@ -84,6 +84,7 @@ export class DeadlockHistory {
   /** The book acted on this deadlock, or it changed state after that, or ended. */
   record(e: Recorded): void {
     this.write('record', () => {
+      this.cached = undefined;
       const known = this.db.get(this.namespace, e.id);
       if (known) {
         known.status = statusOf(e.state);
@@ -159,6 +160,7 @@ export class DeadlockHistory {
   /** Applies the bounds: age, then count and bytes (never dropping `keep`, the newest). */
   private trim(keep: string | undefined): void {
     const cutoff = this.maxAgeMs > 0 ? this.now() - this.maxAgeMs : undefined;
+    const before = this.count;
     this.agedAt = this.now();
     if (cutoff !== undefined) {
       const gone = this.db.deleteDetectedBefore(this.namespace, cutoff);
@@ -173,6 +175,7 @@ export class DeadlockHistory {
       this.totalBytes -= oldest.bytes;
     }
     this.db.trimGroups(this.namespace, cutoff, this.capacity);
+    if (this.count !== before) this.cached = undefined;
   }
 
   /** What aged out leaves also when no deadlock comes to push it out (checked at most every AGE_CHECK_MS). */
@@ -181,9 +184,8 @@ export class DeadlockHistory {
     this.write('age', () => this.trim(undefined));
   }
 
-  /** One change in one transaction; the list is read anew after it. */
+  /** One change in one transaction (whatever changes the entries drops the cached list). */
   private write(what: string, fn: () => void): void {
-    this.cached = undefined;
     try {
       this.db.transaction(fn);
     } catch (err) {
@@ -195,6 +197,7 @@ export class DeadlockHistory {
       } catch {
         // the file is gone altogether; the counters stay as they were
       }
+      this.cached = undefined;
       this.onError(err, what);
     }
   }

@@ -29,6 +29,9 @@ if (selected.length === 0 && !withPython && !withJava) {
   console.error('run-tests: no test files found (did tsc -b run?)');
   process.exit(1);
 }
+// Daemons the tests start (any language's) keep their history in memory unless a test names a
+// file: a shared ./data/history.sqlite would carry one test's deadlocks into the next.
+process.env.DEADLOCKD_HISTORY_FILE ??= ':memory:';
 // Human-readable spec output on stdout, TAP into a file we read back for the
 // closing "N passed, N failed" line that CI looks for.
 // One TAP file per run: two runs in one checkout (say `npm test` twice at once) must not read

@@ -14,6 +14,7 @@ import { contentionRows, measureContention } from './contention.js';
 import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
 import { javaLockRows, measureJavaLock } from './java-lock.js';
+import { historyFileRows, measureHistoryFile } from './history-file.js';
 import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonLoadRows } from './report.js';
 import type { Row } from './table.js';
 
@@ -50,5 +51,6 @@ export const STEPS: Step[] = [
   { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
   { key: 'pgSource', title: '8. PostgreSQL lock source', run: measurePgSource, rows: pgSourceRows },
   { key: 'javaLock', title: '9. Java SDK cost', run: measureJavaLock, rows: javaLockRows },
+  { key: 'historyFile', title: '9. history file vs memory', run: measureHistoryFile, rows: historyFileRows },
 ];
 

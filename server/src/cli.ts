@@ -57,6 +57,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // a setting found bad only at start (the history file cannot be used): said as a bad setting
+  if (err instanceof ConfigError) {
+    process.stderr.write(`deadlockd: ${err.message}\n`);
+    process.exit(EXIT_BAD_CONFIG);
+  }
   process.stderr.write(`deadlockd: failed to start: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -4,6 +4,7 @@
 // zod schema below checks the merged result, so programmatic callers
 // (tests, the bench) go through the same validation as the CLI.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_ENGINE_LIMITS, type EngineLimits, type VictimCriterion } from './engine/types.js';
@@ -108,6 +109,13 @@ export const ConfigSchema = z.object({
   pgCancelUnowned: z.boolean(),
   /** query text kept per backend in reports */
   pgQueryChars: int(16, 10_000),
+  // ---- durable history (history-store/) ----
+  /** where the daemon keeps its state (the history file by default) */
+  dataDir: z.string().min(1),
+  /** the SQLite file of the history; '' = history.sqlite in dataDir; ':memory:' = kept in memory only */
+  historyFile: z.string(),
+  /** history entries (and groups) older than this are dropped; 0 = no age limit */
+  historyMaxAgeMs: int(0),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -211,6 +219,9 @@ export const SETTINGS: Record<Key, Setting> = {
     boolean: true,
   },
   pgQueryChars: setting('pg-query-chars', 'query text kept per backend in deadlock reports', 'an integer from 16 to 10000', asInt),
+  dataDir: setting('data-dir', 'directory of the daemon\'s state (the history file); default $XDG_STATE_HOME/deadlockd when XDG_STATE_HOME is set', 'a directory path', asText),
+  historyFile: setting('history-file', 'SQLite file the deadlock history is kept in across restarts (none given: history.sqlite in --data-dir); :memory: keeps no file', 'a file path or :memory:', asText),
+  historyMaxAgeMs: setting('history-max-age-ms', 'deadlocks (and recurring groups) older than this leave the history (0 = no age limit)', 'a non-negative integer', asInt),
 };
 
 export const DEFAULT_CONFIG: Config = {
@@ -259,7 +270,15 @@ export const DEFAULT_CONFIG: Config = {
   pgResolve: false,
   pgCancelUnowned: false,
   pgQueryChars: 200,
+  dataDir: './data',
+  historyFile: '',
+  historyMaxAgeMs: 30 * 24 * 60 * 60 * 1000,
 };
+
+/** The history's SQLite file: --history-file, else history.sqlite in --data-dir (or `:memory:`). */
+export function historyFilePath(c: Pick<Config, 'dataDir' | 'historyFile'>): string {
+  return c.historyFile === '' ? join(c.dataDir, 'history.sqlite') : c.historyFile;
+}
 
 /** A bad setting: the CLI prints `message` and exits with code 2. */
 export class ConfigError extends Error {
@@ -386,6 +405,8 @@ export type CliParse = { kind: 'help' } | { kind: 'version' } | { kind: 'config'
 /** Parses env then argv (flags win). Throws ConfigError on an unknown flag or a bad value. */
 export function parseConfigSources(argv: string[], env: NodeJS.ProcessEnv): CliParse {
   const merged: Record<Key, unknown> = { ...DEFAULT_CONFIG };
+  // the XDG base directory spec's place for state, when the environment names one
+  if (env['XDG_STATE_HOME']) merged.dataDir = join(env['XDG_STATE_HOME'], 'deadlockd');
   for (const key of KEYS) {
     const raw = env[SETTINGS[key].env];
     if (raw !== undefined && raw !== '') merged[key] = SETTINGS[key].fromString(raw);

@@ -8,6 +8,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ClientEvent, ServerFrame } from '@deadlockd/proto';
 import type { Config } from './config.js';
 import type { BatchResult, ClientId } from './engine/types.js';
+import type { HistoryDb } from './history-store/history-db.js';
+import { openHistory } from './history-store/open.js';
 import type { Metrics } from './metrics.js';
 import { Namespace } from './namespace.js';
 import type { HubStats, NamespaceStats } from './stats.js';
@@ -55,6 +57,8 @@ export class Hub {
   private sweeps = 0;
   private missed = 0;
   private closed = false;
+  /** the deadlock history of every namespace (history-store/) */
+  private readonly historyDb: HistoryDb;
 
   constructor(
     private readonly config: Config,
@@ -63,6 +67,9 @@ export class Hub {
   ) {
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics;
+    this.historyDb = openHistory(config, log);
+    if (this.historyDb.interruptedAtOpen > 0)
+      log.info({ historyFile: this.historyDb.path, interrupted: this.historyDb.interruptedAtOpen }, 'history: deadlocks open when the previous daemon stopped are marked interrupted');
     if (config.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => this.sweep(), config.sweepIntervalMs);
       this.sweepTimer.unref();
@@ -81,6 +88,7 @@ export class Hub {
         send: (client, frame) => this.send(client, frame),
         clients: () => this.clientsIn(name),
         connected: (client) => this.clients.get(client)?.conn != null,
+        historyDb: this.historyDb,
       });
       this.namespaces.set(name, ns);
     }
@@ -234,5 +242,6 @@ export class Hub {
     this.sweepTimer = null;
     for (const c of this.clients.values()) if (c.graceTimer) clearTimeout(c.graceTimer);
     for (const ns of this.namespaces.values()) ns.stop();
+    this.historyDb.close();
   }
 }

@@ -11,6 +11,7 @@ import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult } from './engine/engine.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
+import type { HistoryDb } from './history-store/history-db.js';
 import type { Metrics } from './metrics.js';
 import { Resolver } from './resolver.js';
 import type { NamespaceResolverStats } from './stats.js';
@@ -27,6 +28,8 @@ export interface NamespaceOptions {
   clients: () => Iterable<ClientInfo>;
   /** whether a client has a live connection (not in its grace period) */
   connected: (client: ClientId) => boolean;
+  /** the history file, shared by the daemon's namespaces */
+  historyDb: HistoryDb;
 }
 
 /**
@@ -65,7 +68,12 @@ export class Namespace {
       victimOrder: c.victimOrder,
       limits: engineLimits(c),
     });
-    this.history = new DeadlockHistory(c.historySize, o.name, c.maxHistoryBytes);
+    this.history = new DeadlockHistory(c.historySize, o.name, c.maxHistoryBytes, {
+      db: o.historyDb,
+      maxAgeMs: c.historyMaxAgeMs,
+      now: o.now,
+      onError: (err, what) => o.log.error({ err, namespace: o.name, what }, 'history write failed (the deadlock is handled, its record is not kept)'),
+    });
     this.book = new DeadlockBook(this.engine, o.now, { changed: (e) => this.changed(e) });
     this.resolver = new Resolver({
       engine: this.engine,

@@ -51,7 +51,8 @@ interface Run {
 
 function run(args: string[], env: Record<string, string> = {}): Run {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DEADLOCKD_')));
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // no history file (tests that want one say so): a shared ./data/history.sqlite would carry state between runs
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...clean, DEADLOCKD_HISTORY_FILE: ':memory:', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

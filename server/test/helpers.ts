@@ -34,7 +34,8 @@ export async function startTestDaemon(overrides: Partial<Config> = {}): Promise<
   });
   // confirm rounds are answered by test code in this process: a deadline a loaded machine can
   // always meet, unless a test is about the deadline itself and sets its own
-  const config = resolveConfig({ port: 0, host: '127.0.0.1', logLevel: 'info', sweepIntervalMs: 0, confirmTimeoutMs: 30_000, ...overrides });
+  // no history file unless a test asks for one: every test daemon starts with an empty history
+  const config = resolveConfig({ port: 0, host: '127.0.0.1', logLevel: 'info', sweepIntervalMs: 0, confirmTimeoutMs: 30_000, historyFile: ':memory:', ...overrides });
   const daemon = await startDaemon(config, { logStream });
   return { ...daemon, wsUrl: `${daemon.url.replace(/^http/, 'ws')}/v1/stream`, logs };
 }

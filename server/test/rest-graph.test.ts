@@ -160,7 +160,7 @@ describe('REST: graph, owners, resources, clients', () => {
 
 describe('OpenAPI document', () => {
   it('/docs/json lists every HTTP route under /v1, and /docs serves the UI offline', async () => {
-    const app = buildServer(resolveConfig({ port: 0, logLevel: 'silent', sweepIntervalMs: 0 }));
+    const app = buildServer(resolveConfig({ port: 0, logLevel: 'silent', sweepIntervalMs: 0, historyFile: ':memory:' }));
     const routes: { url: string; method: string | string[]; websocket: boolean }[] = [];
     app.addHook('onRoute', (r) => {
       routes.push({ url: r.url, method: r.method, websocket: (r as { websocket?: boolean }).websocket === true });

@@ -53,8 +53,9 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
   const proc = spawn(process.execPath, ['--enable-source-maps', cli, '--port', '0', ...args], {
     cwd: repoRoot,
     // SDK clients in loaded processes answer confirm rounds: a deadline they always meet (the
-    // default is 2 s), unless a caller sets its own (flag or env)
-    env: { DEADLOCKD_CONFIRM_TIMEOUT_MS: String(CONFIRM_TIMEOUT_MS), ...process.env, ...env },
+    // default is 2 s), unless a caller sets its own (flag or env); and no history file unless a
+    // caller names one: each test daemon starts with an empty history
+    env: { DEADLOCKD_CONFIRM_TIMEOUT_MS: String(CONFIRM_TIMEOUT_MS), DEADLOCKD_HISTORY_FILE: ':memory:', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(proc);

@@ -66,7 +66,12 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
       operationId: 'listDeadlocks',
       summary: 'Deadlock history',
       description:
+<<<<<<< HEAD
         'Deadlocks reported in this namespace, newest first; the daemon keeps the last --history-size of them. ' +
+=======
+        'Deadlocks reported in this namespace, newest first, from the history file (kept across restarts): at most --history-size ' +
+        'of them, --max-history-bytes of reports, none older than --history-max-age-ms. ' +
+>>>>>>> history
         'With `group=signature`, one entry per recurring deadlock pattern instead (`groups`), the most recently seen first.',
       querystring: historyQuery(maxLimit),
       response: { 200: z.union([DeadlockList, DeadlockGroupList]), 400: ErrorBody, 401: ErrorBody },
@@ -74,6 +79,7 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { since, limit, service, signature, group } = request.query;
     const ns = hub.namespace(request.namespace);
+<<<<<<< HEAD
     if (group === 'signature') {
       const groups = ns.history
         .groups()
@@ -89,6 +95,15 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
           (signature === undefined || e.signature === signature),
       );
     return { total: matching.length, deadlocks: matching.slice(0, limit).map(fromHistory) };
+=======
+    const q = { since, service, signature, limit };
+    if (group === 'signature') {
+      const { total, groups } = ns.history.groups(q);
+      return { total, groups: groups.map((g) => groupOf(ns, g)) };
+    }
+    const { total, entries } = ns.history.query(q);
+    return { total, deadlocks: entries.map(fromHistory) };
+>>>>>>> history
   });
 
   r.get('/deadlocks/:id', {

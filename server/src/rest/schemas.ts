@@ -16,8 +16,11 @@ const Shape = { mode: LockMode.optional(), units: z.number().int().optional() };
 // ---- deadlocks --------------------------------------------------------------
 
 const DeadlockStatus = z
-  .enum(['confirming', 'aborting', 'reordering', 'unresolvable', 'resolved'])
-  .describe('confirming: asking the clients whether the waits still pend; aborting: victim told; reordering: a client asked to reorder a wait queue; unresolvable: no member can be aborted; resolved: over');
+  .enum(['confirming', 'aborting', 'reordering', 'unresolvable', 'resolved', 'interrupted'])
+  .describe(
+    'confirming: asking the clients whether the waits still pend; aborting: victim told; reordering: a client asked to reorder a wait queue; unresolvable: no member can be aborted; resolved: over; ' +
+      'interrupted: it was open when the daemon stopped (what is still blocked comes back with the clients\' snapshots as a new deadlock)',
+  );
 
 export const DeadlockEntry = z.object({
   id: z.string(),

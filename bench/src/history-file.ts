@@ -103,7 +103,7 @@ export async function measureHistoryFile(): Promise<HistoryFileResult> {
 }
 
 export function historyFileRows(r: HistoryFileResult): Row[] {
-  const s = '9. history file vs memory';
+  const s = '10. history file vs memory';
   return [
     infoRow(s, `cycle → DeadlockError, history in a SQLite file (n=${r.reps})`, `median ${fmtMs(r.medianMs.file)}`),
     infoRow(s, `the same, --history-file :memory: (n=${r.reps})`, `median ${fmtMs(r.medianMs.memory)}`),

@@ -51,6 +51,6 @@ export const STEPS: Step[] = [
   { key: 'pythonLock', title: '7. Python SDK cost', run: measurePythonLock, rows: pythonLockRows },
   { key: 'pgSource', title: '8. PostgreSQL lock source', run: measurePgSource, rows: pgSourceRows },
   { key: 'javaLock', title: '9. Java SDK cost', run: measureJavaLock, rows: javaLockRows },
-  { key: 'historyFile', title: '9. history file vs memory', run: measureHistoryFile, rows: historyFileRows },
+  { key: 'historyFile', title: '10. history file vs memory', run: measureHistoryFile, rows: historyFileRows },
 ];
 

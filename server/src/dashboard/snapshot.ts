@@ -1,11 +1,7 @@
 // What one /v1/live frame carries: the graph (graphology's serialized form,
 // with x/y from the stable layout), the current cycles and the history.
 import type { DeadlockReport } from '@deadlockd/proto';
-<<<<<<< HEAD
 import { signatureOf, type CycleStatus, type DeadlockGroup, type HistoryEntry } from '../history.js';
-=======
-import { signatureOf, type CycleStatus, type HistoryEntry } from '../history.js';
->>>>>>> history
 import type { Namespace } from '../namespace.js';
 import type { GraphStats } from '../engine/types.js';
 import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
@@ -107,6 +103,6 @@ export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayou
     cycles,
     history: all.slice(0, MAX_HISTORY_SENT),
     historyTotal: all.length,
-    historyGroups: ns.history.groups().slice(0, MAX_HISTORY_SENT),
+    historyGroups: ns.history.groups({ limit: MAX_HISTORY_SENT }).groups,
   };
 }

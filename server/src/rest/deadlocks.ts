@@ -66,12 +66,8 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
       operationId: 'listDeadlocks',
       summary: 'Deadlock history',
       description:
-<<<<<<< HEAD
-        'Deadlocks reported in this namespace, newest first; the daemon keeps the last --history-size of them. ' +
-=======
         'Deadlocks reported in this namespace, newest first, from the history file (kept across restarts): at most --history-size ' +
         'of them, --max-history-bytes of reports, none older than --history-max-age-ms. ' +
->>>>>>> history
         'With `group=signature`, one entry per recurring deadlock pattern instead (`groups`), the most recently seen first.',
       querystring: historyQuery(maxLimit),
       response: { 200: z.union([DeadlockList, DeadlockGroupList]), 400: ErrorBody, 401: ErrorBody },
@@ -79,23 +75,6 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { since, limit, service, signature, group } = request.query;
     const ns = hub.namespace(request.namespace);
-<<<<<<< HEAD
-    if (group === 'signature') {
-      const groups = ns.history
-        .groups()
-        .filter((g) => (since === undefined || g.lastSeen >= since) && (service === undefined || g.services.includes(service)) && (signature === undefined || g.signature === signature));
-      return { total: groups.length, groups: groups.slice(0, limit).map((g) => groupOf(ns, g)) };
-    }
-    const matching = ns.history
-      .list()
-      .filter(
-        (e) =>
-          (since === undefined || e.detectedAt >= since) &&
-          (service === undefined || e.report.members.some((m) => m.service === service)) &&
-          (signature === undefined || e.signature === signature),
-      );
-    return { total: matching.length, deadlocks: matching.slice(0, limit).map(fromHistory) };
-=======
     const q = { since, service, signature, limit };
     if (group === 'signature') {
       const { total, groups } = ns.history.groups(q);
@@ -103,7 +82,6 @@ export async function deadlockRoutes(app: FastifyInstance): Promise<void> {
     }
     const { total, entries } = ns.history.query(q);
     return { total, deadlocks: entries.map(fromHistory) };
->>>>>>> history
   });
 
   r.get('/deadlocks/:id', {

@@ -174,6 +174,17 @@ function killGroup(child, signal) {
   }
 }
 
+let nodedir;
+/** `{npm_config_nodedir}` when the host's npm config names one (read once). */
+function hostNodedir() {
+  if (nodedir === undefined) {
+    const r = spawnSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8' });
+    const dir = r.status === 0 ? r.stdout.trim() : '';
+    nodedir = dir && dir !== 'null' && dir !== 'undefined' ? { npm_config_nodedir: dir } : {};
+  }
+  return nodedir;
+}
+
 /** Container path → path under the stage root. */
 function inRoot(stage, p) {
   return join(stage.root, posix.normalize(posix.isAbsolute(p) ? p : posix.join(stage.workdir, p)));
@@ -183,11 +194,14 @@ function inRoot(stage, p) {
  * What a RUN or CMD sees: the host's PATH (its node, npm and sh stand in for the image's), a HOME inside
  * the stage root, the replay's own npm cache, proxy settings and the registry (a real build gets them as
  * build args), and the stage's ENV. Nothing else of the calling process (npm_config_* of `npm test`, CI=…).
+ * Also the host's node headers (npm's `nodedir`, set in the host's user npmrc, which the stage's HOME
+ * hides): the host's node stands in for the image's, so a native module that cannot download a prebuilt
+ * binary here (better-sqlite3) compiles against the host node's headers, as it does in `npm ci` on the host.
  */
 function stageEnv(stage, ctx, extra = {}) {
   const home = inRoot(stage, stage.user && stage.user !== 'root' ? `/home/${stage.user}` : '/root');
   mkdirSync(home, { recursive: true });
-  const env = { PATH: process.env.PATH, HOME: home };
+  const env = { PATH: process.env.PATH, HOME: home, ...hostNodedir() };
   for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'npm_config_registry']) {
     if (process.env[k] !== undefined) env[k] = process.env[k];
   }

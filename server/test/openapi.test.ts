@@ -53,11 +53,12 @@ describe('OpenAPI document: operationIds and named component schemas', () => {
 
   it('the JSON responses are named components, every $ref resolves, and no component is unused', () => {
     const schemas = doc.components.schemas;
-    for (const name of ['Error', 'DeadlockEntry', 'DeadlockList', 'CycleList', 'DeadlockReport', 'Hazard', 'GraphExport', 'OwnerDetail', 'ResourceDetail', 'ClientList', 'Stats']) {
+    for (const name of ['Error', 'DeadlockEntry', 'DeadlockList', 'DeadlockGroupList', 'CycleList', 'DeadlockReport', 'Hazard', 'GraphExport', 'OwnerDetail', 'ResourceDetail', 'ClientList', 'Stats']) {
       assert.ok(schemas[name], `components.schemas.${name}`);
     }
     const ok = (path: string, status = '200') => refsIn(doc.paths[path]?.['get']?.responses[status]?.content?.['application/json']?.schema);
-    assert.deepEqual(ok('/v1/deadlocks'), [`${REF}DeadlockList`]);
+    // the history, or with ?group=signature its groups
+    assert.deepEqual(ok('/v1/deadlocks'), [`${REF}DeadlockList`, `${REF}DeadlockGroupList`]);
     assert.deepEqual(ok('/v1/deadlocks/{id}', '404'), [`${REF}Error`]);
     assert.deepEqual(ok('/v1/stats'), [`${REF}Stats`]);
     // components refer to each other: an entry's report is the DeadlockReport component

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeadlockError, type Client } from '@deadlockd/client';
+import type { Client } from '@deadlockd/client';
 import { cleanup, startDaemon, type Daemon } from '../src/harness.js';
+import { runCycleRound } from '../src/cycle-round.js';
 import { signal } from '../src/retried-task.js';
 import { STEP_MS, TEST_TIMEOUT, until } from '../src/timing.js';
 import { closeSdk, connectSdk } from '../src/watched-session.js';
@@ -43,30 +44,18 @@ async function getJson<T>(daemon: Daemon, path: string): Promise<T> {
 
 /**
  * Two tasks take two mutexes in opposite orders, once (the same code every round: one
- * signature; the mutex names differ by a number only). The daemon aborts one; it gives its
- * first mutex back and the other completes. Resolves with the deadlock's id.
+ * signature; the mutex names differ by a number only). The daemon aborts one; it retries and
+ * both complete. Resolves with the deadlock's id.
  */
 async function crossOnce(dd: Client, round: number): Promise<string> {
   const [x, y] = [dd.mutex(`account:${round}:x`), dd.mutex(`account:${round}:y`)];
-  const bothHold = { a: signal(), b: signal() };
-  let aborted: DeadlockError | undefined;
-  const side = (me: 'a' | 'b', first: typeof x, second: typeof x) =>
-    dd.task(`transfer ${me}`, async () => {
-      const h1 = await first.acquire();
-      try {
-        bothHold[me].fire();
-        await Promise.all([bothHold.a.promise, bothHold.b.promise]);
-        (await second.acquire()).release();
-      } catch (e) {
-        if (!(e instanceof DeadlockError)) throw e;
-        aborted = e;
-      } finally {
-        h1.release();
-      }
-    });
-  await Promise.all([side('a', x, y), side('b', y, x)]);
-  assert.ok(aborted, 'one side was aborted');
-  return aborted.deadlockId;
+  const { deadlocks, completed } = await runCycleRound(dd, [
+    { name: 'transfer a', first: x, second: y },
+    { name: 'transfer b', first: y, second: x },
+  ], round);
+  assert.equal(deadlocks.length, 1, 'one side was aborted, once');
+  assert.equal(completed, 2, 'both complete after the retry');
+  return deadlocks[0]!.deadlockId;
 }
 
 /** Two tasks that may not be aborted cross: the deadlock stays (unresolvable); they stay stuck. */

@@ -8,12 +8,13 @@
 import { z } from 'zod';
 import { createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { DeadlockReport, Hazard } from '@deadlockd/proto';
-import { ClientList, CycleList, DeadlockEntry, DeadlockList, ErrorBody, GraphExport, LongWaitList, OwnerDetail, ResourceDetail, Stats } from './schemas.js';
+import { ClientList, CycleList, DeadlockEntry, DeadlockGroupList, DeadlockList, ErrorBody, GraphExport, LongWaitList, OwnerDetail, ResourceDetail, Stats } from './schemas.js';
 
 const NAMED = {
   Error: ErrorBody,
   DeadlockEntry,
   DeadlockList,
+  DeadlockGroupList,
   CycleList,
   DeadlockReport,
   Hazard,

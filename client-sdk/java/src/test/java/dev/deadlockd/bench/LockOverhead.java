@@ -65,6 +65,9 @@ public final class LockOverhead {
     }
   }
 
+  // runSdk and runJdk are the same loop on purpose: one method taking a Lock would make the call
+  // site bimorphic, and the JIT would then inline neither lock's fast path as it does in an app.
+
   /** ns per lock/unlock pair of the SDK's lock */
   private static double runSdk(DLock l, int ops) {
     long t0 = System.nanoTime();

@@ -7,6 +7,8 @@
 //   waits:    [wait xa, wait xb] on hot, then [cancel xa, cancel xb] (a pair of frames);
 //   lateHold: [hold y 1 unit of hot, release y]  (a hold the daemon learns of late);
 //   capacity: [capacity 3 → 2, capacity 2 → 3]  (a decrease is checked);
+//   grant:    [wait g for 1 unit of hot, grant it], then [release g]  (g also waits for
+//             `gate`, held by a runner: a grant to an owner still blocked elsewhere).
 // The clock covers B frames and a ping whose pong (ws answers it after the
 // frames ahead of it were handled) says the daemon is done with them.
 import { startDaemon } from '@deadlockd/e2e/harness';
@@ -16,7 +18,7 @@ import { QUICK } from './mode.js';
 import { RawClient } from './raw-client.js';
 import { alternate, median } from './stats.js';
 
-const SHAPES = ['waits', 'lateHold', 'capacity'] as const;
+const SHAPES = ['waits', 'lateHold', 'capacity', 'grant'] as const;
 type Shape = (typeof SHAPES)[number];
 
 export interface QueueCostResult {
@@ -33,6 +35,9 @@ async function setUp(url: string, waiters: number): Promise<RawClient> {
   const ev: ClientEvent[] = [hot(3), { type: 'resource', resource: 'own-x', kind: 'mutex', scope: 'local' }];
   ev.push({ type: 'hold', owner: 'h0', resource: 'hot', units: 1 }, { type: 'hold', owner: 'h1', resource: 'hot', units: 1 });
   ev.push({ type: 'hold', owner: 'xa', resource: 'own-x' });
+  // g waits for gate (held by a runner) all along: a grant of hot to g goes to a blocked owner
+  ev.push({ type: 'resource', resource: 'gate', kind: 'mutex', scope: 'local' }, { type: 'hold', owner: 'gk', resource: 'gate' });
+  ev.push({ type: 'wait', waitId: 'gw', owner: 'g', resource: 'gate' });
   for (let i = 0; i < waiters; i++) {
     ev.push({ type: 'resource', resource: `own${i}`, kind: 'mutex', scope: 'local' });
     ev.push({ type: 'hold', owner: `q${i}`, resource: `own${i}` });
@@ -62,6 +67,14 @@ function framesOf(shape: Shape, n: number): ClientEvent[][] {
       return [[{ type: 'hold', owner: 'y', resource: 'hot', units: 1 }, { type: 'release', owner: 'y', resource: 'hot', units: 1 }]];
     case 'capacity':
       return [[hot(2), hot(3)]];
+    case 'grant':
+      return [
+        [
+          { type: 'wait', waitId: `g${n}`, owner: 'g', resource: 'hot', units: 1 },
+          { type: 'grant', waitId: `g${n}` },
+        ],
+        [{ type: 'release', owner: 'g', resource: 'hot', units: 1 }],
+      ];
   }
 }
 

@@ -116,7 +116,12 @@ export function memoryRows(r: MemoryResult): Row[] {
 export function queueCostRows(r: QueueCostResult): Row[] {
   const s = '3e. per frame vs queue length (socket)';
   const [a, b] = r.queued;
-  const label = { waits: '2 waits, then 2 cancels (2 frames)', lateHold: 'late hold + release', capacity: 'capacity down + up' } as const;
+  const label = {
+    waits: '2 waits, then 2 cancels (2 frames)',
+    lateHold: 'late hold + release',
+    capacity: 'capacity down + up',
+    grant: 'wait + grant to a blocked owner, then release (2 frames)',
+  } as const;
   const rows: Row[] = [];
   for (const k of Object.keys(label) as (keyof typeof label)[]) {
     const [x, y] = r.usPerFrame[k];

@@ -2,7 +2,7 @@
 // reduction.ts), the members, deadlocks behind deadlocks, and the victims.
 // README.md in this directory explains the model, when a search runs and why
 // no deadlock is missed, and each step; this file follows its sections.
-import type { Owner, Resource, Wait } from './model.js';
+import { Resource, type Owner, type Wait } from './model.js';
 import { reduce, type ReductionResult } from './reduction.js';
 import { stronglyConnected } from './scc.js';
 import type { VictimCriterion } from './types.js';
@@ -82,13 +82,86 @@ function cycleThrough(start: Owner): boolean {
   return false;
 }
 
+const waitsOn = (o: Owner, r: Resource): boolean => {
+  for (const w of o.waits) if (w.resource === r && !w.aborting) return true;
+  return false;
+};
+
 /**
- * Step 1 for a batch with many starts: one Tarjan pass over the same edges
- * instead of one walk per start (a batch of N waits along a chain would
- * otherwise cost N²). Returns the starts that lie on a cycle.
+ * Step 1 from a resource with fewer units left (a late hold, a grant to an owner blocked
+ * elsewhere, a capacity decrease): the waiters of r that lie on a cycle through r. A cycle
+ * through a waiter of r leaves it through r: to a holder of r, or (FIFO) to a waiter ahead, and
+ * a chain of such soft edges through r's queue ends at a holder or at a queue-mate that also
+ * waits elsewhere (`multiWaiters`). So the walk starts from those, and every waiter of r it
+ * reaches along an edge is on a cycle through r. It never walks r's queue: the plain waiters of
+ * a hot lock are reached by no edge (README.md, "When detection runs").
  */
-function startsOnCycles(starts: Owner[]): Owner[] {
-  if (starts.length === 1) return cycleThrough(starts[0] as Owner) ? starts : [];
+function waitersOnCycleThrough(r: Resource): Owner[] {
+  const stamp = ++epoch;
+  const found: Owner[] = [];
+  const stack: Owner[] = [];
+  // queue-mates the walk starts from without an edge into them yet: checked when one arrives
+  let unchecked: Set<Owner> | undefined;
+  const reach = (x: Owner): void => {
+    if (x.mark !== stamp) {
+      x.mark = stamp;
+      stack.push(x);
+      if (waitsOn(x, r)) found.push(x);
+    } else if (unchecked?.delete(x) && waitsOn(x, r)) found.push(x);
+  };
+  r.mark = stamp;
+  for (const h of r.holderOwners()) reach(h); // a holder waiting on r: a cycle of one
+  if (r.fifo)
+    for (const q of r.multiWaiters)
+      if (q.mark !== stamp) {
+        q.mark = stamp;
+        stack.push(q);
+        (unchecked ??= new Set()).add(q);
+      }
+  while (stack.length > 0) {
+    const o = stack.pop() as Owner;
+    for (const w of o.waits) {
+      if (w.aborting) continue;
+      const x = w.resource;
+      if (x.mark === stamp) continue; // r itself, or visited: its edges were followed once
+      x.mark = stamp;
+      for (const h of x.holderOwners()) reach(h);
+      if (x.fifo) for (const q of x.multiWaiters) reach(q);
+    }
+  }
+  return found;
+}
+
+const bySeq = (a: Wait, b: Wait): number => a.seq - b.seq;
+
+/** The last of `ws` (in seq order) with a seq below `seq`, by binary search. */
+function lastBefore(ws: readonly Wait[], seq: number): Wait | undefined {
+  let lo = 0;
+  let hi = ws.length; // first index with seq >= `seq`
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((ws[mid] as Wait).seq < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 ? ws[lo - 1] : undefined;
+}
+
+/** A batch with at most this many starts is searched one walk per start; more take one Tarjan pass. */
+const SEPARATE_WALKS = 4;
+
+/**
+ * Step 1 for a batch: the owner starts on a cycle, and the waiters of each start resource on a
+ * cycle through it. Many starts take one Tarjan pass over the same edges instead of one walk
+ * per start (a batch of N waits along a chain would otherwise cost N²), with each start
+ * resource a node of its own: its waiters lead to it, it leads to its holders and multi-waiters.
+ */
+function startsOnCycles(starts: Owner[], resources: readonly Resource[]): Owner[] {
+  if (starts.length + resources.length <= SEPARATE_WALKS) {
+    const out: Owner[] = [];
+    for (const s of starts) if (cycleThrough(s)) out.push(s);
+    for (const r of resources) out.push(...waitersOnCycleThrough(r));
+    return resources.length > 0 && out.length > 1 ? [...new Set(out)] : out;
+  }
   // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
   // queued ahead of it. One edge to the NEAREST start ahead stands for all of
   // them (that start's own edge continues the chain), so a batch of n waits on
@@ -96,15 +169,17 @@ function startsOnCycles(starts: Owner[]): Owner[] {
   const startsIn = new Map<Resource, Owner[]>();
   for (const s of starts) for (const r of fifoQueuesOf(s) ?? []) (startsIn.get(r) ?? startsIn.set(r, []).get(r)!).push(s);
   // A queue in seq order (the usual case) answers "nearest start ahead of w" by binary search
-  // over its start waits; only a reordered or upgrade-led queue is walked (a walk costs the
-  // whole queue per batch: 10k waiters on a hot lock made every 2-wait frame 10× dearer).
+  // over its start waits: grant order is the upgrades, then the rest, each part in seq order.
+  // Only a reordered queue is walked (a walk costs the whole queue per batch: 10k waiters on a
+  // hot lock made every 2-wait frame 10× dearer).
   const nearestStartAhead = new Map<Wait, Owner>();
-  const startWaitsBySeq = new Map<Resource, Wait[]>();
+  const startWaitsBySeq = new Map<Resource, { upgrades: Wait[]; rest: Wait[] }>();
   for (const [r, rs] of startsIn) {
-    if (r.queueBySeq && r.upgrades.size === 0) {
-      const ws: Wait[] = [];
-      for (const s of new Set(rs)) for (const w of s.waits) if (w.resource === r && !w.aborting) ws.push(w);
-      startWaitsBySeq.set(r, ws.sort((a, b) => a.seq - b.seq));
+    if (r.queueBySeq) {
+      const upgrades: Wait[] = [];
+      const rest: Wait[] = [];
+      for (const s of new Set(rs)) for (const w of s.waits) if (w.resource === r && !w.aborting) (r.upgrades.has(w) ? upgrades : rest).push(w);
+      startWaitsBySeq.set(r, { upgrades: upgrades.sort(bySeq), rest: rest.sort(bySeq) });
       continue;
     }
     const isStart = new Set(rs);
@@ -115,38 +190,50 @@ function startsOnCycles(starts: Owner[]): Owner[] {
     }
   }
   const startAhead = (w: Wait): Owner | undefined => {
-    const ws = startWaitsBySeq.get(w.resource);
-    if (!ws) return nearestStartAhead.get(w);
-    let lo = 0;
-    let hi = ws.length; // first index with seq >= w.seq
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((ws[mid] as Wait).seq < w.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    const ahead = lo > 0 ? (ws[lo - 1] as Wait).owner : undefined;
-    return ahead !== w.owner ? ahead : undefined;
+    const parts = startWaitsBySeq.get(w.resource);
+    if (!parts) return nearestStartAhead.get(w);
+    // an upgrade is behind the earlier upgrades only; any other wait behind every upgrade too
+    const upgrade = w.resource.upgrades.has(w);
+    const ahead = lastBefore(upgrade ? parts.upgrades : parts.rest, w.seq) ?? (upgrade ? undefined : parts.upgrades[parts.upgrades.length - 1]);
+    return ahead && ahead.owner !== w.owner ? ahead.owner : undefined;
   };
-  const comps = stronglyConnected(starts, function* (o: Owner) {
-    for (const w of o.waits) {
+  const startResources = new Set(resources);
+  const comps = stronglyConnected<Owner | Resource>([...starts, ...startResources], function* (n) {
+    if (n instanceof Resource) {
+      yield* n.holderOwners();
+      if (n.fifo) yield* n.multiWaiters;
+      return;
+    }
+    for (const w of n.waits) {
       if (w.aborting) continue;
       const r = w.resource;
+      if (startResources.has(r)) yield r;
       yield* r.holderOwners();
       if (!r.fifo) continue;
-      for (const q of r.multiWaiters) if (q !== o) yield q;
+      for (const q of r.multiWaiters) if (q !== n) yield q;
       const ahead = startAhead(w);
       if (ahead) yield ahead;
     }
   });
   const onCycle = new Set<Owner>();
+  const out: Owner[] = [];
   for (const c of comps) {
-    if (c.length > 1) for (const o of c) onCycle.add(o);
-    else {
-      const o = c[0] as Owner;
+    if (c.length > 1) {
+      const through = new Set(c.filter((x): x is Resource => x instanceof Resource));
+      for (const x of c) {
+        if (x instanceof Resource) continue;
+        onCycle.add(x);
+        // a waiter of a start resource on a cycle through it is a start of its own
+        if (through.size > 0 && [...x.waits].some((w) => !w.aborting && through.has(w.resource))) out.push(x);
+      }
+    } else {
+      const o = c[0];
+      if (o instanceof Resource || o === undefined) continue;
       for (const w of o.waits) if (!w.aborting && w.resource.isHeldBy(o)) onCycle.add(o);
     }
   }
-  return starts.filter((s) => onCycle.has(s));
+  for (const s of starts) if (onCycle.has(s)) out.push(s);
+  return out.length > 1 ? [...new Set(out)] : out;
 }
 
 /** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
@@ -218,9 +305,9 @@ function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
 export function findDeadlocks(
   starts: Owner[],
   victimOrder: VictimCriterion[],
-  opts: { everyComponent?: boolean; scope?: Set<Owner>; unabortable?: (o: Owner) => boolean } = {},
+  opts: { everyComponent?: boolean; scope?: Set<Owner>; unabortable?: (o: Owner) => boolean; resources?: readonly Resource[] } = {},
 ): FoundDeadlock[] {
-  const candidates = opts.everyComponent ? starts : startsOnCycles(starts.filter((s) => s.hasLiveWait()));
+  const candidates = opts.everyComponent ? starts : startsOnCycles(starts.filter((s) => s.hasLiveWait()), opts.resources ?? []);
   if (candidates.length === 0) return [];
   const scope = opts.scope ?? scopeFrom(candidates);
   const red = reduce(scope);

@@ -4,7 +4,7 @@
 // I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocks, type FoundDeadlock } from './detect.js';
-import { EventRejected, Graph } from './graph.js';
+import { EventRejected, Graph, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReport } from './report.js';
@@ -88,7 +88,7 @@ export class Engine {
   applyBatch(clientId: ClientId, events: ClientEvent[]): EngineResult {
     const c = this.client(clientId);
     const errors: EventError[] = [];
-    const starts: Owner[] = [];
+    const starts: Starts = { owners: [], resources: [] };
     const hazards: Hazard[] = [];
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as ClientEvent;
@@ -102,7 +102,7 @@ export class Engine {
     }
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
-    return this.result(errors, this.detect(starts), hazards);
+    return this.result(errors, this.detect(starts.owners, undefined, starts.resources), hazards);
   }
 
   private recordOrder(c: ClientState, e: Extract<ClientEvent, { type: 'order' }>): Hazard[] {
@@ -174,11 +174,16 @@ export class Engine {
       scope.add(x);
       stack.push(x);
     };
+    // each resource once: 10k waiters of one hot lock each walking its whole queue made a sweep
+    // of that lock cost 10k² (20 s)
+    const seen = new Set<Resource>();
     while (stack.length > 0) {
       const o = stack.pop() as Owner;
       for (const w of o.waits) {
+        if (seen.has(w.resource)) continue;
+        seen.add(w.resource);
         for (const h of w.resource.holderOwners()) reached(h);
-        for (const q of w.resource.inGrantOrder()) reached(q.owner);
+        for (const q of w.resource.queue) reached(q.owner);
       }
     }
     return findDeadlocks(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope }).map((f) => this.toFound(f));
@@ -224,12 +229,15 @@ export class Engine {
     return { errors, found, ended, hazards };
   }
 
-  private detect(starts: Owner[], unabortable?: ReadonlySet<string>): Found[] {
-    if (starts.length === 0) return [];
+  private detect(starts: Owner[], unabortable?: ReadonlySet<string>, resources: Resource[] = []): Found[] {
+    if (starts.length === 0 && resources.length === 0) return [];
     const live = unique(starts).filter(mayBeOnCycle);
-    if (live.length === 0) return [];
+    if (live.length === 0 && resources.length === 0) return [];
     const out: Found[] = [];
-    const opts = unabortable?.size ? { unabortable: (o: Owner) => unabortable.has(o.key) } : {};
+    const opts = {
+      ...(unabortable?.size ? { unabortable: (o: Owner) => unabortable.has(o.key) } : {}),
+      ...(resources.length > 0 ? { resources: unique(resources) } : {}),
+    };
     for (const f of findDeadlocks(live, this.victimOrder, opts)) {
       const found = this.toFound(f);
       if (!out.some((x) => x.deadlock.key === found.deadlock.key)) out.push(found);

@@ -5,7 +5,7 @@
 // from to `starts`; which events those are, and why the others need no search,
 // is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
-import { ClientState, EXCLUSIVE, Owner, Resource, Wait, type Hold } from './model.js';
+import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, type Hold } from './model.js';
 import { emptySet, writable } from './empty.js';
 import { byOwner, byResource, withHold, withoutHold } from './hold-index.js';
 import type { ClientInfo, EngineLimits } from './types.js';
@@ -28,6 +28,16 @@ type ResourceEvent = Extract<ClientEvent, { type: 'resource' }>;
 type WaitEvent = Extract<ClientEvent, { type: 'wait' }>;
 type HoldEvent = Extract<ClientEvent, { type: 'hold' }>;
 type ReleaseEvent = Extract<ClientEvent, { type: 'release' }>;
+
+/**
+ * Where a batch's search starts (README.md, "When detection runs"): owners whose new wait may
+ * close a cycle, and resources that have fewer units left for their waiters, whose search looks
+ * for a cycle through the resource itself (detect.ts) instead of starting from every waiter.
+ */
+export interface Starts {
+  owners: Owner[];
+  resources: Resource[];
+}
 
 export class Graph {
   readonly clients = new Map<string, ClientState>();
@@ -70,8 +80,8 @@ export class Graph {
     this.clients.delete(c.info.id);
   }
 
-  /** Applies one event; returns the owners a deadlock search must start from. */
-  apply(c: ClientState, e: ClientEvent, starts: Owner[]): void {
+  /** Applies one event; adds where a deadlock search must start to `starts`. */
+  apply(c: ClientState, e: ClientEvent, starts: Starts): void {
     switch (e.type) {
       case 'owner':
         return this.declareOwner(c, e);
@@ -147,7 +157,7 @@ export class Graph {
 
   // ---- resources ------------------------------------------------------------
 
-  private declareResource(c: ClientState, e: ResourceEvent, starts: Owner[]): void {
+  private declareResource(c: ClientState, e: ResourceEvent, starts: Starts): void {
     let capacity: number;
     if (e.kind === 'mutex') capacity = 1;
     else if (e.kind === 'rwlock') capacity = EXCLUSIVE;
@@ -173,10 +183,8 @@ export class Graph {
       if (e.reentrant !== undefined && e.reentrant !== known.reentrant)
         reject('RESOURCE_CONFLICT', `'${e.resource}' was declared ${known.reentrant ? '' : 'not '}reentrant`);
       if (capacity !== known.capacity) {
-        for (const w of known.queue)
-          if (w.units > capacity)
-            reject('BAD_REQUEST_SIZE', `wait '${w.id}' asks for ${w.units} units; capacity ${capacity} would make it impossible`);
         const decreased = capacity < known.capacity;
+        if (decreased) checkFits(known, capacity);
         known.capacity = capacity;
         if (decreased) this.unitsTaken(undefined, known, starts);
       }
@@ -254,7 +262,7 @@ export class Graph {
 
   // ---- waits ----------------------------------------------------------------
 
-  private addWait(c: ClientState, e: WaitEvent, starts: Owner[]): void {
+  private addWait(c: ClientState, e: WaitEvent, starts: Starts): void {
     if (c.waits.has(e.waitId)) reject('DUPLICATE_WAIT', `wait '${e.waitId}' is already pending`);
     if ((e.resource === undefined) === (e.task === undefined))
       reject('BAD_REQUEST_SIZE', 'a wait names exactly one of `resource` or `task`');
@@ -276,7 +284,9 @@ export class Graph {
     const o = this.ownerFor(c, e.owner);
     const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.now(), stack: e.stack, seq: ++this.seq });
     c.waits.set(w.id, w);
-    (r.queue = writable(r.queue)).add(w);
+    const q = r.queue instanceof WaitQueue ? r.queue : (r.queue = new WaitQueue());
+    q.add(w);
+    if (units > q.maxUnits) q.maxUnits = units;
     if (r.kind === 'rwlock' && e.mode === 'exclusive') {
       const own = o.holdOn(r)?.units ?? 0;
       if (own > 0 && own < EXCLUSIVE) (r.upgrades = writable(r.upgrades)).add(w);
@@ -285,7 +295,7 @@ export class Graph {
     if (o.waits.size === 2) for (const x of o.waits) (x.resource.multiWaiters = writable(x.resource.multiWaiters)).add(o);
     else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
     this.waitCount++;
-    starts.push(o);
+    starts.owners.push(o);
   }
 
   removeWait(w: Wait): void {
@@ -320,15 +330,16 @@ export class Graph {
     const moved = waits.filter((w) => r.queue.has(w));
     if (moved.length === 0) return;
     const skip = new Set(moved);
-    const q = new Set<Wait>(moved);
+    const q = new WaitQueue(moved);
     for (const w of r.queue) if (!skip.has(w)) q.add(w);
+    q.maxUnits = (r.queue as WaitQueue).maxUnits;
     r.queue = q;
     r.queueBySeq = false;
   }
 
   // ---- holds ----------------------------------------------------------------
 
-  private reportHold(c: ClientState, e: HoldEvent, starts: Owner[]): void {
+  private reportHold(c: ClientState, e: HoldEvent, starts: Starts): void {
     const r = this.declaredResource(c, e.resource);
     if (r.kind === 'rwlock' && e.mode === undefined)
       reject('BAD_REQUEST_SIZE', `rwlock '${r.name}' needs mode 'shared' or 'exclusive'`);
@@ -343,13 +354,14 @@ export class Graph {
 
   /**
    * Fewer units of r are left for its waiters: the search starts from the taker (if it waits) and
-   * from r's waiters that hold something or wait elsewhere too. README.md ("When detection runs")
-   * says why those starts find every deadlock this can create.
+   * from r itself, looking for a cycle through r (detect.ts, `waitersOnCycleThrough`): never a
+   * walk of r's queue, so a late hold on a lock with 10k queued waiters costs what it costs with
+   * 10. README.md ("When detection runs") says why that finds every deadlock this can create.
    */
-  private unitsTaken(taker: Owner | undefined, r: Resource, starts: Owner[]): void {
+  private unitsTaken(taker: Owner | undefined, r: Resource, starts: Starts): void {
     if (r.queue.size === 0) return;
-    if (taker) starts.push(taker);
-    for (const w of r.queue) if (w.owner.holds !== undefined || r.multiWaiters.has(w.owner)) starts.push(w.owner);
+    if (taker) starts.owners.push(taker);
+    starts.resources.push(r);
   }
 
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
@@ -436,6 +448,22 @@ export class Graph {
     this.holdCount--;
     if (r.global) this.maybeDropGlobal(r);
   }
+}
+
+/**
+ * A capacity decrease must leave every queued request possible. The queue's bound answers that
+ * without a walk unless some request may be too big; then one walk makes the bound exact.
+ */
+function checkFits(r: Resource, capacity: number): void {
+  const q = r.queue;
+  if (!(q instanceof WaitQueue) || q.maxUnits <= capacity) return;
+  let max = 0;
+  for (const w of q) {
+    if (w.units > capacity)
+      reject('BAD_REQUEST_SIZE', `wait '${w.id}' asks for ${w.units} units; capacity ${capacity} would make it impossible`);
+    if (w.units > max) max = w.units;
+  }
+  q.maxUnits = max;
 }
 
 /** A reentrant hold already grants `mode`: any exclusive acquisition covers both modes, a shared one covers shared. */

@@ -70,12 +70,22 @@ export class Owner {
   }
 }
 
+/**
+ * A resource's pending waits in arrival order (a Set keeps insertion order, deletes in O(1)), and
+ * a bound on what any of them asks for, so that a capacity decrease is checked without a walk.
+ * A queue exists only while something waits (an idle resource has the shared empty set).
+ */
+export class WaitQueue extends Set<Wait> {
+  /** ≥ the units of every wait in the queue (exact after graph.ts walked it on a capacity decrease) */
+  maxUnits = 0;
+}
+
 export class Resource {
   /** who holds this resource, by owner (see hold-index.ts; change it through graph.ts only) */
   holders: SmallIndex<Hold, Owner | Resource> = undefined;
   /** units held, summed over holders */
   held = 0;
-  /** pending waits in arrival order (a Set keeps insertion order, deletes in O(1)) */
+  /** pending waits in arrival order: a WaitQueue, or the shared empty set while nothing waits */
   queue: Set<Wait> = emptySet();
   /**
    * The queue is in Wait.seq order (no reorder moved a wait since it was last empty), so a wait's

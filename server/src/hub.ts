@@ -26,6 +26,8 @@ export interface ClientEntry {
   namespace: string;
   service: string;
   instance: string;
+  host?: string | undefined;
+  pid?: number | undefined;
   connectedAt: number;
   conn: ClientConnection | null;
   /** set while the client is disconnected and within its grace period */
@@ -35,6 +37,8 @@ export interface ClientEntry {
 export interface AttachRequest {
   service: string;
   instance: string;
+  host?: string | undefined;
+  pid?: number | undefined;
   resume?: string | undefined;
   /** hello.features: optional protocol features the client implements */
   features?: string[] | undefined;
@@ -116,6 +120,8 @@ export class Hub {
       namespace,
       service: req.service,
       instance: req.instance,
+      host: req.host,
+      pid: req.pid,
       connectedAt: this.now(),
       conn,
       graceTimer: null,
@@ -124,10 +130,12 @@ export class Hub {
       id: entry.id,
       service: entry.service,
       instance: entry.instance,
+      host: entry.host,
+      pid: entry.pid,
       reorder: req.features?.includes('reorder') ?? false,
     });
     this.clients.set(entry.id, entry);
-    this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance }, 'client connected');
+    this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance, host: entry.host, pid: entry.pid }, 'client connected');
     return { client: entry, resumed: false };
   }
 

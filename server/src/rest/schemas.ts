@@ -169,6 +169,8 @@ const ClientInfo = z.object({
   id: z.string().describe('session id (the `<client>` of owner and resource keys)'),
   service: z.string(),
   instance: z.string(),
+  host: z.string().optional().describe('the machine the client runs on (hello.host)'),
+  pid: z.number().int().optional().describe("the client's process id (hello.pid)"),
   connectedAt: Millis,
   connected: z.boolean().describe('false while the client is in its disconnect grace period'),
 });

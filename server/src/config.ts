@@ -105,6 +105,13 @@ export const ConfigSchema = z.object({
   pgCancelUnowned: z.boolean(),
   /** query text kept per backend in reports */
   pgQueryChars: int(16, 10_000),
+  // ---- long waits (long-wait-log.ts, engine/long-waits.ts) ----
+  /** log a wait once when it has been pending this long (0 = off), like PostgreSQL's log_lock_waits */
+  logWaitsAfterMs: int(0, 2_147_483_647),
+  /** long-wait log lines per second and namespace; the rest are counted in one summary line */
+  maxWaitLogsPerSecond: int(1),
+  /** owners a blocking chain follows (log lines and GET /v1/waits) */
+  maxWaitChain: int(1, 1_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -207,6 +214,9 @@ export const SETTINGS: Record<Key, Setting> = {
     boolean: true,
   },
   pgQueryChars: setting('pg-query-chars', 'query text kept per backend in deadlock reports', 'an integer from 16 to 10000', asInt),
+  logWaitsAfterMs: setting('log-waits-after-ms', 'log a wait (who, what, blocked by whom) once it has been pending this long, like log_lock_waits (0 = off)', 'an integer from 0 to 2147483647', asInt),
+  maxWaitLogsPerSecond: setting('max-wait-logs-per-second', 'long-wait log lines per second per namespace; the rest are counted in one summary line', 'a positive integer', asInt),
+  maxWaitChain: setting('max-wait-chain', 'owners a blocking chain follows, in long-wait lines and GET /v1/waits', 'an integer from 1 to 1000', asInt),
 };
 
 export const DEFAULT_CONFIG: Config = {
@@ -254,6 +264,9 @@ export const DEFAULT_CONFIG: Config = {
   pgResolve: false,
   pgCancelUnowned: false,
   pgQueryChars: 200,
+  logWaitsAfterMs: 1_000,
+  maxWaitLogsPerSecond: 100,
+  maxWaitChain: 8,
 };
 
 /** A bad setting: the CLI prints `message` and exits with code 2. */

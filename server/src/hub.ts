@@ -221,6 +221,13 @@ export class Hub {
     return { clients: this.clients.size, connectedClients: connected, sweeps: this.sweeps, missed: this.missed, namespaces };
   }
 
+  /** Each namespace's oldest pending wait, in seconds (the deadlockd_oldest_wait_seconds gauge). */
+  oldestWaits(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const ns of this.namespaces.values()) out.set(ns.name, ns.oldestWaitSeconds());
+    return out;
+  }
+
   namespaceStats(name: string): NamespaceStats {
     const ns = this.namespace(name);
     const clients = this.clientsIn(name);

@@ -9,10 +9,10 @@ import { EXCLUSIVE, modeOf, type Hold, type Owner, type Wait } from './model.js'
 import { callSite, contextLines, instanceText, ownerContext, traceText } from './report-context.js';
 
 /** Direct blockers listed per wait (the rest are counted in `blockersTotal`). */
-export const MAX_BLOCKERS_LISTED = 10;
+const MAX_BLOCKERS_LISTED = 10;
 
 /** An owner as long waits name it. */
-export interface OwnerRef {
+interface OwnerRef {
   owner: string;
   client: string;
   name: string;
@@ -25,7 +25,7 @@ export interface OwnerRef {
 }
 
 /** Who blocks a wait: a holder of a conflicting share, or (FIFO resources) a wait queued ahead. */
-export interface Blocker extends OwnerRef {
+interface Blocker extends OwnerRef {
   how: 'holds' | 'queued-ahead';
   mode?: LockMode;
   units?: number;
@@ -34,7 +34,7 @@ export interface Blocker extends OwnerRef {
 }
 
 /** One step of a blocking chain: the owner that blocks the previous step, and what it waits for itself. */
-export interface ChainStep extends Blocker {
+interface ChainStep extends Blocker {
   /** its own oldest pending wait, if it waits: the next step blocks that */
   waitsFor?: { waitId: string; resource: string; label: string; since: number };
 }

@@ -40,11 +40,11 @@ const isBackend = (v: unknown): boolean => {
 };
 
 const isHex = (v: unknown, n: number): boolean => typeof v === 'string' && v.length === n && /^[0-9a-f]+$/.test(v);
-/** TraceContext: exactly its two keys (anything else is left to zod, which strips extra keys) */
+/** TraceContext (extra keys allowed here: fastEvent strips them, as zod does) */
 const isTrace = (v: unknown): boolean => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const t = v as Obj;
-  return isHex(t['traceId'], 32) && isHex(t['spanId'], 16) && countKeys(t) === 2;
+  return isHex(t['traceId'], 32) && isHex(t['spanId'], 16);
 };
 /** OwnerAttributes: at most 32 keys of 1-64 characters; values strings (<= 256), finite numbers, booleans */
 const isAttributes = (v: unknown): boolean => {
@@ -144,6 +144,12 @@ function fastEvent(raw: unknown): ClientEvent | undefined {
       for (const k of BACKEND_KEYS) kept[k] = b[k];
       out['backend'] = kept;
     }
+  }
+  // owner and wait events: a trace context with unknown keys keeps its two ids only
+  const t = out['trace'] as Obj | undefined;
+  if (t !== undefined && countKeys(t) !== 2) {
+    if (out === e) out = { ...e };
+    out['trace'] = { traceId: t['traceId'], spanId: t['spanId'] };
   }
   return out as ClientEvent;
 }

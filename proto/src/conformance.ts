@@ -71,6 +71,11 @@ export interface SdkVector {
 
 export interface SdkSuite {
   hello: Expected;
+  /**
+   * fields the SDK's hello must have, with their JSON type (`string`, `integer`), whatever their
+   * value (the machine and process differ per run): the process's host name and pid
+   */
+  helloTypes: Record<string, 'string' | 'integer'>;
   vectors: SdkVector[];
 }
 
@@ -115,6 +120,17 @@ function daemonVectors(): DaemonVector[] {
     [{ type: 'welcome', protocol: PROTOCOL_VERSION, resumed: false }], 'open');
   add('hello resuming an unknown session starts a new one', false, [valid({ ...HELLO, resume: 'no-such-session' })],
     [{ type: 'welcome', resumed: false }], 'open');
+  add('hello with host, pid and a user-set instance name is answered by welcome', false,
+    [valid({ ...HELLO, instance: 'checkout-blue', host: 'web-7', pid: 4242 })], [{ type: 'welcome', resumed: false }], 'open');
+  add('a hello with pid 0 does not match the schema', false, [invalid({ ...HELLO, pid: 0 })], [error('BAD_FRAME')], 'closed');
+  add('a task with user attributes and a trace context, waiting in a span, is accepted', true,
+    [events(1, [mutex('m'), owner('a'),
+      { type: 'owner', owner: 'b', name: 'checkout', attributes: { orderId: 'o-7', attempt: 2, retry: true },
+        trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' } },
+      hold('a', 'm'), { ...wait('w1', 'b', 'm'), trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '53995c3f42cd8ad8' } }])],
+    [], 'open');
+  add('an owner attribute of the wrong type does not match the schema', true,
+    [invalid({ type: 'events', seq: 1, events: [{ type: 'owner', owner: 'a', attributes: { nested: { no: 1 } } }] })], [error('BAD_FRAME')], 'closed');
   add('an unsupported protocol version is refused', false, [valid({ ...HELLO, protocol: 999 })],
     [error('PROTOCOL_VERSION')], 'closed');
   add('the first frame must be hello', false, [events(1, [owner('a')])], [error('HELLO_REQUIRED')], 'closed');
@@ -328,6 +344,11 @@ export function conformanceSuites(): { daemon: DaemonSuite & { version: number }
       vectors,
       notCovered: NOT_COVERED,
     },
-    sdk: { version: CONFORMANCE_VERSION, hello: { type: 'hello', protocol: PROTOCOL_VERSION, service: 'conformance' }, vectors: sdkVectors() },
+    sdk: {
+      version: CONFORMANCE_VERSION,
+      hello: { type: 'hello', protocol: PROTOCOL_VERSION, service: 'conformance' },
+      helloTypes: { host: 'string', pid: 'integer' },
+      vectors: sdkVectors(),
+    },
   };
 }

@@ -26,6 +26,27 @@ export type LockMode = z.infer<typeof LockMode>;
 
 // ---- events (inside an `events` batch) -------------------------------------
 
+/**
+ * The OpenTelemetry context a wait or task ran in (W3C trace context ids, lowercase hex), sent
+ * by SDKs that find an OpenTelemetry API in the app; shown in reports so a deadlock or a long
+ * wait leads to the request's trace.
+ */
+export const TraceContext = z.object({
+  traceId: z.string().regex(/^[0-9a-f]{32}$/, 'a trace id is 32 lowercase hex digits'),
+  spanId: z.string().regex(/^[0-9a-f]{16}$/, 'a span id is 16 lowercase hex digits'),
+});
+export type TraceContext = z.infer<typeof TraceContext>;
+
+/** Most attributes on one owner, and their sizes: they travel in every report the owner is in. */
+export const MAX_OWNER_ATTRIBUTES = 32;
+const AttributeKey = z.string().min(1).max(64);
+const AttributeValue = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
+/** User attributes of a task (request id, tenant, order id…), shown in reports. */
+export const OwnerAttributes = z
+  .record(AttributeKey, AttributeValue)
+  .refine((a) => Object.keys(a).length <= MAX_OWNER_ATTRIBUTES, `at most ${MAX_OWNER_ATTRIBUTES} attributes`);
+export type OwnerAttributes = z.infer<typeof OwnerAttributes>;
+
 /** Declare or update an owner (task, request, transaction). */
 export const OwnerEvent = z.object({
   type: z.literal('owner'),
@@ -37,6 +58,10 @@ export const OwnerEvent = z.object({
   abortable: z.boolean().optional(),
   /** epoch milliseconds; defaults to the time the daemon first saw it */
   startedAt: Millis.optional(),
+  /** the user's attributes of this task (`task(name, { attributes })`), shown in reports */
+  attributes: OwnerAttributes.optional(),
+  /** the OpenTelemetry span active when the task started */
+  trace: TraceContext.optional(),
 });
 
 /** The owner finished: every hold and wait it still has is dropped. */
@@ -108,6 +133,8 @@ export const WaitEvent = z.object({
   since: Millis.optional(),
   /** call site of the acquire, when the SDK captured it */
   stack: Stack.optional(),
+  /** the OpenTelemetry span active when the wait began */
+  trace: TraceContext.optional(),
 });
 
 /** A pending wait was granted: it becomes a hold of the same request. */
@@ -185,8 +212,12 @@ export const HelloFrame = z.object({
   type: z.literal('hello'),
   protocol: z.number().int(),
   service: z.string().min(1).max(256),
-  /** distinguishes processes of one service (defaults to host:pid in the SDK) */
+  /** distinguishes processes of one service: a name the user sets, or host:pid by default */
   instance: z.string().min(1).max(256),
+  /** the machine (or pod) the client runs on, shown in reports with `pid` */
+  host: z.string().min(1).max(256).optional(),
+  /** the client's process id */
+  pid: z.number().int().positive().optional(),
   token: z.string().max(4096).optional(),
   /** session id from an earlier `welcome`: resume within the grace period */
   resume: z.string().max(256).optional(),
@@ -268,12 +299,22 @@ export const ReportHold = z.object({
 export const ReportWait = ReportHold.extend({
   waitId: z.string(),
   stack: z.string().optional(),
+  /** the OpenTelemetry span the wait began in (the victim's gets a `deadlockd.deadlock` event) */
+  trace: TraceContext.optional(),
 });
 export const ReportMember = z.object({
   owner: z.string(),
   name: z.string(),
   service: z.string(),
   client: z.string(),
+  /** the member's process: `instance` from its hello, with `host` and `pid` when the SDK sent them */
+  instance: z.string().optional(),
+  host: z.string().optional(),
+  pid: z.number().int().optional(),
+  /** the task's user attributes */
+  attributes: OwnerAttributes.optional(),
+  /** the span active when the task started */
+  trace: TraceContext.optional(),
   priority: z.number(),
   /** at most the daemon's --max-report-holds; `holdsTotal` then says how many there are */
   holds: z.array(ReportHold),

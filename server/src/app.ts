@@ -94,6 +94,7 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
   const sessions = new WeakMap<WebSocket, Session>();
   const shared = sessionShared(config);
   metrics.watchSnapshotBudget(() => shared.snapshotBudget.inFlight);
+  metrics.watchOldestWaits(() => hub.oldestWaits());
   app.register(async (scoped) => {
     scoped.get('/v1/stream', { websocket: true }, (socket, request) => {
       sessions.set(socket, new Session({ socket, hub, metrics, tokens, config, log: request.log, shared }));

@@ -116,6 +116,13 @@ export const ConfigSchema = z.object({
   historyFile: z.string(),
   /** history entries (and groups) older than this are dropped; 0 = no age limit */
   historyMaxAgeMs: int(0),
+  // ---- long waits (long-wait-log.ts, engine/long-waits.ts) ----
+  /** log a wait once when it has been pending this long (0 = off), like PostgreSQL's log_lock_waits */
+  logWaitsAfterMs: int(0, 2_147_483_647),
+  /** long-wait log lines per second and namespace; the rest are counted in one summary line */
+  maxWaitLogsPerSecond: int(1),
+  /** owners a blocking chain follows (log lines and GET /v1/waits) */
+  maxWaitChain: int(1, 1_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -222,6 +229,9 @@ export const SETTINGS: Record<Key, Setting> = {
   dataDir: setting('data-dir', 'directory of the daemon\'s state (the history file); default $XDG_STATE_HOME/deadlockd when XDG_STATE_HOME is set', 'a directory path', asText),
   historyFile: setting('history-file', 'SQLite file the deadlock history is kept in across restarts (none given: history.sqlite in --data-dir); :memory: keeps no file', 'a file path or :memory:', asText),
   historyMaxAgeMs: setting('history-max-age-ms', 'deadlocks (and recurring groups) older than this leave the history (0 = no age limit)', 'a non-negative integer', asInt),
+  logWaitsAfterMs: setting('log-waits-after-ms', 'log a wait (who, what, blocked by whom) once it has been pending this long, like log_lock_waits (0 = off)', 'an integer from 0 to 2147483647', asInt),
+  maxWaitLogsPerSecond: setting('max-wait-logs-per-second', 'long-wait log lines per second per namespace; the rest are counted in one summary line', 'a positive integer', asInt),
+  maxWaitChain: setting('max-wait-chain', 'owners a blocking chain follows, in long-wait lines and GET /v1/waits', 'an integer from 1 to 1000', asInt),
 };
 
 export const DEFAULT_CONFIG: Config = {
@@ -273,6 +283,9 @@ export const DEFAULT_CONFIG: Config = {
   dataDir: './data',
   historyFile: '',
   historyMaxAgeMs: 30 * 24 * 60 * 60 * 1000,
+  logWaitsAfterMs: 1_000,
+  maxWaitLogsPerSecond: 100,
+  maxWaitChain: 8,
 };
 
 /** The history's SQLite file: --history-file, else history.sqlite in --data-dir (or `:memory:`). */

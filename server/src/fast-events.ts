@@ -39,6 +39,25 @@ const isBackend = (v: unknown): boolean => {
   );
 };
 
+const isHex = (v: unknown, n: number): boolean => typeof v === 'string' && v.length === n && /^[0-9a-f]+$/.test(v);
+/** TraceContext (extra keys allowed here: fastEvent strips them, as zod does) */
+const isTrace = (v: unknown): boolean => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const t = v as Obj;
+  return isHex(t['traceId'], 32) && isHex(t['spanId'], 16);
+};
+/** OwnerAttributes: at most 32 keys of 1-64 characters; values strings (<= 256), finite numbers, booleans */
+const isAttributes = (v: unknown): boolean => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  let n = 0;
+  for (const k in v as Obj) {
+    if (++n > 32 || k.length < 1 || k.length > 64) return false;
+    const x = (v as Obj)[k];
+    if (!(typeof x === 'string' ? x.length <= 256 : typeof x === 'number' ? Number.isFinite(x) : typeof x === 'boolean')) return false;
+  }
+  return true;
+};
+
 type Check = (v: unknown) => boolean;
 interface Rules {
   /** keys that must be present and valid, besides `type` */
@@ -66,7 +85,7 @@ export const EVENT_RULES: Record<string, Rules> = {
     [['held', isId], ['acquired', isId]],
     [['owner', isId], ['stack', isStack], ['heldMode', isMode], ['mode', isMode]],
   ),
-  owner: rules([['owner', isId]], [['name', isLabel], ['priority', Number.isSafeInteger], ['abortable', isBool], ['startedAt', isMillis]]),
+  owner: rules([['owner', isId]], [['name', isLabel], ['priority', Number.isSafeInteger], ['abortable', isBool], ['startedAt', isMillis], ['attributes', isAttributes], ['trace', isTrace]]),
   end: rules([['owner', isId]], []),
   resource: rules(
     [['resource', isId], ['kind', isKind]],
@@ -74,7 +93,7 @@ export const EVENT_RULES: Record<string, Rules> = {
   ),
   wait: rules(
     [['waitId', isId], ['owner', isId]],
-    [['resource', isId], ['task', isId], ...REQUEST, ['since', isMillis], ['stack', isStack]],
+    [['resource', isId], ['task', isId], ...REQUEST, ['since', isMillis], ['stack', isStack], ['trace', isTrace]],
   ),
   grant: rules([['waitId', isId]], [['since', isMillis]]),
   cancel: rules([['waitId', isId]], [['reason', isReason]]),
@@ -135,6 +154,12 @@ function fastEvent(raw: unknown): ClientEvent | undefined {
       for (const k of BACKEND_KEYS) kept[k] = b[k];
       out['backend'] = kept;
     }
+  }
+  // owner and wait events: a trace context with unknown keys keeps its two ids only
+  const t = out['trace'] as Obj | undefined;
+  if (t !== undefined && countKeys(t) !== 2) {
+    if (out === e) out = { ...e };
+    out['trace'] = { traceId: t['traceId'], spanId: t['spanId'] };
   }
   return out as ClientEvent;
 }

@@ -28,6 +28,8 @@ export interface ClientEntry {
   namespace: string;
   service: string;
   instance: string;
+  host?: string | undefined;
+  pid?: number | undefined;
   connectedAt: number;
   conn: ClientConnection | null;
   /** set while the client is disconnected and within its grace period */
@@ -37,6 +39,8 @@ export interface ClientEntry {
 export interface AttachRequest {
   service: string;
   instance: string;
+  host?: string | undefined;
+  pid?: number | undefined;
   resume?: string | undefined;
   /** hello.features: optional protocol features the client implements */
   features?: string[] | undefined;
@@ -124,6 +128,8 @@ export class Hub {
       namespace,
       service: req.service,
       instance: req.instance,
+      host: req.host,
+      pid: req.pid,
       connectedAt: this.now(),
       conn,
       graceTimer: null,
@@ -132,10 +138,12 @@ export class Hub {
       id: entry.id,
       service: entry.service,
       instance: entry.instance,
+      host: entry.host,
+      pid: entry.pid,
       reorder: req.features?.includes('reorder') ?? false,
     });
     this.clients.set(entry.id, entry);
-    this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance }, 'client connected');
+    this.log.info({ client: entry.id, namespace, service: entry.service, instance: entry.instance, host: entry.host, pid: entry.pid }, 'client connected');
     return { client: entry, resumed: false };
   }
 
@@ -219,6 +227,13 @@ export class Hub {
     let connected = 0;
     for (const c of this.clients.values()) if (c.conn) connected++;
     return { clients: this.clients.size, connectedClients: connected, sweeps: this.sweeps, missed: this.missed, namespaces };
+  }
+
+  /** Each namespace's oldest pending wait, in seconds (the deadlockd_oldest_wait_seconds gauge). */
+  oldestWaits(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const ns of this.namespaces.values()) out.set(ns.name, ns.oldestWaitSeconds());
+    return out;
   }
 
   namespaceStats(name: string): NamespaceStats {

@@ -30,6 +30,7 @@ export class Metrics {
   readonly connectionsCut: Counter<'reason'>;
   private snapshotInFlight: () => number = () => 0;
   private pgSources: () => readonly PgSourceCounts[] = () => [];
+  private oldestWaits: () => ReadonlyMap<string, number> = () => new Map();
   /** events counted since the last scrape; added to eventsReceived in its collect() (one inc per scrape, not per frame) */
   private eventsPending = 0;
 
@@ -198,6 +199,17 @@ export class Metrics {
     graphGauge('deadlockd_holds', 'live holds', 'holds');
     graphGauge('deadlockd_waits', 'pending waits', 'waits');
     graphGauge('deadlockd_active_deadlocks', 'deadlocks found and not yet over', 'activeDeadlocks');
+    const oldestWaits = () => this.oldestWaits();
+    new Gauge({
+      name: 'deadlockd_oldest_wait_seconds',
+      help: 'how long the oldest pending wait of each namespace has waited (0: nothing waits); alert on it like on a stuck lock',
+      labelNames: ['namespace'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [ns, s] of oldestWaits()) this.set({ namespace: ns }, s);
+      },
+    });
     new Gauge({
       name: 'deadlockd_clients_connected',
       help: 'SDK connections open now',
@@ -224,6 +236,11 @@ export class Metrics {
   /** The PostgreSQL lock sources' counters (read at scrape time). */
   watchPgSources(read: () => readonly PgSourceCounts[]): void {
     this.pgSources = read;
+  }
+
+  /** Where the oldest-wait gauge reads each namespace's oldest wait (seconds). */
+  watchOldestWaits(read: () => ReadonlyMap<string, number>): void {
+    this.oldestWaits = read;
   }
 
   watchSnapshotBudget(read: () => number): void {
@@ -253,6 +270,7 @@ export class Metrics {
     gauge('deadlockd_holds', 'live holds', s.graph.holds);
     gauge('deadlockd_waits', 'pending waits', s.graph.waits);
     gauge('deadlockd_active_deadlocks', 'deadlocks found and not yet over', s.graph.activeDeadlocks);
+    gauge('deadlockd_oldest_wait_seconds', 'how long the oldest pending wait of each namespace has waited (0: nothing waits)', this.oldestWaits().get(namespace) ?? 0);
     gauge('deadlockd_clients_connected', 'SDK connections open now', s.connectedClients);
     gauge('deadlockd_clients', 'clients known, including disconnected ones within their grace period', s.clients);
     counter('deadlockd_deadlocks_detected_total', 'deadlocks detected and acted on (aborted or reported)', s.resolver.resolved);

@@ -12,6 +12,8 @@ import { Engine, type EngineResult } from './engine/engine.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import type { HistoryDb } from './history-store/history-db.js';
+import { oldestWaitSince } from './engine/long-waits.js';
+import { LongWaitLog } from './long-wait-log.js';
 import type { Metrics } from './metrics.js';
 import { Resolver } from './resolver.js';
 import type { NamespaceResolverStats } from './stats.js';
@@ -58,6 +60,8 @@ export class Namespace {
   readonly history: DeadlockHistory;
   private readonly resolver: Resolver;
   private readonly observers: NamespaceObserver[] = [];
+  /** --log-waits-after-ms: null when off */
+  private readonly longWaitLog: LongWaitLog | null;
 
   constructor(private readonly o: NamespaceOptions) {
     const c = o.config;
@@ -74,6 +78,10 @@ export class Namespace {
       now: o.now,
       onError: (err, what) => o.log.error({ err, namespace: o.name, what }, 'history write failed (the deadlock is handled, its record is not kept)'),
     });
+    this.longWaitLog =
+      c.logWaitsAfterMs > 0
+        ? new LongWaitLog({ namespace: o.name, engine: this.engine, log: o.log, now: o.now, afterMs: c.logWaitsAfterMs, maxChain: c.maxWaitChain, perSecond: c.maxWaitLogsPerSecond })
+        : null;
     this.book = new DeadlockBook(this.engine, o.now, { changed: (e) => this.changed(e) });
     this.resolver = new Resolver({
       engine: this.engine,
@@ -116,6 +124,7 @@ export class Namespace {
     const t0 = performance.now();
     const r = this.engine.applyBatch(client, events);
     this.o.metrics.batchApplied(performance.now() - t0);
+    this.longWaitLog?.noteBatch(client, events);
     return this.after(r);
   }
 
@@ -123,7 +132,9 @@ export class Namespace {
   snapshot(client: ClientId, events: ClientEvent[]): BatchResult {
     if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsIn(events.length);
-    return this.after(this.engine.replaceClientState(client, events));
+    const r = this.engine.replaceClientState(client, events);
+    this.longWaitLog?.noteBatch(client, events);
+    return this.after(r);
   }
 
   abortAnswered(client: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {
@@ -165,7 +176,14 @@ export class Namespace {
     return this.resolver.stats();
   }
 
+  /** How long the oldest pending wait has waited, in seconds (0 when nothing waits). */
+  oldestWaitSeconds(): number {
+    const since = oldestWaitSince(this.engine);
+    return since === undefined ? 0 : Math.max(0, this.o.now() - since) / 1000;
+  }
+
   stop(): void {
+    this.longWaitLog?.stop();
     this.resolver.stop();
   }
 

@@ -242,7 +242,7 @@ export class Session implements ClientConnection {
       this.log.warn({ session: hello.resume, secretGiven: hello.resumeSecret !== undefined }, 'resume refused: wrong or missing resumeSecret; a new session starts');
     }
     const { client, resumed } = this.hub.attach(
-      { service: hello.service, instance: hello.instance, resume: mayResume ? hello.resume : undefined, features: hello.features },
+      { service: hello.service, instance: hello.instance, host: hello.host, pid: hello.pid, resume: mayResume ? hello.resume : undefined, features: hello.features },
       this,
       namespace,
     );

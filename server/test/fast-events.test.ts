@@ -28,12 +28,21 @@ const backend = fc.oneof(
 );
 
 // every key of each event type, each present or absent; required keys are absent only sometimes
+const trace = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' }) },
+  fc.constantFrom<unknown>({ traceId: '4BF92F3577B34DA6A3CE929D0E0E4736', spanId: '00f067aa0ba902b7' }, { traceId: 'ab', spanId: '00f067aa0ba902b7' },
+    { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', extra: 1 }, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' }, null, 't'),
+);
+const attributes = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom<unknown>({}, { orderId: 'o-7', attempt: 2, retry: true }, { [s(64)]: s(256) }, Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, i]))) },
+  fc.constantFrom<unknown>({ '': 1 }, { [s(65)]: 1 }, { a: s(257) }, { a: null }, { a: { b: 1 } }, { a: [1] }, Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])), [], 'a'),
+);
 const SHAPES: Record<string, Record<string, fc.Arbitrary<unknown>>> = {
   order: { held: id, acquired: id, owner: id, stack, heldMode: oneOf('shared', 'exclusive'), mode: oneOf('shared', 'exclusive') },
-  owner: { owner: id, name: str512, priority: int, abortable: bool, startedAt: millis },
+  owner: { owner: id, name: str512, priority: int, abortable: bool, startedAt: millis, attributes, trace },
   end: { owner: id },
   resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512, reentrant: bool, class: id, backend },
-  wait: { waitId: id, owner: id, resource: id, task: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack },
+  wait: { waitId: id, owner: id, resource: id, task: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack, trace },
   grant: { waitId: id, since: millis },
   cancel: { waitId: id, reason: oneOf('timeout', 'signal', 'deadlock', 'error') },
   hold: { owner: id, resource: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack },

@@ -61,6 +61,8 @@ describe('protocol conformance: SDK side (Node SDK)', () => {
       const link = await fake.link;
       const hello = await link.next((f) => f.type === 'hello', 'the hello');
       assert.ok(matches(hello, suite.hello), JSON.stringify(hello));
+      for (const [field, type] of Object.entries(suite.helloTypes))
+        assert.ok(type === 'integer' ? Number.isInteger(hello[field]) : typeof hello[field] === type, `hello.${field} is a ${type}: ${JSON.stringify(hello)}`);
       link.send(resolve(v.welcome, {}, now));
       const dd: Client = await connecting;
       open.push(() => dd.close());

@@ -19,13 +19,24 @@ import { SharedResource, type SharedResourceOptions } from './resource.js';
 import { TaskHandle } from './task-handle.js';
 import { retryOnDeadlock, type RetryOptions } from './retry.js';
 import type { PendingWait, Runtime } from './runtime.js';
+import { loadTracing, markDeadlockVictim, type Tracing } from './tracing.js';
 
 export interface ConnectOptions {
   /** e.g. ws://127.0.0.1:7070/v1/stream */
   url: string;
   service: string;
-  /** default `${hostname}:${pid}` */
+  /**
+   * This process's name in reports and logs (a pod, a deployment color, a worker name); default
+   * `${hostname}:${pid}`. The host name and pid are sent besides it either way.
+   */
   instance?: string;
+  /**
+   * default true: if the app has `@opentelemetry/api` (an optional peer dependency, imported
+   * once by connect()), tasks and contended waits carry the active span's trace and span ids to
+   * the daemon's reports, and a deadlock victim's span gets a `deadlockd.deadlock` event. false:
+   * never import it.
+   */
+  tracing?: boolean;
   token?: string;
   /** holds/waits younger than this never leave the process (default 2; 0 reports everything) */
   reportAfterMs?: number;
@@ -64,9 +75,16 @@ export interface ClientEvents {
   hazard: [hazard: Hazard];
 }
 
-/** Connect to the daemon. Resolves at the welcome, or after connectTimeoutMs without one (fail-open). */
-export async function connect(options: ConnectOptions): Promise<Client> {
+/**
+ * Connect to the daemon: `connect({ url, service, … })` or `connect(url, { service, … })`.
+ * Resolves at the welcome, or after connectTimeoutMs without one (fail-open).
+ */
+export async function connect(options: ConnectOptions): Promise<Client>;
+export async function connect(url: string, options: Omit<ConnectOptions, 'url'>): Promise<Client>;
+export async function connect(a: ConnectOptions | string, b?: Omit<ConnectOptions, 'url'>): Promise<Client> {
+  const options: ConnectOptions = typeof a === 'string' ? { ...(b as Omit<ConnectOptions, 'url'>), url: a } : a;
   const client = new Client(options);
+  if (options.tracing !== false) client.useTracing(await loadTracing());
   await client.start();
   return client;
 }
@@ -114,6 +132,8 @@ export class Client extends EventEmitter<ClientEvents> {
         url: options.url,
         service: this.service,
         instance: this.instance,
+        host: hostname(),
+        pid: process.pid,
         token: options.token,
         connectTimeoutMs: nonNegative(options.connectTimeoutMs, 2000, 'connectTimeoutMs'),
         reconnect:
@@ -127,6 +147,11 @@ export class Client extends EventEmitter<ClientEvents> {
         frame: (frame) => this.onFrame(frame),
       },
     );
+  }
+
+  /** @internal used by connect(): the app's OpenTelemetry API (tracing.ts), or null */
+  useTracing(tracing: Tracing | null): void {
+    this.owners.tracing = tracing;
   }
 
   /** @internal used by connect() */
@@ -277,6 +302,8 @@ export class Client extends EventEmitter<ClientEvents> {
       result = 'expired';
       this.rt.logger.warn(`abort for deadlock ${frame.deadlock} arrived after it expired; not carried out (the daemon chooses again)`);
     } else if (wait !== undefined && wait.rec.owner.id === frame.owner) {
+      const rec = wait.rec;
+      markDeadlockVictim((rec.span ?? rec.owner.span)?.span, frame.deadlock, frame.waitId, rec.resource?.id);
       wait.abort(new DeadlockError(frame.deadlock, frame.report));
       result = 'aborted';
     }

@@ -10,6 +10,9 @@ export interface ConnectionOptions {
   url: string;
   service: string;
   instance: string;
+  /** the machine and the process, sent in hello for reports (host '' is left out) */
+  host: string;
+  pid: number;
   token: string | undefined;
   connectTimeoutMs: number;
   reconnect: { minDelayMs: number; maxDelayMs: number } | false;
@@ -148,6 +151,8 @@ export class Connection implements FrameSink {
         protocol: PROTOCOL_VERSION,
         service: this.opts.service,
         instance: this.opts.instance,
+        ...(this.opts.host !== '' ? { host: this.opts.host.slice(0, 256) } : {}),
+        pid: this.opts.pid,
         // this SDK applies `reorder` frames to its FIFO queues (client.ts)
         features: ['reorder'],
       };

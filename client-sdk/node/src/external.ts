@@ -4,6 +4,7 @@
 // deadlock victim (or its timeout/signal fires), the wait ends at once and `signal` aborts with the
 // reason, so the adapter can withdraw the real request; something that still arrives after that
 // must be given back by the adapter (`grant()` returns null then).
+import './dispose.js';
 import type { LockMode, ResourceEvent } from '@deadlockd/proto';
 import { abortReason, notHeldError } from './errors.js';
 import type { Held } from './held.js';
@@ -77,9 +78,9 @@ export class ExternalWait<T> {
   }
 
   /** The real resource was acquired: report the hold. Null if the wait had already ended: give `value` back. */
-  grant(value: T): ExternalHeld<T> | null {
+  grant(value: T, giveBack?: (value: T) => void | Promise<void>): ExternalHeld<T> | null {
     if (this.waiter.settled) return null;
-    const held = new ExternalHeld<T>(this.rt, this.res.id, this.rec, value);
+    const held = new ExternalHeld<T>(this.rt, this.res.id, this.rec, value, giveBack);
     this.rt.order.took(this.rec);
     this.waiter.grant(held);
     return held;
@@ -91,7 +92,11 @@ export class ExternalWait<T> {
   }
 }
 
-/** A hold of an external resource: `release()` only reports (the adapter releases the real thing). */
+/**
+ * A hold of an external resource: `release()` only reports (the adapter releases the real thing).
+ * Disposing it (`await using`) first gives the real thing back through the acquire's `release`
+ * option when one was given, then reports; without one it only reports, like release().
+ */
 export class ExternalHeld<T> implements Held {
   private done = false;
 
@@ -100,6 +105,7 @@ export class ExternalHeld<T> implements Held {
     readonly resource: string,
     private readonly rec: Rec,
     readonly value: T,
+    private readonly giveBack?: (value: T) => void | Promise<void>,
   ) {}
 
   get released(): boolean {
@@ -111,5 +117,29 @@ export class ExternalHeld<T> implements Held {
     this.done = true;
     this.rt.order.gave(this.rec);
     this.rt.reporter.ended(this.rec);
+  }
+
+  /** Synchronous: starts the acquire's `release` (its rejection is logged), then reports. Prefer `await using`. */
+  [Symbol.dispose](): void {
+    if (this.done) return;
+    if (this.giveBack !== undefined) {
+      const warn = (err: unknown) => this.rt.logger.warn(`release of resource ${this.resource} failed`, err);
+      try {
+        Promise.resolve(this.giveBack(this.value)).catch(warn);
+      } catch (err) {
+        warn(err);
+      }
+    }
+    this.release();
+  }
+
+  /** The acquire's `release` (awaited; the real lock first, so a report never shows a free lock held), then the report. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.done) return;
+    try {
+      if (this.giveBack !== undefined) await this.giveBack(this.value);
+    } finally {
+      if (!this.done) this.release();
+    }
   }
 }

@@ -1,5 +1,6 @@
 // The process-local state the SDK reports: owners, holds and waits.
-import type { LockMode, ResourceEvent } from '@deadlockd/proto';
+import type { LockMode, OwnerAttributes, ResourceEvent, TraceContext } from '@deadlockd/proto';
+import type { SpanLike } from './tracing.js';
 
 /** What an owner is declared with. */
 export interface OwnerInit {
@@ -10,6 +11,10 @@ export interface OwnerInit {
   readonly abortable: boolean;
   /** epoch ms */
   readonly startedAt: number;
+  /** the user's attributes (`task(name, { attributes })`), validated and frozen */
+  readonly attributes?: Readonly<OwnerAttributes> | undefined;
+  /** the OpenTelemetry span active when the task started */
+  readonly span?: { span: SpanLike; trace: TraceContext } | undefined;
 }
 
 /** Something that holds and waits: a task, or the implicit per-process owner 'main'. */
@@ -19,6 +24,8 @@ export class Owner {
   readonly priority: number;
   readonly abortable: boolean;
   readonly startedAt: number;
+  readonly attributes: Readonly<OwnerAttributes> | undefined;
+  readonly span: { span: SpanLike; trace: TraceContext } | undefined;
   ended = false;
   /** the reporter epoch (connection or resync) in which this owner was last declared to the daemon */
   declaredEpoch = -1;
@@ -33,6 +40,8 @@ export class Owner {
     this.priority = init.priority;
     this.abortable = init.abortable;
     this.startedAt = init.startedAt;
+    this.attributes = init.attributes;
+    this.span = init.span;
   }
 }
 
@@ -89,6 +98,8 @@ export class Rec {
   tracked = false;
   /** epoch ms when the hold began (for a granted wait: when it was granted) */
   holdSince = 0;
+  /** a contended wait: the OpenTelemetry span active when it began (tracing.ts) */
+  span: { span: SpanLike; trace: TraceContext } | undefined = undefined;
 
   constructor(init: RecInit) {
     this.kind = init.kind;

@@ -18,6 +18,7 @@ import { FlushTimers } from './flush-timers.js';
 import { FrameWriter, type FrameSink, type SentCounts } from './frame-writer.js';
 import type { Logger } from './logger.js';
 import type { CallSite, Owner, Rec, ReportedResource } from './model.js';
+import { appFrames } from './stack-frames.js';
 
 export type { FrameSink } from './frame-writer.js';
 
@@ -319,6 +320,7 @@ export class Reporter {
       if (rec.units !== undefined) ev.units = rec.units;
       ev.since = rec.since;
       if (stack !== undefined) ev.stack = stack;
+      if (rec.span !== undefined) ev.trace = rec.span.trace;
       out.push(ev);
     }
   }
@@ -345,6 +347,8 @@ export class Reporter {
       priority: owner.priority,
       abortable: owner.abortable,
       startedAt: owner.startedAt,
+      ...(owner.attributes !== undefined ? { attributes: owner.attributes } : {}),
+      ...(owner.span !== undefined ? { trace: owner.span.trace } : {}),
     });
   }
 
@@ -396,17 +400,13 @@ function holdsSomething(owner: Owner): boolean {
   return false;
 }
 
-/** A captured call site without the "Error" header line, bounded for the wire. */
+/** A captured call site, the app's frames only, bounded for the wire. */
 function formatSite(site: CallSite | null): string | undefined {
   if (site === null) return undefined;
   const raw = site.stack;
   if (typeof raw !== 'string') return undefined;
-  const nl = raw.indexOf('\n');
-  const body = nl >= 0 ? raw.slice(nl + 1) : raw;
-  const lines = body
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0);
-  const text = lines.join('\n');
+  // the app's frames only (stack-frames.ts): no Node internals, none of the SDK's own
+  const text = appFrames(raw);
+  if (text.length === 0) return undefined;
   return text.length > MAX_STACK ? text.slice(0, MAX_STACK) : text;
 }

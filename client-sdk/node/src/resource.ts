@@ -13,6 +13,11 @@ import type { WaitOptions } from './waiter.js';
 export interface ResourceAcquireOptions<T> extends WaitOptions {
   /** gives back a lock that fn delivered after the wait had been aborted (deadlock, timeout, signal) */
   dispose?: (value: T) => void | Promise<void>;
+  /**
+   * gives back the real lock when the hold is disposed (`await using h = await r.acquire(fn, { release })`);
+   * release() itself only reports, as without this option
+   */
+  release?: (value: T) => void | Promise<void>;
   /** a resource declared `{ mode: 'shared' }`: which mode this acquire takes (default 'exclusive') */
   mode?: LockMode;
   /** a resource declared with a `capacity`: how many units this acquire takes (default 1) */
@@ -125,7 +130,7 @@ export function acquireWith<T>(
   }
   pending.then(
     (value) => {
-      if (wait.grant(value) === null) giveBack(res, value, opts?.dispose);
+      if (wait.grant(value, opts?.release) === null) giveBack(res, value, opts?.dispose);
     },
     (err: unknown) => wait.fail(err),
   );

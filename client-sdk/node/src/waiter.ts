@@ -3,6 +3,7 @@
 import { abortReason, AcquireTimeoutError } from './errors.js';
 import type { Rec } from './model.js';
 import type { PendingWait, Runtime } from './runtime.js';
+import { activeSpan } from './tracing.js';
 
 export interface WaitOptions {
   signal?: AbortSignal | undefined;
@@ -34,6 +35,8 @@ export class Waiter<T> implements PendingWait {
       this.rejectFn = reject;
     });
     if (rec.waitId !== undefined) rt.waits.set(rec.waitId, this);
+    // only contended waits get here: the one span lookup per wait costs nothing on the fast path
+    rec.span = activeSpan(rt.owners.tracing);
     const timeoutMs = opts?.timeoutMs;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
       this.timer = setTimeout(

@@ -87,6 +87,10 @@ def test_sdk_side(vector: dict[str, Any]) -> None:
         fake.frames.wait(lambda fs: any(f["type"] == "hello" for f in fs), "the hello")
         hello = next(f for f in fake.frames.items if f["type"] == "hello")
         assert matches(hello, SDK["hello"]), hello
+        for field, kind in SDK["helloTypes"].items():
+            value = hello.get(field)
+            ok = isinstance(value, int) and not isinstance(value, bool) if kind == "integer" else isinstance(value, str)
+            assert ok, f"hello.{field} is a {kind}: {hello}"
         fake.send(resolve(vector["welcome"], {}, now))
         t.join(STEP_S)
         dd = connected[0]

@@ -142,6 +142,8 @@ export class Graph {
     if (e.priority !== undefined) o.priority = e.priority;
     if (e.abortable !== undefined) o.abortable = e.abortable;
     if (e.startedAt !== undefined) o.startedAt = e.startedAt;
+    if (e.attributes !== undefined) o.attributes = e.attributes;
+    if (e.trace !== undefined) o.trace = e.trace;
   }
 
   /** The owner ended: its holds and waits go; waits on its completion are satisfied. */
@@ -283,6 +285,7 @@ export class Graph {
     }
     const o = this.ownerFor(c, e.owner);
     const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.now(), stack: e.stack, seq: ++this.seq });
+    if (e.trace !== undefined) w.trace = e.trace;
     c.waits.set(w.id, w);
     const q = r.queue instanceof WaitQueue ? r.queue : (r.queue = new WaitQueue());
     q.add(w);

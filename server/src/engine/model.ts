@@ -13,7 +13,7 @@
 //              moment T ends (it releases everything when it completes).
 // A request never counts the requester's own holdings, so a task re-locking a
 // mutex it holds waits for itself: a self-deadlock, found like any other.
-import type { LockMode, ResourceKind } from '@deadlockd/proto';
+import type { LockMode, OwnerAttributes, ResourceKind, TraceContext } from '@deadlockd/proto';
 import type { ClientInfo } from './types.js';
 import { emptySet } from './empty.js';
 import { byOwner, byResource, findHold, holdsIn, type SmallIndex } from './small-index.js';
@@ -35,6 +35,9 @@ export class Owner {
   priority = 0;
   abortable = true;
   startedAt: number;
+  /** the task's user attributes and OpenTelemetry span (owner event), for reports */
+  attributes: OwnerAttributes | undefined = undefined;
+  trace: TraceContext | undefined = undefined;
   /** what this owner holds, by resource (see hold-index.ts; change it through graph.ts only) */
   holds: SmallIndex<Hold, Owner | Resource> = undefined;
   waits: Set<Wait> = emptySet();
@@ -176,6 +179,8 @@ export class Wait {
   aborting = false;
   /** ids of active deadlocks this wait is a member wait of */
   deadlocks: string[] | undefined;
+  /** the OpenTelemetry span the wait began in (wait event), for reports */
+  trace: TraceContext | undefined = undefined;
   readonly id: string;
   readonly owner: Owner;
   readonly resource: Resource;

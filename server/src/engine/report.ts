@@ -6,6 +6,7 @@ import type { DeadlockReport, ReportEdge, ReportMember } from '@deadlockd/proto'
 import type { FoundDeadlock } from './detect.js';
 import { EXCLUSIVE, modeOf, type Hold, type Owner, type Resource, type Wait } from './model.js';
 import { deadlockSignature } from './signature.js';
+import { callSite, contextLines, instanceText, ownerContext, traceText } from './report-context.js';
 
 export interface ReportMeta {
   id: string;
@@ -36,6 +37,7 @@ function waitOf(w: Wait) {
     ...shape(w.resource, units),
     since: w.since,
     ...(w.stack ? { stack: w.stack } : {}),
+    ...(w.trace ? { trace: w.trace } : {}),
   };
 }
 
@@ -104,6 +106,7 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta, limits: ReportLi
       name: o.name,
       service: o.client.info.service,
       client: o.client.info.id,
+      ...ownerContext(o),
       priority: o.priority,
       holds: holds.list,
       waits: waits.list,
@@ -166,15 +169,6 @@ function what(x: { label: string; mode?: string | undefined; units?: number | un
   return x.label;
 }
 
-/** The first frames of a captured stack that are not the SDK's own. */
-function callSite(stack: string): string[] {
-  return stack
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('at ') && !l.includes('@deadlockd/client') && !l.includes('client-sdk/node/dist'))
-    .slice(0, 3);
-}
-
 const more = (n: number, what: string): string => `and ${n} more ${what}${n === 1 ? '' : 's'}`;
 
 export function renderReportText(
@@ -219,13 +213,16 @@ export function renderReportText(
   if (r.edgesTotal !== undefined) lines.push(`  … ${more(r.edgesTotal - r.edges.length, 'edge')}`);
   lines.push('members:');
   for (const m of r.members) {
-    lines.push(`  ${who(m, m.owner)} — client ${m.client}, owner ${m.owner}, priority ${m.priority}`);
+    const where = instanceText(m);
+    lines.push(`  ${who(m, m.owner)} — ${where ? `${where}, ` : ''}client ${m.client}, owner ${m.owner}, priority ${m.priority}`);
+    lines.push(...contextLines(m, '    '));
     for (const h of m.holds) lines.push(`    holds ${what(h)}${ago(h.since, r.detectedAt)}`);
     if (m.holdsTotal !== undefined) lines.push(`    … ${more(m.holdsTotal - m.holds.length, 'hold')}`);
     if (m.holds.length === 0) lines.push('    holds nothing');
     for (const w of m.waits) {
       lines.push(`    waits for ${what(w)}${ago(w.since, r.detectedAt)} (wait ${w.waitId})`);
       if (w.stack) for (const f of callSite(w.stack)) lines.push(`      ${f}`);
+      if (w.trace && (w.trace.traceId !== m.trace?.traceId || w.trace.spanId !== m.trace?.spanId)) lines.push(`      in ${traceText(w.trace)}`);
     }
     if (m.waitsTotal !== undefined) lines.push(`    … ${more(m.waitsTotal - m.waits.length, 'wait')}`);
   }

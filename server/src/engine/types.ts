@@ -8,6 +8,9 @@ export interface ClientInfo {
   id: ClientId;
   service: string;
   instance: string;
+  /** the client's machine and process (hello.host, hello.pid), when its SDK says them */
+  host?: string | undefined;
+  pid?: number | undefined;
   /** the client applies `reorder` frames to its FIFO queues (hello feature `reorder`) */
   reorder?: boolean;
 }

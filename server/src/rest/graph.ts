@@ -4,7 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { exportGraph, graphToDot, longWaits, ownerDetail, resourceDetail } from '../engine/export.js';
+import { exportGraph, graphToDot, ownerDetail, resourceDetail } from '../engine/export.js';
+import { longWaits } from '../engine/long-waits.js';
 import { notFound } from './errors.js';
 import { ErrorBody, GraphExport, LongWaitList, LongWaitsQuery, OwnerDetail, ResourceDetail, graphQuery } from './schemas.js';
 
@@ -45,15 +46,20 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: ['graph'],
       operationId: 'listLongWaits',
-      summary: 'Long waits: pending waits older than minAgeMs, oldest first',
+      summary: 'Long waits: pending waits older than olderThanMs, oldest first, and what blocks them',
       description:
-        'What PostgreSQL writes with log_lock_waits, at any time and across services: every wait pending at least `minAgeMs`, ' +
-        'with its owner, what it waits for, since when, its call site, and whether it is part of a deadlock. A long wait that is ' +
-        'no deadlock (a slow holder) shows here and is never aborted.',
+        'What PostgreSQL writes with log_lock_waits, at any time and across services: every wait pending at least `olderThanMs` ' +
+        '(`minAgeMs` is the same), with its owner and process, what it waits for, since when, its call site, whether it is part ' +
+        'of a deadlock, its direct blockers (like pg_blocking_pids) and the blocking chain to the owner at its head (at most ' +
+        '--max-wait-chain steps). A long wait that is no deadlock (a slow holder) shows here and is never aborted.',
       querystring: LongWaitsQuery,
       response: { 200: LongWaitList, 400: ErrorBody, 401: ErrorBody },
     },
-  }, async (request) => longWaits(hub.namespace(request.namespace).engine, { now: hub.now(), ...request.query }));
+  }, async (request) => {
+    const { olderThanMs, minAgeMs, limit } = request.query;
+    const maxChain = app.deadlockd.config.maxWaitChain;
+    return longWaits(hub.namespace(request.namespace).engine, { now: hub.now(), olderThanMs: olderThanMs ?? minAgeMs ?? 1_000, limit, maxChain });
+  });
 
   r.get('/owners/:client/:owner', {
     schema: {

@@ -29,6 +29,8 @@ export async function liveRoutes(app: FastifyInstance): Promise<void> {
       id: c.id,
       service: c.service,
       instance: c.instance,
+      ...(c.host !== undefined ? { host: c.host } : {}),
+      ...(c.pid !== undefined ? { pid: c.pid } : {}),
       connectedAt: c.connectedAt,
       connected: c.conn !== null,
     })),

@@ -195,6 +195,8 @@ const ClientInfo = z.object({
   id: z.string().describe('session id (the `<client>` of owner and resource keys)'),
   service: z.string(),
   instance: z.string(),
+  host: z.string().optional().describe('the machine the client runs on (hello.host)'),
+  pid: z.number().int().optional().describe("the client's process id (hello.pid)"),
   connectedAt: Millis,
   connected: z.boolean().describe('false while the client is in its disconnect grace period'),
 });
@@ -225,20 +227,40 @@ export const WireSchema = z.record(z.string(), z.unknown()).describe('JSON Schem
 // ---- long waits ---------------------------------------------------------------
 
 export const LongWaitsQuery = z.object({
-  minAgeMs: z.coerce.number().int().nonnegative().default(1_000).describe('only waits pending at least this long (default 1000)'),
+  olderThanMs: z.coerce.number().int().nonnegative().optional().describe('only waits pending at least this long (default 1000)'),
+  minAgeMs: z.coerce.number().int().nonnegative().optional().describe('the same as olderThanMs (its earlier name)'),
   limit: z.coerce.number().int().min(1).max(10_000).default(100).describe('at most this many, oldest first (default 100, cap 10000)'),
 });
 
+const TraceIds = z.object({ traceId: z.string(), spanId: z.string() });
+const WaitOwner = {
+  owner: z.string(),
+  client: z.string(),
+  name: z.string(),
+  service: z.string(),
+  instance: z.string().optional(),
+  host: z.string().optional(),
+  pid: z.number().int().optional(),
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  trace: TraceIds.optional().describe('the span active when the task started'),
+};
+const Blocker = z.object({
+  ...WaitOwner,
+  how: z.enum(['holds', 'queued-ahead']),
+  ...Shape,
+  since: Millis,
+});
+const ChainStep = Blocker.extend({
+  waitsFor: z.object({ waitId: z.string(), resource: z.string(), label: z.string(), since: Millis }).optional(),
+});
+
 export const LongWaitList = z.object({
-  /** how many waits are at least minAgeMs old (the list may be cut at limit) */
+  /** how many waits are at least olderThanMs old (the list may be cut at limit) */
   total: z.number().int(),
   waits: z.array(
     z.object({
       waitId: z.string(),
-      client: z.string(),
-      service: z.string(),
-      owner: z.string(),
-      name: z.string(),
+      ...WaitOwner,
       resource: z.string(),
       label: z.string(),
       ...Shape,
@@ -246,6 +268,11 @@ export const LongWaitList = z.object({
       ageMs: z.number(),
       inDeadlock: z.boolean().describe('a member wait of a deadlock the daemon found'),
       stack: z.string().optional(),
+      waitTrace: TraceIds.optional().describe('the span the wait began in'),
+      blockers: z.array(Blocker).describe('the direct blockers (pg_blocking_pids): holders of a conflicting share, then waits queued ahead; at most 10'),
+      blockersTotal: z.number().int(),
+      chain: z.array(ChainStep).describe('who blocks whom from the first blocker on, to the owner at the head of the chain'),
+      chainEnd: z.enum(['head', 'cycle', 'cut', 'none']).describe('head: the last step waits for nothing; cycle: back into the chain (a deadlock); cut: --max-wait-chain; none: no blocker'),
     }),
   ),
 });

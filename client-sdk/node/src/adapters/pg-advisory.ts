@@ -17,6 +17,7 @@
 // server has stopped waiting, so code that runs after the DeadlockError (releasing its other
 // locks on the same connection) never races the cancel. If the lock was granted before the cancel
 // landed, it is unlocked at once and acquire() still rejects.
+import '../dispose.js';
 import type { ClientBase } from 'pg';
 import type { Client as DeadlockClient } from '../client.js';
 import { abortReason, notHeldError } from '../errors.js';
@@ -53,6 +54,8 @@ export interface AdvisoryHeld {
   readonly released: boolean;
   /** pg_advisory_unlock, then report the release. A second call rejects with ERR_NOT_HELD. */
   release(): Promise<void>;
+  /** release() unless already released: `await using lock = await advisoryLock(dd, client, key).acquire()` */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** How long one conditional cancel gets to take effect before it is sent again. */
@@ -216,6 +219,10 @@ class AdvisoryHold implements AdvisoryHeld {
     } finally {
       this.held.release();
     }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.done) await this.release();
   }
 }
 

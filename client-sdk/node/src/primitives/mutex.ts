@@ -26,6 +26,16 @@ export class Mutex extends QueuedPrimitive {
     return this.acquireRequest(NO_SHAPE, opts, Mutex.prototype.acquire);
   }
 
+  /** The mutex now if it is free and nobody queues for it (or a reentrant holder takes it again), else null; never waits. */
+  tryAcquire(): Held | null {
+    return this.tryRequest(NO_SHAPE);
+  }
+
+  /** fn while holding the mutex; released when fn settles (async-mutex's runExclusive). */
+  runExclusive<T>(fn: () => T | Promise<T>, opts?: WaitOptions): Promise<T> {
+    return this.runHolding(this.acquireRequest(NO_SHAPE, opts, Mutex.prototype.runExclusive), fn);
+  }
+
   declaration(): ResourceEvent {
     return { type: 'resource', resource: this.id, kind: 'mutex', scope: 'local', fifo: true, ...this.declarationExtras() };
   }

@@ -1,5 +1,6 @@
 // The shared machinery of the SDK's process-local primitives: a strict FIFO queue of waiters,
 // holds recorded as Rec objects, and reporting through the client's Reporter.
+import '../dispose.js';
 import type { LockMode, ResourceEvent } from '@deadlockd/proto';
 import { abortReason, notHeldError } from '../errors.js';
 import type { Held } from '../held.js';
@@ -101,6 +102,32 @@ export abstract class QueuedPrimitive implements ReportedResource {
   }
 
   /**
+   * The hold at once if it can be granted now without waiting, else null. Nothing waits, so
+   * nothing is reported as a wait, and it is no lock-order fact (a try cannot block, as lockdep
+   * treats trylock); what is taken while holding it is. Like the primitives' acquire it never
+   * barges: with acquires queued it is null even when the units are free (FIFO stays FIFO).
+   */
+  protected tryRequest(req: Request): Held | null {
+    const owner = this.rt.owners.current();
+    if (!this.isReentry(owner, req) && !this.grantNow(owner, req)) return null;
+    const rec = new Rec({ kind: 'hold', owner, resource: this, mode: req.mode, units: req.units });
+    this.take(rec);
+    this.rt.order.took(rec);
+    this.rt.reporter.begin(rec);
+    return this.held(rec);
+  }
+
+  /** fn under the hold `acquiring` resolves to; released when fn settles, however it settles. */
+  protected async runHolding<T>(acquiring: Promise<Held>, fn: () => T | Promise<T>): Promise<T> {
+    const h = await acquiring;
+    try {
+      return await fn();
+    } finally {
+      if (!h.released) h.release();
+    }
+  }
+
+  /**
    * The daemon's `reorder` frame: these pending waits (by wait id) go to the front of the
    * queue, in this order, to resolve a deadlock without an abort; ids not pending here are
    * skipped. Then grant from the head as usual. Returns how many waits moved.
@@ -178,5 +205,14 @@ class PrimitiveHeld implements Held {
     if (this.done) throw notHeldError(this.prim.id);
     this.done = true;
     this.prim.releaseHold(this.rec);
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.done) this.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this[Symbol.dispose]();
+    return Promise.resolve();
   }
 }

@@ -44,6 +44,22 @@ export class RWLock extends QueuedPrimitive {
     return this.acquireRequest(mode === 'shared' ? SHARED : EXCLUSIVE, opts, RWLock.prototype.acquire);
   }
 
+  /** The lock in `mode` now if that needs no wait (and nobody queues ahead), else null; never waits. */
+  tryAcquire(mode: LockMode): Held | null {
+    if (mode !== 'shared' && mode !== 'exclusive') throw new TypeError(`rwlock mode must be 'shared' or 'exclusive', got ${String(mode)}`);
+    return this.tryRequest(mode === 'shared' ? SHARED : EXCLUSIVE);
+  }
+
+  /** fn while holding the lock exclusive (a writer); released when fn settles. */
+  runExclusive<T>(fn: () => T | Promise<T>, opts?: WaitOptions): Promise<T> {
+    return this.runHolding(this.acquireRequest(EXCLUSIVE, opts, RWLock.prototype.runExclusive), fn);
+  }
+
+  /** fn while holding the lock shared (a reader); released when fn settles. */
+  runShared<T>(fn: () => T | Promise<T>, opts?: WaitOptions): Promise<T> {
+    return this.runHolding(this.acquireRequest(SHARED, opts, RWLock.prototype.runShared), fn);
+  }
+
   declaration(): ResourceEvent {
     return { type: 'resource', resource: this.id, kind: 'rwlock', scope: 'local', fifo: true, ...this.declarationExtras() };
   }

@@ -38,13 +38,24 @@ export class Semaphore extends QueuedPrimitive {
 
   acquire(opts?: SemaphoreAcquireOptions): Promise<Held> {
     const units = opts?.units ?? 1;
-    if (!Number.isInteger(units) || units < 1) {
-      return Promise.reject(new RangeError(`units must be a positive integer, got ${units}`));
-    }
-    if (units > this.cap) {
-      return Promise.reject(new RangeError(`cannot take ${units} units of semaphore ${this.id} (capacity ${this.cap})`));
+    try {
+      checkUnits(units, this.cap, this.id);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.acquireRequest(units === 1 ? ONE_UNIT : { mode: undefined, units }, opts, Semaphore.prototype.acquire);
+  }
+
+  /** `units` (default 1) now if they are free and nobody queues, else null; never waits. */
+  tryAcquire(opts?: { units?: number }): Held | null {
+    const units = opts?.units ?? 1;
+    checkUnits(units, this.cap, this.id);
+    return this.tryRequest(units === 1 ? ONE_UNIT : { mode: undefined, units });
+  }
+
+  /** fn while holding `units` (default 1); released when fn settles. */
+  runExclusive<T>(fn: () => T | Promise<T>, opts?: SemaphoreAcquireOptions): Promise<T> {
+    return this.runHolding(this.acquire(opts), fn);
   }
 
   /** Change the capacity. Reported: a decrease can create a deadlock. Holders keep what they have. */
@@ -71,6 +82,11 @@ export class Semaphore extends QueuedPrimitive {
   protected give(rec: Rec): void {
     this.used -= rec.units ?? 1;
   }
+}
+
+function checkUnits(units: number, capacity: number, id: string): void {
+  if (!Number.isInteger(units) || units < 1) throw new RangeError(`units must be a positive integer, got ${units}`);
+  if (units > capacity) throw new RangeError(`cannot take ${units} units of semaphore ${id} (capacity ${capacity})`);
 }
 
 function checkCapacity(capacity: number): void {

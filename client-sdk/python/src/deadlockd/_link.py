@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -126,7 +128,11 @@ class Link:
         with connect(self.url, open_timeout=self._connect_timeout, ping_interval=None, close_timeout=1,
                      max_size=None, compression=None, proxy=None) as ws:
             hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
-                                     "service": self._service, "instance": self._instance}
+                                     "service": self._service, "instance": self._instance,
+                                     "pid": os.getpid()}
+            host = socket.gethostname()[:256]
+            if host:
+                hello["host"] = host  # with pid: the process, shown in reports
             if self._token is not None:
                 hello["token"] = self._token
             if self.session is not None:

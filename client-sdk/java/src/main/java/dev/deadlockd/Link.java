@@ -70,6 +70,22 @@ final class Link {
     this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(io).connectTimeout(Duration.ofMillis(Math.max(1, o.connectTimeoutMs))).build();
   }
 
+  /** this machine's name for hello.host ('' when it cannot be had); looked up once */
+  private static final String HOST = lookUpHost();
+
+  private static String lookUpHost() {
+    try {
+      String h = java.net.InetAddress.getLocalHost().getHostName();
+      return h.length() > 256 ? h.substring(0, 256) : h;
+    } catch (Exception e) {
+      return "";
+    }
+  }
+
+  private static String hostName() {
+    return HOST;
+  }
+
   private static Thread daemon(Runnable r, String name) {
     Thread t = new Thread(r, name);
     t.setDaemon(true);
@@ -250,7 +266,9 @@ final class Link {
     ws = w;
     heardNanos = System.nanoTime();
     ObjectNode hello = JSON.createObjectNode().put("type", "hello").put("protocol", PROTOCOL).put("service", o.service)
-        .put("instance", o.instance);
+        .put("instance", o.instance).put("pid", ProcessHandle.current().pid());
+    String host = hostName();
+    if (!host.isEmpty()) hello.put("host", host);
     if (o.token != null) hello.put("token", o.token);
     if (session != null) {
       hello.put("resume", session);

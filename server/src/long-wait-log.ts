@@ -1,0 +1,140 @@
+// The daemon's log_lock_waits: one log line per wait that is still pending `--log-waits-after-ms`
+// after it began, with who waits, for what, blocked by whom and the blocking chain
+// (engine/long-waits.ts renders it like a deadlock report). Cheap: each new wait is pushed once
+// on a min-heap of deadlines (tinyqueue), and one timer is armed for the earliest; nothing scans
+// the waits on a tick. A wait that ended before its deadline is dropped when it comes up (one map
+// lookup). Lines are rate-limited per namespace (--max-wait-logs-per-second); the rest are counted
+// in one summary line.
+import type { FastifyBaseLogger } from 'fastify';
+import TinyQueue from 'tinyqueue';
+import type { ClientEvent } from '@deadlockd/proto';
+import type { Engine } from './engine/engine.js';
+import { describeWait, renderLongWait } from './engine/long-waits.js';
+import type { Wait } from './engine/model.js';
+import type { ClientId } from './engine/types.js';
+import { ErrorBudget } from './error-budget.js';
+
+export interface LongWaitLogOptions {
+  namespace: string;
+  engine: Engine;
+  log: FastifyBaseLogger;
+  now: () => number;
+  afterMs: number;
+  maxChain: number;
+  perSecond: number;
+}
+
+interface Due {
+  deadline: number;
+  client: ClientId;
+  wait: Wait;
+}
+
+const byDeadline = (a: Due, b: Due): number => a.deadline - b.deadline;
+
+/** setTimeout takes at most 2^31 - 1 ms */
+const MAX_TIMER_MS = 2_147_483_647;
+/** below this many entries the heap is never compacted */
+const COMPACT_FLOOR = 1_024;
+
+export class LongWaitLog {
+  private due = new TinyQueue<Due>([], byDeadline);
+  /** waits already logged: a wait event repeated (rejected as a duplicate) must not log twice */
+  private readonly written = new WeakSet<Wait>();
+  private timer: NodeJS.Timeout | null = null;
+  private armedFor = Infinity;
+  private readonly budget: ErrorBudget;
+  private stopped = false;
+  /** lines written (tests and diagnostics) */
+  logged = 0;
+
+  constructor(private readonly o: LongWaitLogOptions) {
+    this.budget = new ErrorBudget(o.perSecond);
+  }
+
+  /** After a batch (or snapshot) was applied: its new waits that still pend get a deadline. */
+  noteBatch(client: ClientId, events: readonly ClientEvent[]): void {
+    if (this.stopped) return;
+    let added = false;
+    for (const e of events) {
+      if (e.type !== 'wait') continue;
+      const wait = this.o.engine.wait({ client, waitId: e.waitId });
+      if (wait === undefined) continue;
+      this.due.push({ deadline: wait.since + this.o.afterMs, client, wait });
+      added = true;
+    }
+    if (added) {
+      this.compactIfStale();
+      this.arm();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private arm(): void {
+    const top = this.due.peek();
+    if (top === undefined || top.deadline >= this.armedFor) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = top.deadline;
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, top.deadline - this.o.now())));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedFor = Infinity;
+    if (this.stopped) return;
+    const now = this.o.now();
+    for (let top = this.due.peek(); top !== undefined && top.deadline <= now; top = this.due.peek()) {
+      this.due.pop();
+      // still pending, and the same wait (not one that ended and a new one of the same id)
+      if (this.o.engine.wait({ client: top.client, waitId: top.wait.id }) !== top.wait || top.wait.aborting) continue;
+      if (this.written.has(top.wait) || !this.budget.take()) continue;
+      this.written.add(top.wait);
+      this.write(top.wait, now);
+    }
+    const suppressed = this.budget.takeSuppressed();
+    if (suppressed > 0) {
+      this.o.log.warn({ namespace: this.o.namespace, suppressed }, `${suppressed} more long wait(s) not logged (--max-wait-logs-per-second ${this.o.perSecond}); GET /v1/waits lists them all`);
+    }
+    this.arm();
+  }
+
+  private write(wait: Wait, now: number): void {
+    const lw = describeWait(wait, now, this.o.maxChain);
+    this.logged++;
+    this.o.log.warn(
+      {
+        namespace: this.o.namespace,
+        waitId: lw.waitId,
+        client: lw.client,
+        service: lw.service,
+        instance: lw.instance,
+        owner: lw.owner,
+        resource: lw.resource,
+        ageMs: lw.ageMs,
+        blockers: lw.blockers.map((b) => `${b.client}/${b.owner}`),
+        chainEnd: lw.chainEnd,
+        ...(lw.trace ? { traceId: lw.trace.traceId } : {}),
+        text: renderLongWait(lw, this.o.namespace, now),
+      },
+      'long wait',
+    );
+  }
+
+  /**
+   * Entries of waits that already ended stay until their deadline; with many short waits they
+   * could pile up to (waits per second × afterMs). Once the heap holds more than twice the
+   * waits still pending, rebuild it with the pending ones only (amortised O(1) per push).
+   */
+  private compactIfStale(): void {
+    const size = this.due.length;
+    if (size < COMPACT_FLOOR || size <= 2 * this.o.engine.stats().waits) return;
+    const live = this.due.data.filter((d) => this.o.engine.wait({ client: d.client, waitId: d.wait.id }) === d.wait);
+    this.due = new TinyQueue<Due>(live, byDeadline);
+  }
+}

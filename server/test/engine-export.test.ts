@@ -1,8 +1,14 @@
-// The graph users see: graphology export, the blocked part, DOT, details.
+// The graph users see: a capture in graphology's serialized form, the blocked part, DOT, details.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BookedEngine } from './booked-engine.js';
-import { exportGraph, graphToDot, ownerDetail, resourceDetail } from '../src/engine/index.js';
+import graphology from 'graphology';
+import { captureGraph, graphHeader, graphToDot, ownerDetail, resourceDetail, type GraphCapture } from '../src/engine/index.js';
+
+const { MultiDirectedGraph } = graphology as unknown as { MultiDirectedGraph: typeof import('graphology').MultiDirectedGraph };
+
+/** the capture as graphology imports it (what GET /v1/graph sends) */
+const imported = (c: GraphCapture) => MultiDirectedGraph.from({ ...graphHeader(c), nodes: c.nodes(), edges: c.edges() } as never);
 
 function deadlocked() {
   const e = new BookedEngine({ namespace: 'n' });
@@ -22,9 +28,9 @@ function deadlocked() {
   return { e, d: r.deadlocks[0]! };
 }
 
-test('exportGraph: owners and resources, waits and holds, deadlock members marked', () => {
+test('captureGraph: owners and resources, waits and holds, deadlock members marked (graphology imports it)', () => {
   const { e, d } = deadlocked();
-  const g = exportGraph(e.engine);
+  const g = imported(captureGraph(e.engine));
   assert.equal(g.order, 6); // 3 owners + 3 resources
   assert.equal(g.size, 5); // 3 holds + 2 waits
   const t1 = g.getNodeAttributes('o:c1/t1');
@@ -32,7 +38,7 @@ test('exportGraph: owners and resources, waits and holds, deadlock members marke
   assert.equal(t1.label, 'transfer a->b');
   assert.deepEqual(t1.deadlocks, [d.id]);
   assert.deepEqual(g.getNodeAttributes('o:c1/bystander').deadlocks, []);
-  const waits = g.filterEdges((_k, a) => a.kind === 'waits');
+  const waits = g.filterEdges((_k, a) => a['kind'] === 'waits');
   assert.equal(waits.length, 2);
   assert.equal(g.source(waits[0]!).startsWith('o:'), true, 'waits go owner → resource');
   const idle = g.getNodeAttributes('r:c1:idle');
@@ -41,11 +47,12 @@ test('exportGraph: owners and resources, waits and holds, deadlock members marke
 
 test('blockedOnly keeps the blocked part only; DOT renders it', () => {
   const { e } = deadlocked();
-  const g = exportGraph(e.engine, { blockedOnly: true });
+  const c = captureGraph(e.engine, { blockedOnly: true });
+  const g = imported(c);
   assert.equal(g.hasNode('o:c1/bystander'), false);
   assert.equal(g.hasNode('r:c1:idle'), false);
   assert.equal(g.order, 4);
-  const dot = graphToDot(g);
+  const dot = graphToDot(c);
   assert.match(dot, /^digraph deadlockd \{/);
   assert.match(dot, /"o:c1\/t1" -> "r:c1:b" \[style=dashed/);
   assert.match(dot, /color=red/);

@@ -4,7 +4,7 @@ import type { DeadlockReport } from '@deadlockd/proto';
 import type { CycleStatus, HistoryEntry } from '../history.js';
 import type { Namespace } from '../namespace.js';
 import type { GraphStats } from '../engine/types.js';
-import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
+import { captureGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
 import type { StableLayout } from './layout.js';
 
 export type LiveView = 'all' | 'blocked';
@@ -61,28 +61,17 @@ export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayou
   const stats = ns.graphStats();
   const truncated = view === 'all' && stats.owners + stats.resources > maxDrawnNodes;
   // the layout runs on the event loop and grows faster than linearly: never lay out more than the cap
-  const g = exportGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
-  const capped = g.getAttribute('truncated') === true;
+  const g = captureGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
+  const capped = g.truncated;
 
-  const links: Array<[string, string]> = [];
-  g.forEachEdge((_e, _a, s, t) => links.push([s, t]));
-  const positions = layout.update({ nodes: g.nodes(), links });
-
-  const nodes: LiveNode[] = [];
-  g.forEachNode((key, a) => {
+  const captured = g.nodes();
+  const edges: LiveEdge[] = g.edges();
+  const positions = layout.update({ nodes: captured.map((n) => n.key), links: edges.map((e) => [e.source, e.target] as const) });
+  const nodes: LiveNode[] = captured.map(({ key, attributes: a }) => {
     const p = positions.get(key) ?? { x: 0, y: 0 };
-    nodes.push({ key, attributes: { ...a, x: p.x, y: p.y } });
+    return { key, attributes: { ...a, x: p.x, y: p.y } };
   });
-  // graphology's generated edge keys differ per export; ours are stable so
-  // two exports of the same graph serialize the same.
-  const seen = new Map<string, number>();
-  const edges: LiveEdge[] = [];
-  g.forEachEdge((_e, a, source, target) => {
-    const base = `${a.kind}:${source}->${target}`;
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    edges.push({ key: n === 0 ? base : `${base}#${n}`, source, target, attributes: a });
-  });
+  // the capture's edge keys are stable (kind, source, target), so two captures of the same graph serialize the same
 
   const all = ns.history.list();
   const cycles: LiveCycle[] = ns.current().map(({ deadlock: d, status }) => ({ id: d.id, detectedAt: d.detectedAt, status, report: d.report }));

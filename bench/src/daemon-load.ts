@@ -1,6 +1,8 @@
-// 3f/3g. The real daemon process (the CLI) under a big graph: memory per live
+// 3f. The real daemon process (the CLI) under a big graph: memory per live
 // hold (RSS of the daemon's process, /proc/<pid>/status) and the worst event-
-// loop stall while its periodic sweep runs and while GET /v1/graph answers.
+// loop stall while its periodic sweep runs, while GET /v1/graph answers, and
+// while a dashboard viewer watches a big blocked part; and what one viewer
+// costs ingest (viewer-load.ts).
 // A stall is measured from outside: a client pings every 2 ms and the longest
 // ping → pong (ws answers a ping on the event loop) over the window is the
 // worst stall it saw; the same loop on the idle daemon first gives the
@@ -12,6 +14,10 @@ import { progress } from './child.js';
 import { QUICK } from './mode.js';
 import { RawClient } from './raw-client.js';
 import { sleep } from './stats.js';
+import { fmtCount, fmtInt, fmtMs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
+import { LiveViewer, measureViewerIngest, type ViewerIngestResult } from './viewer-load.js';
+
+const GOALS = { stallMs: 20, daemonBytesPerHold: 250, viewerIngestRatio: 0.9 } as const;
 
 export interface DaemonLoadResult {
   holds: number;
@@ -26,6 +32,15 @@ export interface DaemonLoadResult {
   graphLagMs: number;
   graphMs: number;
   graphBytes: number;
+  /** blocked owners in the namespace the viewer watches (view=blocked) */
+  blockedOwners: number;
+  /** longest ping → pong while the viewer opens (its first frame: the first layout) */
+  viewerOpenLagMs: number;
+  /** longest ping → pong while the viewer watches and the graph keeps changing */
+  viewerLagMs: number;
+  viewerFrames: number;
+  viewerFrameBytes: number;
+  viewerIngest: ViewerIngestResult;
 }
 
 const rss = (pid: number): number => {
@@ -111,7 +126,40 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
         graphMs = performance.now() - t;
       }),
     );
-    await Promise.all([own.close(), shared.close(), pinger.close()]);
+
+    // a big blocked part: 20k owners queued on 200 held mutexes, next to the 1k chain
+    const blocked = await RawClient.connect(daemon.url, 'bench-blocked');
+    const blockedOwners = QUICK ? 5_000 : 20_000;
+    const bv: ClientEvent[] = [];
+    for (let j = 0; j < 200; j++) bv.push({ type: 'resource', resource: `b${j}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `h${j}`, resource: `b${j}` });
+    for (let i = 0; i < blockedOwners; i++) bv.push({ type: 'wait', waitId: `bw${i}`, owner: `q${i}`, resource: `b${i % 200}` });
+    await send(blocked, bv, { n: 0 });
+    // the graph keeps changing while the viewer watches: a wait comes and goes every 20 ms
+    let churning = true;
+    const churn = (async () => {
+      for (let k = 0, seq = 10_000; churning; k++) {
+        blocked.send({ type: 'events', seq: seq++, events: [{ type: 'wait', waitId: `cw-${k}`, owner: `c${k % 50}`, resource: `b${k % 200}` }] });
+        await sleep(10);
+        blocked.send({ type: 'events', seq: seq++, events: [{ type: 'cancel', waitId: `cw-${k}` }] });
+        await sleep(10);
+      }
+    })();
+    let viewer: LiveViewer | undefined;
+    const viewerOpenLagMs = await worstPong(pinger, 500, async () => {
+      viewer = await LiveViewer.open(daemon.httpUrl, 'blocked');
+    });
+    const v = viewer as LiveViewer;
+    const f0 = v.frames;
+    const b0 = v.bytes;
+    const viewerLagMs = await median3(() => worstPong(pinger, 3_000));
+    const viewerFrames = v.frames - f0;
+    const viewerFrameBytes = viewerFrames > 0 ? (v.bytes - b0) / viewerFrames : 0;
+    churning = false;
+    await churn;
+    await v.close();
+    await Promise.all([own.close(), shared.close(), pinger.close(), blocked.close()]);
+    progress('daemon load: ingest with and without one dashboard viewer');
+    const viewerIngest = await measureViewerIngest();
     return {
       holds: 2 * perClient,
       bytesPerOwnHold: (r1 - r0) / perClient,
@@ -122,8 +170,37 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       graphLagMs,
       graphMs,
       graphBytes,
+      blockedOwners,
+      viewerOpenLagMs,
+      viewerLagMs,
+      viewerFrames,
+      viewerFrameBytes,
+      viewerIngest,
     };
   } finally {
     await daemon.stop();
   }
+}
+
+export function daemonLoadRows(r: DaemonLoadResult): Row[] {
+  const s = '3f. daemon process: memory, stalls';
+  const half = fmtCount(r.holds / 2);
+  const worst = Math.max(r.bytesPerOwnHold, r.bytesPerSharedHold);
+  const stall = (figure: string, ms: number) => goalRow(s, figure, fmtMs(ms), `≤ ${GOALS.stallMs} ms`, ms <= GOALS.stallMs);
+  const vi = r.viewerIngest;
+  return [
+    infoRow(s, `RSS / hold, ${half} holds each with its own owner and mutex`, `${fmtInt(r.bytesPerOwnHold)} B`),
+    infoRow(s, `RSS / hold, ${half} holds on shared owners × semaphores`, `${fmtInt(r.bytesPerSharedHold)} B`),
+    goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
+    infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
+    stall(`longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, r.sweepLagMs),
+    stall(`longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`, r.graphLagMs),
+    stall(
+      `longest ping → pong, one /v1/live?view=blocked viewer, ${fmtCount(r.blockedOwners)} blocked owners, graph changing (${r.viewerFrames} frames of ${fmtInt(r.viewerFrameBytes / 1024)} KiB)`,
+      r.viewerLagMs,
+    ),
+    infoRow(s, 'longest ping → pong while that viewer opens (first frame, first layout)', fmtMs(r.viewerOpenLagMs)),
+    infoRow(s, `ingest, 100 events/frame: without vs with one /v1/live viewer (${fmtInt(vi.framesPerSecond)} frames/s to it)`, `${fmtInt(vi.without)} vs ${fmtInt(vi.with)} events/s`),
+    goalRow(s, 'ingest with one viewer / without', fmtRatio(vi.ratio), `≥ ${GOALS.viewerIngestRatio}×`, vi.ratio >= GOALS.viewerIngestRatio),
+  ];
 }

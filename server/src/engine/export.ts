@@ -305,6 +305,29 @@ export class GraphCapture {
     return `{"key":${str(`${kind}:${source}->${target}${suffix}`)},"source":${str(source)},"target":${str(target)},"attributes":${attrs}}`;
   }
 
+  /** node(i).key, without the rest */
+  nodeKey(i: number): string {
+    const ref = this.nodeRecords[i * NODE] as Owner | Resource;
+    return ref instanceof Resource ? `r:${ref.key}` : `o:${ref.key}`;
+  }
+
+  /** [edge(i).source, edge(i).target], without the rest */
+  edgeEnds(i: number): [string, string] {
+    const v = this.edgeRecords;
+    const at = i * EDGE;
+    const tag = v[at] as number;
+    if (tag === WAIT) {
+      const w = v[at + 1] as Wait;
+      return [`o:${w.owner.key}`, `r:${w.resource.key}`];
+    }
+    if (tag === HOLD) {
+      const h = v[at + 1] as Hold;
+      return [`r:${h.resource.key}`, `o:${h.owner.key}`];
+    }
+    const r = v[at + 1] as Resource;
+    return [`r:${r.key}`, `o:${(r.taskOf as Owner).key}`];
+  }
+
   nodes(): GraphNode[] {
     return Array.from({ length: this.nodeCount }, (_, i) => this.node(i));
   }

@@ -15,7 +15,8 @@ import { QUICK } from './mode.js';
 import { RawClient } from './raw-client.js';
 import { sleep } from './stats.js';
 import { fmtCount, fmtInt, fmtMs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
-import { LiveViewer, measureViewerIngest, type ViewerIngestResult } from './viewer-load.js';
+import { median3, send, worstPong } from './ping-lag.js';
+import { BLOCKED_OWNERS, blockedPart, measureViewerIngest, measureViewerStall, type ViewerIngestResult, type ViewerStallResult } from './viewer-load.js';
 
 const GOALS = { stallMs: 20, daemonBytesPerHold: 250, viewerIngestRatio: 0.9 } as const;
 
@@ -32,52 +33,17 @@ export interface DaemonLoadResult {
   graphLagMs: number;
   graphMs: number;
   graphBytes: number;
-  /** blocked owners in the namespace the viewer watches (view=blocked) */
+  /** blocked owners added for the second sweep row and the viewer rows */
   blockedOwners: number;
-  /** longest ping → pong while the viewer opens (its first frame: the first layout) */
-  viewerOpenLagMs: number;
-  /** longest ping → pong while the viewer watches and the graph keeps changing */
-  viewerLagMs: number;
-  viewerFrames: number;
-  viewerFrameBytes: number;
+  /** longest ping → pong during sweeps, with the blocked part added */
+  blockedSweepLagMs: number;
+  viewer: ViewerStallResult;
   viewerIngest: ViewerIngestResult;
 }
 
 const rss = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : Number.NaN;
-};
-
-async function send(c: RawClient, events: ClientEvent[], seq: { n: number }): Promise<void> {
-  for (let i = 0; i < events.length; i += 2_000) c.send({ type: 'events', seq: seq.n++, events: events.slice(i, i + 2_000) });
-  await c.sync();
-  if (c.errors.length > 0) throw new Error(`daemon rejected: ${JSON.stringify(c.errors[0])}`);
-}
-
-/** Longest ping → pong over `ms`, pinging every 2 ms (one ping in flight at a time). */
-async function worstPong(c: RawClient, ms: number, during?: () => Promise<void>): Promise<number> {
-  let worst = 0;
-  let stop = false;
-  const loop = (async () => {
-    while (!stop) {
-      const t = performance.now();
-      await c.sync();
-      worst = Math.max(worst, performance.now() - t);
-      await sleep(2);
-    }
-  })();
-  const t0 = performance.now();
-  if (during) await during();
-  const left = ms - (performance.now() - t0);
-  if (left > 0) await sleep(left);
-  stop = true;
-  await loop;
-  return worst;
-}
-
-const median3 = async (f: () => Promise<number>): Promise<number> => {
-  const xs = [await f(), await f(), await f()].sort((a, b) => a - b);
-  return xs[1] as number;
 };
 
 export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
@@ -127,37 +93,13 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       }),
     );
 
-    // a big blocked part: 20k owners queued on 200 held mutexes, next to the 1k chain
+    // the same sweeps with a big blocked part added: 20k owners queued on 200 held mutexes
     const blocked = await RawClient.connect(daemon.url, 'bench-blocked');
-    const blockedOwners = QUICK ? 5_000 : 20_000;
-    const bv: ClientEvent[] = [];
-    for (let j = 0; j < 200; j++) bv.push({ type: 'resource', resource: `b${j}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `h${j}`, resource: `b${j}` });
-    for (let i = 0; i < blockedOwners; i++) bv.push({ type: 'wait', waitId: `bw${i}`, owner: `q${i}`, resource: `b${i % 200}` });
-    await send(blocked, bv, { n: 0 });
-    // the graph keeps changing while the viewer watches: a wait comes and goes every 20 ms
-    let churning = true;
-    const churn = (async () => {
-      for (let k = 0, seq = 10_000; churning; k++) {
-        blocked.send({ type: 'events', seq: seq++, events: [{ type: 'wait', waitId: `cw-${k}`, owner: `c${k % 50}`, resource: `b${k % 200}` }] });
-        await sleep(10);
-        blocked.send({ type: 'events', seq: seq++, events: [{ type: 'cancel', waitId: `cw-${k}` }] });
-        await sleep(10);
-      }
-    })();
-    let viewer: LiveViewer | undefined;
-    const viewerOpenLagMs = await worstPong(pinger, 500, async () => {
-      viewer = await LiveViewer.open(daemon.httpUrl, 'blocked');
-    });
-    const v = viewer as LiveViewer;
-    const f0 = v.frames;
-    const b0 = v.bytes;
-    const viewerLagMs = await median3(() => worstPong(pinger, 3_000));
-    const viewerFrames = v.frames - f0;
-    const viewerFrameBytes = viewerFrames > 0 ? (v.bytes - b0) / viewerFrames : 0;
-    churning = false;
-    await churn;
-    await v.close();
+    await send(blocked, blockedPart(BLOCKED_OWNERS), { n: 0 });
+    const blockedSweepLagMs = await median3(() => worstPong(pinger, sweepIntervalMs * 2.5));
     await Promise.all([own.close(), shared.close(), pinger.close(), blocked.close()]);
+    progress('daemon load: one dashboard viewer on a big blocked part');
+    const viewer = await measureViewerStall();
     progress('daemon load: ingest with and without one dashboard viewer');
     const viewerIngest = await measureViewerIngest();
     return {
@@ -170,11 +112,9 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       graphLagMs,
       graphMs,
       graphBytes,
-      blockedOwners,
-      viewerOpenLagMs,
-      viewerLagMs,
-      viewerFrames,
-      viewerFrameBytes,
+      blockedOwners: BLOCKED_OWNERS,
+      blockedSweepLagMs,
+      viewer,
       viewerIngest,
     };
   } finally {
@@ -195,11 +135,13 @@ export function daemonLoadRows(r: DaemonLoadResult): Row[] {
     infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
     stall(`longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, r.sweepLagMs),
     stall(`longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`, r.graphLagMs),
+    stall(`the same sweeps with ${fmtCount(r.blockedOwners)} blocked owners added (on 200 held mutexes)`, r.blockedSweepLagMs),
+    infoRow(s, `longest ping → pong, ${fmtCount(r.blockedOwners)} blocked owners, a wait comes and goes every 20 ms, no viewer, sweep off`, fmtMs(r.viewer.baseLagMs)),
     stall(
-      `longest ping → pong, one /v1/live?view=blocked viewer, ${fmtCount(r.blockedOwners)} blocked owners, graph changing (${r.viewerFrames} frames of ${fmtInt(r.viewerFrameBytes / 1024)} KiB)`,
-      r.viewerLagMs,
+      `the same with one /v1/live?view=blocked viewer (${fmtCount(r.viewer.frames)} frames of ${fmtInt(r.viewer.frameBytes / 1024)} KiB in ${fmtInt(r.viewer.windowMs / 1000)} s)`,
+      r.viewer.lagMs,
     ),
-    infoRow(s, 'longest ping → pong while that viewer opens (first frame, first layout)', fmtMs(r.viewerOpenLagMs)),
+    stall('the same while that viewer opens (its first frame: the first layout)', r.viewer.openLagMs),
     infoRow(s, `ingest, 100 events/frame: without vs with one /v1/live viewer (${fmtInt(vi.framesPerSecond)} frames/s to it)`, `${fmtInt(vi.without)} vs ${fmtInt(vi.with)} events/s`),
     goalRow(s, 'ingest with one viewer / without', fmtRatio(vi.ratio), `≥ ${GOALS.viewerIngestRatio}×`, vi.ratio >= GOALS.viewerIngestRatio),
   ];

@@ -3,15 +3,78 @@
 //   the namespace being written to, side by side in alternating rounds: the
 //   ingest workload of row 1 (100 events/frame, one connection) on a fresh
 //   daemon, the viewer reading every frame as a browser would;
-// - the worst event-loop stall while a viewer watches a big blocked part
-//   (measured by daemon-load.ts with the ping loop, this file opens the viewer).
+// - the worst event-loop stall (ping-lag.ts) while a viewer watches a big
+//   blocked part that keeps changing, on a daemon with the sweep off (the
+//   sweep's own stall has its row), beside the same without the viewer.
 import { WebSocket } from 'ws';
-import type { ServerFrame } from '@deadlockd/proto';
+import type { ClientEvent, ServerFrame } from '@deadlockd/proto';
 import { startDaemon } from '@deadlockd/e2e/harness';
 import { barrier, declarations, EVENTS_PER_UNIT, frames, workload } from './ingest-workload.js';
-import { SIZES } from './mode.js';
+import { QUICK, SIZES } from './mode.js';
+import { median3, send, worstPong } from './ping-lag.js';
 import { RawClient } from './raw-client.js';
-import { alternate, median } from './stats.js';
+import { alternate, median, sleep } from './stats.js';
+
+export const BLOCKED_OWNERS = QUICK ? 5_000 : 20_000;
+
+/** `owners` owners queued on 200 mutexes, each held by an owner of its own. */
+export function blockedPart(owners: number): ClientEvent[] {
+  const ev: ClientEvent[] = [];
+  for (let j = 0; j < 200; j++) ev.push({ type: 'resource', resource: `b${j}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `h${j}`, resource: `b${j}` });
+  for (let i = 0; i < owners; i++) ev.push({ type: 'wait', waitId: `bw${i}`, owner: `q${i}`, resource: `b${i % 200}` });
+  return ev;
+}
+
+export interface ViewerStallResult {
+  /** longest ping → pong, ms (median of 3 windows): without a viewer, with one, and while it opens */
+  baseLagMs: number;
+  lagMs: number;
+  openLagMs: number;
+  /** frames the viewer got over the windows, their mean size */
+  frames: number;
+  frameBytes: number;
+  windowMs: number;
+}
+
+/** One /v1/live?view=blocked viewer on BLOCKED_OWNERS blocked owners while a wait comes and goes every 20 ms. */
+export async function measureViewerStall(): Promise<ViewerStallResult> {
+  const daemon = await startDaemon(['--log-level', 'warn', '--sweep-interval-ms', '0']);
+  const windowMs = 3_000;
+  try {
+    const blocked = await RawClient.connect(daemon.url, 'bench-blocked');
+    const pinger = await RawClient.connect(daemon.url, 'bench-pinger');
+    await send(blocked, blockedPart(BLOCKED_OWNERS), { n: 0 });
+    let churning = true;
+    const churn = (async () => {
+      for (let k = 0, seq = 1_000; churning; k++) {
+        blocked.send({ type: 'events', seq: seq++, events: [{ type: 'wait', waitId: `cw-${k}`, owner: `c${k % 50}`, resource: `b${k % 200}` }] });
+        await sleep(10);
+        blocked.send({ type: 'events', seq: seq++, events: [{ type: 'cancel', waitId: `cw-${k}` }] });
+        await sleep(10);
+      }
+    })();
+    try {
+      const baseLagMs = await median3(() => worstPong(pinger, windowMs));
+      let viewer: LiveViewer | undefined;
+      const openLagMs = await worstPong(pinger, 500, async () => {
+        viewer = await LiveViewer.open(daemon.httpUrl, 'blocked');
+      });
+      const v = viewer as LiveViewer;
+      const f0 = v.frames;
+      const b0 = v.bytes;
+      const lagMs = await median3(() => worstPong(pinger, windowMs));
+      const framesSeen = v.frames - f0;
+      await v.close();
+      return { baseLagMs, lagMs, openLagMs, frames: framesSeen, frameBytes: framesSeen > 0 ? (v.bytes - b0) / framesSeen : 0, windowMs: 3 * windowMs };
+    } finally {
+      churning = false;
+      await churn;
+      await Promise.all([blocked.close(), pinger.close()]);
+    }
+  } finally {
+    await daemon.stop();
+  }
+}
 
 /** A dashboard viewer: reads every frame of /v1/live (and parses it, as the page does). */
 export class LiveViewer {

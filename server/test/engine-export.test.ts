@@ -69,3 +69,66 @@ test('owner and resource details', () => {
   assert.equal(resourceDetail(e.engine, 'c1:nope'), undefined);
   assert.equal(ownerDetail(e.engine, 'c1', 'nope'), undefined);
 });
+
+/** every kind of node and edge: rwlock shared/exclusive, semaphore units, a task wait, call sites, a deadlock */
+function varied() {
+  const { e, d } = deadlocked();
+  const r = e.applyBatch('c1', [
+    { type: 'resource', resource: 'rw', kind: 'rwlock', scope: 'local' },
+    { type: 'resource', resource: 'pool', kind: 'semaphore', scope: 'global', capacity: 4 },
+    { type: 'owner', owner: 'reader', name: 'reads "quoted"\nand a newline', priority: 3, abortable: false },
+    { type: 'hold', owner: 'reader', resource: 'rw', mode: 'shared' },
+    { type: 'hold', owner: 'writer', resource: 'pool', units: 3 },
+    { type: 'wait', waitId: 'wx', owner: 'writer', resource: 'rw', mode: 'exclusive', stack: 'at f (a.js:1)\n  at g' },
+    { type: 'wait', waitId: 'wp', owner: 'reader', resource: 'pool', units: 2 },
+    { type: 'owner', owner: 'writer' },
+    { type: 'wait', waitId: 'wt', owner: 'joiner', task: 'writer' },
+  ]);
+  assert.deepEqual(r.errors, []);
+  return { e, d };
+}
+
+test('nodeJson / edgeJson write exactly JSON.stringify(node(i)) / JSON.stringify(edge(i))', () => {
+  const { e } = varied();
+  for (const blockedOnly of [false, true]) {
+    const c = captureGraph(e.engine, { blockedOnly });
+    assert.ok(c.nodeCount > 5 && c.edgeCount > 4);
+    for (let i = 0; i < c.nodeCount; i++) assert.equal(c.nodeJson(i), JSON.stringify(c.node(i)));
+    for (let i = 0; i < c.edgeCount; i++) {
+      assert.equal(c.edgeJson(i), JSON.stringify(c.edge(i)));
+      assert.deepEqual(c.edgeEnds(i), [c.edge(i).source, c.edge(i).target]);
+    }
+    for (let i = 0; i < c.nodeCount; i++) assert.equal(c.nodeKey(i), c.node(i).key);
+    const kinds = new Set(c.edges().map((x) => `${x.attributes.kind}:${x.attributes.mode ?? x.attributes.units ?? '-'}`));
+    assert.ok(c.nodes().some((n) => n.attributes.kind === 'resource' && n.attributes.type === 'task'), 'a task-end resource');
+    if (!blockedOnly) assert.ok(kinds.has('waits:exclusive') && kinds.has('holds:shared') && kinds.has('waits:2') && kinds.has('holds:3'), [...kinds].join(' '));
+  }
+});
+
+test('a capture is detached: what the engine does afterwards does not show in it', () => {
+  const { e } = varied();
+  const c = captureGraph(e.engine);
+  const before = JSON.stringify({ nodes: c.nodes(), edges: c.edges() });
+  e.applyBatch('c1', [
+    { type: 'owner', owner: 't1', name: 'renamed', priority: 9 },
+    { type: 'release', owner: 'bystander', resource: 'idle' },
+    { type: 'hold', owner: 'late', resource: 'idle' },
+    { type: 'cancel', waitId: 'wp' },
+    { type: 'end', owner: 'reader' },
+  ]);
+  assert.equal(JSON.stringify({ nodes: c.nodes(), edges: c.edges() }), before);
+  assert.notEqual(JSON.stringify(captureGraph(e.engine).nodes()), JSON.stringify(c.nodes()), 'a new capture does see the changes');
+});
+
+test('maxNodes: at most that many nodes, edges only between them, truncated says so; edge keys are stable', () => {
+  const { e } = varied();
+  const whole = captureGraph(e.engine);
+  const cut = captureGraph(e.engine, { maxNodes: 4 });
+  assert.equal(cut.nodeCount, 4);
+  assert.equal(cut.truncated, true);
+  assert.equal(whole.truncated, false);
+  const keys = new Set(cut.nodes().map((n) => n.key));
+  assert.ok(cut.edges().every((x) => keys.has(x.source) && keys.has(x.target)));
+  assert.deepEqual(captureGraph(e.engine).edges().map((x) => x.key), whole.edges().map((x) => x.key));
+  assert.equal(new Set(whole.edges().map((x) => x.key)).size, whole.edgeCount, 'edge keys are unique');
+});

@@ -77,7 +77,7 @@ export async function measureViewerStall(): Promise<ViewerStallResult> {
 }
 
 /** A dashboard viewer: reads every frame of /v1/live (and parses it, as the page does). */
-export class LiveViewer {
+class LiveViewer {
   frames = 0;
   bytes = 0;
   private constructor(private readonly ws: WebSocket) {}

@@ -22,7 +22,7 @@ export interface SliceLimits {
 }
 
 /** ~4 ms of rendering per turn: far below the 20 ms the daemon allows itself per stall. */
-export const DEFAULT_SLICE: SliceLimits = { budgetMs: 4, maxItems: 2_000 };
+const DEFAULT_SLICE: SliceLimits = { budgetMs: 4, maxItems: 2_000 };
 
 const CHECK_EVERY = 32;
 

@@ -1,6 +1,8 @@
-// 3f/3g. The real daemon process (the CLI) under a big graph: memory per live
+// 3f. The real daemon process (the CLI) under a big graph: memory per live
 // hold (RSS of the daemon's process, /proc/<pid>/status) and the worst event-
-// loop stall while its periodic sweep runs and while GET /v1/graph answers.
+// loop stall while its periodic sweep runs, while GET /v1/graph answers, and
+// while a dashboard viewer watches a big blocked part; and what one viewer
+// costs ingest (viewer-load.ts).
 // A stall is measured from outside: a client pings every 2 ms and the longest
 // ping → pong (ws answers a ping on the event loop) over the window is the
 // worst stall it saw; the same loop on the idle daemon first gives the
@@ -12,6 +14,11 @@ import { progress } from './child.js';
 import { QUICK } from './mode.js';
 import { RawClient } from './raw-client.js';
 import { sleep } from './stats.js';
+import { fmtCount, fmtInt, fmtMs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
+import { median3, send, worstPong } from './ping-lag.js';
+import { BLOCKED_OWNERS, blockedPart, measureViewerIngest, measureViewerStall, type ViewerIngestResult, type ViewerStallResult } from './viewer-load.js';
+
+const GOALS = { stallMs: 20, daemonBytesPerHold: 250, viewerIngestRatio: 0.9 } as const;
 
 export interface DaemonLoadResult {
   holds: number;
@@ -26,43 +33,17 @@ export interface DaemonLoadResult {
   graphLagMs: number;
   graphMs: number;
   graphBytes: number;
+  /** blocked owners added for the second sweep row and the viewer rows */
+  blockedOwners: number;
+  /** longest ping → pong during sweeps, with the blocked part added */
+  blockedSweepLagMs: number;
+  viewer: ViewerStallResult;
+  viewerIngest: ViewerIngestResult;
 }
 
 const rss = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : Number.NaN;
-};
-
-async function send(c: RawClient, events: ClientEvent[], seq: { n: number }): Promise<void> {
-  for (let i = 0; i < events.length; i += 2_000) c.send({ type: 'events', seq: seq.n++, events: events.slice(i, i + 2_000) });
-  await c.sync();
-  if (c.errors.length > 0) throw new Error(`daemon rejected: ${JSON.stringify(c.errors[0])}`);
-}
-
-/** Longest ping → pong over `ms`, pinging every 2 ms (one ping in flight at a time). */
-async function worstPong(c: RawClient, ms: number, during?: () => Promise<void>): Promise<number> {
-  let worst = 0;
-  let stop = false;
-  const loop = (async () => {
-    while (!stop) {
-      const t = performance.now();
-      await c.sync();
-      worst = Math.max(worst, performance.now() - t);
-      await sleep(2);
-    }
-  })();
-  const t0 = performance.now();
-  if (during) await during();
-  const left = ms - (performance.now() - t0);
-  if (left > 0) await sleep(left);
-  stop = true;
-  await loop;
-  return worst;
-}
-
-const median3 = async (f: () => Promise<number>): Promise<number> => {
-  const xs = [await f(), await f(), await f()].sort((a, b) => a - b);
-  return xs[1] as number;
 };
 
 export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
@@ -111,7 +92,16 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
         graphMs = performance.now() - t;
       }),
     );
-    await Promise.all([own.close(), shared.close(), pinger.close()]);
+
+    // the same sweeps with a big blocked part added: 20k owners queued on 200 held mutexes
+    const blocked = await RawClient.connect(daemon.url, 'bench-blocked');
+    await send(blocked, blockedPart(BLOCKED_OWNERS), { n: 0 });
+    const blockedSweepLagMs = await median3(() => worstPong(pinger, sweepIntervalMs * 2.5));
+    await Promise.all([own.close(), shared.close(), pinger.close(), blocked.close()]);
+    progress('daemon load: one dashboard viewer on a big blocked part');
+    const viewer = await measureViewerStall();
+    progress('daemon load: ingest with and without one dashboard viewer');
+    const viewerIngest = await measureViewerIngest();
     return {
       holds: 2 * perClient,
       bytesPerOwnHold: (r1 - r0) / perClient,
@@ -122,8 +112,37 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       graphLagMs,
       graphMs,
       graphBytes,
+      blockedOwners: BLOCKED_OWNERS,
+      blockedSweepLagMs,
+      viewer,
+      viewerIngest,
     };
   } finally {
     await daemon.stop();
   }
+}
+
+export function daemonLoadRows(r: DaemonLoadResult): Row[] {
+  const s = '3f. daemon process: memory, stalls';
+  const half = fmtCount(r.holds / 2);
+  const worst = Math.max(r.bytesPerOwnHold, r.bytesPerSharedHold);
+  const stall = (figure: string, ms: number) => goalRow(s, figure, fmtMs(ms), `≤ ${GOALS.stallMs} ms`, ms <= GOALS.stallMs);
+  const vi = r.viewerIngest;
+  return [
+    infoRow(s, `RSS / hold, ${half} holds each with its own owner and mutex`, `${fmtInt(r.bytesPerOwnHold)} B`),
+    infoRow(s, `RSS / hold, ${half} holds on shared owners × semaphores`, `${fmtInt(r.bytesPerSharedHold)} B`),
+    goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
+    infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
+    stall(`longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, r.sweepLagMs),
+    stall(`longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`, r.graphLagMs),
+    stall(`the same sweeps with ${fmtCount(r.blockedOwners)} blocked owners added (on 200 held mutexes)`, r.blockedSweepLagMs),
+    infoRow(s, `longest ping → pong, ${fmtCount(r.blockedOwners)} blocked owners, a wait comes and goes every 20 ms, no viewer, sweep off`, fmtMs(r.viewer.baseLagMs)),
+    stall(
+      `the same with one /v1/live?view=blocked viewer (${fmtCount(r.viewer.frames)} frames of ${fmtInt(r.viewer.frameBytes / 1024)} KiB in ${fmtInt(r.viewer.windowMs / 1000)} s)`,
+      r.viewer.lagMs,
+    ),
+    stall('the same while that viewer opens (its first frame: the first layout)', r.viewer.openLagMs),
+    infoRow(s, `ingest, 100 events/frame: without vs with one /v1/live viewer (${fmtInt(vi.framesPerSecond)} frames/s to it)`, `${fmtInt(vi.without)} vs ${fmtInt(vi.with)} events/s`),
+    goalRow(s, 'ingest with one viewer / without', fmtRatio(vi.ratio), `≥ ${GOALS.viewerIngestRatio}×`, vi.ratio >= GOALS.viewerIngestRatio),
+  ];
 }

@@ -5,7 +5,6 @@ import type { MemoryResult } from './engine-memory.js';
 import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import type { IngestResult } from './ingest.js';
 import type { QueueCostResult } from './queue-cost.js';
-import type { DaemonLoadResult } from './daemon-load.js';
 import type { LatencyResult } from './latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
@@ -14,8 +13,6 @@ const GOALS = {
   queueRatio: 2,
   latencyOneP99Ms: 5,
   latencyTwoP99Ms: 8,
-  stallMs: 20,
-  daemonBytesPerHold: 250,
   hotLockRatio: 2,
   holdsRatio: 2,
   naiveSpeedup: 100,
@@ -129,24 +126,4 @@ export function queueCostRows(r: QueueCostResult): Row[] {
     rows.push(goalRow(s, `${label[k]}: ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio[k]), `≤ ${GOALS.queueRatio}×`, r.ratio[k] <= GOALS.queueRatio));
   }
   return rows;
-}
-
-export function daemonLoadRows(r: DaemonLoadResult): Row[] {
-  const s = '3f. daemon process: memory, stalls';
-  const half = fmtCount(r.holds / 2);
-  const worst = Math.max(r.bytesPerOwnHold, r.bytesPerSharedHold);
-  return [
-    infoRow(s, `RSS / hold, ${half} holds each with its own owner and mutex`, `${fmtInt(r.bytesPerOwnHold)} B`),
-    infoRow(s, `RSS / hold, ${half} holds on shared owners × semaphores`, `${fmtInt(r.bytesPerSharedHold)} B`),
-    goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
-    infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
-    goalRow(s, `longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, fmtMs(r.sweepLagMs), `≤ ${GOALS.stallMs} ms`, r.sweepLagMs <= GOALS.stallMs),
-    goalRow(
-      s,
-      `longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`,
-      fmtMs(r.graphLagMs),
-      `≤ ${GOALS.stallMs} ms`,
-      r.graphLagMs <= GOALS.stallMs,
-    ),
-  ];
 }

@@ -7,7 +7,7 @@ import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import { measureIngest } from './ingest.js';
 import { measureLatency } from './latency.js';
 import { measureQueueCost } from './queue-cost.js';
-import { measureDaemonLoad } from './daemon-load.js';
+import { daemonLoadRows, measureDaemonLoad } from './daemon-load.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
@@ -15,7 +15,7 @@ import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
 import { javaLockRows, measureJavaLock } from './java-lock.js';
 import { historyFileRows, measureHistoryFile } from './history-file.js';
-import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonLoadRows } from './report.js';
+import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows } from './report.js';
 import type { Row } from './table.js';
 
 interface Step {

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { DEFAULT_NAMESPACE } from '../hub.js';
 import { ASSETS_DIR, ASSETS_PREFIX, DashboardPage, VENDOR_FILES } from './assets.js';
+import { LayoutThread } from './layout-thread.js';
 import { LiveFeed } from './live-feed.js';
 import type { LiveView } from './snapshot.js';
 import { sendError } from '../rest/errors.js';
@@ -36,6 +37,8 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
     app.log.warn({ err, dir: ASSETS_DIR }, 'dashboard files not found; the dashboard at / is off');
   }
   const feeds = new Map<string, LiveFeed>();
+  // every feed's layout runs there, off the event loop (started with the first viewer)
+  const layouts = new LayoutThread();
 
   app.get('/', async (request, reply) => {
     if (!page) return sendError(reply, 503, 'DASHBOARD_UNAVAILABLE', `dashboard files not installed (${ASSETS_DIR})`);
@@ -70,7 +73,7 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
     const view: LiveView = queryParam(request, 'view') === 'blocked' ? 'blocked' : 'all';
     const key = `${namespace}\u0000${view}`;
     let feed = feeds.get(key);
-    if (!feed) feeds.set(key, (feed = new LiveFeed(app.deadlockd.hub, app.deadlockd.metrics, namespace, view, app.log, app.deadlockd.config.maxDrawnNodes)));
+    if (!feed) feeds.set(key, (feed = new LiveFeed(app.deadlockd.hub, app.deadlockd.metrics, namespace, view, app.log, layouts, app.deadlockd.config.maxDrawnNodes)));
     // Feeds outlive their viewers (their timer stops): the next viewer of the
     // namespace gets the same layout. At most two per namespace.
     socket.on('message', () => {}); // the page sends nothing we act on
@@ -80,5 +83,6 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
   app.addHook('onClose', async () => {
     for (const f of feeds.values()) f.stop();
     feeds.clear();
+    await layouts.close();
   });
 }

@@ -8,17 +8,23 @@
 // statuses, events received) is compared every tick; only when it moved is the
 // snapshot rebuilt, and only when the rebuilt snapshot differs is it sent.
 //
-// A rebuild runs on the daemon's only thread, next to detection for every
-// namespace. So it is bounded (at most --max-drawn-nodes are laid out) and
-// rationed: none while no viewer could take a frame (all of them still have
-// unsent data), and after a rebuild that took t ms, none for REBUILD_RATIO × t
-// ms, so one big namespace's dashboard takes at most ~1/(1+ratio) of the loop.
+// A rebuild must not hold the daemon's only thread, which runs detection for
+// every namespace. So it is split: a capture in one turn of the event loop
+// (snapshot.ts captureLive: at most --max-drawn-nodes nodes, a few ms at the
+// cap), the layout (ForceAtlas2, the expensive part: tens to hundreds of ms at
+// the cap) on the layout thread (layout-thread.ts), then the frame assembled
+// and sent in another turn. Between the two turns events keep flowing; the
+// frame shows the graph as it was at the capture. Rebuilds are also rationed:
+// none while no viewer could take a frame (all of them still have unsent
+// data), and after a rebuild that took t ms (capture to frame, layout
+// included), none for REBUILD_RATIO × t ms, so one namespace's dashboard takes
+// at most ~1/(1+ratio) of the loop and of the layout thread's core.
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket } from 'ws';
 import type { Hub } from '../hub.js';
 import type { Metrics } from '../metrics.js';
-import { StableLayout } from './layout.js';
-import { buildLiveBody, type LiveBody, type LiveFrame, type LiveView } from './snapshot.js';
+import type { LayoutThread } from './layout-thread.js';
+import { captureLive, layoutInput, liveBodyJson, type LiveBody, type LiveFrame, type LiveView } from './snapshot.js';
 
 /** Poll period: at most 5 frames a second per feed. */
 const TICK_MS = 200;
@@ -33,9 +39,12 @@ interface Viewer {
   sentSeq: number;
 }
 
+let feeds = 0;
+
 export class LiveFeed {
   private readonly viewers = new Set<Viewer>();
-  private readonly layout = new StableLayout();
+  /** this feed's layout state in the layout thread */
+  private readonly id = ++feeds;
   private timer: NodeJS.Timeout | null = null;
   private fingerprint = '';
   private body = '';
@@ -46,6 +55,7 @@ export class LiveFeed {
   private nextRebuildAt = 0;
   /** rebuilds done, for tests and the log */
   rebuilds = 0;
+  private stopped = false;
 
   constructor(
     private readonly hub: Hub,
@@ -53,6 +63,7 @@ export class LiveFeed {
     readonly namespace: string,
     readonly view: LiveView,
     private readonly log: FastifyBaseLogger,
+    private readonly layouts: LayoutThread,
     private readonly maxDrawnNodes?: number,
   ) {}
 
@@ -95,7 +106,9 @@ export class LiveFeed {
       if (fp !== this.fingerprint || fresh) {
         this.fingerprint = fp;
         const started = performance.now();
-        const body = JSON.stringify(buildLiveBody(this.hub.namespace(this.namespace), this.view, this.layout, this.maxDrawnNodes));
+        const captured = captureLive(this.hub.namespace(this.namespace), this.view, this.maxDrawnNodes);
+        const positions = await this.layouts.place(this.id, layoutInput(captured));
+        const body = liveBodyJson(captured, positions);
         const took = performance.now() - started;
         this.nextRebuildAt = performance.now() + Math.min(took * REBUILD_RATIO, MAX_REBUILD_GAP_MS);
         this.rebuilds++;
@@ -108,7 +121,8 @@ export class LiveFeed {
         }
       }
     } catch (err) {
-      this.log.error({ err, namespace: this.namespace }, 'dashboard snapshot failed');
+      // at shutdown the layout thread goes first: a rebuild cut short then is no failure
+      if (!this.stopped) this.log.error({ err, namespace: this.namespace }, 'dashboard snapshot failed');
       return;
     }
     for (const v of this.viewers) {
@@ -136,7 +150,9 @@ export class LiveFeed {
 
   /** Daemon shutdown: stop polling (the sockets are closed by the websocket plugin). */
   stop(): void {
+    this.stopped = true;
     this.stopTimer();
     this.viewers.clear();
+    this.layouts.forget(this.id);
   }
 }

@@ -4,8 +4,8 @@ import type { DeadlockReport } from '@deadlockd/proto';
 import { signatureOf, type CycleStatus, type DeadlockGroup, type HistoryEntry } from '../history.js';
 import type { Namespace } from '../namespace.js';
 import type { GraphStats } from '../engine/types.js';
-import { exportGraph, type EdgeAttrs, type NodeAttrs } from '../engine/export.js';
-import type { StableLayout } from './layout.js';
+import { captureGraph, type EdgeAttrs, type GraphCapture, type NodeAttrs } from '../engine/export.js';
+import type { LayoutInput, Point } from './layout.js';
 
 export type LiveView = 'all' | 'blocked';
 
@@ -61,48 +61,68 @@ export interface LiveFrame extends LiveBody {
   sentAt: number;
 }
 
-export function buildLiveBody(ns: Namespace, view: LiveView, layout: StableLayout, maxDrawnNodes = MAX_DRAWN_NODES): LiveBody {
+/**
+ * A frame's content before the layout, taken in one turn of the event loop:
+ * the graph as a detached capture, everything else already serialized, so
+ * the frame shows one instant even though its layout is computed later, on
+ * the layout thread (layout-thread.ts).
+ */
+export interface LiveCapture {
+  /** `{"namespace":…,"stats":{…}` — the body's fields before `graph` */
+  head: string;
+  /** `"cycles":[…],…}` — the fields after it */
+  tail: string;
+  graph: GraphCapture;
+}
+
+export function captureLive(ns: Namespace, view: LiveView, maxDrawnNodes = MAX_DRAWN_NODES): LiveCapture {
   const stats = ns.graphStats();
   const truncated = view === 'all' && stats.owners + stats.resources > maxDrawnNodes;
-  // the layout runs on the event loop and grows faster than linearly: never lay out more than the cap
-  const g = exportGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
-  const capped = g.getAttribute('truncated') === true;
-
-  const links: Array<[string, string]> = [];
-  g.forEachEdge((_e, _a, s, t) => links.push([s, t]));
-  const positions = layout.update({ nodes: g.nodes(), links });
-
-  const nodes: LiveNode[] = [];
-  g.forEachNode((key, a) => {
-    const p = positions.get(key) ?? { x: 0, y: 0 };
-    nodes.push({ key, attributes: { ...a, x: p.x, y: p.y } });
-  });
-  // graphology's generated edge keys differ per export; ours are stable so
-  // two exports of the same graph serialize the same.
-  const seen = new Map<string, number>();
-  const edges: LiveEdge[] = [];
-  g.forEachEdge((_e, a, source, target) => {
-    const base = `${a.kind}:${source}->${target}`;
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    edges.push({ key: n === 0 ? base : `${base}#${n}`, source, target, attributes: a });
-  });
-
+  // the layout grows faster than linearly: never lay out more than the cap
+  const g = captureGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
   const all = ns.history.list();
   const cycles: LiveCycle[] = ns.current().map(({ deadlock: d, status }) => ({ id: d.id, detectedAt: d.detectedAt, status, signature: signatureOf(d.report), report: d.report }));
   cycles.sort((a, b) => b.detectedAt - a.detectedAt || a.id.localeCompare(b.id));
-
-  return {
-    namespace: ns.name,
-    view,
-    truncated,
-    capped,
-    maxDrawnNodes,
-    stats,
-    graph: { nodes, edges },
+  const head: Omit<LiveBody, 'graph' | 'cycles' | 'history' | 'historyTotal' | 'historyGroups'> = { namespace: ns.name, view, truncated, capped: g.truncated, maxDrawnNodes, stats };
+  const tail: Pick<LiveBody, 'cycles' | 'history' | 'historyTotal' | 'historyGroups'> = {
     cycles,
     history: all.slice(0, MAX_HISTORY_SENT),
     historyTotal: all.length,
     historyGroups: ns.history.groups({ limit: MAX_HISTORY_SENT }).groups,
   };
+  return {
+    head: JSON.stringify(head).slice(0, -1),
+    tail: JSON.stringify(tail).slice(1),
+    graph: g,
+  };
+}
+
+/** What the layout needs of a capture. */
+export function layoutInput(c: LiveCapture): LayoutInput {
+  const g = c.graph;
+  return { nodes: Array.from({ length: g.nodeCount }, (_, i) => g.nodeKey(i)), links: Array.from({ length: g.edgeCount }, (_, i) => g.edgeEnds(i)) };
+}
+
+const coordinate = (v: number): string => (Number.isFinite(v) ? String(v) : '0');
+
+/**
+ * The frame's body (a LiveBody as JSON): the capture with each node at its
+ * position. Written as text, node by node (the capture's nodeJson with x and y
+ * added to its attributes), not built as objects and stringified: at the
+ * drawing cap that halves the time it holds the loop. The capture's edge keys
+ * are stable (kind, source, target), so two captures of the same graph
+ * serialize the same and an unchanged graph sends no frame.
+ */
+export function liveBodyJson(c: LiveCapture, positions: ReadonlyMap<string, Point>): string {
+  const g = c.graph;
+  const out: string[] = [`${c.head},"graph":{"nodes":[`];
+  for (let i = 0; i < g.nodeCount; i++) {
+    const p = positions.get(g.nodeKey(i));
+    const node = g.nodeJson(i); // `{"key":…,"attributes":{…}}`: x and y go last in the attributes
+    out.push(`${i > 0 ? ',' : ''}${node.slice(0, -2)},"x":${coordinate(p?.x ?? 0)},"y":${coordinate(p?.y ?? 0)}}}`);
+  }
+  out.push('],"edges":[');
+  for (let i = 0; i < g.edgeCount; i++) out.push(`${i > 0 ? ',' : ''}${g.edgeJson(i)}`);
+  out.push(`]},${c.tail}`);
+  return out.join('');
 }

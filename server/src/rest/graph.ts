@@ -1,13 +1,45 @@
 // The live wait-for graph as graphology JSON (what sigma.js and other
 // graphology tools load with `graph.import()`) and as Graphviz DOT, whole or
 // only its blocked part; one owner and one resource in detail.
-import type { FastifyInstance } from 'fastify';
+//
+// No stall: a graph response is a capture (one synchronous pass over at most
+// `limit` nodes, engine/export.ts) followed by its serialization in slices
+// (sliced-body.ts), streamed with a turn of the event loop between slices.
+//
+// What a reader sees when the graph changes mid-response: nothing of the
+// change. The capture is taken in one turn of the event loop, between two
+// frames the daemon applied (a frame's batch is applied whole, in one turn),
+// and copies every value it keeps. Later events, and detection running
+// between the slices, change the engine, not the capture. So the body is the
+// graph exactly as it was at the request's instant: every edge joins two
+// nodes of the body and every count in a node matches its edges, as in the
+// one-piece response this replaced; it may just be older by the time the
+// last byte arrives.
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { exportGraph, graphToDot, ownerDetail, resourceDetail } from '../engine/export.js';
+import { captureGraph, dotEdge, dotHead, dotNode, DOT_TAIL, graphHeader, ownerDetail, resourceDetail, type GraphCapture } from '../engine/export.js';
 import { longWaits } from '../engine/long-waits.js';
 import { notFound } from './errors.js';
+import { slicedBody } from './sliced-body.js';
 import { ErrorBody, GraphExport, LongWaitList, LongWaitsQuery, OwnerDetail, ResourceDetail, graphQuery } from './schemas.js';
+
+/** graphology JSON (`graph.export()`), as a stream of slices. */
+function jsonBody(g: GraphCapture): Readable {
+  const head = JSON.stringify(graphHeader(g)).slice(0, -1);
+  const nodes = { count: g.nodeCount, renderAt: (i: number) => g.nodeJson(i), sep: ',' };
+  const edges = { count: g.edgeCount, renderAt: (i: number) => g.edgeJson(i), sep: ',' };
+  const parts = [`${head},"nodes":[`, nodes, '],"edges":[', edges, ']}'];
+  return Readable.from(slicedBody(parts), { highWaterMark: 1 });
+}
+
+function dotBody(g: GraphCapture): Readable {
+  const nodes = { count: g.nodeCount, renderAt: (i: number) => dotNode(g.node(i)), sep: '\n' };
+  const edges = { count: g.edgeCount, renderAt: (i: number) => dotEdge(g.edge(i)), sep: '\n' };
+  const parts = [`${dotHead(g)}\n`, nodes, g.nodeCount > 0 ? '\n' : '', edges, g.edgeCount > 0 ? '\n' : '', DOT_TAIL];
+  return Readable.from(slicedBody(parts), { highWaterMark: 1 });
+}
 
 export async function graphRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -23,9 +55,10 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
       querystring: GraphQuery,
       response: { 200: GraphExport, 400: ErrorBody, 401: ErrorBody },
     },
-  }, async (request) => {
-    const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
-    return g.export() as z.output<typeof GraphExport>;
+  }, async (request, reply) => {
+    const g = captureGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
+    // a stream is not passed through the response schema (untyped reply): GraphExport documents the body, captureGraph's types keep it
+    return (reply as FastifyReply).type('application/json; charset=utf-8').send(jsonBody(g));
   });
 
   r.get('/graph.dot', {
@@ -38,8 +71,8 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: { description: 'a DOT digraph', content: { 'text/vnd.graphviz': { schema: z.string() } } }, 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request, reply) => {
-    const g = exportGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
-    return reply.type('text/vnd.graphviz; charset=utf-8').send(graphToDot(g));
+    const g = captureGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
+    return (reply as FastifyReply).type('text/vnd.graphviz; charset=utf-8').send(dotBody(g));
   });
 
   r.get('/waits', {

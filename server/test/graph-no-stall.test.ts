@@ -1,0 +1,119 @@
+// A big GET /v1/graph never holds the event loop for the whole body: the body
+// is produced in slices with a turn of the loop between them (sliced-body.ts),
+// streamed, and shows the graph as it was when the request came, whatever
+// happens while it is being sent. Nothing here is timed by the clock: the
+// tests count turns of the event loop and look at what was served in between.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request, type IncomingMessage } from 'node:http';
+import { slicedBody } from '../src/rest/sliced-body.js';
+import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
+
+describe('slicedBody', () => {
+  it('renders a big section across several turns of the event loop, others running in between', async () => {
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const seenAt: number[] = [];
+    const chunks: string[] = [];
+    const items = { count: 10_000, renderAt: (i: number) => `${i}`, sep: ',' };
+    for await (const chunk of slicedBody(['[', items, ']'], { budgetMs: 1_000_000, maxItems: 1_000 })) {
+      seenAt.push(turns);
+      chunks.push(chunk);
+    }
+    ticking = false;
+    assert.equal(chunks.join(''), JSON.stringify(Array.from({ length: 10_000 }, (_, i) => i)), 'the same text as in one piece');
+    assert.equal(chunks.length, 11, '10 slices of maxItems items, then the closing string');
+    for (let i = 1; i < seenAt.length; i++) assert.ok((seenAt[i] as number) > (seenAt[i - 1] as number), `another callback ran between slices ${i - 1} and ${i}`);
+  });
+
+  it('plain strings and empty sections pass through unchanged', async () => {
+    const out: string[] = [];
+    for await (const c of slicedBody(['a', { count: 0, renderAt: () => 'x', sep: ',' }, 'b'])) out.push(c);
+    assert.equal(out.join(''), 'ab');
+  });
+});
+
+interface Exported {
+  attributes: { truncated: boolean };
+  nodes: { key: string; attributes: { label: string } }[];
+  edges: { source: string; target: string }[];
+}
+
+/** GET on a raw socket: the response, not yet read. */
+function open(url: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => request(url, resolve).on('error', reject).end());
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    res.on('data', (d: Buffer) => parts.push(d));
+    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    res.on('error', reject);
+    res.resume();
+  });
+}
+
+describe('GET /v1/graph on a big graph', () => {
+  const OWNERS = 15_000;
+  let daemon: TestDaemon;
+  let big: TestClient;
+  before(async () => {
+    daemon = await startTestDaemon({ maxGraphNodes: 2 * OWNERS + 10, disconnectGraceMs: 0 });
+    big = (await connectClient(daemon.wsUrl, { service: 'big' })).client;
+    const events: object[] = [];
+    for (let i = 0; i < OWNERS; i++) events.push(ev.mutex(`m${i}`), ev.owner(`o${i}`, { name: `before ${i}` }), ev.hold(`o${i}`, `m${i}`));
+    for (let i = 0; i < events.length; i += 3_000) big.send({ type: 'events', seq: 1 + i / 3_000, events: events.slice(i, i + 3_000) });
+    await big.barrier();
+  });
+  after(async () => {
+    await big.close();
+    await daemon.close();
+  });
+
+  it('is streamed; while its reader pauses, another client deadlocks and is aborted; the body is the graph at the request', async () => {
+    const res = await open(`${daemon.url}/v1/graph`);
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.equal(res.headers['content-length'], undefined, 'a stream, not a body built in one piece');
+    assert.equal(res.headers['transfer-encoding'], 'chunked');
+    // the reader takes nothing yet: the daemon must keep serving everyone else
+    res.pause();
+    const { client: other } = await connectClient(daemon.wsUrl, { service: 'other' });
+    other.send({
+      type: 'events',
+      seq: 1,
+      events: [ev.mutex('x'), ev.mutex('y'), ev.owner('late-a'), ev.owner('late-b'), ev.hold('late-a', 'x'), ev.hold('late-b', 'y'), ev.wait('wa', 'late-a', 'y'), ev.wait('wb', 'late-b', 'x')],
+    });
+    const abort = await other.next('abort');
+    assert.ok(['wa', 'wb'].includes(abort.waitId));
+    // and the big client renames every owner it has after the request
+    big.send({ type: 'events', seq: 100, events: Array.from({ length: 50 }, (_, i) => ev.owner(`o${i}`, { name: `after ${i}` })) });
+    await big.barrier();
+    const g = JSON.parse(await readAll(res)) as Exported;
+    assert.equal(g.attributes.truncated, false);
+    assert.equal(g.nodes.length, 2 * OWNERS, 'every owner and mutex of the request instant');
+    assert.equal(g.edges.length, OWNERS);
+    assert.ok(!g.nodes.some((n) => n.key.includes('late-')), 'nothing added after the request');
+    assert.ok(!g.nodes.some((n) => n.attributes.label.startsWith('after ')), 'no change made after the request');
+    const keys = new Set(g.nodes.map((n) => n.key));
+    assert.ok(g.edges.every((e) => keys.has(e.source) && keys.has(e.target)), 'every edge joins two nodes of the body');
+    await other.close();
+  });
+
+  it('two big responses interleave with each other and with a small request', async () => {
+    const [a, b] = await Promise.all([open(`${daemon.url}/v1/graph`), open(`${daemon.url}/v1/graph.dot`)]);
+    const health = await fetch(`${daemon.url}/healthz`);
+    assert.equal(health.status, 200);
+    const [ja, db] = await Promise.all([readAll(a), readAll(b)]);
+    assert.equal((JSON.parse(ja) as Exported).nodes.length, 2 * OWNERS);
+    assert.match(db, /^digraph deadlockd \{/);
+    assert.ok(db.endsWith('}\n'));
+    assert.equal(db.split('\n').filter((l) => l.includes(' -> ')).length, OWNERS);
+  });
+});

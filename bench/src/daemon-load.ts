@@ -1,6 +1,6 @@
-// 3f/3g. The real daemon process (the CLI) under a big graph: memory per live
-// hold (RSS of the daemon's process, /proc/<pid>/status) and the worst event-
-// loop stall while its periodic sweep runs and while GET /v1/graph answers.
+// 3g. The real daemon process (the CLI) under a big graph: the worst event-
+// loop stall while its periodic sweep runs and while GET /v1/graph answers
+// (memory per live hold is 3f, daemon-memory.ts).
 // A stall is measured from outside: a client pings every 2 ms and the longest
 // ping → pong (ws answers a ping on the event loop) over the window is the
 // worst stall it saw; the same loop on the idle daemon first gives the
@@ -15,10 +15,6 @@ import { sleep } from './stats.js';
 
 export interface DaemonLoadResult {
   holds: number;
-  /** RSS delta / holds, each hold with its own owner and its own mutex (the worst case) */
-  bytesPerOwnHold: number;
-  /** RSS delta / holds, holds between existing owners and mutexes (owners × mutexes grid) */
-  bytesPerSharedHold: number;
   sweepIntervalMs: number;
   /** longest ping → pong, ms: idle daemon, during sweeps, during one GET /v1/graph */
   idleLagMs: number;
@@ -77,25 +73,18 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
     const idleLagMs = await median3(() => worstPong(pinger, 1_500));
     await sleep(200);
     // worst case: every hold with its own owner and its own mutex; a 1k-long wait chain on top
-    const r0 = rss(pid);
     const ev: ClientEvent[] = [];
     for (let i = 0; i < perClient; i++) ev.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `o${i}`, resource: `r${i}` });
     await send(own, ev, { n: 0 });
-    await sleep(200);
-    const r1 = rss(pid);
     // shared: owners × mutexes, every pair one hold
     const owners = Math.round(Math.sqrt(perClient));
     const mutexes = Math.ceil(perClient / owners);
     const sv: ClientEvent[] = [];
     for (let j = 0; j < mutexes; j++) sv.push({ type: 'resource', resource: `m${j}`, kind: 'semaphore', scope: 'local', capacity: owners });
     await send(shared, sv, { n: 0 });
-    await sleep(200);
-    const r2 = rss(pid);
     const hv: ClientEvent[] = [];
     for (let i = 0; i < owners; i++) for (let j = 0; j < mutexes && hv.length < perClient; j++) hv.push({ type: 'hold', owner: `s${i}`, resource: `m${j}`, units: 1 });
     await send(shared, hv, { n: 1_000 });
-    await sleep(200);
-    const r3 = rss(pid);
     const chain: ClientEvent[] = [];
     for (let i = 0; i < 1_000; i++) chain.push({ type: 'wait', waitId: `cw${i}`, owner: `o${i}`, resource: `r${i + 1}` });
     await send(own, chain, { n: 1_000 });
@@ -114,8 +103,6 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
     await Promise.all([own.close(), shared.close(), pinger.close()]);
     return {
       holds: 2 * perClient,
-      bytesPerOwnHold: (r1 - r0) / perClient,
-      bytesPerSharedHold: (r3 - r2) / hv.length,
       sweepIntervalMs,
       idleLagMs,
       sweepLagMs,

@@ -6,6 +6,7 @@ import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import type { IngestResult } from './ingest.js';
 import type { QueueCostResult } from './queue-cost.js';
 import type { DaemonLoadResult } from './daemon-load.js';
+import type { DaemonMemoryResult } from './daemon-memory.js';
 import type { LatencyResult } from './latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
@@ -126,14 +127,20 @@ export function queueCostRows(r: QueueCostResult): Row[] {
   return rows;
 }
 
-export function daemonLoadRows(r: DaemonLoadResult): Row[] {
-  const s = '3f. daemon process: memory, stalls';
-  const half = fmtCount(r.holds / 2);
-  const worst = Math.max(r.bytesPerOwnHold, r.bytesPerSharedHold);
+export function daemonMemoryRows(r: DaemonMemoryResult): Row[] {
+  const s = '3f. daemon process: memory per live hold';
+  const worst = Math.max(r.own.rssBytesPerHold, r.shared.rssBytesPerHold);
+  const heap = (x: DaemonMemoryResult['own']) => `RSS ${fmtInt(x.rssBytesPerHold)} B (V8 heap ${fmtInt(x.heapBytesPerHold)} B)`;
   return [
-    infoRow(s, `RSS / hold, ${half} holds each with its own owner and mutex`, `${fmtInt(r.bytesPerOwnHold)} B`),
-    infoRow(s, `RSS / hold, ${half} holds on shared owners × semaphores`, `${fmtInt(r.bytesPerSharedHold)} B`),
+    infoRow(s, `${fmtCount(r.own.holds)} holds, each with its own new owner and mutex: Δ after GC / holds`, heap(r.own)),
+    infoRow(s, `${fmtCount(r.shared.holds)} holds on existing owners × semaphores: Δ after GC / holds`, heap(r.shared)),
     goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
+  ];
+}
+
+export function daemonLoadRows(r: DaemonLoadResult): Row[] {
+  const s = '3g. daemon process: stalls';
+  return [
     infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
     goalRow(s, `longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, fmtMs(r.sweepLagMs), `≤ ${GOALS.stallMs} ms`, r.sweepLagMs <= GOALS.stallMs),
     goalRow(

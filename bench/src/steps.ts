@@ -8,12 +8,13 @@ import { measureIngest } from './ingest.js';
 import { measureLatency } from './latency.js';
 import { measureQueueCost } from './queue-cost.js';
 import { measureDaemonLoad } from './daemon-load.js';
+import { measureDaemonMemory } from './daemon-memory.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
 import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
-import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonLoadRows } from './report.js';
+import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonLoadRows, daemonMemoryRows } from './report.js';
 import type { Row } from './table.js';
 
 interface Step {
@@ -42,7 +43,8 @@ export const STEPS: Step[] = [
   },
   { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
   { key: 'queueCost', title: '3e. per frame vs queue length (socket)', run: measureQueueCost, rows: queueCostRows },
-  { key: 'daemonLoad', title: '3f. daemon process: memory, stalls', run: measureDaemonLoad, rows: daemonLoadRows },
+  { key: 'daemonMemory', title: '3f. daemon process: memory per live hold', run: measureDaemonMemory, rows: daemonMemoryRows },
+  { key: 'daemonLoad', title: '3g. daemon process: stalls', run: measureDaemonLoad, rows: daemonLoadRows },
   { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
   { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },

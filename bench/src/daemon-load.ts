@@ -1,8 +1,7 @@
-// 3f. The real daemon process (the CLI) under a big graph: memory per live
-// hold (RSS of the daemon's process, /proc/<pid>/status) and the worst event-
+// 3g. The real daemon process (the CLI) under a big graph: the worst event-
 // loop stall while its periodic sweep runs, while GET /v1/graph answers, and
 // while a dashboard viewer watches a big blocked part; and what one viewer
-// costs ingest (viewer-load.ts).
+// costs ingest (viewer-load.ts). Memory per live hold is 3f (daemon-memory.ts).
 // A stall is measured from outside: a client pings every 2 ms and the longest
 // ping → pong (ws answers a ping on the event loop) over the window is the
 // worst stall it saw; the same loop on the idle daemon first gives the
@@ -18,14 +17,10 @@ import { fmtCount, fmtInt, fmtMs, fmtRatio, goalRow, infoRow, type Row } from '.
 import { median3, send, worstPong } from './ping-lag.js';
 import { BLOCKED_OWNERS, blockedPart, measureViewerIngest, measureViewerStall, type ViewerIngestResult, type ViewerStallResult } from './viewer-load.js';
 
-const GOALS = { stallMs: 20, daemonBytesPerHold: 250, viewerIngestRatio: 0.9 } as const;
+const GOALS = { stallMs: 20, viewerIngestRatio: 0.9 } as const;
 
 export interface DaemonLoadResult {
   holds: number;
-  /** RSS delta / holds, each hold with its own owner and its own mutex (the worst case) */
-  bytesPerOwnHold: number;
-  /** RSS delta / holds, holds between existing owners and mutexes (owners × mutexes grid) */
-  bytesPerSharedHold: number;
   sweepIntervalMs: number;
   /** longest ping → pong, ms: idle daemon, during sweeps, during one GET /v1/graph */
   idleLagMs: number;
@@ -52,31 +47,24 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
   const daemon = await startDaemon(['--log-level', 'warn', '--sweep-interval-ms', String(sweepIntervalMs)]);
   const pid = daemon.proc.pid as number;
   try {
-    const own = await RawClient.connect(daemon.url, 'bench-mem-own');
-    const shared = await RawClient.connect(daemon.url, 'bench-mem-shared');
+    const own = await RawClient.connect(daemon.url, 'bench-load-own');
+    const shared = await RawClient.connect(daemon.url, 'bench-load-shared');
     const pinger = await RawClient.connect(daemon.url, 'bench-pinger');
     const idleLagMs = await median3(() => worstPong(pinger, 1_500));
     await sleep(200);
     // worst case: every hold with its own owner and its own mutex; a 1k-long wait chain on top
-    const r0 = rss(pid);
     const ev: ClientEvent[] = [];
     for (let i = 0; i < perClient; i++) ev.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `o${i}`, resource: `r${i}` });
     await send(own, ev, { n: 0 });
-    await sleep(200);
-    const r1 = rss(pid);
     // shared: owners × mutexes, every pair one hold
     const owners = Math.round(Math.sqrt(perClient));
     const mutexes = Math.ceil(perClient / owners);
     const sv: ClientEvent[] = [];
     for (let j = 0; j < mutexes; j++) sv.push({ type: 'resource', resource: `m${j}`, kind: 'semaphore', scope: 'local', capacity: owners });
     await send(shared, sv, { n: 0 });
-    await sleep(200);
-    const r2 = rss(pid);
     const hv: ClientEvent[] = [];
     for (let i = 0; i < owners; i++) for (let j = 0; j < mutexes && hv.length < perClient; j++) hv.push({ type: 'hold', owner: `s${i}`, resource: `m${j}`, units: 1 });
     await send(shared, hv, { n: 1_000 });
-    await sleep(200);
-    const r3 = rss(pid);
     const chain: ClientEvent[] = [];
     for (let i = 0; i < 1_000; i++) chain.push({ type: 'wait', waitId: `cw${i}`, owner: `o${i}`, resource: `r${i + 1}` });
     await send(own, chain, { n: 1_000 });
@@ -104,8 +92,6 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
     const viewerIngest = await measureViewerIngest();
     return {
       holds: 2 * perClient,
-      bytesPerOwnHold: (r1 - r0) / perClient,
-      bytesPerSharedHold: (r3 - r2) / hv.length,
       sweepIntervalMs,
       idleLagMs,
       sweepLagMs,
@@ -123,15 +109,10 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
 }
 
 export function daemonLoadRows(r: DaemonLoadResult): Row[] {
-  const s = '3f. daemon process: memory, stalls';
-  const half = fmtCount(r.holds / 2);
-  const worst = Math.max(r.bytesPerOwnHold, r.bytesPerSharedHold);
+  const s = '3g. daemon process: stalls';
   const stall = (figure: string, ms: number) => goalRow(s, figure, fmtMs(ms), `≤ ${GOALS.stallMs} ms`, ms <= GOALS.stallMs);
   const vi = r.viewerIngest;
   return [
-    infoRow(s, `RSS / hold, ${half} holds each with its own owner and mutex`, `${fmtInt(r.bytesPerOwnHold)} B`),
-    infoRow(s, `RSS / hold, ${half} holds on shared owners × semaphores`, `${fmtInt(r.bytesPerSharedHold)} B`),
-    goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
     infoRow(s, 'longest ping → pong, idle daemon (machine noise)', fmtMs(r.idleLagMs)),
     stall(`longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, r.sweepLagMs),
     stall(`longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`, r.graphLagMs),

@@ -5,6 +5,7 @@ import type { MemoryResult } from './engine-memory.js';
 import type { EngineVsNaiveResult } from './engine-vs-naive.js';
 import type { IngestResult } from './ingest.js';
 import type { QueueCostResult } from './queue-cost.js';
+import type { DaemonMemoryResult } from './daemon-memory.js';
 import type { LatencyResult } from './latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
 
@@ -17,6 +18,7 @@ const GOALS = {
   holdsRatio: 2,
   naiveSpeedup: 100,
   bytesPerHold: 200,
+  daemonBytesPerHold: 250,
 } as const;
 
 export function ingestRows(r: IngestResult): Row[] {
@@ -126,4 +128,15 @@ export function queueCostRows(r: QueueCostResult): Row[] {
     rows.push(goalRow(s, `${label[k]}: ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio[k]), `≤ ${GOALS.queueRatio}×`, r.ratio[k] <= GOALS.queueRatio));
   }
   return rows;
+}
+
+export function daemonMemoryRows(r: DaemonMemoryResult): Row[] {
+  const s = '3f. daemon process: memory per live hold';
+  const worst = Math.max(r.own.rssBytesPerHold, r.shared.rssBytesPerHold);
+  const heap = (x: DaemonMemoryResult['own']) => `RSS ${fmtInt(x.rssBytesPerHold)} B (V8 heap ${fmtInt(x.heapBytesPerHold)} B)`;
+  return [
+    infoRow(s, `${fmtCount(r.own.holds)} holds, each with its own new owner and mutex: Δ after GC / holds`, heap(r.own)),
+    infoRow(s, `${fmtCount(r.shared.holds)} holds on existing owners × semaphores: Δ after GC / holds`, heap(r.shared)),
+    goalRow(s, 'RSS / live hold, worst of the two', `${fmtInt(worst)} B`, `≤ ${GOALS.daemonBytesPerHold} B`, worst <= GOALS.daemonBytesPerHold),
+  ];
 }

@@ -8,6 +8,7 @@ import { measureIngest } from './ingest.js';
 import { measureLatency } from './latency.js';
 import { measureQueueCost } from './queue-cost.js';
 import { daemonLoadRows, measureDaemonLoad } from './daemon-load.js';
+import { measureDaemonMemory } from './daemon-memory.js';
 import { measurePgResolution, pgResolutionRows } from './pg-resolution.js';
 import { measureSdkOverhead, sdkOverheadRows } from './sdk-overhead.js';
 import { contentionRows, measureContention } from './contention.js';
@@ -15,7 +16,7 @@ import { measurePgSource, pgSourceRows } from './pg-source.js';
 import { measurePythonLock, pythonLockRows } from './python-lock.js';
 import { javaLockRows, measureJavaLock } from './java-lock.js';
 import { historyFileRows, measureHistoryFile } from './history-file.js';
-import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows } from './report.js';
+import { hotLockRows, holdsRows, ingestRows, latencyRows, memoryRows, naiveRows, queueCostRows, daemonMemoryRows } from './report.js';
 import type { Row } from './table.js';
 
 interface Step {
@@ -44,7 +45,8 @@ export const STEPS: Step[] = [
   },
   { key: 'memory', title: '3d. engine: memory', run: () => runInChild<MemoryResult>('memory', [GC]), rows: memoryRows },
   { key: 'queueCost', title: '3e. per frame vs queue length (socket)', run: measureQueueCost, rows: queueCostRows },
-  { key: 'daemonLoad', title: '3f. daemon process: memory, stalls', run: measureDaemonLoad, rows: daemonLoadRows },
+  { key: 'daemonMemory', title: '3f. daemon process: memory per live hold', run: measureDaemonMemory, rows: daemonMemoryRows },
+  { key: 'daemonLoad', title: '3g. daemon process: stalls', run: measureDaemonLoad, rows: daemonLoadRows },
   { key: 'sdkOverhead', title: '4. SDK cost (defaults)', run: measureSdkOverhead, rows: sdkOverheadRows },
   { key: 'pgResolution', title: '5. advisory-lock deadlock: deadlockd vs PostgreSQL', run: measurePgResolution, rows: pgResolutionRows },
   { key: 'contention', title: '6. contention: opposite transfers under retryOnDeadlock', run: measureContention, rows: contentionRows },

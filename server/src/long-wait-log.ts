@@ -24,13 +24,9 @@ export interface LongWaitLogOptions {
   perSecond: number;
 }
 
-interface Due {
-  deadline: number;
-  client: ClientId;
-  wait: Wait;
-}
-
-const byDeadline = (a: Due, b: Due): number => a.deadline - b.deadline;
+// The heap holds the waits themselves: every deadline is `since + afterMs`, so ordering by `since`
+// orders by deadline, and nothing is allocated per wait.
+const bySince = (a: Wait, b: Wait): number => a.since - b.since;
 
 /** setTimeout takes at most 2^31 - 1 ms */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -38,7 +34,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 const COMPACT_FLOOR = 1_024;
 
 export class LongWaitLog {
-  private due = new TinyQueue<Due>([], byDeadline);
+  private due = new TinyQueue<Wait>([], bySince);
   /** waits already logged: a wait event repeated (rejected as a duplicate) must not log twice */
   private readonly written = new WeakSet<Wait>();
   private timer: NodeJS.Timeout | null = null;
@@ -60,7 +56,7 @@ export class LongWaitLog {
       if (e.type !== 'wait') continue;
       const wait = this.o.engine.wait({ client, waitId: e.waitId });
       if (wait === undefined) continue;
-      this.due.push({ deadline: wait.since + this.o.afterMs, client, wait });
+      this.due.push(wait);
       added = true;
     }
     if (added) {
@@ -77,10 +73,12 @@ export class LongWaitLog {
 
   private arm(): void {
     const top = this.due.peek();
-    if (top === undefined || top.deadline >= this.armedFor) return;
+    if (top === undefined) return;
+    const deadline = top.since + this.o.afterMs;
+    if (deadline >= this.armedFor) return;
     if (this.timer) clearTimeout(this.timer);
-    this.armedFor = top.deadline;
-    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, top.deadline - this.o.now())));
+    this.armedFor = deadline;
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, deadline - this.o.now())));
     this.timer.unref();
   }
 
@@ -89,13 +87,12 @@ export class LongWaitLog {
     this.armedFor = Infinity;
     if (this.stopped) return;
     const now = this.o.now();
-    for (let top = this.due.peek(); top !== undefined && top.deadline <= now; top = this.due.peek()) {
+    for (let top = this.due.peek(); top !== undefined && top.since + this.o.afterMs <= now; top = this.due.peek()) {
       this.due.pop();
-      // still pending, and the same wait (not one that ended and a new one of the same id)
-      if (this.o.engine.wait({ client: top.client, waitId: top.wait.id }) !== top.wait || top.wait.aborting) continue;
-      if (this.written.has(top.wait) || !this.budget.take()) continue;
-      this.written.add(top.wait);
-      this.write(top.wait, now);
+      if (!this.pending(top) || top.aborting) continue;
+      if (this.written.has(top) || !this.budget.take()) continue;
+      this.written.add(top);
+      this.write(top, now);
     }
     const suppressed = this.budget.takeSuppressed();
     if (suppressed > 0) {
@@ -134,7 +131,11 @@ export class LongWaitLog {
   private compactIfStale(): void {
     const size = this.due.length;
     if (size < COMPACT_FLOOR || size <= 2 * this.o.engine.stats().waits) return;
-    const live = this.due.data.filter((d) => this.o.engine.wait({ client: d.client, waitId: d.wait.id }) === d.wait);
-    this.due = new TinyQueue<Due>(live, byDeadline);
+    this.due = new TinyQueue<Wait>(this.due.data.filter((w) => this.pending(w)), bySince);
+  }
+
+  /** still pending, and the same wait (not one that ended and a new one of the same id) */
+  private pending(w: Wait): boolean {
+    return this.o.engine.wait({ client: w.owner.client.info.id, waitId: w.id }) === w;
   }
 }

@@ -39,7 +39,11 @@ final class DaemonProcess implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of("node", "--enable-source-maps", REPO.resolve("server/dist/src/cli.js").toString(),
         "--port", String.valueOf(port), "--log-level", "warn"));
     cmd.addAll(List.of(args));
-    proc = new ProcessBuilder(cmd).directory(REPO.toFile()).redirectErrorStream(true).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(REPO.toFile()).redirectErrorStream(true);
+    // history in memory unless a test names a file: a shared ./data/history.sqlite would carry one test's
+    // deadlocks into the next (and a second daemon on it exits: the file is locked)
+    pb.environment().putIfAbsent("DEADLOCKD_HISTORY_FILE", ":memory:");
+    proc = pb.start();
     Thread drain = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(proc.getInputStream(), StandardCharsets.UTF_8))) {
         for (String l; (l = r.readLine()) != null; ) {

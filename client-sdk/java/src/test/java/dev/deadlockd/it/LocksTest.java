@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -43,8 +44,8 @@ class LocksTest {
     DLock b = dd.lock("account:2");
     CyclicBarrier bothHold = new CyclicBarrier(2);
     List<Object> results = new java.util.concurrent.CopyOnWriteArrayList<>();
-    Runnable t1 = () -> results.add(transfer(a, b, bothHold));
-    Runnable t2 = () -> results.add(transfer(b, a, bothHold));
+    Runnable t1 = () -> results.add(LockScenarios.transfer(a, b, bothHold));
+    Runnable t2 = () -> results.add(LockScenarios.transfer(b, a, bothHold));
     Thread x = new Thread(t1, "transfer-1-2");
     Thread y = new Thread(t2, "transfer-2-1");
     x.start();
@@ -57,87 +58,26 @@ class LocksTest {
     assertTrue(results.contains("done"), results.toString());
     DeadlockException e = (DeadlockException) results.stream().filter(r -> r instanceof DeadlockException).findFirst().orElseThrow();
     assertTrue(e.reportText().contains("account:1") && e.reportText().contains("account:2"), e.reportText());
-    assertTrue(e.report().toString().contains("LocksTest.transfer"), "the report names the Java call site: " + e.report());
+    assertTrue(e.report().toString().contains("LockScenarios.transfer"), "the report names the Java call site: " + e.report());
     List<JsonNode> dls = daemon.deadlocks();
     assertEquals(1, dls.size(), dls.toString());
     assertTrue(!a.isLocked() && !b.isLocked(), "everything released");
   }
 
-  private Object transfer(DLock first, DLock second, CyclicBarrier bothHold) {
-    first.lock();
-    try {
-      bothHold.await(DaemonProcess.STEP_MS, TimeUnit.MILLISECONDS);
-      second.lock();
-      try {
-        return "done";
-      } finally {
-        second.unlock();
-      }
-    } catch (DeadlockException e) {
-      return e;
-    } catch (Exception e) {
-      return e.toString();
-    } finally {
-      first.unlock();
-    }
+  /** platform threads named prefix0, prefix1, … */
+  private static ThreadFactory platformThreads(String prefix) {
+    AtomicInteger next = new AtomicInteger();
+    return r -> new Thread(r, prefix + next.getAndIncrement());
   }
 
   @Test
   void diningPhilosophers5() throws Exception {
-    philosophers(5);
+    LockScenarios.philosophers(dd, daemon, 5, "fork-5-", platformThreads("philosopher-"));
   }
 
   @Test
   void diningPhilosophers50() throws Exception {
-    philosophers(50);
-  }
-
-  /** every philosopher takes the left fork, then (all holding one) the right: one cycle, one victim, all eat */
-  private void philosophers(int n) throws Exception {
-    List<DLock> forks = new ArrayList<>();
-    for (int i = 0; i < n; i++) forks.add(dd.lock("fork-" + n + "-" + i));
-    CyclicBarrier allHoldLeft = new CyclicBarrier(n);
-    AtomicInteger eaten = new AtomicInteger();
-    ConcurrentLinkedQueue<String> victims = new ConcurrentLinkedQueue<>();
-    ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      DLock left = forks.get(i);
-      DLock right = forks.get((i + 1) % n);
-      int me = i;
-      Thread t = new Thread(() -> {
-        try {
-          boolean first = true;
-          for (;;) {
-            left.lock();
-            try {
-              if (first) allHoldLeft.await(DaemonProcess.STEP_MS, TimeUnit.MILLISECONDS);
-              first = false;
-              right.lock();
-              try {
-                eaten.incrementAndGet();
-                return;
-              } finally {
-                right.unlock();
-              }
-            } catch (DeadlockException e) {
-              victims.add("philosopher-" + me + " " + e.deadlockId());
-            } finally {
-              left.unlock();
-            }
-          }
-        } catch (Throwable e) {
-          failures.add(e);
-        }
-      }, "philosopher-" + i);
-      threads.add(t);
-      t.start();
-    }
-    for (Thread t : threads) t.join(DaemonProcess.STEP_MS * 3);
-    assertTrue(failures.isEmpty(), failures.toString());
-    assertEquals(n, eaten.get(), "every philosopher ate");
-    assertEquals(1, victims.size(), "one cycle, one victim: " + victims);
-    assertEquals(1, daemon.deadlocks().size());
+    LockScenarios.philosophers(dd, daemon, 50, "fork-50-", platformThreads("philosopher-"));
   }
 
   @Test

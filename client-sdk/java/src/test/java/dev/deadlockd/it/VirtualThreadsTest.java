@@ -69,8 +69,8 @@ class VirtualThreadsTest {
     CyclicBarrier bothHold = new CyclicBarrier(2);
     List<Object> results = new java.util.concurrent.CopyOnWriteArrayList<>();
     ThreadFactory vf = virtualThreads("vt-transfer-");
-    Thread x = vf.newThread(() -> results.add(transfer(a, b, bothHold)));
-    Thread y = vf.newThread(() -> results.add(transfer(b, a, bothHold)));
+    Thread x = vf.newThread(() -> results.add(LockScenarios.transfer(a, b, bothHold)));
+    Thread y = vf.newThread(() -> results.add(LockScenarios.transfer(b, a, bothHold)));
     assertTrue(isVirtual(x) && isVirtual(y));
     x.start();
     y.start();
@@ -85,72 +85,9 @@ class VirtualThreadsTest {
     assertEquals(1, daemon.deadlocks().size());
   }
 
-  private static Object transfer(DLock first, DLock second, CyclicBarrier bothHold) {
-    first.lock();
-    try {
-      bothHold.await(DaemonProcess.STEP_MS, TimeUnit.MILLISECONDS);
-      second.lock();
-      try {
-        return "done";
-      } finally {
-        second.unlock();
-      }
-    } catch (DeadlockException e) {
-      return e;
-    } catch (Exception e) {
-      return e.toString();
-    } finally {
-      first.unlock();
-    }
-  }
-
   @Test
   void diningPhilosophersOnVirtualThreads() throws Exception {
-    int n = 50;
-    List<DLock> forks = new ArrayList<>();
-    for (int i = 0; i < n; i++) forks.add(dd.lock("vt-fork-" + i));
-    CyclicBarrier allHoldLeft = new CyclicBarrier(n);
-    AtomicInteger eaten = new AtomicInteger();
-    ConcurrentLinkedQueue<String> victims = new ConcurrentLinkedQueue<>();
-    ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-    ThreadFactory vf = virtualThreads("vt-philosopher-");
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      DLock left = forks.get(i);
-      DLock right = forks.get((i + 1) % n);
-      Thread t = vf.newThread(() -> {
-        try {
-          boolean first = true;
-          for (;;) {
-            left.lock();
-            try {
-              if (first) allHoldLeft.await(DaemonProcess.STEP_MS, TimeUnit.MILLISECONDS);
-              first = false;
-              right.lock();
-              try {
-                eaten.incrementAndGet();
-                return;
-              } finally {
-                right.unlock();
-              }
-            } catch (DeadlockException e) {
-              victims.add(Thread.currentThread().getName() + " " + e.deadlockId());
-            } finally {
-              left.unlock();
-            }
-          }
-        } catch (Throwable e) {
-          failures.add(e);
-        }
-      });
-      threads.add(t);
-      t.start();
-    }
-    for (Thread t : threads) t.join(DaemonProcess.STEP_MS * 3);
-    assertTrue(failures.isEmpty(), failures.toString());
-    assertEquals(n, eaten.get(), "every philosopher ate");
-    assertEquals(1, victims.size(), "one cycle, one victim: " + victims);
-    assertEquals(1, daemon.deadlocks().size());
+    LockScenarios.philosophers(dd, daemon, 50, "vt-fork-", virtualThreads("vt-philosopher-"));
   }
 
   /**

@@ -30,7 +30,9 @@ if (selected.length === 0 && !withPython && !withJava) {
   process.exit(1);
 }
 // Daemons the tests start (any language's) keep their history in memory unless a test names a
-// file: a shared ./data/history.sqlite would carry one test's deadlocks into the next.
+// file: a shared ./data/history.sqlite would carry one test's deadlocks into the next. (The Node
+// harness, the Python conftest and the Java DaemonProcess also default to it, for a run of one
+// suite by hand; this covers every other daemon a test starts, e.g. the CLI tests'.)
 process.env.DEADLOCKD_HISTORY_FILE ??= ':memory:';
 // Human-readable spec output on stdout, TAP into a file we read back for the
 // closing "N passed, N failed" line that CI looks for.

@@ -43,6 +43,9 @@ class Daemon:
         self.proc = subprocess.Popen(
             ["node", "--enable-source-maps", str(CLI), "--port", str(port), *args],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+            # history in memory unless a test names a file: a shared ./data/history.sqlite would carry
+            # one test's deadlocks into the next (and a second daemon on it exits: the file is locked)
+            env={"DEADLOCKD_HISTORY_FILE": ":memory:", **os.environ},
         )
         threading.Thread(target=self._drain, daemon=True).start()
         m = self.wait_for_line(r"deadlockd listening on (http://[^\s]+):(\d+)", STARTUP_S)

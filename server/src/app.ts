@@ -146,6 +146,7 @@ export function buildServer(config: Config, options: BuildOptions = {}): Fastify
     heartbeat?.stop();
     await Promise.all(pgSources.map((s) => s.stop()));
     hub.close();
+    metrics.close();
   });
   return app;
 }

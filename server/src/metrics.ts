@@ -10,6 +10,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '@deadlockd/proto';
 import type { HubStats, StatsSource } from './stats.js';
+import { LoopStall } from './loop-stall.js';
 
 /** What metrics read of a PostgreSQL lock source (pg-source/source.ts PgSourceStats). */
 interface PgSourceCounts {
@@ -28,6 +29,7 @@ export class Metrics {
   readonly sweepDuration: Histogram;
   readonly errorsSuppressed: Counter;
   readonly connectionsCut: Counter<'reason'>;
+  private readonly loopStall = new LoopStall();
   private snapshotInFlight: () => number = () => 0;
   private pgSources: () => readonly PgSourceCounts[] = () => [];
   private oldestWaits: () => ReadonlyMap<string, number> = () => new Map();
@@ -58,6 +60,17 @@ export class Metrics {
     // process_* and nodejs_* under their standard names (what Node.js dashboards query), event loop lag included
     // (nodejs_eventloop_lag_p99_seconds, _max_seconds: since the previous scrape)
     collectDefaultMetrics({ register: this.registry });
+    // The stall detector operators alert on: one number, no labels, shown once per stall.
+    // (prom-client's nodejs_eventloop_lag_* are percentiles of the loop's delay, not reset per scrape.)
+    const stall = this.loopStall;
+    new Gauge({
+      name: 'deadlockd_event_loop_lag_seconds',
+      help: 'the longest event-loop delay since the previous scrape (a stall: one frame, report or request that ran long)',
+      registers,
+      collect() {
+        this.set(stall.takeWorstMs() / 1000);
+      },
+    });
     const takePending = (): number => {
       const n = this.eventsPending;
       this.eventsPending = 0;
@@ -280,6 +293,11 @@ export class Metrics {
     counter('deadlockd_confirm_timeouts_total', 'confirm rounds that timed out', s.resolver.confirmTimeouts);
     counter('deadlockd_phantoms_avoided_total', 'cross-client deadlocks that vanished after confirmation', s.resolver.vanished);
     return registry.metrics();
+  }
+
+  /** Stops the stall detector's timer (the daemon closes). */
+  close(): void {
+    this.loopStall.stop();
   }
 
   get contentType(): string {

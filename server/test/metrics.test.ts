@@ -55,6 +55,22 @@ test('metrics count events, deadlocks, aborts, errors and graph size; sweep miss
   }
 });
 
+test('deadlockd_event_loop_lag_seconds shows a stall once: the longest event-loop delay since the previous scrape', async () => {
+  const d = await startTestDaemon();
+  try {
+    const scrape = async (): Promise<number> => metric(await (await fetch(`${d.url}/metrics`)).text(), 'deadlockd_event_loop_lag_seconds');
+    await scrape(); // starts a fresh interval
+    // the daemon runs in this process: a synchronous second here is a one-second stall of its loop
+    const until = Date.now() + 1_000;
+    while (Date.now() < until);
+    assert.ok((await scrape()) >= 0.9, 'the stall is seen');
+    // reset at each scrape: the next interval had no stall of a second (a loaded machine lags, but not that long)
+    assert.ok((await scrape()) < 0.9, 'and shown once');
+  } finally {
+    await d.close();
+  }
+});
+
 test('/readyz is ready while serving', async () => {
   const d = await startTestDaemon();
   try {

@@ -331,7 +331,9 @@ export function findDeadlocks(
   // members too would be an abort more than needed. One still stuck (behind an unresolvable
   // deadlock, or on its own) is a deadlock of its own.
   const unwinding = new Set<Owner>();
-  let now = red;
+  // the reduction with the victims so far unwound: redone only when a later component asks
+  // (one deadlock, the usual case, never pays for it; a 30k ring's costs a few hundred ms)
+  let now: ReductionResult | undefined = red;
   const found: FoundDeadlock[] = [];
   for (const comp of comps) {
     const inComp = new Set(comp);
@@ -339,15 +341,18 @@ export function findDeadlocks(
     if (!opts.everyComponent && !closer) continue;
     const only = comp[0] as Owner;
     if (comp.length === 1 && !edges(only).some((e) => e.to === only)) continue;
-    if (!comp.some((m) => now.stuck.has(m))) continue;
-    const members = comp.sort((a, b) => a.key.localeCompare(b.key));
+    now ??= reduce(scope, unwinding);
+    const stuckNow = now.stuck;
+    if (!comp.some((m) => stuckNow.has(m))) continue;
+    const members = byKey(comp);
     const memberEdges = members.flatMap((m) => edges(m).filter((e) => inComp.has(e.to)));
     const waits = members.flatMap((m) => blockedWaits(m, red));
     // A soft deadlock that a queue reordering resolves costs no abort (PostgreSQL's rule).
     const reorder = reorderPlan(members, memberEdges, scope, red, unwinding);
-    const victims = reorder ? [] : chooseVictims(members, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
-    const reorders = reorder ?? handoffPlan(members, victims, scope, red, unwinding);
-    const needed = holdersOfNeeds(members, red);
+    const needs = holdersOfNeeds(members, red);
+    const victims = reorder ? [] : chooseVictims(members, needs, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
+    const reorders = reorder ?? handoffPlan(needs, victims, scope, red, unwinding);
+    const needed = new Set(needs);
     for (const v of victims) needed.add(v.owner);
     const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
     found.push({ members, waits, edges: memberEdges, victims, queued, reorders, closer });
@@ -355,7 +360,7 @@ export function findDeadlocks(
       for (const v of victims) unwinding.add(v.owner);
       // a reordered component proceeds: for the components after it, its members unwind too
       if (reorder) for (const m of members) unwinding.add(m);
-      now = reduce(scope, unwinding);
+      now = undefined;
     }
   }
   return found;
@@ -449,7 +454,8 @@ function prune(
  * moves are kept only if, with the victims unwound, nobody ends up stuck who would not be.
  */
 function handoffPlan(
-  members: Owner[],
+  /** holdersOfNeeds(members, red): the members that hold what the cycle needs */
+  needs: ReadonlySet<Owner>,
   victims: { owner: Owner }[],
   scope: Set<Owner>,
   red: ReductionResult,
@@ -457,7 +463,6 @@ function handoffPlan(
 ): QueueMove[] {
   if (victims.length === 0) return [];
   const gone = new Set<Owner>([...unwinding, ...victims.map((v) => v.owner)]);
-  const needs = holdersOfNeeds(members, red);
   const moves = new Map<Resource, Wait[]>();
   for (const v of gone) {
     if (!victims.some((x) => x.owner === v)) continue;
@@ -468,7 +473,7 @@ function handoffPlan(
       let ahead = false;
       for (const w of r.inGrantOrder()) {
         if (w.aborting || gone.has(w.owner) || red.grantedInSim.has(w) || !red.stuck.has(w.owner)) continue;
-        if (members.includes(w.owner) && needs.has(w.owner)) waits.push(w);
+        if (needs.has(w.owner)) waits.push(w); // (needs are members)
         else if (waits.length === 0) ahead = true; // someone else would be served first
       }
       if (waits.length > 0 && ahead) moves.set(r, waits);
@@ -497,6 +502,8 @@ function holdersOfNeeds(members: Owner[], red: ReductionResult): Set<Owner> {
 
 function chooseVictims(
   members: Owner[],
+  /** holdersOfNeeds(members, red) */
+  needed: ReadonlySet<Owner>,
   scope: Set<Owner>,
   red: ReductionResult,
   order: VictimCriterion[],
@@ -510,7 +517,6 @@ function chooseVictims(
   const eligible = (m: Owner) => m.abortable && !unabortable?.(m) && blockedWaits(m, red).length > 0;
   // First among the members that hold what the deadlock needs; only if no set of them
   // resolves it (they cannot be aborted), among every member.
-  const needed = holdersOfNeeds(members, red);
   const first = members.filter((m) => needed.has(m) && eligible(m));
   const found = victimsAmong(first, members, scope, red, order, closer, edges, unwinding);
   if (found.length > 0 || first.length === members.filter(eligible).length) return found;
@@ -540,7 +546,7 @@ function victimsAmong(
   };
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
-  const ordered = [...pool0].sort((a, b) => compareVictims(a, b, order, closer));
+  const ordered = inVictimOrder(pool0, order, closer);
   for (const v of ordered.slice(0, SINGLE_VICTIM_TRIALS)) {
     const again = reduce(scope, new Set([...unwinding, v]));
     if (members.every((m) => !again.stuck.has(m))) {
@@ -552,9 +558,8 @@ function victimsAmong(
   const finished = new Set<Owner>(unwinding);
   let stillStuck = members;
   for (;;) {
-    const pool = stillStuck.filter((m) => inPool.has(m) && !finished.has(m));
+    const pool = inVictimOrder(stillStuck.filter((m) => inPool.has(m) && !finished.has(m)), order, closer);
     if (pool.length === 0) return []; // no set of aborts from this pool resolves it
-    pool.sort((a, b) => compareVictims(a, b, order, closer));
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).
     victims.push(...abortWaits(v, victimReason(v, pool, order, closer)));
@@ -584,12 +589,28 @@ function criterionValue(o: Owner, c: VictimCriterion, closer: Owner | undefined)
   }
 }
 
-function compareVictims(a: Owner, b: Owner, order: VictimCriterion[], closer: Owner | undefined): number {
-  for (const c of order) {
-    const d = criterionValue(a, c, closer) - criterionValue(b, c, closer);
-    if (d !== 0) return d;
-  }
-  return a.key.localeCompare(b.key);
+/** Owners in victim order: by each criterion in turn, ties by key (values computed once per owner, not per comparison). */
+function inVictimOrder(pool: readonly Owner[], order: VictimCriterion[], closer: Owner | undefined): Owner[] {
+  const rows = pool.map((o) => ({ o, key: o.key, values: order.map((c) => criterionValue(o, c, closer)) }));
+  rows.sort((a, b) => {
+    for (let i = 0; i < a.values.length; i++) {
+      const d = (a.values[i] as number) - (b.values[i] as number);
+      if (d !== 0) return d;
+    }
+    return compareKeys(a.key, b.key);
+  });
+  return rows.map((r) => r.o);
+}
+
+/** Code-unit order: the same on every machine and locale (and far cheaper than localeCompare). */
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Owners sorted by key, each key built once. */
+function byKey(owners: readonly Owner[]): Owner[] {
+  return owners
+    .map((o) => ({ o, key: o.key }))
+    .sort((a, b) => compareKeys(a.key, b.key))
+    .map((r) => r.o);
 }
 
 function victimReason(v: Owner, pool: Owner[], order: VictimCriterion[], closer: Owner | undefined): string {

@@ -13,6 +13,13 @@
 //
 // A failing write (a full disk) must not stop deadlock handling: it is
 // reported through `onError` and the deadlock goes on without its record.
+//
+// Writes are off the resolution path: record() notes what the book said (the
+// entry's state at that moment) and the notes are written together, in one
+// transaction, on the next turn of the event loop, after the aborts have left.
+// A write costs a millisecond or so (SQLite, JSON of the report, the bounds);
+// done in line it came before the victim's abort frame. Every read writes what
+// is noted first, so a read never misses a deadlock already acted on.
 import type { DeadlockReport } from '@deadlockd/proto';
 import type { BookEntry, DeadlockState, OpenState } from './engine/book.js';
 import { HistoryDb, type EntryQuery } from './history-store/history-db.js';
@@ -30,6 +37,9 @@ export const signatureOf = (r: DeadlockReport): string => r.signature ?? r.id;
 
 /** What the history needs of a book entry. */
 type Recorded = Pick<BookEntry, 'id' | 'deadlock' | 'state' | 'endedAt'>;
+
+/** Notes written per transaction at most; more wait for the next turn (a burst of deadlocks is not one long stall). */
+const MAX_NOTES_PER_WRITE = 256;
 
 /** Reads drop what aged out at most this often (records always do). */
 const AGE_CHECK_MS = 1_000;
@@ -54,6 +64,9 @@ export class DeadlockHistory {
   /** list(), newest first, until the next change (the dashboard asks for it every frame) */
   private cached: HistoryEntry[] | undefined;
   private agedAt = Number.NEGATIVE_INFINITY;
+  /** what the book said since the last write, in order (copies: the entry changes on) */
+  private notes: Recorded[] = [];
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -65,6 +78,7 @@ export class DeadlockHistory {
     this.maxAgeMs = o.maxAgeMs ?? 0;
     this.now = o.now ?? Date.now;
     this.onError = o.onError ?? ((err) => { throw err; });
+    this.db.beforeClose(() => this.close());
     const t = this.db.totals(namespace);
     this.count = t.count;
     this.totalBytes = t.bytes;
@@ -74,53 +88,86 @@ export class DeadlockHistory {
 
   /** what the kept reports weigh (their JSON, in UTF-16 code units ≈ bytes) */
   get bytes(): number {
+    this.flush();
     return this.totalBytes;
   }
 
   get size(): number {
+    this.flush();
     return this.count;
   }
 
-  /** The book acted on this deadlock, or it changed state after that, or ended. */
+  /** The book acted on this deadlock, or it changed state after that, or ended: written on the next turn. */
   record(e: Recorded): void {
-    this.write('record', () => {
-      this.cached = undefined;
-      const known = this.db.get(this.namespace, e.id);
-      if (known) {
-        known.status = statusOf(e.state);
-        if (e.endedAt !== undefined) known.resolvedAt = e.endedAt;
-        const report = JSON.stringify(e.deadlock.report);
-        const changed = report !== JSON.stringify(known.report);
-        this.db.update(known, changed ? report : undefined);
-        if (changed) this.totalBytes = this.db.totals(this.namespace).bytes;
-        return;
-      }
-      if (e.endedAt !== undefined) return; // ended after it was dropped (capacity, bytes, age): stays dropped
-      const entry: HistoryEntry = {
-        id: e.id,
-        key: e.deadlock.key,
-        namespace: this.namespace,
-        signature: signatureOf(e.deadlock.report),
-        detectedAt: e.deadlock.detectedAt,
-        status: statusOf(e.state),
-        report: e.deadlock.report,
-      };
-      const json = JSON.stringify(entry.report);
-      this.db.insert(entry, json);
-      this.count++;
-      this.totalBytes += json.length;
-      this.countInGroup(entry);
-      this.trim(entry.id);
+    this.notes.push({ id: e.id, deadlock: e.deadlock, state: e.state, endedAt: e.endedAt });
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    if (this.flushing !== undefined) return;
+    this.flushing = setImmediate(() => {
+      this.flushing = undefined;
+      this.flush(MAX_NOTES_PER_WRITE);
     });
   }
 
+  /** Writes what is noted; nothing is written after this (the daemon stops, then closes the file). */
+  close(): void {
+    this.flush();
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+  }
+
+  /** Writes the notes taken (at most `max`; the rest on the next turn). Reads and the daemon's stop call it. */
+  flush(max = Number.POSITIVE_INFINITY): void {
+    if (this.notes.length === 0) return;
+    const batch = this.notes.length <= max ? this.notes : this.notes.slice(0, max);
+    this.notes = this.notes.length <= max ? [] : this.notes.slice(max);
+    this.write('record', () => {
+      for (const e of batch) this.apply(e);
+    });
+    if (this.notes.length > 0) this.flushSoon();
+  }
+
+  private apply(e: Recorded): void {
+    this.cached = undefined;
+    const known = this.db.get(this.namespace, e.id);
+    if (known) {
+      known.status = statusOf(e.state);
+      if (e.endedAt !== undefined) known.resolvedAt = e.endedAt;
+      const report = JSON.stringify(e.deadlock.report);
+      const changed = report !== JSON.stringify(known.report);
+      this.db.update(known, changed ? report : undefined);
+      if (changed) this.totalBytes = this.db.totals(this.namespace).bytes;
+      return;
+    }
+    if (e.endedAt !== undefined) return; // ended after it was dropped (capacity, bytes, age): stays dropped
+    const entry: HistoryEntry = {
+      id: e.id,
+      key: e.deadlock.key,
+      namespace: this.namespace,
+      signature: signatureOf(e.deadlock.report),
+      detectedAt: e.deadlock.detectedAt,
+      status: statusOf(e.state),
+      report: e.deadlock.report,
+    };
+    const json = JSON.stringify(entry.report);
+    this.db.insert(entry, json);
+    this.count++;
+    this.totalBytes += json.length;
+    this.countInGroup(entry);
+    this.trim(entry.id);
+  }
+
   get(id: string): HistoryEntry | undefined {
+    this.flush();
     this.dropAged();
     return this.db.get(this.namespace, id);
   }
 
   /** every kept entry, newest first */
   list(): HistoryEntry[] {
+    this.flush();
     this.dropAged();
     this.cached ??= this.db.list(this.namespace).entries;
     return this.cached;
@@ -128,12 +175,14 @@ export class DeadlockHistory {
 
   /** entries matching `q`, newest first, and how many match before `limit` */
   query(q: EntryQuery): { total: number; entries: HistoryEntry[] } {
+    this.flush();
     this.dropAged();
     return this.db.list(this.namespace, q);
   }
 
   /** recurring deadlocks matching `q`, the most recently seen first (`since`: last seen at or after) */
   groups(q: EntryQuery = {}): { total: number; groups: DeadlockGroup[] } {
+    this.flush();
     this.dropAged();
     return this.db.groups(this.namespace, q);
   }

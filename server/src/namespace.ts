@@ -185,6 +185,7 @@ export class Namespace {
   stop(): void {
     this.longWaitLog?.stop();
     this.resolver.stop();
+    this.history.close();
   }
 
   private after(r: EngineResult): BatchResult {

@@ -170,6 +170,19 @@ describe('history file', () => {
     assert.throws(() => HistoryDb.open(notADir), (e: unknown) => e instanceof HistoryFileError && e.code === 'HISTORY_FILE_UNWRITABLE');
   });
 
+  it('a record is written after the turn that made it (off the abort path), and a read sees it at once', async () => {
+    const db = HistoryDb.open(newFile());
+    const h = new DeadlockHistory(10, 'n', undefined, { db });
+    h.record(entry('d1'));
+    h.record(entry('d1', { state: 'resolved', endedAt: 1_500 }));
+    assert.equal(db.list('n').entries.length, 0, 'nothing written in the turn of the deadlock');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.deepEqual(db.list('n').entries.map((e) => [e.id, e.status, e.resolvedAt]), [['d1', 'resolved', 1_500]], 'both notes, in order, on the next turn');
+    h.record(entry('d2', { at: 2_000 }));
+    assert.deepEqual(h.list().map((e) => e.id), ['d2', 'd1'], 'a read writes what is noted first');
+    db.close();
+  });
+
   it('a write that fails is reported, not thrown into deadlock handling', () => {
     const db = HistoryDb.open(newFile());
     const errors: string[] = [];
@@ -177,6 +190,7 @@ describe('history file', () => {
     h.record(entry('d1'));
     db.close();
     h.record(entry('d2'));
+    h.flush(); // (else on the next turn)
     assert.equal(errors.length, 1);
     assert.match(errors[0]!, /^record: .*not open/);
   });

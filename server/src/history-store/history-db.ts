@@ -136,6 +136,8 @@ export class HistoryDb {
   private readonly db: Database.Database;
   /** deadlocks that were open when the previous daemon stopped (marked interrupted at open) */
   readonly interruptedAtOpen: number;
+  /** what runs before close: one per namespace's history (bounded by the namespaces) */
+  private readonly closing: (() => void)[] = [];
 
   private constructor(
     db: Database.Database,
@@ -282,7 +284,14 @@ export class HistoryDb {
       .run(ns, ns, max);
   }
 
+  /** `fn` runs when the file is closed, before it is (a writer with unwritten notes writes them). */
+  beforeClose(fn: () => void): void {
+    this.closing.push(fn);
+  }
+
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    for (const fn of this.closing.splice(0)) fn();
+    this.db.close();
   }
 }

@@ -256,7 +256,7 @@ export async function measurePgSource(): Promise<PgSourceBenchResult> {
 }
 
 export function pgSourceRows(r: PgSourceBenchResult): Row[] {
-  const s = '6. PostgreSQL lock source';
+  const s = '8. PostgreSQL lock source';
   const rows = [
     infoRow(s, `row-lock cycle, deadlockd --pg-resolve: cycle → DeadlockError (n=${r.reps})`, `median ${fmtMs(r.medianMs.pureDeadlockd)}`),
     infoRow(s, `same cycle, PostgreSQL's detector, deadlock_timeout ${r.deadlockTimeout} (n=${r.reps})`, `median ${fmtMs(r.medianMs.purePostgres)}`),

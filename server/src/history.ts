@@ -65,7 +65,7 @@ export class DeadlockHistory {
   private cached: HistoryEntry[] | undefined;
   private agedAt = Number.NEGATIVE_INFINITY;
   /** what the book said since the last write, in order (copies: the entry changes on) */
-  private notes: Recorded[] = [];
+  private readonly notes: Recorded[] = [];
   private flushing: NodeJS.Immediate | undefined;
 
   constructor(
@@ -111,18 +111,17 @@ export class DeadlockHistory {
     });
   }
 
-  /** Writes what is noted; nothing is written after this (the daemon stops, then closes the file). */
+  /** Writes what is noted; nothing is written after this. The file's close calls it (beforeClose). */
   close(): void {
     this.flush();
     if (this.flushing !== undefined) clearImmediate(this.flushing);
     this.flushing = undefined;
   }
 
-  /** Writes the notes taken (at most `max`; the rest on the next turn). Reads and the daemon's stop call it. */
+  /** Writes the notes taken (at most `max`; the rest on the next turn). Every read and close() call it first. */
   flush(max = Number.POSITIVE_INFINITY): void {
     if (this.notes.length === 0) return;
-    const batch = this.notes.length <= max ? this.notes : this.notes.slice(0, max);
-    this.notes = this.notes.length <= max ? [] : this.notes.slice(max);
+    const batch = this.notes.splice(0, max);
     this.write('record', () => {
       for (const e of batch) this.apply(e);
     });

@@ -185,7 +185,6 @@ export class Namespace {
   stop(): void {
     this.longWaitLog?.stop();
     this.resolver.stop();
-    this.history.close();
   }
 
   private after(r: EngineResult): BatchResult {

@@ -17,6 +17,15 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** A new page at `url` with the page's uncaught errors collected (a test asserts there are none). */
+export async function openDashboard(browser: Browser, url: string, viewport: { width: number; height: number }): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(url);
+  return { page, pageErrors };
+}
+
 export interface Box {
   x0: number;
   x1: number;

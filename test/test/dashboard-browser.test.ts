@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { connect, type Client } from '@deadlockd/client';
 import type { Browser, Page } from 'playwright-core';
 import { runCycleRound } from '../src/cycle-round.js';
-import { CHROMIUM, drawnNodes, intersects, launchChromium, overlapping, painted, union, type DrawnNode } from '../src/dashboard-page.js';
+import { CHROMIUM, drawnNodes, intersects, launchChromium, openDashboard, overlapping, painted, union, type DrawnNode } from '../src/dashboard-page.js';
 import { cleanup, repoRoot, startDaemon, type Daemon } from '../src/harness.js';
 import { Scene } from '../src/parked-scene.js';
 import { CONNECT_TIMEOUT_MS, STEP_MS, TEST_TIMEOUT, within } from '../src/timing.js';
@@ -139,10 +139,7 @@ describe('dashboard in headless Chromium', () => {
     // 3. A deadlock nobody may be aborted from: it stays on screen.
     await scene.ring(payments, ['nightly report', 'ledger sync'], [payments.mutex('ledger'), payments.mutex('report-cache')]);
 
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${daemon.httpUrl}/`);
+    const { page, pageErrors } = await openDashboard(browser, `${daemon.httpUrl}/`, { width: 1440, height: 900 });
 
     // the live feed delivered the standing deadlock and all six history entries
     await page.waitForFunction(
@@ -241,10 +238,7 @@ describe('dashboard in headless Chromium', () => {
     await scene.ring(payments, ['ledger sync eu-west', 'nightly ledger report'], [shard('07'), shard('08')]);
     await scene.ring(payments, ['invoice batch', 'invoice audit (quarterly)'], [shard('17'), shard('18')]);
 
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${daemon.httpUrl}/`);
+    const { page, pageErrors } = await openDashboard(browser, `${daemon.httpUrl}/`, { width: 1366, height: 768 });
     await page.waitForFunction(
       (n) => {
         const d = (globalThis as any).dashboard;
@@ -330,10 +324,7 @@ describe('dashboard in headless Chromium', () => {
       const locks = Array.from({ length: n }, (_, i) => dd.mutex(`pipeline:${n}:step-${i}`));
       await scene.ring(dd, names, locks);
     }
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${daemon.httpUrl}/`);
+    const { page, pageErrors } = await openDashboard(browser, `${daemon.httpUrl}/`, { width: 1366, height: 768 });
     await page.waitForFunction(() => {
       const d = (globalThis as any).dashboard;
       return d?.ready && d.frame.cycles.length === 2 && d.frame.history.length === 2;

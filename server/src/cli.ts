@@ -32,13 +32,8 @@ async function main(): Promise<void> {
   const note = daemon.loopbackOnly ? ' (loopback only: use --host 0.0.0.0 to accept other machines)' : '';
   const tokens = daemon.app.deadlockd.tokens;
   const auth = tokens.enabled ? ` (auth on: namespaces ${tokens.namespaces().join(', ')})` : ' (auth off: no --tokens or --tokens-file)';
-  // Logged whatever --log-level says (except silent): scripts and tests wait for this line.
-  const announce = parsed.config.logLevel === 'silent' ? daemon.app.log : daemon.app.log.child({}, { level: 'info' });
-  announce.info(
-    { url: daemon.url, version: DAEMON_VERSION, loopbackOnly: daemon.loopbackOnly, auth: tokens.enabled },
-    `deadlockd listening on ${daemon.url}${note}${auth}`,
-  );
-
+  // The handlers first, then the line scripts wait for: with --log-format pretty the line is written by
+  // pino's worker thread, which may print it (and a script send SIGTERM) before this thread runs on.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -54,6 +49,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Logged whatever --log-level says (except silent): scripts and tests wait for this line.
+  const announce = parsed.config.logLevel === 'silent' ? daemon.app.log : daemon.app.log.child({}, { level: 'info' });
+  announce.info(
+    { url: daemon.url, version: DAEMON_VERSION, loopbackOnly: daemon.loopbackOnly, auth: tokens.enabled },
+    `deadlockd listening on ${daemon.url}${note}${auth}`,
+  );
 }
 
 main().catch((err: unknown) => {

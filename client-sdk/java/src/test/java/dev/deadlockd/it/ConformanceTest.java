@@ -12,7 +12,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.deadlockd.DLock;
 import dev.deadlockd.DeadlockException;
 import dev.deadlockd.Deadlockd;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -29,8 +28,6 @@ import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.java_websocket.handshake.ClientHandshake;
-import org.java_websocket.server.WebSocketServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -38,7 +35,7 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * The protocol conformance suite (proto/conformance/*.json, generated from proto/src) from Java: the daemon half
- * against a real daemon process (the JDK's WebSocket client), and the SDK half with a fake daemon (a real
+ * against a real daemon process (the JDK's WebSocket client), and the SDK half with a fake daemon (FakeDaemon, a real
  * WebSocket server) playing each vector to this SDK. proto/conformance/README.md describes both.
  */
 class ConformanceTest {
@@ -218,49 +215,6 @@ class ConformanceTest {
 
   // ---- SDK side -------------------------------------------------------------------------------------
 
-  /** plays the daemon for one SDK connection */
-  static final class FakeDaemon extends WebSocketServer {
-    final List<JsonNode> frames = new CopyOnWriteArrayList<>();
-    final CountDownLatch started = new CountDownLatch(1);
-    volatile org.java_websocket.WebSocket conn;
-    final List<org.java_websocket.WebSocket> conns = new CopyOnWriteArrayList<>();
-
-    FakeDaemon() {
-      super(new InetSocketAddress("127.0.0.1", 0));
-      setReuseAddr(true);
-    }
-
-    @Override
-    public void onOpen(org.java_websocket.WebSocket c, ClientHandshake h) {
-      conn = c;
-      conns.add(c);
-    }
-
-    @Override
-    public void onClose(org.java_websocket.WebSocket c, int code, String reason, boolean remote) {}
-
-    @Override
-    public void onMessage(org.java_websocket.WebSocket c, String message) {
-      try {
-        frames.add(JSON.readTree(message));
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }
-
-    @Override
-    public void onError(org.java_websocket.WebSocket c, Exception e) {}
-
-    @Override
-    public void onStart() {
-      started.countDown();
-    }
-
-    void send(JsonNode f) {
-      conn.send(f.toString());
-    }
-  }
-
   @TestFactory
   Stream<DynamicTest> sdkSide() throws Exception {
     JsonNode suite = JSON.readTree(DaemonProcess.REPO.resolve("proto/conformance/sdk.json").toFile());
@@ -271,9 +225,7 @@ class ConformanceTest {
 
   private void sdkVector(JsonNode suite, JsonNode v) throws Exception {
     FakeDaemon fake = new FakeDaemon();
-    fake.start();
-    assertTrue(fake.started.await(STEP_MS, TimeUnit.MILLISECONDS));
-    String url = "ws://127.0.0.1:" + fake.getPort() + "/v1/stream";
+    String url = fake.url();
     long now = System.currentTimeMillis();
     CountDownLatch holding = new CountDownLatch(1);
     CountDownLatch releaseHolder = new CountDownLatch(1);
@@ -373,7 +325,7 @@ class ConformanceTest {
     } finally {
       releaseHolder.countDown();
       if (dd[0] != null) dd[0].close();
-      fake.stop(1000);
+      fake.close();
     }
   }
 }

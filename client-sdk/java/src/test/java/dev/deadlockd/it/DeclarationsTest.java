@@ -17,17 +17,15 @@ import org.junit.jupiter.api.Timeout;
 /**
  * What the SDK declares for each kind of lock, as the Node SDK does and the protocol defines (proto/src/frames.ts,
  * ResourceEvent): the JDK-like locks are {@code reentrant} and {@code fifo}, with their lockdep {@code class} when
- * given; semaphores are {@code fifo}. Read off the wire by a fake daemon (ConformanceTest's).
+ * given; semaphores are {@code fifo}. Read off the wire by a fake daemon (FakeDaemon).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DeclarationsTest {
   @Test
   void locksAreDeclaredReentrantAndFifoWithTheirClass() throws Exception {
-    ConformanceTest.FakeDaemon fake = new ConformanceTest.FakeDaemon();
-    fake.start();
-    assertTrue(fake.started.await(DaemonProcess.STEP_MS, TimeUnit.MILLISECONDS));
+    FakeDaemon fake = new FakeDaemon();
     Deadlockd[] dd = new Deadlockd[1];
-    String url = "ws://127.0.0.1:" + fake.getPort() + "/v1/stream";
+    String url = fake.url();
     Thread connecting = new Thread(() -> dd[0] = Deadlockd.connect(new Deadlockd.Options(url, "declarations").reconnect(false)
         .connectTimeoutMs(DaemonProcess.STEP_MS)));
     connecting.start();
@@ -66,11 +64,11 @@ class DeclarationsTest {
       assertThrows(IllegalArgumentException.class, () -> c.lock("x", ""), "a class is 1 to 256 characters");
       c.close();
     } finally {
-      fake.stop();
+      fake.close();
     }
   }
 
-  private static JsonNode declaration(ConformanceTest.FakeDaemon fake, String resource) throws InterruptedException {
+  private static JsonNode declaration(FakeDaemon fake, String resource) throws InterruptedException {
     JsonNode[] found = {null};
     DaemonProcess.until(() -> {
       for (JsonNode x : ConformanceTest.flatten(fake.frames)) {

@@ -33,6 +33,12 @@ export function startHeartbeat(wss: WebSocketServer, intervalMs: number, onDead:
     last = now;
     for (const socket of wss.clients) {
       if (socket.readyState !== WebSocket.OPEN) continue;
+      if (socket.isPaused) {
+        // paused by its session while its namespace searches (session.ts): we are not reading
+        // its pongs; judged again from the first beat after it resumes
+        if (heard.has(socket)) heard.set(socket, true);
+        continue;
+      }
       if (!heard.has(socket)) {
         // first time we see it: any pong or frame counts as a sign of life
         socket.on('pong', alive).on('message', alive);

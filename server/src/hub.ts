@@ -184,6 +184,16 @@ export class Hub {
     return this.namespace(entry.namespace);
   }
 
+  /** The client's namespace is in the middle of a search (namespace.ts): hold what would change its graph. */
+  busy(id: ClientId): boolean {
+    return this.of(id).busy;
+  }
+
+  /** Runs `fn` once the client's namespace is not busy (now if it is not). */
+  whenIdle(id: ClientId, fn: () => void): void {
+    this.of(id).whenIdle(fn);
+  }
+
   events(id: ClientId, events: ClientEvent[]): BatchResult {
     return this.of(id).events(id, events);
   }

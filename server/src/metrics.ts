@@ -27,6 +27,7 @@ export class Metrics {
   readonly staleAborts: Counter;
   readonly batchDuration: Histogram;
   readonly sweepDuration: Histogram;
+  readonly slicedSearches: Histogram;
   readonly errorsSuppressed: Counter;
   readonly connectionsCut: Counter<'reason'>;
   private readonly loopStall = new LoopStall();
@@ -44,6 +45,11 @@ export class Metrics {
   /** One events frame applied in `ms` milliseconds (performance.now(): no timer closure per frame). */
   batchApplied(ms: number): void {
     this.batchDuration.observe(ms / 1000);
+  }
+
+  /** A search done in slices ended, `ms` after its batch (namespace.ts). */
+  searchSliced(ms: number): void {
+    this.slicedSearches.observe(ms / 1000);
   }
 
   /**
@@ -97,6 +103,13 @@ export class Metrics {
       name: 'deadlockd_sweep_duration_seconds',
       help: 'time of one full safety-net sweep over every namespace',
       buckets: [1e-4, 1e-3, 1e-2, 0.1, 1, 10],
+      registers,
+    });
+
+    this.slicedSearches = new Histogram({
+      name: 'deadlockd_sliced_search_duration_seconds',
+      help: 'searches longer than --search-slice-ms, done in slices while their namespace waited: time from the batch to the end',
+      buckets: [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30],
       registers,
     });
 

@@ -4,11 +4,19 @@
 // crosses a namespace. Every call from a client goes the same one way:
 //   engine call → book.take (ends what the engine says ended, keeps what is new)
 //   → resolver.handle (acts on the new ones through the book).
+//
+// A search that takes longer than --search-slice-ms (a ring of thousands of
+// owners closing) goes on in slices, one per turn of the event loop, so that
+// other namespaces, the REST API and the heartbeats are served in between.
+// Until it ends this namespace's graph must not change: whatever would change
+// it waits in `whenIdle` (the sessions hold their clients' frames, the
+// resolver its deadlines, the hub a removal), and the sweep skips it. Reads
+// (REST, dashboard, metrics) go on; they see the graph as it was searched.
 import type { FastifyBaseLogger } from 'fastify';
 import type { AbortFrame, ClientEvent, Hazard, ResourceEvent, ServerFrame } from '@deadlockd/proto';
 import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
-import { Engine, type EngineResult } from './engine/engine.js';
+import { Engine, type EngineResult, type Found, type PendingSearch } from './engine/engine.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import type { HistoryDb } from './history-store/history-db.js';
@@ -62,6 +70,13 @@ export class Namespace {
   private readonly observers: NamespaceObserver[] = [];
   /** --log-waits-after-ms: null when off */
   private readonly longWaitLog: LongWaitLog | null;
+  /** the search going on in slices, if one is */
+  private searching: { timer: NodeJS.Immediate; startedAt: number } | undefined;
+  /** what waits for the search to end, in arrival order */
+  private readonly idle: (() => void)[] = [];
+  /** where the current slice ends (performance.now()) */
+  private sliceEnd = 0;
+  private readonly shouldYield = (): boolean => performance.now() > this.sliceEnd;
 
   constructor(private readonly o: NamespaceOptions) {
     const c = o.config;
@@ -98,7 +113,30 @@ export class Namespace {
       confirmRounds: c.confirmRounds,
       abortTimeoutMs: c.abortTimeoutMs,
       abortAnswerMarginMs: c.abortAnswerMarginMs,
+      whenIdle: (fn) => this.whenIdle(fn),
     });
+  }
+
+  /** A search is going on in slices: the graph must not change (see the header). */
+  get busy(): boolean {
+    return this.searching !== undefined;
+  }
+
+  /** Runs `fn` now, or once the search going on has ended (in the order asked). */
+  whenIdle(fn: () => void): void {
+    if (this.searching === undefined) fn();
+    else this.idle.push(fn);
+  }
+
+  /** the yield predicate of a new slice, or undefined when slicing is off */
+  private slice(): (() => boolean) | undefined {
+    if (this.o.config.searchSliceMs === 0) return undefined;
+    this.sliceEnd = performance.now() + this.o.config.searchSliceMs;
+    return this.shouldYield;
+  }
+
+  private notBusy(what: string): void {
+    if (this.searching !== undefined) throw new Error(`namespace '${this.name}': ${what} while a search is going on (wait with whenIdle)`);
   }
 
   addClient(info: ClientInfo): void {
@@ -118,11 +156,13 @@ export class Namespace {
     for (const e of events) if (e.type === 'resource' && e.backend !== undefined) for (const ob of this.observers) ob.backendDeclared?.(client, e);
   }
 
+  /** Applies a client's batch (not while busy: see whenIdle). */
   events(client: ClientId, events: ClientEvent[]): BatchResult {
+    this.notBusy('a batch');
     if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsIn(events.length);
     const t0 = performance.now();
-    const r = this.engine.applyBatch(client, events);
+    const r = this.engine.applyBatch(client, events, this.slice());
     this.o.metrics.batchApplied(performance.now() - t0);
     this.longWaitLog?.noteBatch(client, events);
     return this.after(r);
@@ -130,32 +170,38 @@ export class Namespace {
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
   snapshot(client: ClientId, events: ClientEvent[]): BatchResult {
+    this.notBusy('a snapshot');
     if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsIn(events.length);
-    const r = this.engine.replaceClientState(client, events);
+    const r = this.engine.replaceClientState(client, events, this.slice());
     this.longWaitLog?.noteBatch(client, events);
     return this.after(r);
   }
 
   abortAnswered(client: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {
-    if (result === 'stale') this.o.metrics.staleAborts.inc();
-    this.resolver.abortAnswered(client, waitId, deadlock, result);
-    for (const ob of this.observers) ob.abortAnswered?.(client, waitId, deadlock, result);
+    this.whenIdle(() => {
+      if (result === 'stale') this.o.metrics.staleAborts.inc();
+      this.resolver.abortAnswered(client, waitId, deadlock, result);
+      for (const ob of this.observers) ob.abortAnswered?.(client, waitId, deadlock, result);
+    });
   }
 
   confirmAnswered(client: ClientId, check: string, pending: string[]): void {
-    this.resolver.confirmAnswered(client, check, pending);
+    this.whenIdle(() => this.resolver.confirmAnswered(client, check, pending));
   }
 
   /** The client is gone for good: its owners leave the graph; what is left of its deadlocks may still be one. */
   removeClient(client: ClientId): void {
-    const r = this.engine.removeClient(client);
-    this.resolver.clientRemoved(client);
-    this.after(r);
+    this.whenIdle(() => {
+      const r = this.engine.removeClient(client);
+      this.resolver.clientRemoved(client);
+      this.after(r);
+    });
   }
 
-  /** The safety net over this namespace. */
+  /** The safety net over this namespace (skipped while a search is going on: the next one looks). */
   sweep(): { found: number; missed: number } {
+    if (this.searching !== undefined) return { found: 0, missed: 0 };
     const { found, missed } = this.book.sweep();
     this.resolver.handle(found);
     return { found: found.length, missed };
@@ -185,12 +231,48 @@ export class Namespace {
   stop(): void {
     this.longWaitLog?.stop();
     this.resolver.stop();
+    if (this.searching) clearImmediate(this.searching.timer);
+    this.searching = undefined;
+    this.idle.length = 0;
   }
 
   private after(r: EngineResult): BatchResult {
     this.resolver.handle(this.book.take(r));
     for (const h of r.hazards) this.announceHazard(h);
+    if (r.pending) this.goOn(r.pending);
     return { errors: r.errors };
+  }
+
+  /** The search did not end in its slice: the next slice on the next turn, until it ends. */
+  private goOn(search: PendingSearch): void {
+    const step = (): void => {
+      const s = this.searching;
+      if (s === undefined) return;
+      let found: Found[] | undefined;
+      try {
+        found = search.resume(this.slice() ?? (() => false));
+      } catch (err) {
+        this.o.log.error({ err, namespace: this.name }, 'deadlock search failed (the sweep will look again)');
+        found = [];
+      }
+      if (found === undefined) {
+        s.timer = setImmediate(step);
+        return;
+      }
+      this.searching = undefined;
+      this.o.metrics.searchSliced(performance.now() - s.startedAt);
+      this.resolver.handle(this.book.take({ found, ended: [] }));
+      // what waited, in order, until one of them starts a search of its own
+      while (this.searching === undefined && this.idle.length > 0) {
+        const fn = this.idle.shift() as () => void;
+        try {
+          fn();
+        } catch (err) {
+          this.o.log.error({ err, namespace: this.name }, 'handling what waited for a search failed');
+        }
+      }
+    };
+    this.searching = { timer: setImmediate(step), startedAt: performance.now() };
   }
 
   private changed(e: BookEntry): void {

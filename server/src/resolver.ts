@@ -60,6 +60,8 @@ export interface ResolverOptions {
   abortTimeoutMs: number;
   abortAnswerMarginMs: number;
   newCheckId?: () => string;
+  /** runs a deadline's handler once the namespace is not in the middle of a search (namespace.ts); default: now */
+  whenIdle?: (fn: () => void) => void;
 }
 
 export interface ResolverStats {
@@ -111,8 +113,11 @@ export class Resolver {
     vanished: 0,
   };
 
+  private readonly whenIdle: (fn: () => void) => void;
+
   constructor(private readonly o: ResolverOptions) {
     this.newCheckId = o.newCheckId ?? (() => randomUUID());
+    this.whenIdle = o.whenIdle ?? ((fn) => fn());
   }
 
   /** Entry point for every deadlock the book has not seen yet (batch, abort answer, sweep). */
@@ -164,7 +169,7 @@ export class Resolver {
       if (!set) awaiting.set(w.client, (set = new Set()));
       set.add(w.waitId);
     }
-    const timer = setTimeout(() => this.confirmExpired(check), this.o.confirmTimeoutMs);
+    const timer = setTimeout(() => this.whenIdle(() => this.confirmExpired(check)), this.o.confirmTimeoutMs);
     timer.unref();
     const r: ConfirmRound = { check, entry: e, round, awaiting, confirmed: new Set(), timer };
     this.rounds.set(check, r);
@@ -285,7 +290,7 @@ export class Resolver {
   private armAbortDeadline(e: BookEntry): void {
     const old = this.abortTimers.get(e.id);
     if (old) clearTimeout(old);
-    const t = setTimeout(() => this.abortExpired(e), this.o.abortTimeoutMs + this.o.abortAnswerMarginMs);
+    const t = setTimeout(() => this.whenIdle(() => this.abortExpired(e)), this.o.abortTimeoutMs + this.o.abortAnswerMarginMs);
     t.unref();
     this.abortTimers.set(e.id, t);
   }

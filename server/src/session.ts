@@ -57,6 +57,11 @@ export class Session implements ClientConnection {
   private helloTimer: NodeJS.Timeout | null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private suppressedTimer: NodeJS.Timeout | null = null;
+  /**
+   * Frames that arrived while this client's namespace was searching in slices (namespace.ts):
+   * handled in order once it is done. Meanwhile the socket is paused, so they stay few.
+   */
+  private held: ClientFrame[] = [];
 
   private readonly socket: WebSocket;
   private readonly hub: Hub;
@@ -196,14 +201,44 @@ export class Session implements ClientConnection {
     }
     const v = validateFrame(peeked, this.config.maxEventsPerFrame);
     if (!v.ok) return this.fatal(v.code, v.message, v.ref);
+    if (v.frame.type !== 'hello' && (this.held.length > 0 || this.hub.busy(this.requireId()))) return this.hold(v.frame);
+    this.handle(v.frame);
+  }
+
+  private handle(frame: ClientFrame): void {
     try {
-      this.dispatch(v.frame);
+      this.dispatch(frame);
     } catch (err) {
       // An engine bug must not take the daemon down, nor leave the client guessing.
-      this.log.error({ err, client: this.clientId, type: v.frame.type }, 'failed to handle a frame');
-      const seq = 'seq' in v.frame ? v.frame.seq : undefined;
+      this.log.error({ err, client: this.clientId, type: frame.type }, 'failed to handle a frame');
+      const seq = 'seq' in frame ? frame.seq : undefined;
       this.sendError('INTERNAL', `${ERROR_CODES.INTERNAL.text}: ${(err as Error).message}`, seq === undefined ? undefined : { seq });
     }
+  }
+
+  /** The namespace is searching: keep the frame for later and stop reading until then. */
+  private hold(frame: ClientFrame): void {
+    this.held.push(frame);
+    if (this.held.length > 1) return;
+    this.socket.pause();
+    this.hub.whenIdle(this.requireId(), () => this.release());
+  }
+
+  /** Handles the held frames in order, until the namespace starts another search. */
+  private release(): void {
+    const id = this.clientId;
+    while (this.held.length > 0) {
+      if (id === null || this.hub.client(id) === undefined) {
+        this.held = []; // the client was removed meanwhile: nothing left to apply them to
+        break;
+      }
+      if (this.hub.busy(id)) {
+        this.hub.whenIdle(id, () => this.release());
+        return;
+      }
+      this.handle(this.held.shift() as ClientFrame);
+    }
+    if (this.socket.isPaused) this.socket.resume();
   }
 
   private dispatch(frame: ClientFrame): void {

@@ -16,12 +16,21 @@ export interface BookedResult {
   hazards: Hazard[];
 }
 
+const always = (): boolean => true;
+
 export class BookedEngine {
   readonly engine: Engine;
   readonly book: DeadlockBook;
   private resolved: string[] = [];
 
-  constructor(opts: EngineOptions) {
+  /**
+   * `sliced`: every search pauses at every chance it has (its yields, engine/steps.ts) and is
+   * driven to its end by resume(), as a namespace drives a big one over several turns.
+   */
+  constructor(
+    opts: EngineOptions,
+    private readonly sliced = false,
+  ) {
     this.engine = new Engine(opts);
     this.book = new DeadlockBook(this.engine, opts.now ?? Date.now, {
       changed: (e) => {
@@ -43,11 +52,11 @@ export class BookedEngine {
   }
 
   applyBatch(client: string, events: ClientEvent[]): BookedResult {
-    return this.took(this.engine.applyBatch(client, events));
+    return this.took(this.sliced ? this.engine.applyBatch(client, events, always) : this.engine.applyBatch(client, events));
   }
 
   replaceClientState(client: string, events: ClientEvent[]): BookedResult {
-    return this.took(this.engine.replaceClientState(client, events));
+    return this.took(this.sliced ? this.engine.replaceClientState(client, events, always) : this.engine.replaceClientState(client, events));
   }
 
   removeClient(client: string): BookedResult {
@@ -84,7 +93,14 @@ export class BookedEngine {
   }
 
   private took(r: EngineResult): BookedResult {
-    const deadlocks = this.openAll(this.book.take(r));
+    const found = this.book.take(r);
+    if (r.pending) {
+      let rest: Found[] | undefined;
+      do rest = r.pending.resume(always);
+      while (rest === undefined);
+      for (const f of this.book.take({ found: rest, ended: [] })) if (!found.some((x) => x.deadlock.key === f.deadlock.key)) found.push(f);
+    }
+    const deadlocks = this.openAll(found);
     return { errors: r.errors, deadlocks, resolved: this.takeResolved(), hazards: r.hazards };
   }
 

@@ -160,8 +160,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
  * those sizes (one applyBatch per run of events from one client), the way a
  * daemon receives them, and the checks run at batch ends.
  */
-function runHistory(ops: Op[], chunks?: number[]): void {
-  const engine = new BookedEngine({ namespace: 'prop' });
+function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
+  const engine = new BookedEngine({ namespace: 'prop' }, sliced);
   const m = new Model();
   let waitNo = 0;
   for (const c of ['c1', 'c2']) {
@@ -461,6 +461,15 @@ test(`engine agrees with the oracle when events arrive in batches (${Math.ceil(R
   fc.assert(
     fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), (ops, chunks) =>
       runHistory(ops, chunks),
+    ),
+    { numRuns: Math.ceil(RUNS / 3), seed: process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined },
+  );
+});
+
+test(`the search in slices (paused at every yield, then resumed) agrees with the oracle (${Math.ceil(RUNS / 3)} batched histories)`, { timeout: 600_000 }, () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), (ops, chunks) =>
+      runHistory(ops, chunks, true),
     ),
     { numRuns: Math.ceil(RUNS / 3), seed: process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined },
   );

@@ -3,11 +3,13 @@
 // what it found; the deadlock book (book.ts) holds it from there. Pure: no
 // I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
-import { findDeadlocks, type FoundDeadlock } from './detect.js';
+import { findDeadlocks, findDeadlocksSteps, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReport } from './report.js';
+import { deadlockSignatureSteps } from './signature.js';
+import { runToEnd, runUntil, type Steps } from './steps.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   DEFAULT_VICTIM_ORDER,
@@ -39,6 +41,18 @@ export interface EngineResult {
   /** member waits (marked by the book) that ended: granted, cancelled, dropped */
   ended: Wait[];
   hazards: Hazard[];
+  /**
+   * Set when the search after the batch did not end before `shouldYield` said to pause: its
+   * deadlocks come from `pending.resume()`. Until then the graph must not change (the
+   * namespace holds its clients' frames, namespace.ts); reads are fine.
+   */
+  pending?: PendingSearch;
+}
+
+/** A search paused between two slices. */
+export interface PendingSearch {
+  /** Runs the next slice, until `shouldYield()`; the deadlocks found once the search ended, else undefined. */
+  resume(shouldYield: () => boolean): Found[] | undefined;
 }
 
 let idCounter = 0;
@@ -84,8 +98,12 @@ export class Engine {
     return this.result([], [], []);
   }
 
-  /** Applies one batch in order; an event that fails is skipped (and reported), the rest apply. */
-  applyBatch(clientId: ClientId, events: ClientEvent[]): EngineResult {
+  /**
+   * Applies one batch in order; an event that fails is skipped (and reported), the rest apply.
+   * With `shouldYield` the search after it may pause (asked every few hundred units of work)
+   * and continue in `result.pending`; without, it runs to its end here.
+   */
+  applyBatch(clientId: ClientId, events: ClientEvent[], shouldYield?: () => boolean): EngineResult {
     const c = this.client(clientId);
     const errors: EventError[] = [];
     const starts: Starts = { owners: [], resources: [] };
@@ -102,7 +120,18 @@ export class Engine {
     }
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
-    return this.result(errors, this.detect(starts.owners, undefined, starts.resources), hazards);
+    const search = this.detectSteps(starts.owners, undefined, starts.resources);
+    if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards);
+    const first = runUntil(search, shouldYield);
+    if (first.done) return this.result(errors, first.value, hazards);
+    const r = this.result(errors, [], hazards);
+    r.pending = {
+      resume: (stop) => {
+        const next = runUntil(search, stop);
+        return next.done ? next.value : undefined;
+      },
+    };
+    return r;
   }
 
   private recordOrder(c: ClientState, e: Extract<ClientEvent, { type: 'order' }>): Hazard[] {
@@ -114,9 +143,9 @@ export class Engine {
   }
 
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
-  replaceClientState(clientId: ClientId, events: ClientEvent[]): EngineResult {
+  replaceClientState(clientId: ClientId, events: ClientEvent[], shouldYield?: () => boolean): EngineResult {
     this.graph.clearClient(this.client(clientId));
-    return this.applyBatch(clientId, events);
+    return this.applyBatch(clientId, events, shouldYield);
   }
 
   /**
@@ -130,7 +159,7 @@ export class Engine {
       const o = 'client' in m && typeof m.client === 'string' ? this.graph.clients.get(m.client)?.owners.get((m as OwnerRef).owner) : (m as Owner);
       if (o) owners.push(o);
     }
-    return this.detect(owners, unabortable);
+    return runToEnd(this.detectSteps(owners, unabortable));
   }
 
   /**
@@ -186,7 +215,7 @@ export class Engine {
         for (const q of w.resource.queue) reached(q.owner);
       }
     }
-    return findDeadlocks(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope }).map((f) => this.toFound(f));
+    return findDeadlocks(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope }).map((f) => runToEnd(this.toFoundSteps(f)));
   }
 
   stats(): EngineStats {
@@ -229,7 +258,7 @@ export class Engine {
     return { errors, found, ended, hazards };
   }
 
-  private detect(starts: Owner[], unabortable?: ReadonlySet<string>, resources: Resource[] = []): Found[] {
+  private *detectSteps(starts: Owner[], unabortable?: ReadonlySet<string>, resources: Resource[] = []): Steps<Found[]> {
     if (starts.length === 0 && resources.length === 0) return [];
     const live = unique(starts).filter(mayBeOnCycle);
     if (live.length === 0 && resources.length === 0) return [];
@@ -238,27 +267,30 @@ export class Engine {
       ...(unabortable?.size ? { unabortable: (o: Owner) => unabortable.has(o.key) } : {}),
       ...(resources.length > 0 ? { resources: unique(resources) } : {}),
     };
-    for (const f of findDeadlocks(live, this.victimOrder, opts)) {
-      const found = this.toFound(f);
+    for (const f of yield* findDeadlocksSteps(live, this.victimOrder, opts)) {
+      const found = yield* this.toFoundSteps(f);
       if (!out.some((x) => x.deadlock.key === found.deadlock.key)) out.push(found);
     }
     return out;
   }
 
-  private toFound(f: FoundDeadlock): Found {
+  private *toFoundSteps(f: FoundDeadlock): Steps<Found> {
     const id = this.newId();
     const detectedAt = this.now();
+    const signature = yield* deadlockSignatureSteps(f);
+    const key = f.waits.map((w) => w.key).sort().join(',');
+    yield;
     const ref = (o: Owner): OwnerRef => ({ client: o.client.info.id, owner: o.id });
     const deadlock: Deadlock = {
       id,
-      key: f.waits.map((w) => w.key).sort().join(','),
+      key,
       detectedAt,
       members: f.members.map(ref),
       waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
       clients: unique(f.members.map((o) => o.client.info.id)),
       reorders: f.reorders.map((m) => ({ client: m.waits[0]!.owner.client.info.id, resource: m.resource.name, waits: m.waits.map((w) => w.id) })),
-      report: buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits),
+      report: buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits, signature),
     };
     return { deadlock, waits: f.waits };
   }

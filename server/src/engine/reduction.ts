@@ -21,8 +21,10 @@
 // Cost is linear in the owners, waits and holds of the scope, plus one
 // re-check of a shared resource's waiters each time its free units grow. The
 // state of the run is one record per owner and one per resource it touches (two
-// Maps in all): a 30k-member ring reduces in a few milliseconds.
+// Maps in all). It yields every STEP owners (steps.ts): a big scope can be
+// reduced in slices; the graph must not change until it ends.
 import type { Owner, Resource, Wait } from './model.js';
+import { runToEnd, STEP, type Steps } from './steps.js';
 
 export interface ReductionResult {
   /** owners that can never proceed */
@@ -71,9 +73,19 @@ function grantOrder(r: Resource, front: ReadonlyMap<Resource, readonly Wait[]> |
 export function reduce(
   scope: Iterable<Owner>,
   finished: ReadonlySet<Owner> = NOTHING,
-  /** FIFO queues reordered as if these waits had been moved to the front (a reorder plan being tried) */
   front?: ReadonlyMap<Resource, readonly Wait[]>,
 ): ReductionResult {
+  return runToEnd(reduceSteps(scope, finished, front));
+}
+
+/** reduce(), pausing every STEP owners */
+export function* reduceSteps(
+  scope: Iterable<Owner>,
+  finished: ReadonlySet<Owner> = NOTHING,
+  /** FIFO queues reordered as if these waits had been moved to the front (a reorder plan being tried) */
+  front?: ReadonlyMap<Resource, readonly Wait[]>,
+): Steps<ReductionResult> {
+  let work = 0;
   const owners = new Map<Owner, OwnerRun>();
   const resources = new Map<Resource, ResourceRun>();
   const grantedInSim = new Set<Wait>();
@@ -92,6 +104,7 @@ export function reduce(
     let n = 0;
     if (!finished.has(o)) for (const w of o.waits) if (!w.aborting && w.resource.fifo) n++;
     owners.set(o, { fifoPending: n, done: false, granted: undefined });
+    if (++work % STEP === 0) yield;
   }
 
   /** Can `o` finish now? Its FIFO waits are granted; its other waits must all fit at once. */
@@ -166,22 +179,31 @@ export function reduce(
   };
 
   // Initial state: heads that fit now would be granted at once.
-  for (const o of owners.keys())
+  for (const o of owners.keys()) {
     for (const w of o.waits) {
       if (w.aborting || !w.resource.fifo) continue;
       const x = resourceRun(w.resource);
       if (x.order === undefined) pumpFifo(w.resource, x);
     }
-  for (const o of owners.keys()) ready.push(o);
+    if (++work % STEP === 0) yield;
+  }
+  for (const o of owners.keys()) {
+    ready.push(o);
+    if (++work % STEP === 0) yield;
+  }
 
   while (ready.length > 0) {
     const o = ready.pop() as Owner;
     const run = owners.get(o) as OwnerRun;
     if (run.done || !canFinish(o, run)) continue;
     finish(o, run);
+    if (++work % STEP === 0) yield;
   }
 
   const stuck = new Set<Owner>();
-  for (const [o, run] of owners) if (!run.done) stuck.add(o);
+  for (const [o, run] of owners) {
+    if (!run.done) stuck.add(o);
+    if (++work % STEP === 0) yield;
+  }
   return { stuck, grantedInSim, freeAtEnd: (r) => resources.get(r)?.free ?? r.free };
 }

@@ -5,7 +5,7 @@
 import type { DeadlockReport, ReportEdge, ReportMember } from '@deadlockd/proto';
 import type { FoundDeadlock } from './detect.js';
 import { EXCLUSIVE, modeOf, type Hold, type Owner, type Resource, type Wait } from './model.js';
-import { deadlockSignature } from './signature.js';
+import { deadlockSignature, type DeadlockSignature } from './signature.js';
 import { callSite, contextLines, instanceText, ownerContext, traceText } from './report-context.js';
 
 export interface ReportMeta {
@@ -86,7 +86,13 @@ function capped<T, U>(items: Iterable<T>, keep: (x: T) => boolean, max: number, 
   return { list, total };
 }
 
-export function buildReport(f: FoundDeadlock, meta: ReportMeta, limits: ReportLimits = UNLIMITED): DeadlockReport {
+export function buildReport(
+  f: FoundDeadlock,
+  meta: ReportMeta,
+  limits: ReportLimits = UNLIMITED,
+  /** deadlockSignature(f), when the caller computed it already (in slices) */
+  signature: DeadlockSignature = deadlockSignature(f),
+): DeadlockReport {
   const waitsByOwner = new Map<Owner, Wait[]>();
   for (const w of f.waits) {
     const list = waitsByOwner.get(w.owner);
@@ -136,7 +142,7 @@ export function buildReport(f: FoundDeadlock, meta: ReportMeta, limits: ReportLi
     text: '',
     ...(all.length > members.length ? { membersTotal: all.length } : {}),
     ...(f.edges.length > edges.list.length ? { edgesTotal: f.edges.length } : {}),
-    ...deadlockSignature(f),
+    ...signature,
   };
   const queuedNote = new Map<string, number>();
   for (const [w, n] of ahead) queuedNote.set(`${w.owner.key}\u0000${w.resource.key}`, n);

@@ -1,18 +1,25 @@
 // Strongly connected components, Tarjan's algorithm with an explicit stack.
 // graphology-components' SCC recurses and overflows the call stack on a chain
 // of ~20,000 nodes; a deadlock detector must not crash on a deep graph, so the
-// walk keeps its own stack on the heap.
+// walk keeps its own stack on the heap, and yields every STEP nodes and edges
+// (steps.ts) so that a big graph can be walked in slices.
+import { runToEnd, STEP, type Steps } from './steps.js';
 
-export function stronglyConnected<T>(
+export function stronglyConnected<T>(nodes: Iterable<T>, successors: (node: T) => Iterable<T>): T[][] {
+  return runToEnd(stronglyConnectedSteps(nodes, successors));
+}
+
+export function* stronglyConnectedSteps<T>(
   nodes: Iterable<T>,
   successors: (node: T) => Iterable<T>,
-): T[][] {
+): Steps<T[][]> {
   const index = new Map<T, number>();
   const low = new Map<T, number>();
   const onStack = new Set<T>();
   const stack: T[] = [];
   const components: T[][] = [];
   let next = 0;
+  let work = 0;
 
   type Frame = { node: T; it: Iterator<T> };
   for (const root of nodes) {
@@ -28,6 +35,7 @@ export function stronglyConnected<T>(
     };
     open(root);
     while (frames.length > 0) {
+      if (++work % STEP === 0) yield;
       const f = frames[frames.length - 1] as Frame;
       const step = f.it.next();
       if (!step.done) {

@@ -11,6 +11,7 @@
 import { applicationFrames, LockOrder, patternId } from './hazards.js';
 import type { FoundDeadlock } from './detect.js';
 import type { Resource, Wait } from './model.js';
+import { runToEnd, STEP, type Steps } from './steps.js';
 
 type BlockEdge = FoundDeadlock['edges'][number];
 
@@ -53,11 +54,22 @@ export interface DeadlockSignature {
 }
 
 export function deadlockSignature(f: FoundDeadlock): DeadlockSignature {
+  return runToEnd(deadlockSignatureSteps(f));
+}
+
+/** deadlockSignature(), pausing every STEP edges (a 30,000-member ring has 30,000 lines to describe) */
+export function* deadlockSignatureSteps(f: FoundDeadlock): Steps<DeadlockSignature> {
   // Owners only queued on the cycle come and go with timing: the edges between members decide.
   const queued = new Set(f.queued);
   const inner = f.edges.filter((e) => !queued.has(e.from) && !queued.has(e.to));
   const sites = new Map<Wait, string | undefined>();
-  const lines = [...new Set((inner.length > 0 ? inner : f.edges).map((e) => edgeLine(e, sites)))].sort();
+  const distinct = new Set<string>();
+  let work = 0;
+  for (const e of inner.length > 0 ? inner : f.edges) {
+    distinct.add(edgeLine(e, sites));
+    if (++work % STEP === 0) yield;
+  }
+  const lines = [...distinct].sort();
   const pattern = lines.length > MAX_PATTERN_LINES ? [...lines.slice(0, MAX_PATTERN_LINES - 1), `… and ${lines.length - MAX_PATTERN_LINES + 1} more`] : lines;
   return { signature: patternId('DS', lines), pattern };
 }

@@ -234,6 +234,8 @@ export class PgSource {
   /** Moves the namespace's view of this database to `next`. */
   private publish(next: Picture): void {
     if (this.client === null || this.stopped) return;
+    // the namespace is in the middle of a search: the picture is published by a later poll
+    if (this.o.hub.busy(this.client)) return;
     const events = diffPictures(this.picture, next, this.declared);
     this.picture = next;
     if (events.length === 0) return;

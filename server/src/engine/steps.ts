@@ -1,0 +1,43 @@
+// A search that can pause. The search (detect.ts, reduction.ts, scc.ts, the
+// report) is written as generators that `yield` every STEP units of work; a
+// yield carries nothing and means only "a good place to stop for now". Run to
+// its end in one go (runToEnd) it is the plain synchronous search: tests, the
+// re-decisions and every small deadlock take that path. The namespace drives a
+// big one a slice at a time (Engine.applyBatch's `shouldYield`), so that a
+// 30,000-member ring does not hold the event loop for a second while other
+// namespaces and the REST API wait. The engine itself keeps no timer: when to
+// stop is the caller's predicate.
+
+/** A computation that pauses at its yields and returns T at its end. */
+export type Steps<T> = Generator<void, T, void>;
+
+/** units of work (owners reduced, nodes walked, edges described) between two yields */
+export const STEP = 512;
+
+export function runToEnd<T>(s: Steps<T>): T {
+  for (;;) {
+    const r = s.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Runs `s` until it ends or `stop()` says to pause (asked at each yield).
+ * Returns `{ done: true, value }` or `{ done: false }` (call again to go on).
+ */
+export function runUntil<T>(s: Steps<T>, stop: () => boolean): { done: true; value: T } | { done: false } {
+  for (;;) {
+    const r = s.next();
+    if (r.done) return { done: true, value: r.value };
+    if (stop()) return { done: false };
+  }
+}
+
+/** Calls `f` on each of `xs`, pausing every STEP of them. */
+export function* eachStep<T>(xs: Iterable<T>, f: (x: T) => void): Steps<void> {
+  let n = 0;
+  for (const x of xs) {
+    f(x);
+    if (++n % STEP === 0) yield;
+  }
+}

@@ -1,0 +1,66 @@
+// A big ring's search goes on in slices (namespace.ts, engine/steps.ts): while it runs, another
+// namespace is served, the ring's namespace holds its client's next frames and applies them in
+// order once the search has ended, and the ring gets exactly one abort.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerFrame } from '@deadlockd/proto';
+import { connectClient, ev, eventually, startTestDaemon } from './helpers.js';
+
+const RING = 20_000;
+
+test(`a ${RING.toLocaleString('en')}-member ring is searched in slices: another namespace's deadlock is resolved meanwhile; the ring's next frame waits for the end`, async () => {
+  const daemon = await startTestDaemon({ tokens: { 'tok-ring': 'ring', 'tok-other': 'other' }, metricsToken: 'tok-metrics' });
+  try {
+    const { client: ring } = await connectClient(daemon.wsUrl, { token: 'tok-ring', service: 'ring' });
+    const { client: other } = await connectClient(daemon.wsUrl, { token: 'tok-other', service: 'other' });
+    const hub = daemon.app.deadlockd.hub;
+
+    // the ring, still open: t_i holds r_i and waits for r_{i+1}, all but the last
+    const events: unknown[] = [];
+    for (let i = 0; i < RING; i++) events.push(ev.mutex(`r${i}`), ev.hold(`t${i}`, `r${i}`));
+    for (let i = 0; i < RING - 1; i++) events.push(ev.wait(`w${i}`, `t${i}`, `r${i + 1}`));
+    let seq = 1;
+    for (let k = 0; k < events.length; k += 5_000) ring.send({ type: 'events', seq: seq++, events: events.slice(k, k + 5_000) });
+    await ring.barrier();
+    other.send({ type: 'events', seq: 1, events: [ev.mutex('x'), ev.mutex('y'), ev.hold('a', 'x'), ev.hold('b', 'y'), ev.wait('wa', 'a', 'y')] });
+    await other.barrier();
+    assert.equal(ring.queued('abort').length + other.queued('abort').length, 0);
+
+    const order: string[] = [];
+    const seen = (what: string) => (f: ServerFrame) => (order.push(what), f);
+    const ringAbort = ring.next('abort').then(seen('ring abort'));
+    const otherAbort = other.next('abort').then(seen('other abort'));
+
+    // close the ring; once its search is under way, a frame of the ring's client (it must wait for the
+    // search's end: a release of nothing, answered NOT_HELD) and the other namespace's cycle
+    ring.send({ type: 'events', seq: seq++, events: [ev.wait(`w${RING - 1}`, `t${RING - 1}`, 'r0')] });
+    const ns = hub.namespace('ring');
+    await eventually(() => ns.busy, "the ring's search going on in slices");
+    const later = seq++;
+    const ringError = ring.next('error', (e) => e.ref?.seq === later).then(seen('ring error'));
+    ring.send({ type: 'events', seq: later, events: [ev.release('nobody', 'r0')] });
+    other.send({ type: 'events', seq: 2, events: [ev.wait('wb', 'b', 'x')] });
+
+    const [ra, oa, re] = await Promise.all([ringAbort, otherAbort, ringError]);
+    assert.deepEqual(order, ['other abort', 'ring abort', 'ring error'], 'the other namespace was served during the search; the held frame after it');
+    assert.equal(re.type === 'error' && re.code, 'NOT_HELD');
+    assert.ok(oa.type === 'abort' && ['wa', 'wb'].includes(oa.waitId));
+    assert.ok(ra.type === 'abort');
+
+    // one deadlock of RING members, one abort
+    await ring.barrier();
+    assert.equal(ring.queued('abort').length, 0, 'one abort for the ring');
+    const cycles = (await (await fetch(`${daemon.url}/v1/cycles`, { headers: { authorization: 'Bearer tok-ring' } })).json()) as {
+      cycles: { report: { membersTotal?: number; members: unknown[] } }[];
+    };
+    assert.equal(cycles.cycles.length, 1);
+    assert.equal(cycles.cycles[0]?.report.membersTotal, RING);
+    const metrics = await (await fetch(`${daemon.url}/metrics`, { headers: { authorization: 'Bearer tok-metrics' } })).text();
+    const count = Number(/^deadlockd_sliced_search_duration_seconds_count (\d+)/m.exec(metrics)?.[1]);
+    assert.ok(count >= 1, `the sliced search is counted (${count})`);
+    await ring.close();
+    await other.close();
+  } finally {
+    await daemon.close();
+  }
+});

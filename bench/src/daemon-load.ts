@@ -19,6 +19,21 @@ import { BLOCKED_OWNERS, blockedPart, measureViewerIngest, measureViewerStall, t
 
 const GOALS = { stallMs: 20, viewerIngestRatio: 0.9 } as const;
 
+/** the ring of the ring rows: t_i holds r_i and waits for r_{i+1}; t_last's wait for r0 closes it */
+const RING_OWNERS = QUICK ? 10_000 : 30_000;
+
+function ringEvents(n: number): ClientEvent[] {
+  const ev: ClientEvent[] = [];
+  for (let i = 0; i < n; i++) ev.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `t${i}`, resource: `r${i}` });
+  for (let i = 0; i < n - 1; i++) ev.push({ type: 'wait', waitId: `w${i}`, owner: `t${i}`, resource: `r${i + 1}` });
+  return ev;
+}
+
+// a ring wait's id is w<i> (primes added as it is re-made): t_i waits for r_{i+1}
+const ringIndex = (waitId: string): number => Number(/^w(\d+)/.exec(waitId)?.[1]);
+const victimOwner = (waitId: string): string => `t${ringIndex(waitId)}`;
+const victimResource = (waitId: string): string => `r${ringIndex(waitId) + 1}`;
+
 export interface DaemonLoadResult {
   holds: number;
   sweepIntervalMs: number;
@@ -32,6 +47,11 @@ export interface DaemonLoadResult {
   blockedOwners: number;
   /** longest ping → pong during sweeps, with the blocked part added */
   blockedSweepLagMs: number;
+  /** owners of the ring closed for the ring rows */
+  ringOwners: number;
+  /** longest ping → pong while that ring closes (its search in slices), and the time to its abort */
+  ringLagMs: number;
+  ringCloseMs: number;
   viewer: ViewerStallResult;
   viewerIngest: ViewerIngestResult;
 }
@@ -85,7 +105,34 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
     const blocked = await RawClient.connect(daemon.url, 'bench-blocked');
     await send(blocked, blockedPart(BLOCKED_OWNERS), { n: 0 });
     const blockedSweepLagMs = await median3(() => worstPong(pinger, sweepIntervalMs * 2.5));
-    await Promise.all([own.close(), shared.close(), pinger.close(), blocked.close()]);
+    await blocked.close();
+    await own.close();
+    await shared.close();
+
+    // a ring of RING_OWNERS owners closing, three times: its search runs in slices (namespace.ts)
+    progress(`daemon load: a ${fmtCount(RING_OWNERS)}-member ring closing`);
+    const ring = await RawClient.connect(daemon.url, 'bench-ring');
+    const ringSeq = { n: 0 };
+    await send(ring, ringEvents(RING_OWNERS), ringSeq);
+    let ringCloseMs = 0;
+    const closes: number[] = [];
+    const ringLagMs = await median3(() =>
+      worstPong(pinger, 300, async () => {
+        const t = performance.now();
+        const abort = ring.next((f) => f.type === 'abort');
+        const closing = `close-${closes.length}`;
+        ring.send({ type: 'events', seq: ringSeq.n++, events: [{ type: 'wait', waitId: closing, owner: `t${RING_OWNERS - 1}`, resource: 'r0' }] });
+        const a = await abort;
+        closes.push(performance.now() - t);
+        // the victim gives up its wait; the ring is open again, closed by the next round's wait
+        const victim = a.type === 'abort' ? a.waitId : closing;
+        const events: ClientEvent[] = [{ type: 'cancel', waitId: victim }];
+        if (victim !== closing) events.push({ type: 'cancel', waitId: closing }, { type: 'wait', waitId: `${victim}'`, owner: victimOwner(victim), resource: victimResource(victim) });
+        await send(ring, events, ringSeq);
+      }),
+    );
+    ringCloseMs = closes.sort((a, b) => a - b)[1] as number;
+    await Promise.all([pinger.close(), ring.close()]);
     progress('daemon load: one dashboard viewer on a big blocked part');
     const viewer = await measureViewerStall();
     progress('daemon load: ingest with and without one dashboard viewer');
@@ -100,6 +147,9 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       graphBytes,
       blockedOwners: BLOCKED_OWNERS,
       blockedSweepLagMs,
+      ringOwners: RING_OWNERS,
+      ringLagMs,
+      ringCloseMs,
       viewer,
       viewerIngest,
     };
@@ -117,6 +167,7 @@ export function daemonLoadRows(r: DaemonLoadResult): Row[] {
     stall(`longest ping → pong during sweeps (${fmtCount(r.holds)} holds, every ${r.sweepIntervalMs} ms)`, r.sweepLagMs),
     stall(`longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`, r.graphLagMs),
     stall(`the same sweeps with ${fmtCount(r.blockedOwners)} blocked owners added (on 200 held mutexes)`, r.blockedSweepLagMs),
+    stall(`a ${fmtCount(r.ringOwners)}-member ring closing (its search in slices; wait → abort ${fmtMs(r.ringCloseMs)})`, r.ringLagMs),
     infoRow(s, `longest ping → pong, ${fmtCount(r.blockedOwners)} blocked owners, a wait comes and goes every 20 ms, no viewer, sweep off`, fmtMs(r.viewer.baseLagMs)),
     stall(
       `the same with one /v1/live?view=blocked viewer (${fmtCount(r.viewer.frames)} frames of ${fmtInt(r.viewer.frameBytes / 1024)} KiB in ${fmtInt(r.viewer.windowMs / 1000)} s)`,

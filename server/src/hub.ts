@@ -75,7 +75,7 @@ export class Hub {
     if (this.historyDb.interruptedAtOpen > 0)
       log.info({ historyFile: this.historyDb.path, interrupted: this.historyDb.interruptedAtOpen }, 'history: deadlocks open when the previous daemon stopped are marked interrupted');
     if (config.sweepIntervalMs > 0) {
-      this.sweepTimer = setInterval(() => this.sweep(), config.sweepIntervalMs);
+      this.sweepTimer = setInterval(() => this.sweepInSlices(), config.sweepIntervalMs);
       this.sweepTimer.unref();
     }
   }
@@ -210,25 +210,61 @@ export class Hub {
     this.of(id).confirmAnswered(id, check, pending);
   }
 
-  /** One full pass over every namespace (the periodic safety net; callable directly). */
+  /** One full pass over every namespace, each in one go (callable directly; the timer uses sweepInSlices). */
   sweep(): { found: number; missed: number } {
     const stop = this.metrics.sweepDuration.startTimer();
-    let found = 0;
-    let missed = 0;
+    const total = { found: 0, missed: 0 };
     for (const ns of this.namespaces.values()) {
       try {
-        const r = ns.sweep();
-        found += r.found;
-        missed += r.missed;
-        if (r.missed > 0) this.log.error({ namespace: ns.name, missed: r.missed }, 'sweep found deadlocks the incremental detection missed');
+        this.swept(ns, ns.sweep(), total);
       } catch (err) {
         this.log.error({ err, namespace: ns.name }, 'sweep failed');
       }
     }
     this.sweeps++;
-    this.missed += missed;
     stop();
-    return { found, missed };
+    return total;
+  }
+
+  /** a periodic sweep is going on (its namespaces in slices) */
+  private sweeping = false;
+
+  /**
+   * The periodic safety net: every namespace's sweep in slices (namespace.ts), so a big blocked
+   * part does not hold the event loop; a tick while the last sweep still runs is skipped.
+   */
+  private sweepInSlices(): void {
+    if (this.sweeping) return;
+    const all = [...this.namespaces.values()];
+    const stop = this.metrics.sweepDuration.startTimer();
+    const total = { found: 0, missed: 0 };
+    let left = all.length + 1;
+    const oneDone = (): void => {
+      if (--left > 0) return;
+      this.sweeping = false;
+      this.sweeps++;
+      stop();
+    };
+    this.sweeping = true;
+    for (const ns of all) {
+      try {
+        ns.sweepInSlices((r) => {
+          this.swept(ns, r, total);
+          oneDone();
+        });
+      } catch (err) {
+        this.log.error({ err, namespace: ns.name }, 'sweep failed');
+        oneDone();
+      }
+    }
+    oneDone();
+  }
+
+  private swept(ns: Namespace, r: { found: number; missed: number }, total: { found: number; missed: number }): void {
+    total.found += r.found;
+    total.missed += r.missed;
+    this.missed += r.missed;
+    if (r.missed > 0) this.log.error({ namespace: ns.name, missed: r.missed }, 'sweep found deadlocks the incremental detection missed');
   }
 
   stats(): HubStats {

@@ -16,7 +16,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AbortFrame, ClientEvent, Hazard, ResourceEvent, ServerFrame } from '@deadlockd/proto';
 import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
-import { Engine, type EngineResult, type Found, type PendingSearch } from './engine/engine.js';
+import { Engine, type EngineResult, type Found } from './engine/engine.js';
+import { runUntil, type Steps } from './engine/steps.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import type { HistoryDb } from './history-store/history-db.js';
@@ -199,12 +200,29 @@ export class Namespace {
     });
   }
 
-  /** The safety net over this namespace (skipped while a search is going on: the next one looks). */
+  /** The safety net over this namespace, in one pass (skipped while a search is going on: the next one looks). */
   sweep(): { found: number; missed: number } {
     if (this.searching !== undefined) return { found: 0, missed: 0 };
-    const { found, missed } = this.book.sweep();
-    this.resolver.handle(found);
-    return { found: found.length, missed };
+    return this.swept(this.book.sweep());
+  }
+
+  /**
+   * The same in slices, as a batch's search (the periodic sweep: 20,000 blocked owners were a
+   * 50 ms pass); `done` is called when it ended (at once when skipped or finished in one slice).
+   */
+  sweepInSlices(done: (r: { found: number; missed: number }) => void): void {
+    if (this.searching !== undefined) return done({ found: 0, missed: 0 });
+    const stop = this.slice();
+    if (stop === undefined) return done(this.sweep());
+    const steps = this.book.sweepSteps();
+    const first = runUntil(steps, stop);
+    if (first.done) return done(this.swept(first.value));
+    this.inSlices(steps, 'sweep', (r) => done(this.swept(r ?? { found: [], missed: 0 })));
+  }
+
+  private swept(r: { found: Found[]; missed: number }): { found: number; missed: number } {
+    this.resolver.handle(r.found);
+    return { found: r.found.length, missed: r.missed };
   }
 
   /** Open deadlocks, oldest first. */
@@ -239,29 +257,32 @@ export class Namespace {
   private after(r: EngineResult): BatchResult {
     this.resolver.handle(this.book.take(r));
     for (const h of r.hazards) this.announceHazard(h);
-    if (r.pending) this.goOn(r.pending);
+    if (r.pending) this.inSlices(r.pending, 'search', (found) => this.resolver.handle(this.book.take({ found: found ?? [], ended: [] })));
     return { errors: r.errors };
   }
 
-  /** The search did not end in its slice: the next slice on the next turn, until it ends. */
-  private goOn(search: PendingSearch): void {
+  /**
+   * A search (or sweep) that did not end in its slice: the next slice on the next turn, until it
+   * ends; then `finish` (with undefined if it failed), then what waited for it.
+   */
+  private inSlices<T>(steps: Steps<T>, what: 'search' | 'sweep', finish: (value: T | undefined) => void): void {
     const step = (): void => {
       const s = this.searching;
       if (s === undefined) return;
-      let found: Found[] | undefined;
+      let value: T | undefined;
       try {
-        found = search.resume(this.slice() ?? (() => false));
+        const r = runUntil(steps, this.slice() ?? (() => false));
+        if (!r.done) {
+          s.timer = setImmediate(step);
+          return;
+        }
+        value = r.value;
       } catch (err) {
-        this.o.log.error({ err, namespace: this.name }, 'deadlock search failed (the sweep will look again)');
-        found = [];
-      }
-      if (found === undefined) {
-        s.timer = setImmediate(step);
-        return;
+        this.o.log.error({ err, namespace: this.name, what }, 'deadlock search failed (the sweep will look again)');
       }
       this.searching = undefined;
-      this.o.metrics.searchSliced(performance.now() - s.startedAt);
-      this.resolver.handle(this.book.take({ found, ended: [] }));
+      if (what === 'search') this.o.metrics.searchSliced(performance.now() - s.startedAt);
+      finish(value);
       // what waited, in order, until one of them starts a search of its own
       while (this.searching === undefined && this.idle.length > 0) {
         const fn = this.idle.shift() as () => void;

@@ -95,10 +95,10 @@ export class BookedEngine {
   private took(r: EngineResult): BookedResult {
     const found = this.book.take(r);
     if (r.pending) {
-      let rest: Found[] | undefined;
-      do rest = r.pending.resume(always);
-      while (rest === undefined);
-      for (const f of this.book.take({ found: rest, ended: [] })) if (!found.some((x) => x.deadlock.key === f.deadlock.key)) found.push(f);
+      // paused at each yield, resumed at once: the same calls a namespace spreads over turns
+      let step = r.pending.next();
+      while (!step.done) step = r.pending.next();
+      for (const f of this.book.take({ found: step.value, ended: [] })) if (!found.some((x) => x.deadlock.key === f.deadlock.key)) found.push(f);
     }
     const deadlocks = this.openAll(found);
     return { errors: r.errors, deadlocks, resolved: this.takeResolved(), hazards: r.hazards };

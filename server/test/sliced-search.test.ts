@@ -64,3 +64,28 @@ test(`a ${RING.toLocaleString('en')}-member ring is searched in slices: another 
     await daemon.close();
   }
 });
+
+test('the periodic sweep over a big blocked part runs in slices too, and the frames it held are applied after it', async () => {
+  const daemon = await startTestDaemon({ sweepIntervalMs: 200 });
+  try {
+    const { client } = await connectClient(daemon.wsUrl, { service: 'chain' });
+    const hub = daemon.app.deadlockd.hub;
+    // an open chain of RING owners: every one of them waits, none is deadlocked
+    const events: unknown[] = [];
+    for (let i = 0; i < RING; i++) events.push(ev.mutex(`r${i}`), ev.hold(`t${i}`, `r${i}`));
+    for (let i = 0; i < RING - 1; i++) events.push(ev.wait(`w${i}`, `t${i}`, `r${i + 1}`));
+    for (let k = 0, seq = 1; k < events.length; k += 5_000) client.send({ type: 'events', seq: seq++, events: events.slice(k, k + 5_000) });
+    await client.barrier();
+    const ns = hub.namespace('default');
+    // nothing is being applied now: a busy namespace is the sweep going on in slices
+    await eventually(() => ns.busy, 'a sweep going on in slices');
+    await client.barrier(); // held while it runs, answered after
+    const before = hub.stats().sweeps;
+    await eventually(() => hub.stats().sweeps >= before + 2, 'two more sweeps');
+    assert.equal(hub.stats().missed, 0);
+    assert.equal(client.queued('abort').length, 0, 'an open chain is no deadlock');
+    await client.close();
+  } finally {
+    await daemon.close();
+  }
+});

@@ -32,6 +32,7 @@
 import type { Engine, Found } from './engine.js';
 import type { Wait } from './model.js';
 import type { ClientId, Deadlock, OwnerRef, Victim } from './types.js';
+import { runToEnd, type Steps } from './steps.js';
 
 export type DeadlockState = 'confirming' | 'aborting' | 'reordering' | 'unresolvable' | 'resolved' | 'dismissed';
 export type OpenState = Exclude<DeadlockState, 'resolved' | 'dismissed'>;
@@ -112,9 +113,14 @@ export class DeadlockBook {
    * counts those that the incremental path never found (0 in a correct build).
    */
   sweep(): { found: Found[]; missed: number } {
+    return runToEnd(this.sweepSteps());
+  }
+
+  /** sweep() in slices (steps.ts): the graph must not change until it ends */
+  *sweepSteps(): Steps<{ found: Found[]; missed: number }> {
     const fresh: Found[] = [];
     let missed = 0;
-    for (const f of this.engine.sweep()) {
+    for (const f of yield* this.engine.sweepSteps()) {
       // Known = every member wait already belongs to an open entry (its shape may have changed since).
       if (f.waits.every((w) => (w.deadlocks?.length ?? 0) > 0)) continue;
       if (this.byKey.has(f.deadlock.key)) continue;

@@ -5,7 +5,7 @@
 import { Resource, type Owner, type Wait } from './model.js';
 import { reduceSteps, type ReductionResult } from './reduction.js';
 import { stronglyConnectedSteps } from './scc.js';
-import { eachStep, runToEnd, STEP, type Steps } from './steps.js';
+import { eachStep, STEP, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
 
 interface BlockEdge {
@@ -311,10 +311,6 @@ function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
   return out;
 }
 
-/**
- * Finds the deadlocks that `starts` are members of. With `everyComponent`
- * (the periodic sweep) it returns every deadlock among the stuck owners.
- */
 export interface SearchOptions {
   everyComponent?: boolean;
   scope?: Set<Owner>;
@@ -322,11 +318,11 @@ export interface SearchOptions {
   resources?: readonly Resource[];
 }
 
-export function findDeadlocks(starts: Owner[], victimOrder: VictimCriterion[], opts: SearchOptions = {}): FoundDeadlock[] {
-  return runToEnd(findDeadlocksSteps(starts, victimOrder, opts));
-}
-
-/** findDeadlocks(), pausing every few hundred units of work (steps.ts); the graph must not change until it ends */
+/**
+ * Finds the deadlocks that `starts` are members of, pausing every few hundred units of work
+ * (steps.ts; the graph must not change until it ends). With `everyComponent` (the periodic
+ * sweep) it returns every deadlock among the stuck owners.
+ */
 export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterion[], opts: SearchOptions = {}): Steps<FoundDeadlock[]> {
   const candidates = opts.everyComponent ? starts : yield* startsOnCycles(starts.filter((s) => s.hasLiveWait()), opts.resources ?? []);
   if (candidates.length === 0) return [];

@@ -3,13 +3,13 @@
 // what it found; the deadlock book (book.ts) holds it from there. Pure: no
 // I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
-import { findDeadlocks, findDeadlocksSteps, type FoundDeadlock } from './detect.js';
+import { findDeadlocksSteps, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReport } from './report.js';
 import { deadlockSignatureSteps } from './signature.js';
-import { runToEnd, runUntil, type Steps } from './steps.js';
+import { runToEnd, runUntil, STEP, type Steps } from './steps.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   DEFAULT_VICTIM_ORDER,
@@ -42,17 +42,12 @@ export interface EngineResult {
   ended: Wait[];
   hazards: Hazard[];
   /**
-   * Set when the search after the batch did not end before `shouldYield` said to pause: its
-   * deadlocks come from `pending.resume()`. Until then the graph must not change (the
-   * namespace holds its clients' frames, namespace.ts); reads are fine.
+   * Set when the search after the batch did not end before `shouldYield` said to pause: the
+   * rest of the search (steps.ts runUntil), whose value is the deadlocks found. Until it ends
+   * the graph must not change (the namespace holds its clients' frames, namespace.ts); reads
+   * are fine.
    */
-  pending?: PendingSearch;
-}
-
-/** A search paused between two slices. */
-export interface PendingSearch {
-  /** Runs the next slice, until `shouldYield()`; the deadlocks found once the search ended, else undefined. */
-  resume(shouldYield: () => boolean): Found[] | undefined;
+  pending?: Steps<Found[]>;
 }
 
 let idCounter = 0;
@@ -125,12 +120,7 @@ export class Engine {
     const first = runUntil(search, shouldYield);
     if (first.done) return this.result(errors, first.value, hazards);
     const r = this.result(errors, [], hazards);
-    r.pending = {
-      resume: (stop) => {
-        const next = runUntil(search, stop);
-        return next.done ? next.value : undefined;
-      },
-    };
+    r.pending = search;
     return r;
   }
 
@@ -187,6 +177,11 @@ export class Engine {
 
   /** Every deadlock in the whole graph (the periodic safety net; the book compares). */
   sweep(): Found[] {
+    return runToEnd(this.sweepSteps());
+  }
+
+  /** sweep(), pausing every few hundred units of work (steps.ts); the graph must not change until it ends */
+  *sweepSteps(): Steps<Found[]> {
     // Only an owner that waits can be stuck, and whether it can proceed depends only on the
     // owners it reaches through the resources it waits for (their holders and their queues).
     // That closure is the reduction's scope: on a graph of many holds and few waits the sweep
@@ -195,9 +190,15 @@ export class Engine {
     // or a bug there would hide here too.
     const waiting: Owner[] = [];
     const scope = new Set<Owner>();
-    for (const c of this.graph.clients.values()) for (const o of c.owners.values()) if (o.waits.size > 0) waiting.push(o);
+    let work = 0;
+    for (const c of this.graph.clients.values())
+      for (const o of c.owners.values()) {
+        if (o.waits.size > 0) waiting.push(o);
+        if (++work % STEP === 0) yield;
+      }
     const stack = [...waiting];
     for (const o of stack) scope.add(o);
+    yield;
     const reached = (x: Owner): void => {
       if (scope.has(x)) return;
       scope.add(x);
@@ -207,6 +208,7 @@ export class Engine {
     // of that lock cost 10k² (20 s)
     const seen = new Set<Resource>();
     while (stack.length > 0) {
+      if (++work % STEP === 0) yield;
       const o = stack.pop() as Owner;
       for (const w of o.waits) {
         if (seen.has(w.resource)) continue;
@@ -215,7 +217,9 @@ export class Engine {
         for (const q of w.resource.queue) reached(q.owner);
       }
     }
-    return findDeadlocks(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope }).map((f) => runToEnd(this.toFoundSteps(f)));
+    const found: Found[] = [];
+    for (const f of yield* findDeadlocksSteps(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope })) found.push(yield* this.toFoundSteps(f));
+    return found;
   }
 
   stats(): EngineStats {

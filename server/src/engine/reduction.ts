@@ -24,7 +24,7 @@
 // Maps in all). It yields every STEP owners (steps.ts): a big scope can be
 // reduced in slices; the graph must not change until it ends.
 import type { Owner, Resource, Wait } from './model.js';
-import { runToEnd, STEP, type Steps } from './steps.js';
+import { STEP, type Steps } from './steps.js';
 
 export interface ReductionResult {
   /** owners that can never proceed */
@@ -70,15 +70,6 @@ function grantOrder(r: Resource, front: ReadonlyMap<Resource, readonly Wait[]> |
  *                 scope waits for must be in scope too (callers build it so)
  * @param finished owners assumed to finish regardless (victims being aborted)
  */
-export function reduce(
-  scope: Iterable<Owner>,
-  finished: ReadonlySet<Owner> = NOTHING,
-  front?: ReadonlyMap<Resource, readonly Wait[]>,
-): ReductionResult {
-  return runToEnd(reduceSteps(scope, finished, front));
-}
-
-/** reduce(), pausing every STEP owners */
 export function* reduceSteps(
   scope: Iterable<Owner>,
   finished: ReadonlySet<Owner> = NOTHING,

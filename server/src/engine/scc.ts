@@ -3,11 +3,7 @@
 // of ~20,000 nodes; a deadlock detector must not crash on a deep graph, so the
 // walk keeps its own stack on the heap, and yields every STEP nodes and edges
 // (steps.ts) so that a big graph can be walked in slices.
-import { runToEnd, STEP, type Steps } from './steps.js';
-
-export function stronglyConnected<T>(nodes: Iterable<T>, successors: (node: T) => Iterable<T>): T[][] {
-  return runToEnd(stronglyConnectedSteps(nodes, successors));
-}
+import { STEP, type Steps } from './steps.js';
 
 export function* stronglyConnectedSteps<T>(
   nodes: Iterable<T>,

@@ -17,7 +17,7 @@ import type { AbortFrame, ClientEvent, Hazard, ResourceEvent, ServerFrame } from
 import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult, type Found } from './engine/engine.js';
-import { runUntil, type Steps } from './engine/steps.js';
+import { runToEnd, runUntil, type Steps } from './engine/steps.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import type { HistoryDb } from './history-store/history-db.js';
@@ -255,9 +255,16 @@ export class Namespace {
   }
 
   private after(r: EngineResult): BatchResult {
-    this.resolver.handle(this.book.take(r));
+    // the book's intake goes on in the slice the batch began (its search again after a big
+    // deadlock ended is as big as the search that found it)
+    const taking = this.book.takeSteps(r);
+    if (this.o.config.searchSliceMs === 0) this.resolver.handle(runToEnd(taking));
+    else {
+      const first = runUntil(taking, this.shouldYield);
+      if (first.done) this.resolver.handle(first.value);
+      else this.inSlices(taking, 'search', (found) => this.resolver.handle(found ?? []));
+    }
     for (const h of r.hazards) this.announceHazard(h);
-    if (r.pending) this.inSlices(r.pending, 'search', (found) => this.resolver.handle(this.book.take({ found: found ?? [], ended: [] })));
     return { errors: r.errors };
   }
 

@@ -93,13 +93,14 @@ export class BookedEngine {
   }
 
   private took(r: EngineResult): BookedResult {
-    const found = this.book.take(r);
-    if (r.pending) {
+    let found: Found[];
+    if (this.sliced) {
       // paused at each yield, resumed at once: the same calls a namespace spreads over turns
-      let step = r.pending.next();
-      while (!step.done) step = r.pending.next();
-      for (const f of this.book.take({ found: step.value, ended: [] })) if (!found.some((x) => x.deadlock.key === f.deadlock.key)) found.push(f);
-    }
+      const taking = this.book.takeSteps(r);
+      let step = taking.next();
+      while (!step.done) step = taking.next();
+      found = step.value;
+    } else found = this.book.take(r);
     const deadlocks = this.openAll(found);
     return { errors: r.errors, deadlocks, resolved: this.takeResolved(), hazards: r.hazards };
   }

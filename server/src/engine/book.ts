@@ -29,7 +29,7 @@
 //     never again chosen as a victim of that deadlock (`unabortable`): the
 //     re-decision picks among the others, or reports the deadlock unresolvable.
 // Pure: no I/O, no timers; the clock is injected.
-import type { Engine, Found } from './engine.js';
+import type { Engine, EngineResult, Found } from './engine.js';
 import type { Wait } from './model.js';
 import type { ClientId, Deadlock, OwnerRef, Victim } from './types.js';
 import { runToEnd, type Steps } from './steps.js';
@@ -89,21 +89,28 @@ export class DeadlockBook {
    * other members (two cycles can share a component: one wait ending may
    * leave the other), and returns what was found that the book does not hold yet.
    */
-  take(r: { found: Found[]; ended: Wait[] }): Found[] {
-    let found = r.found;
-    if (r.ended.length) {
-      const again: OwnerRef[] = [];
-      for (const w of r.ended) {
-        for (const id of w.deadlocks ?? []) {
-          const e = this.entries.get(id);
-          if (!e) continue;
-          for (const x of e.waits) if (x !== w && x.owner.waits.has(x)) again.push({ client: x.owner.client.info.id, owner: x.owner.id });
-          this.end(e, 'resolved');
-        }
-        w.deadlocks = undefined;
+  take(r: Pick<EngineResult, 'found' | 'ended' | 'pending'>): Found[] {
+    return runToEnd(this.takeSteps(r));
+  }
+
+  /**
+   * take() in slices (steps.ts): the ends at once, then the engine's search if it paused
+   * (`pending`) and the search again from the ended deadlocks' members, which for a big ring
+   * whose victim just cancelled is as big as the first. The graph must not change until it ends.
+   */
+  *takeSteps(r: Pick<EngineResult, 'found' | 'ended' | 'pending'>): Steps<Found[]> {
+    const again: OwnerRef[] = [];
+    for (const w of r.ended) {
+      for (const id of w.deadlocks ?? []) {
+        const e = this.entries.get(id);
+        if (!e) continue;
+        for (const x of e.waits) if (x !== w && x.owner.waits.has(x)) again.push({ client: x.owner.client.info.id, owner: x.owner.id });
+        this.end(e, 'resolved');
       }
-      if (again.length) found = found.concat(this.engine.search(again));
+      w.deadlocks = undefined;
     }
+    let found = r.pending ? yield* r.pending : r.found;
+    if (again.length) found = found.concat(yield* this.engine.searchSteps(again));
     return found.filter((f) => !this.byKey.has(f.deadlock.key));
   }
 

@@ -178,7 +178,11 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
   // them (that start's own edge continues the chain), so a batch of n waits on
   // one hot queue costs n edges, not n².
   const startsIn = new Map<Resource, Owner[]>();
-  for (const s of starts) for (const r of fifoQueuesOf(s) ?? []) (startsIn.get(r) ?? startsIn.set(r, []).get(r)!).push(s);
+  let work = 0;
+  for (const s of starts) {
+    for (const r of fifoQueuesOf(s) ?? []) (startsIn.get(r) ?? startsIn.set(r, []).get(r)!).push(s);
+    if (++work % STEP === 0) yield; // the search again after a big deadlock ended starts from each member
+  }
   // A queue in seq order (the usual case) answers "nearest start ahead of w" by binary search
   // over its start waits: grant order is the upgrades, then the rest, each part in seq order.
   // Only a reordered queue is walked (a walk costs the whole queue per batch: 10k waiters on a
@@ -186,6 +190,7 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
   const nearestStartAhead = new Map<Wait, Owner>();
   const startWaitsBySeq = new Map<Resource, { upgrades: Wait[]; rest: Wait[] }>();
   for (const [r, rs] of startsIn) {
+    if (++work % STEP === 0) yield;
     if (r.queueBySeq) {
       const upgrades: Wait[] = [];
       const rest: Wait[] = [];
@@ -232,6 +237,7 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
     if (c.length > 1) {
       const through = new Set(c.filter((x): x is Resource => x instanceof Resource));
       for (const x of c) {
+        if (++work % STEP === 0) yield;
         if (x instanceof Resource) continue;
         onCycle.add(x);
         // a waiter of a start resource on a cycle through it is a start of its own

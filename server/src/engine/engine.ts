@@ -9,7 +9,7 @@ import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReport } from './report.js';
 import { deadlockSignatureSteps } from './signature.js';
-import { runToEnd, runUntil, STEP, type Steps } from './steps.js';
+import { eachStep, runToEnd, runUntil, STEP, type Steps } from './steps.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   DEFAULT_VICTIM_ORDER,
@@ -144,12 +144,19 @@ export class Engine {
    * as victims: they missed a deadline of the deadlock being re-decided.
    */
   search(from: readonly (OwnerRef | Owner)[], unabortable?: ReadonlySet<string>): Found[] {
+    return runToEnd(this.searchSteps(from, unabortable));
+  }
+
+  /** search(), pausing every few hundred units of work (steps.ts) */
+  *searchSteps(from: readonly (OwnerRef | Owner)[], unabortable?: ReadonlySet<string>): Steps<Found[]> {
     const owners: Owner[] = [];
+    let work = 0;
     for (const m of from) {
       const o = 'client' in m && typeof m.client === 'string' ? this.graph.clients.get(m.client)?.owners.get((m as OwnerRef).owner) : (m as Owner);
       if (o) owners.push(o);
+      if (++work % STEP === 0) yield;
     }
-    return runToEnd(this.detectSteps(owners, unabortable));
+    return yield* this.detectSteps(owners, unabortable);
   }
 
   /**
@@ -264,7 +271,12 @@ export class Engine {
 
   private *detectSteps(starts: Owner[], unabortable?: ReadonlySet<string>, resources: Resource[] = []): Steps<Found[]> {
     if (starts.length === 0 && resources.length === 0) return [];
-    const live = unique(starts).filter(mayBeOnCycle);
+    const live: Owner[] = [];
+    let work = 0;
+    for (const s of unique(starts)) {
+      if (mayBeOnCycle(s)) live.push(s);
+      if (++work % STEP === 0) yield; // the search again after a 30k ring ended starts from all of it
+    }
     if (live.length === 0 && resources.length === 0) return [];
     const out: Found[] = [];
     const opts = {
@@ -282,19 +294,31 @@ export class Engine {
     const id = this.newId();
     const detectedAt = this.now();
     const signature = yield* deadlockSignatureSteps(f);
-    const key = f.waits.map((w) => w.key).sort().join(',');
+    const keys: string[] = [];
+    yield* eachStep(f.waits, (w) => keys.push(w.key));
+    const key = keys.sort().join(',');
     yield;
     const ref = (o: Owner): OwnerRef => ({ client: o.client.info.id, owner: o.id });
+    const members: OwnerRef[] = [];
+    const clients = new Set<ClientId>();
+    yield* eachStep(f.members, (o) => {
+      members.push(ref(o));
+      clients.add(o.client.info.id);
+    });
+    const waits: WaitRef[] = [];
+    yield* eachStep(f.waits, (w) => waits.push({ client: w.owner.client.info.id, waitId: w.id }));
+    const report = buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits, signature);
+    yield;
     const deadlock: Deadlock = {
       id,
       key,
       detectedAt,
-      members: f.members.map(ref),
-      waits: f.waits.map((w) => ({ client: w.owner.client.info.id, waitId: w.id })),
+      members,
+      waits,
       victims: f.victims.map((v) => ({ ...ref(v.owner), waitId: v.wait.id, reason: v.reason })),
-      clients: unique(f.members.map((o) => o.client.info.id)),
+      clients: [...clients],
       reorders: f.reorders.map((m) => ({ client: m.waits[0]!.owner.client.info.id, resource: m.resource.name, waits: m.waits.map((w) => w.id) })),
-      report: buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits, signature),
+      report,
     };
     return { deadlock, waits: f.waits };
   }

@@ -93,16 +93,29 @@ export function buildReport(
   /** deadlockSignature(f), when the caller computed it already (in slices) */
   signature: DeadlockSignature = deadlockSignature(f),
 ): DeadlockReport {
+  const queued = new Set(f.queued);
+  // the victims first: a cut-short report still says who was aborted and what it held. Only
+  // the listed members are gathered (a ring of 30,000 lists 100): the rest are counted.
+  const ordered: Owner[] = [];
+  const listed = new Set<Owner>();
+  let membersTotal = 0;
+  const list = (o: Owner): void => {
+    if (listed.has(o)) return;
+    membersTotal++;
+    if (ordered.length >= limits.maxReportMembers) return;
+    listed.add(o);
+    ordered.push(o);
+  };
+  for (const v of f.victims) list(v.owner);
+  const victimOwners = new Set(f.victims.map((v) => v.owner));
+  for (const o of f.members) if (!queued.has(o) && !victimOwners.has(o)) list(o);
   const waitsByOwner = new Map<Owner, Wait[]>();
   for (const w of f.waits) {
-    const list = waitsByOwner.get(w.owner);
-    if (list) list.push(w);
+    if (!listed.has(w.owner)) continue;
+    const ws = waitsByOwner.get(w.owner);
+    if (ws) ws.push(w);
     else waitsByOwner.set(w.owner, [w]);
   }
-  const queued = new Set(f.queued);
-  // the victims first: a cut-short report still says who was aborted and what it held
-  const all = [...new Set([...f.victims.map((v) => v.owner), ...f.members.filter((o) => !queued.has(o))])];
-  const ordered = all.slice(0, limits.maxReportMembers);
   const ahead = queuedAhead(ordered, queued, waitsByOwner);
   const members: ReportMember[] = ordered.map((o) => {
     const holds = capped(o.allHolds(), (h) => h.resource.kind !== 'task', limits.maxReportHolds, holdOf);
@@ -122,7 +135,6 @@ export function buildReport(
   });
   // Edges out of the listed members: a soft one may point at a queued-only owner (the nearest
   // one ahead); the edges among queued-only owners themselves are left out.
-  const listed = new Set(ordered);
   const edges = capped(f.edges, (e) => listed.has(e.from), limits.maxReportEdges, (e) => ({
     from: ownerKey(e.from),
     to: ownerKey(e.to),
@@ -140,7 +152,7 @@ export function buildReport(
     victim: v ? { owner: ownerKey(v.owner), waitId: v.wait.id, reason: v.reason } : null,
     resolution: f.victims.length > 0 ? 'aborting' : f.reorders.length > 0 ? 'reordering' : 'unresolvable',
     text: '',
-    ...(all.length > members.length ? { membersTotal: all.length } : {}),
+    ...(membersTotal > members.length ? { membersTotal } : {}),
     ...(f.edges.length > edges.list.length ? { edgesTotal: f.edges.length } : {}),
     ...signature,
   };

@@ -220,6 +220,26 @@ export class Namespace {
     this.inSlices(steps, 'sweep', (r) => done(this.swept(r ?? { found: [], missed: 0 })));
   }
 
+  /**
+   * A read of the graph in slices (a capture for GET /v1/graph): it starts once no search is going
+   * on and holds the namespace's changes while it runs, as a search does, so that it sees one graph.
+   */
+  read<T>(steps: Steps<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.whenIdle(() => {
+        const stop = this.slice() ?? (() => false);
+        let first;
+        try {
+          first = runUntil(steps, stop);
+        } catch (err) {
+          return reject(err as Error);
+        }
+        if (first.done) return resolve(first.value);
+        this.inSlices(steps, 'read', (value) => (value === undefined ? reject(new Error('the graph read failed (see the log)')) : resolve(value)));
+      });
+    });
+  }
+
   private swept(r: { found: Found[]; missed: number }): { found: number; missed: number } {
     this.resolver.handle(r.found);
     return { found: r.found.length, missed: r.missed };
@@ -272,7 +292,7 @@ export class Namespace {
    * A search (or sweep) that did not end in its slice: the next slice on the next turn, until it
    * ends; then `finish` (with undefined if it failed), then what waited for it.
    */
-  private inSlices<T>(steps: Steps<T>, what: 'search' | 'sweep', finish: (value: T | undefined) => void): void {
+  private inSlices<T>(steps: Steps<T>, what: 'search' | 'sweep' | 'read', finish: (value: T | undefined) => void): void {
     const step = (): void => {
       const s = this.searching;
       if (s === undefined) return;

@@ -117,3 +117,39 @@ describe('GET /v1/graph on a big graph', () => {
     assert.equal(db.split('\n').filter((l) => l.includes(' -> ')).length, OWNERS);
   });
 });
+
+describe('GET /v1/graph captured in slices', () => {
+  const OWNERS = 15_000;
+  let daemon: TestDaemon;
+  let big: TestClient;
+  before(async () => {
+    // 1 ms slices: the capture of 30,000 nodes takes several, with turns of the event loop between them
+    daemon = await startTestDaemon({ maxGraphNodes: 2 * OWNERS + 10, disconnectGraceMs: 0, searchSliceMs: 1 });
+    big = (await connectClient(daemon.wsUrl, { service: 'big' })).client;
+    const events: object[] = [];
+    for (let i = 0; i < OWNERS; i++) events.push(ev.mutex(`m${i}`), ev.owner(`o${i}`, { name: `before ${i}` }), ev.hold(`o${i}`, `m${i}`));
+    for (let i = 0; i < events.length; i += 3_000) big.send({ type: 'events', seq: 1 + i / 3_000, events: events.slice(i, i + 3_000) });
+    await big.barrier();
+  });
+  after(async () => {
+    await big.close();
+    await daemon.close();
+  });
+
+  it('sees one graph: a frame renaming the first and the last owner shows in the body for both or for neither', async () => {
+    const ns = daemon.app.deadlockd.hub.namespace('default');
+    for (let round = 0; round < 5; round++) {
+      const pending = open(`${daemon.url}/v1/graph`);
+      // the rename races the capture: applied before it, or held until it has ended (never in between)
+      big.send({ type: 'events', seq: 1_000 + round, events: [ev.owner('o0', { name: `renamed ${round}` }), ev.owner(`o${OWNERS - 1}`, { name: `renamed ${round}` })] });
+      const g = JSON.parse(await readAll(await pending)) as Exported;
+      const label = (key: string) => g.nodes.find((n) => n.key.endsWith(key))?.attributes.label;
+      const first = label('/o0');
+      const last = label(`/o${OWNERS - 1}`);
+      assert.ok(first !== undefined && last !== undefined, 'both owners are in the body');
+      assert.equal(first === `renamed ${round}`, last === `renamed ${round}`, `both renamed or neither (${first} / ${last})`);
+      await big.barrier();
+      assert.equal(ns.busy, false);
+    }
+  });
+});

@@ -2,14 +2,16 @@
 // graphology tools load with `graph.import()`) and as Graphviz DOT, whole or
 // only its blocked part; one owner and one resource in detail.
 //
-// No stall: a graph response is a capture (one synchronous pass over at most
-// `limit` nodes, engine/export.ts) followed by its serialization in slices
-// (sliced-body.ts), streamed with a turn of the event loop between slices.
+// No stall: a graph response is a capture (a pass over at most `limit` nodes,
+// engine/export.ts, itself in slices of --search-slice-ms) followed by its
+// serialization in slices (sliced-body.ts), streamed with a turn of the event
+// loop between slices.
 //
 // What a reader sees when the graph changes mid-response: nothing of the
-// change. The capture is taken in one turn of the event loop, between two
-// frames the daemon applied (a frame's batch is applied whole, in one turn),
-// and copies every value it keeps. Later events, and detection running
+// change. The capture runs while its namespace holds every change (the
+// clients' frames wait, as for a search in slices: Namespace.read), so it is
+// the graph between two frames the daemon applied, and it copies every value
+// it keeps. Later events, and detection running
 // between the slices, change the engine, not the capture. So the body is the
 // graph exactly as it was at the request's instant: every edge joins two
 // nodes of the body and every count in a node matches its edges, as in the
@@ -19,7 +21,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { captureGraph, dotEdge, dotHead, dotNode, DOT_TAIL, graphHeader, ownerDetail, resourceDetail, type GraphCapture } from '../engine/export.js';
+import { captureGraphSteps, dotEdge, dotHead, dotNode, DOT_TAIL, graphHeader, ownerDetail, resourceDetail, type GraphCapture } from '../engine/export.js';
 import { longWaits } from '../engine/long-waits.js';
 import { notFound } from './errors.js';
 import { slicedBody } from './sliced-body.js';
@@ -45,6 +47,11 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const hub = app.deadlockd.hub;
   const GraphQuery = graphQuery(app.deadlockd.config.maxGraphNodes);
+  // the capture in slices, while the namespace holds its changes (Namespace.read)
+  const capture = (namespace: string, q: { blocked?: boolean | undefined; limit?: number | undefined }): Promise<GraphCapture> => {
+    const ns = hub.namespace(namespace);
+    return ns.read(captureGraphSteps(ns.engine, { blockedOnly: q.blocked, maxNodes: q.limit }));
+  };
 
   r.get('/graph', {
     schema: {
@@ -56,7 +63,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: GraphExport, 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request, reply) => {
-    const g = captureGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
+    const g = await capture(request.namespace, request.query);
     // a stream is not passed through the response schema (untyped reply): GraphExport documents the body, captureGraph's types keep it
     return (reply as FastifyReply).type('application/json; charset=utf-8').send(jsonBody(g));
   });
@@ -71,7 +78,7 @@ export async function graphRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: { description: 'a DOT digraph', content: { 'text/vnd.graphviz': { schema: z.string() } } }, 400: ErrorBody, 401: ErrorBody },
     },
   }, async (request, reply) => {
-    const g = captureGraph(hub.namespace(request.namespace).engine, { blockedOnly: request.query.blocked, maxNodes: request.query.limit });
+    const g = await capture(request.namespace, request.query);
     return (reply as FastifyReply).type('text/vnd.graphviz; charset=utf-8').send(dotBody(g));
   });
 

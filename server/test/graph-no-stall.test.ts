@@ -59,17 +59,24 @@ function readAll(res: IncomingMessage): Promise<string> {
   });
 }
 
+const OWNERS = 15_000;
+
+/** A daemon whose client `big` holds OWNERS mutexes, each with its own owner named `before <i>`. */
+async function bigGraph(overrides: Parameters<typeof startTestDaemon>[0] = {}): Promise<{ daemon: TestDaemon; big: TestClient }> {
+  const daemon = await startTestDaemon({ maxGraphNodes: 2 * OWNERS + 10, disconnectGraceMs: 0, ...overrides });
+  const big = (await connectClient(daemon.wsUrl, { service: 'big' })).client;
+  const events: object[] = [];
+  for (let i = 0; i < OWNERS; i++) events.push(ev.mutex(`m${i}`), ev.owner(`o${i}`, { name: `before ${i}` }), ev.hold(`o${i}`, `m${i}`));
+  for (let i = 0; i < events.length; i += 3_000) big.send({ type: 'events', seq: 1 + i / 3_000, events: events.slice(i, i + 3_000) });
+  await big.barrier();
+  return { daemon, big };
+}
+
 describe('GET /v1/graph on a big graph', () => {
-  const OWNERS = 15_000;
   let daemon: TestDaemon;
   let big: TestClient;
   before(async () => {
-    daemon = await startTestDaemon({ maxGraphNodes: 2 * OWNERS + 10, disconnectGraceMs: 0 });
-    big = (await connectClient(daemon.wsUrl, { service: 'big' })).client;
-    const events: object[] = [];
-    for (let i = 0; i < OWNERS; i++) events.push(ev.mutex(`m${i}`), ev.owner(`o${i}`, { name: `before ${i}` }), ev.hold(`o${i}`, `m${i}`));
-    for (let i = 0; i < events.length; i += 3_000) big.send({ type: 'events', seq: 1 + i / 3_000, events: events.slice(i, i + 3_000) });
-    await big.barrier();
+    ({ daemon, big } = await bigGraph());
   });
   after(async () => {
     await big.close();
@@ -119,17 +126,11 @@ describe('GET /v1/graph on a big graph', () => {
 });
 
 describe('GET /v1/graph captured in slices', () => {
-  const OWNERS = 15_000;
   let daemon: TestDaemon;
   let big: TestClient;
   before(async () => {
     // 1 ms slices: the capture of 30,000 nodes takes several, with turns of the event loop between them
-    daemon = await startTestDaemon({ maxGraphNodes: 2 * OWNERS + 10, disconnectGraceMs: 0, searchSliceMs: 1 });
-    big = (await connectClient(daemon.wsUrl, { service: 'big' })).client;
-    const events: object[] = [];
-    for (let i = 0; i < OWNERS; i++) events.push(ev.mutex(`m${i}`), ev.owner(`o${i}`, { name: `before ${i}` }), ev.hold(`o${i}`, `m${i}`));
-    for (let i = 0; i < events.length; i += 3_000) big.send({ type: 'events', seq: 1 + i / 3_000, events: events.slice(i, i + 3_000) });
-    await big.barrier();
+    ({ daemon, big } = await bigGraph({ searchSliceMs: 1 }));
   });
   after(async () => {
     await big.close();

@@ -18,7 +18,7 @@ import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult, type Found } from './engine/engine.js';
 import { runToEnd, runUntil, type Steps } from './engine/steps.js';
-import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats } from './engine/types.js';
+import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats, OwnerRef } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import type { HistoryDb } from './history-store/history-db.js';
 import { oldestWaitSince } from './engine/long-waits.js';
@@ -115,6 +115,19 @@ export class Namespace {
       abortTimeoutMs: c.abortTimeoutMs,
       abortAnswerMarginMs: c.abortAnswerMarginMs,
       whenIdle: (fn) => this.whenIdle(fn),
+      search: (members, unabortable, done) => this.searchInSlices(members, unabortable, done),
+    });
+  }
+
+  /** A re-decision's search (resolver.ts), in slices like a batch's. */
+  private searchInSlices(members: readonly OwnerRef[], unabortable: ReadonlySet<string>, done: (found: Found[]) => void): void {
+    this.whenIdle(() => {
+      const steps = this.engine.searchSteps(members, unabortable);
+      const stop = this.slice();
+      if (stop === undefined) return done(runToEnd(steps));
+      const first = runUntil(steps, stop);
+      if (first.done) return done(first.value);
+      this.inSlices(steps, 'search', (found) => done(found ?? []));
     });
   }
 

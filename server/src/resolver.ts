@@ -62,6 +62,8 @@ export interface ResolverOptions {
   newCheckId?: () => string;
   /** runs a deadline's handler once the namespace is not in the middle of a search (namespace.ts); default: now */
   whenIdle?: (fn: () => void) => void;
+  /** a re-decision's search, calling back with what it found (the namespace's runs in slices); default: Engine.search at once */
+  search?: (members: readonly OwnerRef[], unabortable: ReadonlySet<string>, done: (found: Found[]) => void) => void;
 }
 
 export interface ResolverStats {
@@ -114,10 +116,12 @@ export class Resolver {
   };
 
   private readonly whenIdle: (fn: () => void) => void;
+  private readonly search: NonNullable<ResolverOptions['search']>;
 
   constructor(private readonly o: ResolverOptions) {
     this.newCheckId = o.newCheckId ?? (() => randomUUID());
     this.whenIdle = o.whenIdle ?? ((fn) => fn());
+    this.search = o.search ?? ((members, unabortable, done) => done(o.engine.search(members, unabortable)));
   }
 
   /** Entry point for every deadlock the book has not seen yet (batch, abort answer, sweep). */
@@ -236,7 +240,12 @@ export class Resolver {
     this.close(r);
     const e = r.entry;
     if (this.o.book.get(e.id) !== e) return; // ended meanwhile: what is left was searched again by the book
-    const again = this.o.engine.search(e.deadlock.members, e.unabortable);
+    this.search(e.deadlock.members, e.unabortable, (again) => this.afterRound(r, e, again));
+  }
+
+  /** The search after a confirm round: the deadlock as it is now, acted on if every wait was confirmed. */
+  private afterRound(r: ConfirmRound, e: BookEntry, again: Found[]): void {
+    if (this.o.book.get(e.id) !== e) return this.handle(again);
     const same = again.find((f) => f.deadlock.key === e.deadlock.key);
     if (same) this.o.book.update(e, same);
     else {
@@ -320,13 +329,15 @@ export class Resolver {
     this.counters.abortTimeouts += late.length;
     this.o.book.markUnabortable(e, late);
     this.o.log.warn({ namespace: this.o.namespace, deadlock: e.id, late }, 'victim did not carry out its abort in time; choosing again without it');
-    const again = this.o.engine.search(e.deadlock.members, e.unabortable);
-    const same = again.find((f) => f.deadlock.key === e.deadlock.key);
-    if (same) {
-      this.o.book.update(e, same);
-      this.act(e);
-    } else this.o.book.end(e, 'dismissed');
-    this.handle(again.filter((f) => f !== same));
+    this.search(e.deadlock.members, e.unabortable, (again) => {
+      if (this.o.book.get(e.id) !== e) return this.handle(again);
+      const same = again.find((f) => f.deadlock.key === e.deadlock.key);
+      if (same) {
+        this.o.book.update(e, same);
+        this.act(e);
+      } else this.o.book.end(e, 'dismissed');
+      this.handle(again.filter((f) => f !== same));
+    });
   }
 
   /** Stops every timer (daemon shutdown). */

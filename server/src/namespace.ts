@@ -121,14 +121,7 @@ export class Namespace {
 
   /** A re-decision's search (resolver.ts), in slices like a batch's. */
   private searchInSlices(members: readonly OwnerRef[], unabortable: ReadonlySet<string>, done: (found: Found[]) => void): void {
-    this.whenIdle(() => {
-      const steps = this.engine.searchSteps(members, unabortable);
-      const stop = this.slice();
-      if (stop === undefined) return done(runToEnd(steps));
-      const first = runUntil(steps, stop);
-      if (first.done) return done(first.value);
-      this.inSlices(steps, 'search', (found) => done(found ?? []));
-    });
+    this.whenIdle(() => this.run(this.engine.searchSteps(members, unabortable), 'search', (found) => done(found ?? [])));
   }
 
   /** A search is going on in slices: the graph must not change (see the header). */
@@ -225,12 +218,7 @@ export class Namespace {
    */
   sweepInSlices(done: (r: { found: number; missed: number }) => void): void {
     if (this.searching !== undefined) return done({ found: 0, missed: 0 });
-    const stop = this.slice();
-    if (stop === undefined) return done(this.sweep());
-    const steps = this.book.sweepSteps();
-    const first = runUntil(steps, stop);
-    if (first.done) return done(this.swept(first.value));
-    this.inSlices(steps, 'sweep', (r) => done(this.swept(r ?? { found: [], missed: 0 })));
+    this.run(this.book.sweepSteps(), 'sweep', (r) => done(this.swept(r ?? { found: [], missed: 0 })));
   }
 
   /**
@@ -240,15 +228,11 @@ export class Namespace {
   read<T>(steps: Steps<T>): Promise<T> {
     return new Promise((resolve, reject) => {
       this.whenIdle(() => {
-        const stop = this.slice() ?? (() => false);
-        let first;
         try {
-          first = runUntil(steps, stop);
+          this.run(steps, 'read', (value) => (value === undefined ? reject(new Error('the graph read failed (see the log)')) : resolve(value)));
         } catch (err) {
-          return reject(err as Error);
+          reject(err as Error);
         }
-        if (first.done) return resolve(first.value);
-        this.inSlices(steps, 'read', (value) => (value === undefined ? reject(new Error('the graph read failed (see the log)')) : resolve(value)));
       });
     });
   }
@@ -288,17 +272,25 @@ export class Namespace {
   }
 
   private after(r: EngineResult): BatchResult {
-    // the book's intake goes on in the slice the batch began (its search again after a big
-    // deadlock ended is as big as the search that found it)
-    const taking = this.book.takeSteps(r);
-    if (this.o.config.searchSliceMs === 0) this.resolver.handle(runToEnd(taking));
-    else {
-      const first = runUntil(taking, this.shouldYield);
-      if (first.done) this.resolver.handle(first.value);
-      else this.inSlices(taking, 'search', (found) => this.resolver.handle(found ?? []));
-    }
+    // Nearly every batch found nothing and ended no deadlock: no intake to run (hot path).
+    // Otherwise the book's intake goes on in the slice the batch began (its search again after
+    // a big deadlock ended is as big as the search that found it).
+    if (r.pending !== undefined || r.found.length > 0 || r.ended.length > 0)
+      this.run(this.book.takeSteps(r), 'search', (found) => this.resolver.handle(found ?? []), this.o.config.searchSliceMs === 0 ? undefined : this.shouldYield);
     for (const h of r.hazards) this.announceHazard(h);
     return { errors: r.errors };
+  }
+
+  /**
+   * Runs `steps` from now: to its end at once when slicing is off (`stop` undefined), else until
+   * `stop` and on in slices (inSlices). `finish` gets its value (undefined if it failed).
+   * Only while not busy (whenIdle).
+   */
+  private run<T>(steps: Steps<T>, what: 'search' | 'sweep' | 'read', finish: (value: T | undefined) => void, stop = this.slice()): void {
+    // a failure in this first part is the caller's (a batch's answers INTERNAL); in the slices, inSlices logs it
+    const first = stop === undefined ? { done: true as const, value: runToEnd(steps) } : runUntil(steps, stop);
+    if (first.done) return finish(first.value);
+    this.inSlices(steps, what, finish);
   }
 
   /**

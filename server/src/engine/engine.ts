@@ -115,6 +115,8 @@ export class Engine {
     }
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
+    // most batches start no search at all: no generator for them (hot path)
+    if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, [], hazards);
     const search = this.detectSteps(starts.owners, undefined, starts.resources);
     if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards);
     const first = runUntil(search, shouldYield);

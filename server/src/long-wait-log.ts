@@ -7,11 +7,9 @@
 // in one summary line.
 import type { FastifyBaseLogger } from 'fastify';
 import TinyQueue from 'tinyqueue';
-import type { ClientEvent } from '@deadlockd/proto';
 import type { Engine } from './engine/engine.js';
 import { describeWait, renderLongWait } from './engine/long-waits.js';
 import type { Wait } from './engine/model.js';
-import type { ClientId } from './engine/types.js';
 import { ErrorBudget } from './error-budget.js';
 
 export interface LongWaitLogOptions {
@@ -48,18 +46,16 @@ export class LongWaitLog {
     this.budget = new ErrorBudget(o.perSecond);
   }
 
-  /** After a batch (or snapshot) was applied: its new waits that still pend get a deadline. */
-  noteBatch(client: ClientId, events: readonly ClientEvent[]): void {
-    if (this.stopped) return;
-    let added = false;
-    for (const e of events) {
-      if (e.type !== 'wait') continue;
-      const wait = this.o.engine.wait({ client, waitId: e.waitId });
-      if (wait === undefined) continue;
-      this.due.push(wait);
-      added = true;
+  /** After a batch (or snapshot) was applied: the waits it added that still pend get a deadline. */
+  noteWaits(added: readonly Wait[]): void {
+    if (this.stopped || added.length === 0) return;
+    let pushed = false;
+    for (const w of added) {
+      if (!pending(w)) continue;
+      this.due.push(w);
+      pushed = true;
     }
-    if (added) {
+    if (pushed) {
       this.compactIfStale();
       this.arm();
     }
@@ -89,7 +85,7 @@ export class LongWaitLog {
     const now = this.o.now();
     for (let top = this.due.peek(); top !== undefined && top.since + this.o.afterMs <= now; top = this.due.peek()) {
       this.due.pop();
-      if (!this.pending(top) || top.aborting) continue;
+      if (!pending(top) || top.aborting) continue;
       if (this.written.has(top) || !this.budget.take()) continue;
       this.written.add(top);
       this.write(top, now);
@@ -131,11 +127,9 @@ export class LongWaitLog {
   private compactIfStale(): void {
     const size = this.due.length;
     if (size < COMPACT_FLOOR || size <= 2 * this.o.engine.stats().waits) return;
-    this.due = new TinyQueue<Wait>(this.due.data.filter((w) => this.pending(w)), bySince);
-  }
-
-  /** still pending, and the same wait (not one that ended and a new one of the same id) */
-  private pending(w: Wait): boolean {
-    return this.o.engine.wait({ client: w.owner.client.info.id, waitId: w.id }) === w;
+    this.due = new TinyQueue<Wait>(this.due.data.filter(pending), bySince);
   }
 }
+
+/** still pending: a wait leaves its owner's set when it ends (a new wait of the same id is another object) */
+const pending = (w: Wait): boolean => w.owner.waits.has(w);

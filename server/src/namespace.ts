@@ -171,7 +171,7 @@ export class Namespace {
     const t0 = performance.now();
     const r = this.engine.applyBatch(client, events, this.slice());
     this.o.metrics.batchApplied(performance.now() - t0);
-    this.longWaitLog?.noteBatch(client, events);
+    this.longWaitLog?.noteWaits(r.added);
     return this.after(r);
   }
 
@@ -181,7 +181,7 @@ export class Namespace {
     if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsIn(events.length);
     const r = this.engine.replaceClientState(client, events, this.slice());
-    this.longWaitLog?.noteBatch(client, events);
+    this.longWaitLog?.noteWaits(r.added);
     return this.after(r);
   }
 

@@ -40,6 +40,8 @@ export interface EngineResult {
   found: Found[];
   /** member waits (marked by the book) that ended: granted, cancelled, dropped */
   ended: Wait[];
+  /** waits the call added, still pending or not (the long-wait log takes the pending ones) */
+  added: Wait[];
   hazards: Hazard[];
   /**
    * Set when the search after the batch did not end before `shouldYield` said to pause: the
@@ -101,7 +103,7 @@ export class Engine {
   applyBatch(clientId: ClientId, events: ClientEvent[], shouldYield?: () => boolean): EngineResult {
     const c = this.client(clientId);
     const errors: EventError[] = [];
-    const starts: Starts = { owners: [], resources: [] };
+    const starts: Starts = { owners: [], resources: [], waits: [] };
     const hazards: Hazard[] = [];
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as ClientEvent;
@@ -116,12 +118,12 @@ export class Engine {
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
     // most batches start no search at all: no generator for them (hot path)
-    if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, [], hazards);
+    if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, [], hazards, starts.waits);
     const search = this.detectSteps(starts.owners, undefined, starts.resources);
-    if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards);
+    if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards, starts.waits);
     const first = runUntil(search, shouldYield);
-    if (first.done) return this.result(errors, first.value, hazards);
-    const r = this.result(errors, [], hazards);
+    if (first.done) return this.result(errors, first.value, hazards, starts.waits);
+    const r = this.result(errors, [], hazards, starts.waits);
     r.pending = search;
     return r;
   }
@@ -265,10 +267,10 @@ export class Engine {
     return c;
   }
 
-  private result(errors: EventError[], found: Found[], hazards: Hazard[]): EngineResult {
+  private result(errors: EventError[], found: Found[], hazards: Hazard[], added: Wait[] = []): EngineResult {
     const ended = this.ended;
     if (ended.length) this.ended = [];
-    return { errors, found, ended, hazards };
+    return { errors, found, ended, added, hazards };
   }
 
   private *detectSteps(starts: Owner[], unabortable?: ReadonlySet<string>, resources: Resource[] = []): Steps<Found[]> {
@@ -326,8 +328,13 @@ export class Engine {
   }
 }
 
+/** xs without repeats, in order; a batch's few starts by a scan (a Set costs more below ~32) */
 function unique<T>(xs: T[]): T[] {
-  return xs.length < 2 ? xs : [...new Set(xs)];
+  if (xs.length < 2) return xs;
+  if (xs.length > 32) return [...new Set(xs)];
+  const out: T[] = [];
+  for (const x of xs) if (!out.includes(x)) out.push(x);
+  return out;
 }
 
 const alive = (o: Owner): boolean => o.client.owners.get(o.id) === o;
@@ -347,7 +354,7 @@ function mayBeOnCycle(o: Owner): boolean {
     if (w.aborting) continue;
     const r = w.resource;
     if (r.fifo && r.queue.size > 1) return true;
-    for (const h of r.holderOwners()) if (h === o || h.waits.size > 0) return true;
+    if (r.someHolder((h) => h === o || h.waits.size > 0)) return true;
   }
   return false;
 }

@@ -37,6 +37,8 @@ type ReleaseEvent = Extract<ClientEvent, { type: 'release' }>;
 export interface Starts {
   owners: Owner[];
   resources: Resource[];
+  /** every wait the batch added (the long-wait log's deadlines); some may have ended again since */
+  waits: Wait[];
 }
 
 export class Graph {
@@ -299,6 +301,7 @@ export class Graph {
     else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
     this.waitCount++;
     starts.owners.push(o);
+    starts.waits.push(w);
   }
 
   removeWait(w: Wait): void {

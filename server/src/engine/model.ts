@@ -16,7 +16,7 @@
 import type { LockMode, OwnerAttributes, ResourceKind, TraceContext } from '@deadlockd/proto';
 import type { ClientInfo } from './types.js';
 import { emptySet } from './empty.js';
-import { byOwner, byResource, findHold, holdsIn, type SmallIndex } from './small-index.js';
+import { byOwner, byResource, findHold, holdsIn, someHold, type SmallIndex } from './small-index.js';
 
 export const EXCLUSIVE = 2 ** 30;
 
@@ -144,6 +144,10 @@ export class Resource {
   }
   allHolds(): IterableIterator<Hold> {
     return holdsIn(this.holders);
+  }
+  /** whether some holder passes `test` (no iterator: the per-wait pre-filter's hot path) */
+  someHolder(test: (o: Owner) => boolean): boolean {
+    return someHold(this.holders, (h) => test(h.owner));
   }
   *holderOwners(): IterableIterator<Owner> {
     for (const h of holdsIn(this.holders)) yield h.owner;

@@ -71,6 +71,17 @@ export function withoutHold<H extends object, K>(ix: SmallIndex<H, K>, h: H, key
   return ix.length === 1 ? ix[0] : ix;
 }
 
+/** Whether some hold in the index passes `test` (no iterator, for hot paths). */
+export function someHold<H extends object, K>(ix: SmallIndex<H, K>, test: (h: H) => boolean): boolean {
+  if (ix === undefined) return false;
+  if (Array.isArray(ix)) return ix.some(test);
+  if (ix instanceof Map) {
+    for (const h of ix.values()) if (test(h)) return true;
+    return false;
+  }
+  return test(ix);
+}
+
 /** Every hold in the index. */
 export function* holdsIn<H extends object, K>(ix: SmallIndex<H, K>): IterableIterator<H> {
   if (ix === undefined) return;

@@ -11,6 +11,7 @@ import type { Engine } from './engine/engine.js';
 import { describeWait, renderLongWait } from './engine/long-waits.js';
 import type { Wait } from './engine/model.js';
 import { ErrorBudget } from './error-budget.js';
+import { afterPoll } from './after-poll.js';
 
 export interface LongWaitLogOptions {
   namespace: string;
@@ -28,6 +29,8 @@ const bySince = (a: Wait, b: Wait): number => a.since - b.since;
 
 /** setTimeout takes at most 2^31 - 1 ms */
 const MAX_TIMER_MS = 2_147_483_647;
+/** the longest one fire() holds the thread; what is still due then goes on after a poll (after-poll.ts) */
+const FIRE_SLICE_MS = 4;
 /** below this many entries the heap is never compacted */
 const COMPACT_FLOOR = 1_024;
 
@@ -39,6 +42,8 @@ export class LongWaitLog {
   private armedFor = Infinity;
   private readonly budget: ErrorBudget;
   private stopped = false;
+  /** fire() is going on in slices */
+  private firing = false;
   /** lines written (tests and diagnostics) */
   logged = 0;
 
@@ -68,6 +73,7 @@ export class LongWaitLog {
   }
 
   private arm(): void {
+    if (this.firing) return;
     const top = this.due.peek();
     if (top === undefined) return;
     const deadline = top.since + this.o.afterMs;
@@ -79,16 +85,27 @@ export class LongWaitLog {
   }
 
   private fire(): void {
+    this.firing = false;
     this.timer = null;
     this.armedFor = Infinity;
     if (this.stopped) return;
     const now = this.o.now();
+    const sliceEnd = performance.now() + FIRE_SLICE_MS;
+    let n = 0;
+    let wrote = false;
     for (let top = this.due.peek(); top !== undefined && top.since + this.o.afterMs <= now; top = this.due.peek()) {
+      // a big batch's waits all come due together (30,000 of a ring): popped in slices
+      if ((++n % 256 === 0 || wrote) && performance.now() > sliceEnd) {
+        this.firing = true; // no timer meanwhile: this goes on and arms the next one at its end
+        return afterPoll(() => this.fire());
+      }
       this.due.pop();
+      wrote = false;
       if (!pending(top) || top.aborting) continue;
       if (this.written.has(top) || !this.budget.take()) continue;
       this.written.add(top);
       this.write(top, now);
+      wrote = true;
     }
     const suppressed = this.budget.takeSuppressed();
     if (suppressed > 0) {

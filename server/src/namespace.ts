@@ -12,12 +12,19 @@
 // it waits in `whenIdle` (the sessions hold their clients' frames, the
 // resolver its deadlines, the hub a removal), and the sweep skips it. Reads
 // (REST, dashboard, metrics) go on; they see the graph as it was searched.
+//
+// A slice is the namespace's share of one turn of the event loop, not of one
+// call: the rest of a search, its outcome and the frames that waited for it
+// all come out of the same slice, and what does not fit goes on after the
+// loop has next read its sockets (after-poll.ts). So a ping waits for one
+// slice at most, not for a slice and then every held frame's own.
 import type { FastifyBaseLogger } from 'fastify';
 import type { AbortFrame, ClientEvent, Hazard, ResourceEvent, ServerFrame } from '@deadlockd/proto';
 import { engineLimits, type Config } from './config.js';
 import { DeadlockBook, type BookEntry, type OpenState } from './engine/book.js';
 import { Engine, type EngineResult, type Found } from './engine/engine.js';
 import { runToEnd, runUntil, type Steps } from './engine/steps.js';
+import { afterPoll } from './after-poll.js';
 import type { BatchResult, ClientId, ClientInfo, Deadlock, GraphStats, OwnerRef } from './engine/types.js';
 import { DeadlockHistory } from './history.js';
 import type { HistoryDb } from './history-store/history-db.js';
@@ -71,12 +78,14 @@ export class Namespace {
   private readonly observers: NamespaceObserver[] = [];
   /** --log-waits-after-ms: null when off */
   private readonly longWaitLog: LongWaitLog | null;
-  /** the search going on in slices, if one is */
-  private searching: { timer: NodeJS.Immediate; startedAt: number } | undefined;
+  /** the search going on in slices, if one is (or the waiting work it held back, still being handled) */
+  private searching: { startedAt: number } | undefined;
   /** what waits for the search to end, in arrival order */
   private readonly idle: (() => void)[] = [];
   /** where the current slice ends (performance.now()) */
   private sliceEnd = 0;
+  /** in a turn of a search's slices: whatever runs now shares that slice (slice()) */
+  private inTurn = false;
   private readonly shouldYield = (): boolean => performance.now() > this.sliceEnd;
 
   constructor(private readonly o: NamespaceOptions) {
@@ -135,11 +144,22 @@ export class Namespace {
     else this.idle.push(fn);
   }
 
-  /** the yield predicate of a new slice, or undefined when slicing is off */
+  /** the yield predicate of this turn's slice (a new one unless a turn of slices is going on), or undefined when slicing is off */
   private slice(): (() => boolean) | undefined {
     if (this.o.config.searchSliceMs === 0) return undefined;
-    this.sliceEnd = performance.now() + this.o.config.searchSliceMs;
+    if (!this.inTurn) this.sliceEnd = performance.now() + this.o.config.searchSliceMs;
     return this.shouldYield;
+  }
+
+  /** Runs `fn` as one turn's work: a new slice, shared by all it calls. */
+  private turn(fn: () => void): void {
+    this.sliceEnd = performance.now() + this.o.config.searchSliceMs;
+    this.inTurn = true;
+    try {
+      fn();
+    } finally {
+      this.inTurn = false;
+    }
   }
 
   private notBusy(what: string): void {
@@ -229,7 +249,9 @@ export class Namespace {
     return new Promise((resolve, reject) => {
       this.whenIdle(() => {
         try {
-          this.run(steps, 'read', (value) => (value === undefined ? reject(new Error('the graph read failed (see the log)')) : resolve(value)));
+          // its reader goes on (serializing, in slices of its own) after a poll, not in the capture's last slice
+          const settle = (value: T | undefined) => afterPoll(() => (value === undefined ? reject(new Error('the graph read failed (see the log)')) : resolve(value)));
+          this.run(steps, 'read', settle);
         } catch (err) {
           reject(err as Error);
         }
@@ -266,8 +288,7 @@ export class Namespace {
   stop(): void {
     this.longWaitLog?.stop();
     this.resolver.stop();
-    if (this.searching) clearImmediate(this.searching.timer);
-    this.searching = undefined;
+    this.searching = undefined; // a slice still scheduled finds it so and does nothing
     this.idle.length = 0;
   }
 
@@ -294,38 +315,56 @@ export class Namespace {
   }
 
   /**
-   * A search (or sweep) that did not end in its slice: the next slice on the next turn, until it
-   * ends; then `finish` (with undefined if it failed), then what waited for it.
+   * A search (or sweep) that did not end in its slice: the next slice after the next poll, until
+   * it ends; then `finish` (with undefined if it failed), then what waited for it (drainIdle),
+   * all in the same slice.
    */
   private inSlices<T>(steps: Steps<T>, what: 'search' | 'sweep' | 'read', finish: (value: T | undefined) => void): void {
+    const s = { startedAt: performance.now() };
     const step = (): void => {
-      const s = this.searching;
-      if (s === undefined) return;
-      let value: T | undefined;
-      try {
-        const r = runUntil(steps, this.slice() ?? (() => false));
-        if (!r.done) {
-          s.timer = setImmediate(step);
-          return;
-        }
-        value = r.value;
-      } catch (err) {
-        this.o.log.error({ err, namespace: this.name, what }, 'deadlock search failed (the sweep will look again)');
-      }
-      this.searching = undefined;
-      if (what === 'search') this.o.metrics.searchSliced(performance.now() - s.startedAt);
-      finish(value);
-      // what waited, in order, until one of them starts a search of its own
-      while (this.searching === undefined && this.idle.length > 0) {
-        const fn = this.idle.shift() as () => void;
+      if (this.searching !== s) return; // stopped
+      this.turn(() => {
+        let value: T | undefined;
         try {
-          fn();
+          const r = runUntil(steps, this.shouldYield);
+          if (!r.done) return afterPoll(step);
+          value = r.value;
         } catch (err) {
-          this.o.log.error({ err, namespace: this.name }, 'handling what waited for a search failed');
+          this.o.log.error({ err, namespace: this.name, what }, 'deadlock search failed (the sweep will look again)');
         }
-      }
+        this.searching = undefined;
+        if (what === 'search') this.o.metrics.searchSliced(performance.now() - s.startedAt);
+        finish(value);
+        this.drainIdle();
+      });
     };
-    this.searching = { timer: setImmediate(step), startedAt: performance.now() };
+    this.searching = s;
+    afterPoll(step);
+  }
+
+  /**
+   * What waited for a search, in order, until one of them starts a search of its own; when the
+   * slice is spent first, the rest goes on after a poll, the namespace busy until then (so that
+   * what arrives meanwhile still queues behind it).
+   */
+  private drainIdle(): void {
+    while (this.searching === undefined && this.idle.length > 0) {
+      if (this.shouldYield()) {
+        const s = { startedAt: performance.now() };
+        this.searching = s;
+        return afterPoll(() => {
+          if (this.searching !== s) return; // stopped
+          this.searching = undefined;
+          this.turn(() => this.drainIdle());
+        });
+      }
+      const fn = this.idle.shift() as () => void;
+      try {
+        fn();
+      } catch (err) {
+        this.o.log.error({ err, namespace: this.name }, 'handling what waited for a search failed');
+      }
+    }
   }
 
   private changed(e: BookEntry): void {

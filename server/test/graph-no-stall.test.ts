@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
-import { slicedBody } from '../src/rest/sliced-body.js';
+import { slicedBody } from '../src/sliced-body.js';
 import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
 
 describe('slicedBody', () => {

@@ -108,7 +108,7 @@ export class LiveFeed {
         const started = performance.now();
         const captured = captureLive(this.hub.namespace(this.namespace), this.view, this.maxDrawnNodes);
         const positions = await this.layouts.place(this.id, layoutInput(captured));
-        const body = liveBodyJson(captured, positions);
+        const body = await liveBodyJson(captured, positions);
         const took = performance.now() - started;
         this.nextRebuildAt = performance.now() + Math.min(took * REBUILD_RATIO, MAX_REBUILD_GAP_MS);
         this.rebuilds++;

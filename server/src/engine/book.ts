@@ -30,9 +30,9 @@
 //     re-decision picks among the others, or reports the deadlock unresolvable.
 // Pure: no I/O, no timers; the clock is injected.
 import type { Engine, EngineResult, Found } from './engine.js';
-import type { Wait } from './model.js';
+import type { Owner, Wait } from './model.js';
 import type { ClientId, Deadlock, OwnerRef, Victim } from './types.js';
-import { runToEnd, type Steps } from './steps.js';
+import { runToEnd, STEP, type Steps } from './steps.js';
 
 export type DeadlockState = 'confirming' | 'aborting' | 'reordering' | 'unresolvable' | 'resolved' | 'dismissed';
 export type OpenState = Exclude<DeadlockState, 'resolved' | 'dismissed'>;
@@ -99,12 +99,16 @@ export class DeadlockBook {
    * whose victim just cancelled is as big as the first. The graph must not change until it ends.
    */
   *takeSteps(r: Pick<EngineResult, 'found' | 'ended' | 'pending'>): Steps<Found[]> {
-    const again: OwnerRef[] = [];
+    const again: Owner[] = [];
+    let work = 0;
     for (const w of r.ended) {
       for (const id of w.deadlocks ?? []) {
         const e = this.entries.get(id);
         if (!e) continue;
-        for (const x of e.waits) if (x !== w && x.owner.waits.has(x)) again.push({ client: x.owner.client.info.id, owner: x.owner.id });
+        for (const x of e.waits) {
+          if (x !== w && x.owner.waits.has(x)) again.push(x.owner);
+          if (++work % STEP === 0) yield;
+        }
         this.end(e, 'resolved');
       }
       w.deadlocks = undefined;
@@ -284,6 +288,10 @@ export class DeadlockBook {
   private unmark(e: BookEntry): void {
     for (const w of e.waits) {
       if (!w.deadlocks) continue;
+      if (w.deadlocks.length === 1 && w.deadlocks[0] === e.id) {
+        w.deadlocks = undefined; // in one deadlock only, nearly always: no new array
+        continue;
+      }
       const left = w.deadlocks.filter((id) => id !== e.id);
       w.deadlocks = left.length ? left : undefined;
     }

@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { captureGraphSteps, dotEdge, dotHead, dotNode, DOT_TAIL, graphHeader, ownerDetail, resourceDetail, type GraphCapture } from '../engine/export.js';
 import { longWaits } from '../engine/long-waits.js';
 import { notFound } from './errors.js';
-import { slicedBody } from './sliced-body.js';
+import { slicedBody } from '../sliced-body.js';
 import { ErrorBody, GraphExport, LongWaitList, LongWaitsQuery, OwnerDetail, ResourceDetail, graphQuery } from './schemas.js';
 
 /** graphology JSON (`graph.export()`), as a stream of slices. */

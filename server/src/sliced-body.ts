@@ -1,11 +1,11 @@
 // A big response body produced in slices, so that writing it never holds the
-// daemon's only thread for long: after each slice the generator waits for
-// setImmediate, which lets the event loop run its I/O (other clients' frames,
-// pings, timers) before the next slice is rendered. Served as a stream
+// daemon's only thread for long: after each slice the generator waits until
+// the event loop has run its I/O (other clients' frames, pings, timers:
+// after-poll.ts) before the next slice is rendered. Served as a stream
 // (`Readable.from`), so the body also waits for a slow reader instead of
 // piling up in memory ahead of it.
 
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { afterPollTurn } from './after-poll.js';
 
 /** A list of `count` items, the i-th rendered by `renderAt(i)`, `sep` between items. */
 export interface Section {
@@ -26,7 +26,7 @@ const DEFAULT_SLICE: SliceLimits = { budgetMs: 4, maxItems: 2_000 };
 
 const CHECK_EVERY = 32;
 
-/** Yields the body: plain strings as they are, each section in slices with a turn of the event loop between them. */
+/** Yields the body: plain strings as they are, each section in slices with a poll of the event loop between them. */
 export async function* slicedBody(parts: ReadonlyArray<string | Section>, limits: SliceLimits = DEFAULT_SLICE): AsyncGenerator<string> {
   let out: string[] = [];
   for (const part of parts) {
@@ -44,7 +44,7 @@ export async function* slicedBody(parts: ReadonlyArray<string | Section>, limits
       if (inSlice >= limits.maxItems || (inSlice % CHECK_EVERY === 0 && performance.now() - started >= limits.budgetMs)) {
         yield out.join('');
         out = [];
-        await nextTurn();
+        await afterPollTurn();
         started = performance.now();
         inSlice = 0;
       }

@@ -5,7 +5,7 @@
 import { Resource, type Owner, type Wait } from './model.js';
 import { reduceSteps, type ReductionResult } from './reduction.js';
 import { stronglyConnectedSteps } from './scc.js';
-import { eachStep, STEP, type Steps } from './steps.js';
+import { eachStep, sortSteps, STEP, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
 
 interface BlockEdge {
@@ -368,8 +368,7 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
     const stuckNow = now.stuck;
     if (!comp.some((m) => stuckNow.has(m))) continue;
     yield;
-    const members = byKey(comp);
-    yield;
+    const members = yield* byKeySteps(comp);
     const memberEdges: BlockEdge[] = [];
     const waits: Wait[] = [];
     yield* eachStep(members, (m) => {
@@ -664,12 +663,12 @@ function* firstInVictimOrder(pool: readonly Owner[], order: VictimCriterion[], c
 /** Code-unit order: the same on every machine and locale (and far cheaper than localeCompare). */
 const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Owners sorted by key, each key built once. */
-function byKey(owners: readonly Owner[]): Owner[] {
-  return owners
-    .map((o) => ({ o, key: o.key }))
-    .sort((a, b) => compareKeys(a.key, b.key))
-    .map((r) => r.o);
+/** Owners sorted by key, each key built once; in steps (a 30k ring's members are sorted too). */
+function* byKeySteps(owners: readonly Owner[]): Steps<Owner[]> {
+  const keyed = owners.map((o) => ({ o, key: o.key }));
+  yield;
+  const sorted = yield* sortSteps(keyed, (a, b) => compareKeys(a.key, b.key));
+  return sorted.map((r) => r.o);
 }
 
 function victimReason(v: Owner, pool: Owner[], order: VictimCriterion[], closer: Owner | undefined): string {

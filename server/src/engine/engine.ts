@@ -7,9 +7,9 @@ import { findDeadlocksSteps, type FoundDeadlock } from './detect.js';
 import { EventRejected, Graph, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
-import { buildReport } from './report.js';
+import { buildReportSteps } from './report.js';
 import { deadlockSignatureSteps } from './signature.js';
-import { eachStep, runToEnd, runUntil, STEP, type Steps } from './steps.js';
+import { eachStep, runToEnd, runUntil, sortSteps, STEP, type Steps } from './steps.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   DEFAULT_VICTIM_ORDER,
@@ -29,6 +29,9 @@ import {
  * A deadlock the search found, with the model objects behind its refs: the
  * book marks the member waits, so that the engine can say when one ends.
  */
+
+/** Array.prototype.sort's default order for strings (UTF-16 code units) */
+const codeUnitOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 export interface Found {
   deadlock: Deadlock;
   waits: Wait[];
@@ -300,8 +303,7 @@ export class Engine {
     const signature = yield* deadlockSignatureSteps(f);
     const keys: string[] = [];
     yield* eachStep(f.waits, (w) => keys.push(w.key));
-    const key = keys.sort().join(',');
-    yield;
+    const key = (yield* sortSteps(keys, codeUnitOrder)).join(',');
     const ref = (o: Owner): OwnerRef => ({ client: o.client.info.id, owner: o.id });
     const members: OwnerRef[] = [];
     const clients = new Set<ClientId>();
@@ -311,8 +313,7 @@ export class Engine {
     });
     const waits: WaitRef[] = [];
     yield* eachStep(f.waits, (w) => waits.push({ client: w.owner.client.info.id, waitId: w.id }));
-    const report = buildReport(f, { id, namespace: this.namespace, detectedAt }, this.limits, signature);
-    yield;
+    const report = yield* buildReportSteps(f, { id, namespace: this.namespace, detectedAt }, this.limits, signature);
     const deadlock: Deadlock = {
       id,
       key,

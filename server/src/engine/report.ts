@@ -5,7 +5,8 @@
 import type { DeadlockReport, ReportEdge, ReportMember } from '@deadlockd/proto';
 import type { FoundDeadlock } from './detect.js';
 import { EXCLUSIVE, modeOf, type Hold, type Owner, type Resource, type Wait } from './model.js';
-import { deadlockSignature, type DeadlockSignature } from './signature.js';
+import type { DeadlockSignature } from './signature.js';
+import { eachStep, runToEnd, type Steps } from './steps.js';
 import { callSite, contextLines, instanceText, ownerContext, traceText } from './report-context.js';
 
 export interface ReportMeta {
@@ -68,31 +69,29 @@ export interface ReportLimits {
   maxReportEdges: number;
 }
 
-const UNLIMITED: ReportLimits = { maxReportMembers: Infinity, maxReportHolds: Infinity, maxReportEdges: Infinity };
-
 /**
  * At most `max` of the items, and how many there were. Walks them all (counting is
  * cheap) but builds only the ones it keeps: an owner with 40,000 holds must not cost
  * 40,000 report objects — that once made an abort frame of 55 MB.
  */
 function capped<T, U>(items: Iterable<T>, keep: (x: T) => boolean, max: number, build: (x: T) => U): { list: U[]; total: number } {
+  return runToEnd(cappedSteps(items, keep, max, build));
+}
+
+/** capped(), pausing every STEP items (a ring's 30,000 edges) */
+function* cappedSteps<T, U>(items: Iterable<T>, keep: (x: T) => boolean, max: number, build: (x: T) => U): Steps<{ list: U[]; total: number }> {
   const list: U[] = [];
   let total = 0;
-  for (const x of items) {
-    if (!keep(x)) continue;
+  yield* eachStep(items, (x) => {
+    if (!keep(x)) return;
     total++;
     if (list.length < max) list.push(build(x));
-  }
+  });
   return { list, total };
 }
 
-export function buildReport(
-  f: FoundDeadlock,
-  meta: ReportMeta,
-  limits: ReportLimits = UNLIMITED,
-  /** deadlockSignature(f), when the caller computed it already (in slices) */
-  signature: DeadlockSignature = deadlockSignature(f),
-): DeadlockReport {
+/** The report, in steps (steps.ts): its passes over every member, wait and edge pause, as the search's do. */
+export function* buildReportSteps(f: FoundDeadlock, meta: ReportMeta, limits: ReportLimits, signature: DeadlockSignature): Steps<DeadlockReport> {
   const queued = new Set(f.queued);
   // the victims first: a cut-short report still says who was aborted and what it held. Only
   // the listed members are gathered (a ring of 30,000 lists 100): the rest are counted.
@@ -108,14 +107,16 @@ export function buildReport(
   };
   for (const v of f.victims) list(v.owner);
   const victimOwners = new Set(f.victims.map((v) => v.owner));
-  for (const o of f.members) if (!queued.has(o) && !victimOwners.has(o)) list(o);
+  yield* eachStep(f.members, (o) => {
+    if (!queued.has(o) && !victimOwners.has(o)) list(o);
+  });
   const waitsByOwner = new Map<Owner, Wait[]>();
-  for (const w of f.waits) {
-    if (!listed.has(w.owner)) continue;
+  yield* eachStep(f.waits, (w) => {
+    if (!listed.has(w.owner)) return;
     const ws = waitsByOwner.get(w.owner);
     if (ws) ws.push(w);
     else waitsByOwner.set(w.owner, [w]);
-  }
+  });
   const ahead = queuedAhead(ordered, queued, waitsByOwner);
   const members: ReportMember[] = ordered.map((o) => {
     const holds = capped(o.allHolds(), (h) => h.resource.kind !== 'task', limits.maxReportHolds, holdOf);
@@ -135,12 +136,14 @@ export function buildReport(
   });
   // Edges out of the listed members: a soft one may point at a queued-only owner (the nearest
   // one ahead); the edges among queued-only owners themselves are left out.
-  const edges = capped(f.edges, (e) => listed.has(e.from), limits.maxReportEdges, (e) => ({
+  yield;
+  const edges = yield* cappedSteps(f.edges, (e) => listed.has(e.from), limits.maxReportEdges, (e) => ({
     from: ownerKey(e.from),
     to: ownerKey(e.to),
     resource: e.wait.resource.key,
     kind: e.kind,
   }) satisfies ReportEdge);
+  yield;
   const v = f.victims[0];
   const report: DeadlockReport = {
     id: meta.id,

@@ -41,3 +41,34 @@ export function* eachStep<T>(xs: Iterable<T>, f: (x: T) => void): Steps<void> {
     if (++n % STEP === 0) yield;
   }
 }
+
+/**
+ * `xs` sorted by `cmp` (a new array, stable), pausing every STEP comparisons: a bottom-up
+ * merge sort, so that sorting a 30,000-member deadlock (tens of ms of string compares in
+ * Array.prototype.sort, which cannot pause) goes in slices too. Small inputs take sort().
+ */
+export function* sortSteps<T>(xs: readonly T[], cmp: (a: T, b: T) => number): Steps<T[]> {
+  let from = xs.slice();
+  if (from.length <= STEP) return from.sort(cmp);
+  let to = new Array<T>(from.length);
+  const n = from.length;
+  let work = 0;
+  for (let width = 1; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      // the left one on ties: stable
+      while (i < mid && j < hi) {
+        to[k++] = cmp(from[j] as T, from[i] as T) < 0 ? (from[j++] as T) : (from[i++] as T);
+        if (++work % STEP === 0) yield;
+      }
+      while (i < mid) to[k++] = from[i++] as T;
+      while (j < hi) to[k++] = from[j++] as T;
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}

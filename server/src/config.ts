@@ -191,7 +191,7 @@ export const SETTINGS: Record<Key, Setting> = {
   abortTimeoutMs: setting('abort-timeout-ms', 'an abort not carried out within this time expires; the deadlock is re-decided without that owner', 'a positive integer', asInt),
   abortAnswerMarginMs: setting('abort-answer-margin-ms', 'time after an abort expires for its cancel to arrive before the re-decision', 'a non-negative integer', asInt),
   sweepIntervalMs: setting('sweep-interval-ms', 'period of the full safety-net sweep (0 = off)', 'a non-negative integer', asInt),
-  searchSliceMs: setting('search-slice-ms', 'a deadlock search runs this long at most before the daemon serves others; its namespace waits for the rest (0 = no slices)', 'an integer from 0 to 60000', asInt),
+  searchSliceMs: setting('search-slice-ms', 'a namespace works this long at most per turn of the event loop (a search, a sweep, a graph read, the frames they held) before the daemon serves others; its namespace waits for the rest (0 = no slices)', 'an integer from 0 to 60000', asInt),
   historySize: setting('history-size', 'deadlocks kept in the history', 'a positive integer', asInt),
   maxOwnersPerClient: setting('max-owners-per-client', 'owners (tasks) one client may have live; more → LIMIT_EXCEEDED', 'a positive integer', asInt),
   maxResourcesPerClient: setting('max-resources-per-client', 'resources one client may declare', 'a positive integer', asInt),

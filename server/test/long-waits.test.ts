@@ -179,4 +179,26 @@ describe('long-wait lines are rate limited', () => {
       await d.close();
     }
   });
+
+  it('30,000 waits that come due together are all accounted for (the log pops them in slices)', async () => {
+    const AFTER_MS = 300;
+    const d = await startTestDaemon({ logWaitsAfterMs: AFTER_MS, maxWaitLogsPerSecond: 2 });
+    const c = (await connectClient(d.wsUrl, { service: 's' })).client;
+    try {
+      const N = 30_000;
+      const since = Date.now();
+      const events: unknown[] = [ev.mutex('hot'), ev.owner('holder'), ev.hold('holder', 'hot')];
+      for (let i = 0; i < N; i++) events.push(ev.owner(`o${i}`), { ...ev.wait(`w${i}`, `o${i}`, 'hot'), since });
+      for (let k = 0, seq = 1; k < events.length; k += 5_000) c.send({ type: 'events', seq: seq++, events: events.slice(k, k + 5_000) });
+      await c.barrier();
+      const summaries = () => d.logs.filter((l) => typeof l['suppressed'] === 'number').map((l) => l['suppressed'] as number);
+      const accounted = () => longWaitLines(d).length + summaries().reduce((a, b) => a + b, 0);
+      await eventually(() => accounted() === N, `every one of the ${N} waits logged or counted`, 60_000);
+      const seconds = Math.ceil((Date.now() - since) / 1000);
+      assert.ok(longWaitLines(d).length <= 2 * (seconds + 1), `rate limited: ${longWaitLines(d).length} lines in ${seconds} s`);
+    } finally {
+      await c.close();
+      await d.close();
+    }
+  });
 });

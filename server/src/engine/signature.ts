@@ -11,7 +11,7 @@
 import { applicationFrames, LockOrder, patternId } from './hazards.js';
 import type { FoundDeadlock } from './detect.js';
 import type { Resource, Wait } from './model.js';
-import { runToEnd, STEP, type Steps } from './steps.js';
+import { STEP, type Steps } from './steps.js';
 
 type BlockEdge = FoundDeadlock['edges'][number];
 
@@ -53,11 +53,7 @@ export interface DeadlockSignature {
   pattern: string[];
 }
 
-export function deadlockSignature(f: FoundDeadlock): DeadlockSignature {
-  return runToEnd(deadlockSignatureSteps(f));
-}
-
-/** deadlockSignature(), pausing every STEP edges (a 30,000-member ring has 30,000 lines to describe) */
+/** A deadlock's signature, pausing every STEP edges (a 30,000-member ring has 30,000 lines to describe) */
 export function* deadlockSignatureSteps(f: FoundDeadlock): Steps<DeadlockSignature> {
   // Owners only queued on the cycle come and go with timing: the edges between members decide.
   const queued = new Set(f.queued);

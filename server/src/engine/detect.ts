@@ -214,22 +214,24 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
     return ahead && ahead.owner !== w.owner ? ahead.owner : undefined;
   };
   const startResources = new Set(resources);
-  const comps = yield* stronglyConnectedSteps<Owner | Resource>([...starts, ...startResources], function* (n) {
+  const comps = yield* stronglyConnectedSteps<Owner | Resource>([...starts, ...startResources], (n) => {
     if (n instanceof Resource) {
-      yield* n.holderOwners();
-      if (n.fifo) yield* n.multiWaiters;
-      return;
+      const out: (Owner | Resource)[] = n.holderOwners();
+      if (n.fifo) for (const q of n.multiWaiters) out.push(q);
+      return out;
     }
+    const out: (Owner | Resource)[] = [];
     for (const w of n.waits) {
       if (w.aborting) continue;
       const r = w.resource;
-      if (startResources.has(r)) yield r;
-      yield* r.holderOwners();
+      if (startResources.has(r)) out.push(r);
+      for (const h of r.holderOwners()) out.push(h);
       if (!r.fifo) continue;
-      for (const q of r.multiWaiters) if (q !== n) yield q;
+      for (const q of r.multiWaiters) if (q !== n) out.push(q);
       const ahead = startAhead(w);
-      if (ahead) yield ahead;
+      if (ahead) out.push(ahead);
     }
+    return out;
   });
   const onCycle = new Set<Owner>();
   const out: Owner[] = [];
@@ -344,9 +346,7 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
     if (!e) edgesOf.set(o, (e = blockEdges(o, red, aheadOf)));
     return e;
   };
-  const comps = yield* stronglyConnectedSteps(opts.everyComponent ? red.stuck : roots, function* (o: Owner) {
-    for (const e of edges(o)) yield e.to;
-  });
+  const comps = yield* stronglyConnectedSteps(opts.everyComponent ? red.stuck : roots, (o: Owner) => edges(o).map((e) => e.to));
 
   // Tarjan yields components sinks first: one blocked by another comes after it. Once a
   // component has victims, the later ones are judged again as if those victims had unwound:

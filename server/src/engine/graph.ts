@@ -307,14 +307,16 @@ export class Graph {
   removeWait(w: Wait): void {
     const o = w.owner;
     const r = w.resource;
-    if (!o.waits.delete(w)) return;
-    r.queue.delete(w);
-    r.upgrades.delete(w);
-    if (r.queue.size === 0) {
+    // A set left empty is replaced by the shared empty one, not emptied: deleting a small set's
+    // last member makes V8 allocate a shrunk table for a set about to be dropped (the common case:
+    // an owner's only wait, a queue's only waiter).
+    if (o.waits.size === 1 && o.waits.has(w)) o.waits = emptySet();
+    else if (!o.waits.delete(w)) return;
+    if (r.queue.size === 1) {
       r.queue = emptySet();
       r.queueBySeq = true;
-    }
-    if (o.waits.size === 0) o.waits = emptySet();
+    } else r.queue.delete(w);
+    r.upgrades.delete(w);
     o.client.waits.delete(w.id);
     this.waitCount--;
     // Keep multiWaiters exact: o stays listed on a resource only while it waits

@@ -60,12 +60,13 @@ export class Owner {
   holdOn(r: Resource): Hold | undefined {
     return findHold(this.holds, r, byResource);
   }
-  allHolds(): IterableIterator<Hold> {
+  allHolds(): Iterable<Hold> {
     return holdsIn(this.holds);
   }
-  /** pending waits that are not being aborted already */
-  *liveWaits(): IterableIterator<Wait> {
-    for (const w of this.waits) if (!w.aborting) yield w;
+  /** pending waits that are not being aborted already (the set itself when none is: nearly always) */
+  liveWaits(): Iterable<Wait> {
+    for (const w of this.waits) if (w.aborting) return [...this.waits].filter((x) => !x.aborting);
+    return this.waits;
   }
   hasLiveWait(): boolean {
     for (const w of this.waits) if (!w.aborting) return true;
@@ -142,24 +143,29 @@ export class Resource {
   isHeldBy(o: Owner): boolean {
     return findHold(this.holders, o, byOwner) !== undefined;
   }
-  allHolds(): IterableIterator<Hold> {
+  allHolds(): Iterable<Hold> {
     return holdsIn(this.holders);
   }
   /** whether some holder passes `test` (no iterator: the per-wait pre-filter's hot path) */
   someHolder(test: (o: Owner) => boolean): boolean {
     return someHold(this.holders, (h) => test(h.owner));
   }
-  *holderOwners(): IterableIterator<Owner> {
-    for (const h of holdsIn(this.holders)) yield h.owner;
+  holderOwners(): Owner[] {
+    const ix = this.holders;
+    if (ix === undefined) return [];
+    if (Array.isArray(ix)) return ix.map((h) => h.owner);
+    if (ix instanceof Map) return Array.from(ix.values(), (h) => h.owner);
+    return [ix.owner];
   }
   get free(): number {
     return this.capacity - this.held;
   }
-  /** Pending waits in the order they will be granted (FIFO, upgrades first). */
-  *inGrantOrder(): IterableIterator<Wait> {
-    if (this.upgrades.size === 0) return yield* this.queue;
-    yield* this.upgrades;
-    for (const w of this.queue) if (!this.upgrades.has(w)) yield w;
+  /** Pending waits in the order they will be granted (FIFO, upgrades first): the queue itself when no upgrade waits. */
+  inGrantOrder(): Iterable<Wait> {
+    if (this.upgrades.size === 0) return this.queue;
+    const order = [...this.upgrades];
+    for (const w of this.queue) if (!this.upgrades.has(w)) order.push(w);
+    return order;
   }
   idle(): boolean {
     return this.holders === undefined && this.queue.size === 0;

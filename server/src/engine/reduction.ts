@@ -91,10 +91,14 @@ export function* reduceSteps(
     return x;
   };
 
+  // the scope once, in order; the later passes go by index (for-of in a generator allocates per item)
+  const order: Owner[] = [];
   for (const o of scope) {
     let n = 0;
     if (!finished.has(o)) for (const w of o.waits) if (!w.aborting && w.resource.fifo) n++;
+    if (owners.has(o)) continue;
     owners.set(o, { fifoPending: n, done: false, granted: undefined });
+    order.push(o);
     if (++work % STEP === 0) yield;
   }
 
@@ -170,18 +174,15 @@ export function* reduceSteps(
   };
 
   // Initial state: heads that fit now would be granted at once.
-  for (const o of owners.keys()) {
-    for (const w of o.waits) {
+  for (let i = 0; i < order.length; i++) {
+    for (const w of (order[i] as Owner).waits) {
       if (w.aborting || !w.resource.fifo) continue;
       const x = resourceRun(w.resource);
       if (x.order === undefined) pumpFifo(w.resource, x);
     }
     if (++work % STEP === 0) yield;
   }
-  for (const o of owners.keys()) {
-    ready.push(o);
-    if (++work % STEP === 0) yield;
-  }
+  for (let i = 0; i < order.length; i++) ready.push(order[i] as Owner);
 
   while (ready.length > 0) {
     const o = ready.pop() as Owner;
@@ -192,9 +193,9 @@ export function* reduceSteps(
   }
 
   const stuck = new Set<Owner>();
-  for (const [o, run] of owners) {
+  yield;
+  owners.forEach((run, o) => {
     if (!run.done) stuck.add(o);
-    if (++work % STEP === 0) yield;
-  }
+  });
   return { stuck, grantedInSim, freeAtEnd: (r) => resources.get(r)?.free ?? r.free };
 }

@@ -7,7 +7,8 @@ import { STEP, type Steps } from './steps.js';
 
 export function* stronglyConnectedSteps<T>(
   nodes: Iterable<T>,
-  successors: (node: T) => Iterable<T>,
+  /** a node's successors, as an array (walked by index: no iterator, no result object per edge) */
+  successors: (node: T) => readonly T[],
 ): Steps<T[][]> {
   const index = new Map<T, number>();
   const low = new Map<T, number>();
@@ -17,7 +18,7 @@ export function* stronglyConnectedSteps<T>(
   let next = 0;
   let work = 0;
 
-  type Frame = { node: T; it: Iterator<T> };
+  type Frame = { node: T; next: readonly T[]; at: number };
   for (const root of nodes) {
     if (index.has(root)) continue;
     const frames: Frame[] = [];
@@ -27,15 +28,14 @@ export function* stronglyConnectedSteps<T>(
       next++;
       stack.push(n);
       onStack.add(n);
-      frames.push({ node: n, it: successors(n)[Symbol.iterator]() });
+      frames.push({ node: n, next: successors(n), at: 0 });
     };
     open(root);
     while (frames.length > 0) {
       if (++work % STEP === 0) yield;
       const f = frames[frames.length - 1] as Frame;
-      const step = f.it.next();
-      if (!step.done) {
-        const m = step.value;
+      if (f.at < f.next.length) {
+        const m = f.next[f.at++] as T;
         if (!index.has(m)) open(m);
         else if (onStack.has(m)) low.set(f.node, Math.min(low.get(f.node)!, index.get(m)!));
         continue;

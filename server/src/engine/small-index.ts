@@ -82,10 +82,12 @@ export function someHold<H extends object, K>(ix: SmallIndex<H, K>, test: (h: H)
   return test(ix);
 }
 
-/** Every hold in the index. */
-export function* holdsIn<H extends object, K>(ix: SmallIndex<H, K>): IterableIterator<H> {
-  if (ix === undefined) return;
-  if (Array.isArray(ix)) yield* ix;
-  else if (ix instanceof Map) yield* ix.values();
-  else yield ix;
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Every hold in the index (no generator: this is on every search's path, and a generator allocates per item). */
+export function holdsIn<H extends object, K>(ix: SmallIndex<H, K>): Iterable<H> {
+  if (ix === undefined) return NONE;
+  if (Array.isArray(ix)) return ix;
+  if (ix instanceof Map) return ix.values();
+  return [ix];
 }

@@ -22,9 +22,9 @@ export interface SliceLimits {
 }
 
 /** ~4 ms of rendering per turn: far below the 20 ms the daemon allows itself per stall. */
-const DEFAULT_SLICE: SliceLimits = { budgetMs: 4, maxItems: 2_000 };
+const DEFAULT_SLICE: SliceLimits = { budgetMs: 4, maxItems: 500 };
 
-const CHECK_EVERY = 32;
+const CHECK_EVERY = 16;
 
 /** Yields the body: plain strings as they are, each section in slices with a poll of the event loop between them. */
 export async function* slicedBody(parts: ReadonlyArray<string | Section>, limits: SliceLimits = DEFAULT_SLICE): AsyncGenerator<string> {

@@ -8,6 +8,7 @@
 // --metrics-token); a namespace's token sees only its namespace's series
 // (namespaceText), never another namespace's name or size.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CountedHistogram } from './counted-histogram.js';
 import type { ErrorCode } from '@deadlockd/proto';
 import type { HubStats, StatsSource } from './stats.js';
 import { LoopStall } from './loop-stall.js';
@@ -25,7 +26,7 @@ export class Metrics {
   readonly eventsReceived: Counter;
   readonly framesRejected: Counter<'code'>;
   readonly staleAborts: Counter;
-  readonly batchDuration: Histogram;
+  readonly batchDuration: CountedHistogram;
   readonly sweepDuration: Histogram;
   readonly slicedSearches: Histogram;
   readonly errorsSuppressed: Counter;
@@ -93,12 +94,13 @@ export class Metrics {
     });
     this.framesRejected = new Counter({ name: 'deadlockd_errors_sent_total', help: 'error frames sent to clients, by code', labelNames: ['code'], registers });
     this.staleAborts = new Counter({ name: 'deadlockd_aborts_stale_total', help: 'aborts a client answered `stale` (the wait had already ended)', registers });
-    this.batchDuration = new Histogram({
-      name: 'deadlockd_batch_duration_seconds',
-      help: 'time to apply one events frame to the graph, deadlock search included',
-      buckets: [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1],
-      registers,
-    });
+    // once per events frame: counted without prom-client's per-call label handling (counted-histogram.ts)
+    this.batchDuration = new CountedHistogram(
+      'deadlockd_batch_duration_seconds',
+      'time to apply one events frame to the graph, deadlock search included',
+      [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1],
+      this.registry,
+    );
     this.sweepDuration = new Histogram({
       name: 'deadlockd_sweep_duration_seconds',
       help: 'time of one full safety-net sweep over every namespace',

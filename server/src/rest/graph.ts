@@ -4,8 +4,8 @@
 //
 // No stall: a graph response is a capture (a pass over at most `limit` nodes,
 // engine/export.ts, itself in slices of --search-slice-ms) followed by its
-// serialization in slices (sliced-body.ts), streamed with a turn of the event
-// loop between slices.
+// serialization in slices (sliced-body.ts), streamed with a poll of the event
+// loop (its sockets read) between slices (after-poll.ts).
 //
 // What a reader sees when the graph changes mid-response: nothing of the
 // change. The capture runs while its namespace holds every change (the

@@ -216,7 +216,8 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
   const startResources = new Set(resources);
   const comps = yield* stronglyConnectedSteps<Owner | Resource>([...starts, ...startResources], (n) => {
     if (n instanceof Resource) {
-      const out: (Owner | Resource)[] = n.holderOwners();
+      const out: (Owner | Resource)[] = [];
+      n.addHolderOwners(out);
       if (n.fifo) for (const q of n.multiWaiters) out.push(q);
       return out;
     }
@@ -225,7 +226,7 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
       if (w.aborting) continue;
       const r = w.resource;
       if (startResources.has(r)) out.push(r);
-      for (const h of r.holderOwners()) out.push(h);
+      r.addHolderOwners(out);
       if (!r.fifo) continue;
       for (const q of r.multiWaiters) if (q !== n) out.push(q);
       const ahead = startAhead(w);

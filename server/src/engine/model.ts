@@ -151,11 +151,17 @@ export class Resource {
     return someHold(this.holders, (h) => test(h.owner));
   }
   holderOwners(): Owner[] {
+    const out: Owner[] = [];
+    this.addHolderOwners(out);
+    return out;
+  }
+  /** pushes every holder onto `out` (a search's successor list: no array of its own) */
+  addHolderOwners(out: (Owner | Resource)[]): void {
     const ix = this.holders;
-    if (ix === undefined) return [];
-    if (Array.isArray(ix)) return ix.map((h) => h.owner);
-    if (ix instanceof Map) return Array.from(ix.values(), (h) => h.owner);
-    return [ix.owner];
+    if (ix === undefined) return;
+    if (Array.isArray(ix)) for (const h of ix) out.push(h.owner);
+    else if (ix instanceof Map) for (const h of ix.values()) out.push(h.owner);
+    else out.push(ix.owner);
   }
   get free(): number {
     return this.capacity - this.held;

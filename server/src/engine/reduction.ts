@@ -94,9 +94,9 @@ export function* reduceSteps(
   // the scope once, in order; the later passes go by index (for-of in a generator allocates per item)
   const order: Owner[] = [];
   for (const o of scope) {
+    if (owners.has(o)) continue;
     let n = 0;
     if (!finished.has(o)) for (const w of o.waits) if (!w.aborting && w.resource.fifo) n++;
-    if (owners.has(o)) continue;
     owners.set(o, { fifoPending: n, done: false, granted: undefined });
     order.push(o);
     if (++work % STEP === 0) yield;

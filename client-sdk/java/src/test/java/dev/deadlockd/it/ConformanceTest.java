@@ -290,7 +290,12 @@ class ConformanceTest {
       int mark = fake.frames.size();
       for (JsonNode f : v.get("send")) fake.send(resolve(f, vars, now));
       JsonNode expected = resolve(v.get("expect"), vars, now);
-      DaemonProcess.until(() -> inOrder(flatten(fake.frames.subList(mark, fake.frames.size())), expected), "in order: " + expected);
+      // a CopyOnWriteArrayList's subList is a live view that throws ConcurrentModificationException once the
+      // reader thread appends; take a snapshot first and cut that.
+      DaemonProcess.until(() -> {
+        List<JsonNode> seen = List.copyOf(fake.frames);
+        return inOrder(flatten(seen.subList(mark, seen.size())), expected);
+      }, "in order: " + expected);
       String after = v.get("after").asText();
       if (after.equals("deadlock-error")) {
         Thread w = waiter;

@@ -5,7 +5,7 @@
 // from to `starts`; which events those are, and why the others need no search,
 // is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
-import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, type Hold } from './model.js';
+import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold } from './model.js';
 import { emptySet, writable } from './empty.js';
 import { byOwner, byResource, withHold, withoutHold } from './hold-index.js';
 import type { ClientInfo, EngineLimits } from './types.js';
@@ -386,7 +386,7 @@ export class Graph {
       reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
     if (this.holdCount >= this.limits.maxHoldsPerNamespace)
       reject('LIMIT_EXCEEDED', `namespace has ${this.holdCount} holds (maxHoldsPerNamespace)`);
-    const hold: Hold = { owner: o, resource: r, units, since, stack };
+    const hold = new Hold(o, r, units, since, stack);
     o.holds = withHold(o.holds, hold, byResource);
     r.holders = withHold(r.holders, hold, byOwner);
     r.held += units;

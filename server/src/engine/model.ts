@@ -33,19 +33,37 @@ export class ClientState {
 
 /** What most owners never set, kept off the Owner (one field) until something is set. */
 class OwnerExtras {
+  /** undefined: the owner's id */
   name: string | undefined = undefined;
   priority = 0;
   abortable = true;
+  /** the task's user attributes and OpenTelemetry span (owner event), for reports */
   attributes: OwnerAttributes | undefined = undefined;
   trace: TraceContext | undefined = undefined;
+  /** created the first time another owner waits for this one to end */
   taskResource: Resource | undefined = undefined;
+}
+const NO_OWNER_EXTRAS: Readonly<OwnerExtras> = Object.freeze(new OwnerExtras());
+
+/**
+ * `extras` with field `k` set to `v`: an extras object is made on the first write of a value
+ * other than the default (what reads see while there is none), and never for a default.
+ */
+function withExtra<T, K extends keyof T>(extras: T | undefined, defaults: Readonly<T>, make: new () => T, k: K, v: T[K]): T | undefined {
+  if (extras === undefined) {
+    if (v === defaults[k]) return undefined;
+    extras = new make();
+  }
+  extras[k] = v;
+  return extras;
 }
 
 // Owners and resources are the objects a daemon holds most of (one each per hold in the worst
 // case), so each keeps only what the hot paths touch as fields and packs the rest: flags in one
-// small integer, rarely set fields in an extras object made on first write, timestamps through
-// packed-time.ts. The accessors keep the fields' names, so no caller knows. (An Owner went from
-// 120 to 80 bytes, a Resource from 168 to 96, and neither allocates a heap number.)
+// small integer, rarely set fields in an extras object made on first write (withExtra),
+// timestamps through packed-time.ts. The accessors keep the fields' names, so no caller knows.
+// (An Owner went from 120 to 80 bytes, a Resource from 168 to 96, and neither allocates a heap
+// number.)
 export class Owner {
   /** what this owner holds, by resource (see hold-index.ts; change it through graph.ts only) */
   holds: SmallIndex<Hold, Owner | Resource> = undefined;
@@ -61,26 +79,26 @@ export class Owner {
   ) {
     this.started = packTime(now);
   }
-  private get writableExtras(): OwnerExtras {
-    return (this.extras ??= new OwnerExtras());
+  private setExtra<K extends keyof OwnerExtras>(k: K, v: OwnerExtras[K]): void {
+    this.extras = withExtra(this.extras, NO_OWNER_EXTRAS, OwnerExtras, k, v);
   }
   get name(): string {
     return this.extras?.name ?? this.id;
   }
   set name(v: string) {
-    if (v !== this.name) this.writableExtras.name = v;
+    this.setExtra('name', v === this.id ? undefined : v);
   }
   get priority(): number {
-    return this.extras?.priority ?? 0;
+    return (this.extras ?? NO_OWNER_EXTRAS).priority;
   }
   set priority(v: number) {
-    if (v !== this.priority) this.writableExtras.priority = v;
+    this.setExtra('priority', v);
   }
   get abortable(): boolean {
-    return this.extras?.abortable ?? true;
+    return (this.extras ?? NO_OWNER_EXTRAS).abortable;
   }
   set abortable(v: boolean) {
-    if (v !== this.abortable) this.writableExtras.abortable = v;
+    this.setExtra('abortable', v);
   }
   get startedAt(): number {
     return unpackTime(this.started);
@@ -88,25 +106,23 @@ export class Owner {
   set startedAt(v: number) {
     this.started = packTime(v);
   }
-  /** the task's user attributes and OpenTelemetry span (owner event), for reports */
   get attributes(): OwnerAttributes | undefined {
     return this.extras?.attributes;
   }
   set attributes(v: OwnerAttributes | undefined) {
-    if (v !== undefined || this.extras) this.writableExtras.attributes = v;
+    this.setExtra('attributes', v);
   }
   get trace(): TraceContext | undefined {
     return this.extras?.trace;
   }
   set trace(v: TraceContext | undefined) {
-    if (v !== undefined || this.extras) this.writableExtras.trace = v;
+    this.setExtra('trace', v);
   }
-  /** created the first time another owner waits for this one to end */
   get taskResource(): Resource | undefined {
     return this.extras?.taskResource;
   }
   set taskResource(v: Resource | undefined) {
-    if (v !== undefined || this.extras) this.writableExtras.taskResource = v;
+    this.setExtra('taskResource', v);
   }
   /** `<client>/<owner>`: built on demand (reports, ordering), not stored */
   get key(): string {
@@ -145,9 +161,11 @@ class ResourceExtras {
   upgrades: Set<Wait> = emptySet();
   declaredBy: Set<ClientState> = emptySet();
   lockClass: string | undefined = undefined;
+  /** undefined: the resource's name */
   label: string | undefined = undefined;
   taskOf: Owner | undefined = undefined;
 }
+const NO_RESOURCE_EXTRAS: Readonly<ResourceExtras> = Object.freeze(new ResourceExtras());
 
 const KINDS: readonly Kind[] = ['mutex', 'rwlock', 'semaphore', 'task'];
 const KIND_BITS = 3;
@@ -176,11 +194,11 @@ export class Resource {
     this.name = o.name;
     this.capacity = o.capacity;
     this.flags = KINDS.indexOf(o.kind) | (o.global ? GLOBAL : 0) | (o.fifo ? FIFO : 0) | QUEUE_BY_SEQ;
-    if (o.label !== o.name) this.writableExtras.label = o.label;
-    if (o.taskOf) this.writableExtras.taskOf = o.taskOf;
+    this.label = o.label;
+    this.setExtra('taskOf', o.taskOf);
   }
-  private get writableExtras(): ResourceExtras {
-    return (this.extras ??= new ResourceExtras());
+  private setExtra<K extends keyof ResourceExtras>(k: K, v: ResourceExtras[K]): void {
+    this.extras = withExtra(this.extras, NO_RESOURCE_EXTRAS, ResourceExtras, k, v);
   }
   private setFlag(bit: number, on: boolean): void {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
@@ -217,10 +235,10 @@ export class Resource {
    * locks with thousands of plain waiters cost nothing extra per search.
    */
   get multiWaiters(): Set<Owner> {
-    return this.extras === undefined ? emptySet() : this.extras.multiWaiters;
+    return (this.extras ?? NO_RESOURCE_EXTRAS).multiWaiters;
   }
   set multiWaiters(v: Set<Owner>) {
-    if (v !== emptySet() || this.extras) this.writableExtras.multiWaiters = v;
+    this.setExtra('multiWaiters', v);
   }
   /**
    * rwlock upgrades among the queued waits: a shared holder asking for
@@ -228,30 +246,30 @@ export class Resource {
    * does); upgrades keep their arrival order among themselves.
    */
   get upgrades(): Set<Wait> {
-    return this.extras === undefined ? emptySet() : this.extras.upgrades;
+    return (this.extras ?? NO_RESOURCE_EXTRAS).upgrades;
   }
   set upgrades(v: Set<Wait>) {
-    if (v !== emptySet() || this.extras) this.writableExtras.upgrades = v;
+    this.setExtra('upgrades', v);
   }
   /** clients that declared this shared resource (it is dropped when none is left and it is idle) */
   get declaredBy(): Set<ClientState> {
-    return this.extras === undefined ? emptySet() : this.extras.declaredBy;
+    return (this.extras ?? NO_RESOURCE_EXTRAS).declaredBy;
   }
   set declaredBy(v: Set<ClientState>) {
-    if (v !== emptySet() || this.extras) this.writableExtras.declaredBy = v;
+    this.setExtra('declaredBy', v);
   }
   /** lockdep-style lock class (hazards.ts): resources of one class are one node of the order graph */
   get lockClass(): string | undefined {
     return this.extras?.lockClass;
   }
   set lockClass(v: string | undefined) {
-    if (v !== undefined || this.extras) this.writableExtras.lockClass = v;
+    this.setExtra('lockClass', v);
   }
   get label(): string {
     return this.extras?.label ?? this.name;
   }
   set label(v: string) {
-    if (v !== this.label) this.writableExtras.label = v;
+    this.setExtra('label', v === this.name ? undefined : v);
   }
   /** for task resources: the owner whose end it stands for */
   get taskOf(): Owner | undefined {

@@ -89,3 +89,34 @@ test('the periodic sweep over a big blocked part runs in slices too, and the fra
     await daemon.close();
   }
 });
+
+test('a client that leaves with many holds is dropped in slices; a frame of another client meanwhile is applied after it', async () => {
+  const daemon = await startTestDaemon({ disconnectGraceMs: 0 });
+  try {
+    const HOLDS = 2 * RING;
+    const { client: big } = await connectClient(daemon.wsUrl, { service: 'big' });
+    const { client: other } = await connectClient(daemon.wsUrl, { service: 'other' });
+    const hub = daemon.app.deadlockd.hub;
+    const ns = hub.namespace('default');
+    const events: unknown[] = [ev.mutex('shared', 'global'), ev.hold('keeper', 'shared')];
+    for (let i = 0; i < HOLDS; i++) events.push(ev.mutex(`r${i}`), ev.hold(`t${i}`, `r${i}`));
+    for (let k = 0, seq = 1; k < events.length; k += 5_000) big.send({ type: 'events', seq: seq++, events: events.slice(k, k + 5_000) });
+    await big.barrier();
+    other.send({ type: 'events', seq: 1, events: [ev.mutex('shared', 'global'), ev.wait('w-shared', 'o1', 'shared')] });
+    await other.barrier();
+    assert.equal(ns.engine.stats().holds, HOLDS + 1);
+
+    await big.close(); // grace 0: removed at once, in slices
+    await eventually(() => ns.busy, "the big client's removal going on in slices");
+    const held = other.next('error', (e) => e.ref?.seq === 2);
+    other.send({ type: 'events', seq: 2, events: [ev.release('nobody', 'shared')] });
+    const e = await held;
+    assert.equal(e.type === 'error' && e.code, 'NOT_HELD');
+    // answered after the removal: the big client's holds are gone, the other client's wait is left
+    assert.equal(ns.busy, false);
+    assert.deepEqual(ns.engine.stats(), { owners: 1, resources: 1, holds: 0, waits: 1 });
+    await other.close();
+  } finally {
+    await daemon.close();
+  }
+});

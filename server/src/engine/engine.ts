@@ -93,8 +93,13 @@ export class Engine {
 
   /** The client is gone: its owners, holds and waits leave the graph. */
   removeClient(id: ClientId): EngineResult {
+    return runToEnd(this.removeClientSteps(id));
+  }
+
+  /** removeClient, pausing every few hundred owners (steps.ts): the namespace runs it in slices */
+  *removeClientSteps(id: ClientId): Steps<EngineResult> {
     const c = this.graph.clients.get(id);
-    if (c) this.graph.removeClient(c);
+    if (c) yield* this.graph.removeClientSteps(c);
     return this.result([], [], []);
   }
 

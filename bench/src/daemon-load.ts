@@ -14,7 +14,7 @@ import { QUICK } from './mode.js';
 import { RawClient } from './raw-client.js';
 import { sleep } from './stats.js';
 import { fmtCount, fmtInt, fmtMs, fmtRatio, goalRow, infoRow, type Row } from './table.js';
-import { median3, send, worstPong } from './ping-lag.js';
+import { median3, Pinger, send, worstPong } from './ping-lag.js';
 import { BLOCKED_OWNERS, blockedPart, measureViewerIngest, measureViewerStall, type ViewerIngestResult, type ViewerStallResult } from './viewer-load.js';
 
 const GOALS = { stallMs: 20, viewerIngestRatio: 0.9 } as const;
@@ -69,7 +69,7 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
   try {
     const own = await RawClient.connect(daemon.url, 'bench-load-own');
     const shared = await RawClient.connect(daemon.url, 'bench-load-shared');
-    const pinger = await RawClient.connect(daemon.url, 'bench-pinger');
+    const pinger = await Pinger.start(daemon.url);
     const idleLagMs = await median3(() => worstPong(pinger, 1_500));
     await sleep(200);
     // worst case: every hold with its own owner and its own mutex; a 1k-long wait chain on top

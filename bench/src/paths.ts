@@ -13,3 +13,5 @@ export const CHILD_MAIN = join(here, 'child-main.js');
 export const FLOOR_SERVER = join(here, 'floor-server.js');
 /** one SDK client in a process of its own, for the two-process latency row (latency-peer.ts) */
 export const LATENCY_PEER = join(here, 'latency-peer.js');
+/** the stall probe's pinging connection, a process of its own (pinger-child.ts) */
+export const PINGER_CHILD = join(here, 'pinger-child.js');

@@ -11,7 +11,7 @@ import type { ClientEvent, ServerFrame } from '@deadlockd/proto';
 import { startDaemon } from '@deadlockd/e2e/harness';
 import { barrier, declarations, EVENTS_PER_UNIT, frames, workload } from './ingest-workload.js';
 import { QUICK, SIZES } from './mode.js';
-import { median3, send, worstPong } from './ping-lag.js';
+import { median3, Pinger, send, worstPong } from './ping-lag.js';
 import { RawClient } from './raw-client.js';
 import { alternate, median, sleep } from './stats.js';
 
@@ -42,7 +42,7 @@ export async function measureViewerStall(): Promise<ViewerStallResult> {
   const windowMs = 3_000;
   try {
     const blocked = await RawClient.connect(daemon.url, 'bench-blocked');
-    const pinger = await RawClient.connect(daemon.url, 'bench-pinger');
+    const pinger = await Pinger.start(daemon.url);
     await send(blocked, blockedPart(BLOCKED_OWNERS), { n: 0 });
     let churning = true;
     const churn = (async () => {

@@ -252,7 +252,7 @@ export const DEFAULT_CONFIG: Config = {
   abortTimeoutMs: 5_000,
   abortAnswerMarginMs: 1_000,
   sweepIntervalMs: 5_000,
-  searchSliceMs: 5,
+  searchSliceMs: 2,
   historySize: 1_000,
   maxOwnersPerClient: DEFAULT_ENGINE_LIMITS.maxOwnersPerClient,
   maxResourcesPerClient: DEFAULT_ENGINE_LIMITS.maxResourcesPerClient,

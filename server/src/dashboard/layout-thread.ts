@@ -40,6 +40,17 @@ export class LayoutThread {
     });
   }
 
+  /**
+   * Starts the worker now if it is not running: `new Worker` costs the event loop several ms,
+   * and the first viewer's frame (a capture of the graph) should not come in the same turn.
+   * Returns whether it started one.
+   */
+  warm(): boolean {
+    if (this.closed || this.worker) return false;
+    this.start();
+    return true;
+  }
+
   /** The feed is gone: its layout state can go too. */
   forget(feed: number): void {
     this.worker?.postMessage({ type: 'forget', feed } satisfies LayoutRequest);

@@ -21,6 +21,7 @@
 // at most ~1/(1+ratio) of the loop and of the layout thread's core.
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket } from 'ws';
+import { afterPollTurn } from '../after-poll.js';
 import type { Hub } from '../hub.js';
 import type { Metrics } from '../metrics.js';
 import type { LayoutThread } from './layout-thread.js';
@@ -79,6 +80,8 @@ export class LiveFeed {
       this.timer = setInterval(() => void this.tick(), TICK_MS);
       this.timer.unref();
     }
+    // the layout thread's start and the first capture in two turns of the loop, sockets read between
+    if (this.layouts.warm()) await afterPollTurn();
     await this.tick();
   }
 

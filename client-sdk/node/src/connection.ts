@@ -35,6 +35,12 @@ const CLOSE_WAIT_MS = 1000;
  * succeed for minutes, so without this detection would be silently off until TCP gives up.
  */
 const SILENT_BEATS = 3;
+/**
+ * Each daemon frame's own schema, by its `type`: the same checks as the ServerFrame union, which
+ * cost 3-4x more per frame (45-52 us against 12-16 us for an abort, zod 4); an unknown type still
+ * goes to the union, for its error message.
+ */
+const SCHEMA_BY_TYPE: ReadonlyMap<unknown, (typeof ServerFrame.options)[number]> = new Map(ServerFrame.options.map((o) => [o.shape.type.value, o]));
 /** setInterval takes at most 2^31 - 1 ms (more becomes 1 ms) */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -203,7 +209,8 @@ export class Connection implements FrameSink {
       this.opts.logger.debug?.('ignoring a daemon frame that is not JSON');
       return;
     }
-    const parsed = ServerFrame.safeParse(raw);
+    const schema = typeof raw === 'object' && raw !== null ? SCHEMA_BY_TYPE.get((raw as { type?: unknown }).type) : undefined;
+    const parsed = (schema ?? ServerFrame).safeParse(raw);
     if (!parsed.success) {
       this.opts.logger.debug?.('ignoring a daemon frame that does not match the protocol', parsed.error.message);
       return;

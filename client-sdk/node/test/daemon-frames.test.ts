@@ -57,6 +57,31 @@ describe('abort', () => {
     o.release();
   });
 
+  it('ignores an abort that does not match its schema and a frame of an unknown type; the wait stays pending', async () => {
+    const { daemon, dd } = await setup();
+    const m = dd.mutex('acct');
+    const holder = await m.acquire();
+    let settled = false;
+    const victim = dd.task('victim', () => m.acquire()).finally(() => (settled = true));
+    await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'wait'), 'the wait');
+    const waitId = waitIdOf(daemon, 'victim');
+    const owner = ownerIdOf(daemon, 'victim');
+    // checked against the abort's own schema: a report without its text is no abort
+    const { text: _text, ...noText } = report('d-bad', 'x');
+    daemon.send({ type: 'abort', deadlock: 'd-bad', owner, waitId, report: noText });
+    daemon.send({ type: 'abort', deadlock: 'd-bad', owner, waitId: 42, report: report('d-bad', 'x') });
+    daemon.send({ type: 'no-such-frame', waitId });
+    // a confirm round answered after them proves they were read (one connection, in order)
+    daemon.send({ type: 'confirm', check: 'c-after', waits: [waitId] });
+    await daemon.waitFor(() => daemon.ofType('confirm_result').length === 1, 'confirm_result');
+    assert.deepEqual(daemon.ofType('confirm_result')[0], { type: 'confirm_result', check: 'c-after', pending: [waitId] });
+    assert.equal(daemon.ofType('abort_result').length, 0, 'no answer to a frame that is not one');
+    assert.equal(settled, false, 'the wait is still pending');
+    daemon.send({ type: 'abort', deadlock: 'd-ok', owner, waitId, report: report('d-ok', 'x') });
+    await assert.rejects(victim, DeadlockError);
+    holder.release();
+  });
+
   it('answers stale for an unknown wait and for a wait that already ended', async () => {
     const { daemon, dd } = await setup();
     daemon.send({ type: 'abort', deadlock: 'd2', owner: 'main', waitId: 'w999', report: report('d2') });

@@ -121,7 +121,9 @@ async function mixedRep(a: Client, b: Client, poolA: pg.Pool, poolB: pg.Pool, le
 
 async function measurePolls(postgres: Postgres): Promise<PgSourceBenchResult['perPoll']> {
   const out: PgSourceBenchResult['perPoll'] = [];
-  const app = buildServer(resolveConfig({ port: 0, logLevel: 'warn', sweepIntervalMs: 0 }));
+  // 'error': the queued backends below are long waits on purpose, and their warnings (a
+  // multi-KB report each, on this process's stderr) would bury the bench's own output
+  const app = buildServer(resolveConfig({ port: 0, logLevel: 'error', sweepIntervalMs: 0 }));
   await app.ready();
   const source = new PgSource({
     connectionString: url(postgres),

@@ -47,10 +47,17 @@ export interface Daemon {
   kill9(): Promise<void>;
 }
 
+/**
+ * Extra node flags for every daemon the harness starts, space-separated: a profiling aid
+ * (`DEADLOCKD_DAEMON_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench`), for the
+ * V8 flags NODE_OPTIONS does not take (--cpu-prof-interval, --trace-gc).
+ */
+const daemonNodeFlags = (process.env['DEADLOCKD_DAEMON_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+
 /** Spawns `node server/dist/src/cli.js --port 0 …args` and waits for its listening line. */
 export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   const cli = join(repoRoot, 'server', 'dist', 'src', 'cli.js');
-  const proc = spawn(process.execPath, ['--enable-source-maps', cli, '--port', '0', ...args], {
+  const proc = spawn(process.execPath, [...daemonNodeFlags, '--enable-source-maps', cli, '--port', '0', ...args], {
     cwd: repoRoot,
     // SDK clients in loaded processes answer confirm rounds: a deadline they always meet (the
     // default is 2 s), unless a caller sets its own (flag or env); and no history file unless a

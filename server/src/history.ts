@@ -135,9 +135,11 @@ export class DeadlockHistory {
       known.status = statusOf(e.state);
       if (e.endedAt !== undefined) known.resolvedAt = e.endedAt;
       const report = JSON.stringify(e.deadlock.report);
-      const changed = report !== JSON.stringify(known.report);
+      // the kept JSON, again: a report read back stringifies to the text it was stored as
+      const kept = JSON.stringify(known.report);
+      const changed = report !== kept;
       this.db.update(known, changed ? report : undefined);
-      if (changed) this.totalBytes = this.db.totals(this.namespace).bytes;
+      if (changed) this.totalBytes += report.length - kept.length;
       return;
     }
     if (e.endedAt !== undefined) return; // ended after it was dropped (capacity, bytes, age): stays dropped

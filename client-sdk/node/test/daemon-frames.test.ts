@@ -57,6 +57,36 @@ describe('abort', () => {
     o.release();
   });
 
+  it('answers after the DeadlockError was handled: what the handler released goes with the cancel, and a confirm behind the abort is answered after it', async () => {
+    const { daemon, dd } = await setup();
+    const m = dd.mutex('acct');
+    const other = dd.mutex('other');
+    const holder = await m.acquire();
+    const victim = dd.task('victim', async () => {
+      const o = await other.acquire();
+      try {
+        await m.acquire();
+      } finally {
+        o.release(); // in the rejection's handler: the same turn as the abort
+      }
+    });
+    await daemon.waitFor(() => daemon.facts().some((e) => e.type === 'wait'), 'the wait');
+    const waitId = waitIdOf(daemon, 'victim');
+    daemon.send({ type: 'abort', deadlock: 'd1', owner: ownerIdOf(daemon, 'victim'), waitId, report: report('d1') });
+    daemon.send({ type: 'confirm', check: 'c-behind', waits: [waitId] });
+    await assert.rejects(victim, DeadlockError);
+    await daemon.waitFor(() => daemon.ofType('confirm_result').length === 1, 'confirm_result');
+    const order = daemon.frames.map((r) => r.frame.type).filter((t) => t === 'abort_result' || t === 'confirm_result');
+    assert.deepEqual(order, ['abort_result', 'confirm_result'], 'answers in the order of the questions');
+    assert.deepEqual(daemon.ofType('confirm_result')[0]?.pending, []);
+    const withCancel = daemon.ofType('events').find((f) => f.events.some((e) => e.type === 'cancel'));
+    assert.ok(withCancel, 'a frame with the cancel');
+    const kinds = withCancel.events.map((e) => `${e.type}${'resource' in e && e.resource !== undefined ? `:${e.resource}` : ''}`);
+    const cancelAt = kinds.indexOf('cancel');
+    assert.ok(cancelAt >= 0 && kinds.slice(cancelAt).includes('release:other'), `the handler's release goes with the cancel: ${kinds.join(' ')}`);
+    holder.release();
+  });
+
   it('ignores an abort that does not match its schema and a frame of an unknown type; the wait stays pending', async () => {
     const { daemon, dd } = await setup();
     const m = dd.mutex('acct');
@@ -164,6 +194,23 @@ describe('deadlock and error notices', () => {
     await daemon.waitFor(() => seen.length === 1 && logger.warnings.length === 1, 'notices');
     assert.equal(seen[0]?.id, 'd9');
     assert.match(logger.warnings[0] ?? '', /NOT_HELD.*nope/);
+  });
+});
+
+describe('a deadlock notice nobody listens to', () => {
+  it('is dropped before its schema check; a listener added later gets the next one, and frames after it still count', async () => {
+    const { daemon, dd, logger } = await setup();
+    // malformed on purpose: with no listener it is never checked, and it harms nothing after it
+    daemon.send({ type: 'deadlock', report: { id: 'bad' } });
+    daemon.send({ type: 'deadlock', report: report('d1', 'nobody listened') });
+    const seen: DeadlockReport[] = [];
+    daemon.send({ type: 'error', code: 'NOT_HELD', message: 'after the first two', fatal: false });
+    await daemon.waitFor(() => logger.warnings.length === 1, 'the error frame behind the dropped notices');
+    dd.on('deadlock', (r) => seen.push(r));
+    daemon.send({ type: 'deadlock', report: report('d2', 'listened to') });
+    await daemon.waitFor(() => seen.length === 1, 'the notice sent while a listener is there');
+    assert.deepEqual(seen.map((r) => r.id), ['d2']);
+    assert.match(logger.warnings[0] ?? '', /after the first two/);
   });
 });
 

@@ -198,8 +198,8 @@ export class Hub {
     return this.of(id).events(id, events);
   }
 
-  snapshot(id: ClientId, events: ClientEvent[]): BatchResult {
-    return this.of(id).snapshot(id, events);
+  snapshot(id: ClientId, events: ClientEvent[], done: (r: BatchResult) => void): void {
+    this.of(id).snapshot(id, events, done);
   }
 
   abortAnswered(id: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {

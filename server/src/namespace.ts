@@ -70,7 +70,7 @@ export interface CurrentDeadlock {
 }
 
 /** what runs in slices (for the log when one fails) */
-type SlicedWork = 'search' | 'sweep' | 'read' | 'remove';
+type SlicedWork = 'search' | 'sweep' | 'read' | 'remove' | 'snapshot';
 
 export class Namespace {
   readonly name: string;
@@ -198,14 +198,20 @@ export class Namespace {
     return this.after(r);
   }
 
-  /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
-  snapshot(client: ClientId, events: ClientEvent[]): BatchResult {
+  /**
+   * A client's snapshot after reconnecting: its whole state is replaced, atomically (in slices,
+   * as a search: the namespace holds every other change until it ends). `done` gets what was
+   * rejected, at once or after the last slice.
+   */
+  snapshot(client: ClientId, events: ClientEvent[], done: (r: BatchResult) => void): void {
     this.notBusy('a snapshot');
     if (this.observers.length > 0) this.notifyDeclared(client, events);
     this.o.metrics.eventsIn(events.length);
-    const r = this.engine.replaceClientState(client, events, this.slice());
-    this.longWaitLog?.noteWaits(r.added);
-    return this.after(r);
+    this.run(this.engine.replaceClientStateSteps(client, events), 'snapshot', (r) => {
+      if (r === undefined) return done({ errors: [] }); // failed in a slice: logged, the sweep looks again
+      this.longWaitLog?.noteWaits(r.added);
+      done(this.after(r));
+    });
   }
 
   abortAnswered(client: ClientId, waitId: string, deadlock: string, result: 'aborted' | 'stale' | 'expired'): void {

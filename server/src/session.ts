@@ -322,7 +322,7 @@ export class Session implements ClientConnection {
     this.stopSnapshotTimer();
     const { events, parts } = this.snapshot.take();
     this.log.info({ events: events.length, parts: parts.length }, 'snapshot applied: client state replaced');
-    this.reportErrors(parts, this.hub.snapshot(this.requireId(), events));
+    this.hub.snapshot(this.requireId(), events, (r) => this.reportErrors(parts, r));
   }
 
   private snapshotTimeout(): void {

@@ -120,3 +120,41 @@ test('a client that leaves with many holds is dropped in slices; a frame of anot
     await daemon.close();
   }
 });
+
+test("a big snapshot replaces the client's state in slices; its rejected event is reported after the last slice, and another client's frame meanwhile after it", async () => {
+  const daemon = await startTestDaemon();
+  try {
+    const HOLDS = 2 * RING;
+    const { client: big } = await connectClient(daemon.wsUrl, { service: 'big' });
+    const { client: other } = await connectClient(daemon.wsUrl, { service: 'other' });
+    const ns = daemon.app.deadlockd.hub.namespace('default');
+    big.send({ type: 'events', seq: 1, events: [ev.mutex('before'), ev.hold('old', 'before')] });
+    await big.barrier();
+    assert.deepEqual(ns.engine.stats(), { owners: 1, resources: 1, holds: 1, waits: 0 });
+
+    const events: unknown[] = [];
+    for (let i = 0; i < HOLDS; i++) events.push(ev.mutex(`r${i}`), ev.hold(`t${i}`, `r${i}`));
+    events.push(ev.release('nobody', 'r0')); // rejected: NOT_HELD, at its part's seq and index
+    const PART = 5_000;
+    const parts = Math.ceil(events.length / PART);
+    const lastSeq = 1 + parts;
+    const order: string[] = [];
+    const snapshotError = big.next('error', (e) => e.ref?.seq === lastSeq).then((e) => (order.push('snapshot error'), e));
+    for (let k = 0, seq = 2; k < events.length; k += PART, seq++)
+      big.send({ type: 'snapshot', seq, events: events.slice(k, k + PART), ...(seq < lastSeq ? { more: true } : {}) });
+    await eventually(() => ns.busy, 'the snapshot going on in slices');
+    const otherError = other.next('error', (e) => e.ref?.seq === 1).then(() => (order.push('other error'), ns.engine.stats()));
+    other.send({ type: 'events', seq: 1, events: [ev.mutex('x'), ev.release('nobody', 'x')] });
+
+    const [se, statsThen] = await Promise.all([snapshotError, otherError]);
+    assert.deepEqual(order, ['snapshot error', 'other error'], "the other client's frame waited for the snapshot's end");
+    assert.equal(se.type === 'error' && se.code, 'NOT_HELD');
+    assert.deepEqual(se.type === 'error' && se.ref, { seq: lastSeq, index: (events.length - 1) % PART });
+    // the old hold is gone, the snapshot's are there, and the other client's mutex was declared after
+    assert.deepEqual(statsThen, { owners: HOLDS, resources: HOLDS + 1, holds: HOLDS, waits: 0 });
+    await big.close();
+    await other.close();
+  } finally {
+    await daemon.close();
+  }
+});

@@ -113,16 +113,7 @@ export class Engine {
     const errors: EventError[] = [];
     const starts: Starts = { owners: [], resources: [], waits: [] };
     const hazards: Hazard[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as ClientEvent;
-      try {
-        if (e.type === 'order') hazards.push(...this.recordOrder(c, e));
-        else this.graph.apply(c, e, starts);
-      } catch (err) {
-        if (err instanceof EventRejected) errors.push({ index: i, code: err.code, message: err.message });
-        else errors.push({ index: i, code: 'INTERNAL', message: String((err as Error)?.message ?? err) });
-      }
-    }
+    for (let i = 0; i < events.length; i++) this.applyEvent(c, events, i, { errors, starts, hazards });
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
     // most batches start no search at all: no generator for them (hot path)
@@ -144,10 +135,40 @@ export class Engine {
     return this.lockOrder.record(c, res(e.held), res(e.acquired), owner, e.stack, { heldMode: e.heldMode, mode: e.mode });
   }
 
+  /** Event `i` of `events`, applied; a rejected one goes to `out.errors` with its index. */
+  private applyEvent(c: ClientState, events: ClientEvent[], i: number, out: { errors: EventError[]; starts: Starts; hazards: Hazard[] }): void {
+    const e = events[i] as ClientEvent;
+    try {
+      if (e.type === 'order') out.hazards.push(...this.recordOrder(c, e));
+      else this.graph.apply(c, e, out.starts);
+    } catch (err) {
+      if (err instanceof EventRejected) out.errors.push({ index: i, code: err.code, message: err.message });
+      else out.errors.push({ index: i, code: 'INTERNAL', message: String((err as Error)?.message ?? err) });
+    }
+  }
+
   /** A client's snapshot after reconnecting: its whole state is replaced, atomically. */
-  replaceClientState(clientId: ClientId, events: ClientEvent[], shouldYield?: () => boolean): EngineResult {
-    this.graph.clearClient(this.client(clientId));
-    return this.applyBatch(clientId, events, shouldYield);
+  replaceClientState(clientId: ClientId, events: ClientEvent[]): EngineResult {
+    return runToEnd(this.replaceClientStateSteps(clientId, events));
+  }
+
+  /**
+   * replaceClientState, pausing every STEP owners, resources and events, and through the search
+   * after it: a snapshot may carry maxSnapshotEvents (250,000), and 200,000 of them applied in
+   * one go held the event loop 315-383 ms. The namespace runs it in slices; until it ends, the
+   * graph is between the client's old state and its new one, and nothing else may change it.
+   */
+  *replaceClientStateSteps(clientId: ClientId, events: ClientEvent[]): Steps<EngineResult> {
+    const c = this.client(clientId);
+    yield* this.graph.clearClientSteps(c);
+    const out = { errors: [] as EventError[], starts: { owners: [], resources: [], waits: [] } as Starts, hazards: [] as Hazard[] };
+    for (let i = 0; i < events.length; i++) {
+      this.applyEvent(c, events, i, out);
+      if ((i + 1) % STEP === 0) yield;
+    }
+    const { starts } = out;
+    const found = starts.owners.length === 0 && starts.resources.length === 0 ? [] : yield* this.detectSteps(starts.owners, undefined, starts.resources);
+    return this.result(out.errors, found, out.hazards, starts.waits);
   }
 
   /**

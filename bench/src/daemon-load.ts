@@ -2,6 +2,8 @@
 // loop stall while its periodic sweep runs, while GET /v1/graph answers, and
 // while a dashboard viewer watches a big blocked part; and what one viewer
 // costs ingest (viewer-load.ts). Memory per live hold is 3f (daemon-memory.ts).
+// The same while one client's reconnect snapshot replaces its state (in parts of
+// the SDK's size, 10,000 events).
 // A stall is measured from outside: a client pings every 2 ms and the longest
 // ping → pong (ws answers a ping on the event loop) over the window is the
 // worst stall it saw; the same loop on the idle daemon first gives the
@@ -34,6 +36,21 @@ const ringIndex = (waitId: string): number => Number(/^w(\d+)/.exec(waitId)?.[1]
 const victimOwner = (waitId: string): string => `t${ringIndex(waitId)}`;
 const victimResource = (waitId: string): string => `r${ringIndex(waitId) + 1}`;
 
+/** holds of the reconnecting client's snapshot (each with its own owner and mutex) */
+const SNAPSHOT_HOLDS = QUICK ? 20_000 : 100_000;
+/** events per snapshot part: what the SDK sends (the daemon's maxEventsPerFrame, default) */
+const SNAPSHOT_PART = 10_000;
+
+/** The snapshot's parts, serialized: `snapshot` frames, all but the last with `more`. */
+function snapshotFrames(holds: number): string[] {
+  const ev: ClientEvent[] = [];
+  for (let i = 0; i < holds; i++) ev.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `o${i}`, resource: `r${i}` });
+  const frames: string[] = [];
+  for (let k = 0, seq = 1; k < ev.length; k += SNAPSHOT_PART, seq++)
+    frames.push(JSON.stringify({ type: 'snapshot', seq, events: ev.slice(k, k + SNAPSHOT_PART), ...(k + SNAPSHOT_PART < ev.length ? { more: true } : {}) }));
+  return frames;
+}
+
 export interface DaemonLoadResult {
   holds: number;
   sweepIntervalMs: number;
@@ -52,6 +69,10 @@ export interface DaemonLoadResult {
   /** longest ping → pong while that ring closes (its search in slices), and the time to its abort */
   ringLagMs: number;
   ringCloseMs: number;
+  /** holds of the reconnect snapshot, the longest ping → pong while it is applied, and its time */
+  snapshotHolds: number;
+  snapshotLagMs: number;
+  snapshotMs: number;
   viewer: ViewerStallResult;
   viewerIngest: ViewerIngestResult;
 }
@@ -132,7 +153,30 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       }),
     );
     ringCloseMs = closes.sort((a, b) => a - b)[1] as number;
-    await Promise.all([pinger.close(), ring.close()]);
+    await ring.close();
+
+    // one client's reconnect snapshot, three times (each replaces the state the last one left)
+    progress(`daemon load: a reconnect snapshot of ${fmtCount(SNAPSHOT_HOLDS)} holds`);
+    const reconnecting = await RawClient.connect(daemon.url, 'bench-snapshot');
+    const parts = snapshotFrames(SNAPSHOT_HOLDS);
+    const snapshotTimes: number[] = [];
+    const snapshotLagMs = await median3(() =>
+      worstPong(pinger, 300, async () => {
+        // a frame behind the snapshot is held until the snapshot was applied (in slices), and its
+        // release of nothing is answered NOT_HELD then: the clock stops at that answer
+        const marker = parts.length + 1;
+        const applied = reconnecting.next((f) => f.type === 'error' && f.ref?.seq === marker);
+        const t = performance.now();
+        for (const f of parts) reconnecting.send(f);
+        reconnecting.send({ type: 'events', seq: marker, events: [{ type: 'release', owner: 'nobody', resource: 'r0' }] });
+        await applied;
+        snapshotTimes.push(performance.now() - t);
+        const rejected = reconnecting.errors.filter((f) => !(f.type === 'error' && f.ref?.seq === marker));
+        if (rejected.length > 0) throw new Error(`snapshot rejected: ${JSON.stringify(rejected[0])}`);
+      }),
+    );
+    const snapshotMs = snapshotTimes.sort((a, b) => a - b)[1] as number;
+    await Promise.all([pinger.close(), reconnecting.close()]);
     progress('daemon load: one dashboard viewer on a big blocked part');
     const viewer = await measureViewerStall();
     progress('daemon load: ingest with and without one dashboard viewer');
@@ -150,6 +194,9 @@ export async function measureDaemonLoad(): Promise<DaemonLoadResult> {
       ringOwners: RING_OWNERS,
       ringLagMs,
       ringCloseMs,
+      snapshotHolds: SNAPSHOT_HOLDS,
+      snapshotLagMs,
+      snapshotMs,
       viewer,
       viewerIngest,
     };
@@ -168,6 +215,7 @@ export function daemonLoadRows(r: DaemonLoadResult): Row[] {
     stall(`longest ping → pong during GET /v1/graph (default limit; ${fmtMs(r.graphMs)}, ${fmtInt(r.graphBytes / 1024)} KiB)`, r.graphLagMs),
     stall(`the same sweeps with ${fmtCount(r.blockedOwners)} blocked owners added (on 200 held mutexes)`, r.blockedSweepLagMs),
     stall(`a ${fmtCount(r.ringOwners)}-member ring closing (its search in slices; wait → abort ${fmtMs(r.ringCloseMs)})`, r.ringLagMs),
+    stall(`one client's reconnect snapshot, ${fmtCount(r.snapshotHolds)} holds in parts of ${fmtCount(SNAPSHOT_PART)} events (${fmtMs(r.snapshotMs)} to applied)`, r.snapshotLagMs),
     infoRow(s, `longest ping → pong, ${fmtCount(r.blockedOwners)} blocked owners, a wait comes and goes every 20 ms, no viewer, sweep off`, fmtMs(r.viewer.baseLagMs)),
     stall(
       `the same with one /v1/live?view=blocked viewer (${fmtCount(r.viewer.frames)} frames of ${fmtInt(r.viewer.frameBytes / 1024)} KiB in ${fmtInt(r.viewer.windowMs / 1000)} s)`,

@@ -41,7 +41,7 @@ const SCHEMAS: Record<ClientFrameType, z.ZodType<ClientFrame>> = {
 const isFrameType = (t: unknown): t is ClientFrameType =>
   typeof t === 'string' && (CLIENT_FRAME_TYPES as readonly string[]).includes(t);
 
-function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
+export function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
   if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
   return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }

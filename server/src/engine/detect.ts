@@ -368,7 +368,9 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
     now ??= yield* reduceSteps(scope, unwinding);
     const stuckNow = now.stuck;
     if (!comp.some((m) => stuckNow.has(m))) continue;
-    yield;
+    // pauses only after work that was big: a two-member deadlock found late in a slice (a cold
+    // first frame, a GC) paused here and waited a loop iteration or two for its abort (4-8 ms)
+    if (comp.length >= STEP) yield;
     const members = yield* byKeySteps(comp);
     const memberEdges: BlockEdge[] = [];
     const waits: Wait[] = [];
@@ -383,7 +385,7 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
     const reorders = reorder ?? (yield* handoffPlan(needs, victims, scope, red, unwinding));
     const needed = new Set(needs);
     for (const v of victims) needed.add(v.owner);
-    yield;
+    if (members.length >= STEP) yield;
     const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
     found.push({ members, waits, edges: memberEdges, victims, queued, reorders, closer });
     if (victims.length > 0 || reorder) {
@@ -667,7 +669,7 @@ const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 /** Owners sorted by key, each key built once; in steps (a 30k ring's members are sorted too). */
 function* byKeySteps(owners: readonly Owner[]): Steps<Owner[]> {
   const keyed = owners.map((o) => ({ o, key: o.key }));
-  yield;
+  if (owners.length >= STEP) yield;
   const sorted = yield* sortSteps(keyed, (a, b) => compareKeys(a.key, b.key));
   return sorted.map((r) => r.o);
 }

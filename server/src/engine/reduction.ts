@@ -193,7 +193,7 @@ export function* reduceSteps(
   }
 
   const stuck = new Set<Owner>();
-  yield;
+  if (owners.size >= STEP) yield;
   owners.forEach((run, o) => {
     if (!run.done) stuck.add(o);
   });

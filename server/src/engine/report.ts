@@ -6,7 +6,7 @@ import type { DeadlockReport, ReportEdge, ReportMember } from '@deadlockd/proto'
 import type { FoundDeadlock } from './detect.js';
 import { EXCLUSIVE, modeOf, type Hold, type Owner, type Resource, type Wait } from './model.js';
 import type { DeadlockSignature } from './signature.js';
-import { eachStep, runToEnd, type Steps } from './steps.js';
+import { eachStep, runToEnd, STEP, type Steps } from './steps.js';
 import { callSite, contextLines, instanceText, ownerContext, traceText } from './report-context.js';
 
 export interface ReportMeta {
@@ -136,14 +136,14 @@ export function* buildReportSteps(f: FoundDeadlock, meta: ReportMeta, limits: Re
   });
   // Edges out of the listed members: a soft one may point at a queued-only owner (the nearest
   // one ahead); the edges among queued-only owners themselves are left out.
-  yield;
+  if (f.members.length >= STEP) yield;
   const edges = yield* cappedSteps(f.edges, (e) => listed.has(e.from), limits.maxReportEdges, (e) => ({
     from: ownerKey(e.from),
     to: ownerKey(e.to),
     resource: e.wait.resource.key,
     kind: e.kind,
   }) satisfies ReportEdge);
-  yield;
+  if (f.edges.length >= STEP) yield;
   const v = f.victims[0];
   const report: DeadlockReport = {
     id: meta.id,

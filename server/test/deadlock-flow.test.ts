@@ -91,6 +91,22 @@ describe('deadlock resolution over /v1/stream', () => {
     await two.close();
   });
 
+  it('a confirm round during which the graph changed acts on the deadlock as it is then: searched again', async () => {
+    const { one, two } = await crossAcrossClients(daemon.wsUrl, { prefix: 'v', priorities: [0, 9] });
+    const c1 = await one.next('confirm');
+    const c2 = await two.next('confirm');
+    // while the clients are asked, the victim-to-be takes one more lock: its abort's report shows it
+    one.send({ type: 'events', seq: 3, events: [ev.mutex('v-extra'), ev.hold('a', 'v-extra')] });
+    one.send({ type: 'confirm_result', check: c1.check, pending: ['wa'] });
+    two.send({ type: 'confirm_result', check: c2.check, pending: ['wb'] });
+    const abort = await one.next('abort');
+    assert.equal(abort.waitId, 'wa');
+    const a = abort.report.members.find((m) => m.owner === 'a');
+    assert.ok(a && JSON.stringify(a.holds).includes('v-extra'), `the report of the graph after the change: ${JSON.stringify(a?.holds)}`);
+    await one.close();
+    await two.close();
+  });
+
   it('a phantom across clients (a wait already granted on the client) aborts nobody', async () => {
     const { one, two } = await crossAcrossClients(daemon.wsUrl, { prefix: 'p' });
     const c1 = await one.next('confirm');

@@ -87,6 +87,11 @@ export class Engine {
     this.graph.addClient(info);
   }
 
+  /** the graph's change count: the same number, the same graph (what a search finds in it is found again) */
+  get version(): number {
+    return this.graph.changes;
+  }
+
   hasClient(id: ClientId): boolean {
     return this.graph.clients.has(id);
   }

@@ -46,6 +46,8 @@ export class Graph {
   readonly clients = new Map<string, ClientState>();
   readonly globals = new Map<string, Resource>();
   private seq = 0;
+  /** grows with every change (an event applied, a client cleared, a queue reordered): equal, the graph is the same */
+  changes = 0;
   ownerCount = 0;
   waitCount = 0;
   holdCount = 0;
@@ -73,6 +75,7 @@ export class Graph {
 
   /** clearClient, pausing every STEP owners and resources (a client with 50,000 holds was a 100 ms pass) */
   *clearClientSteps(c: ClientState): Steps<void> {
+    this.changes++;
     let work = 0;
     for (const o of [...c.owners.values()]) {
       this.dropOwner(o);
@@ -96,6 +99,7 @@ export class Graph {
 
   /** Applies one event; adds where a deadlock search must start to `starts`. */
   apply(c: ClientState, e: ClientEvent, starts: Starts): void {
+    this.changes++;
     switch (e.type) {
       case 'owner':
         return this.declareOwner(c, e);
@@ -347,6 +351,7 @@ export class Graph {
 
   /** A reorder plan applied: these pending waits of r go to the front of its queue, in order. */
   moveToFront(r: Resource, waits: readonly Wait[]): void {
+    this.changes++;
     const moved = waits.filter((w) => r.queue.has(w));
     if (moved.length === 0) return;
     const skip = new Set(moved);

@@ -29,6 +29,7 @@ export class Metrics {
   readonly batchDuration: CountedHistogram;
   readonly sweepDuration: Histogram;
   readonly slicedSearches: Histogram;
+  readonly resolutions: Histogram;
   readonly errorsSuppressed: Counter;
   readonly connectionsCut: Counter<'reason'>;
   private readonly loopStall = new LoopStall();
@@ -49,6 +50,11 @@ export class Metrics {
   }
 
   /** A search done in slices ended, `ms` after its batch (namespace.ts). */
+  /** from the frame whose batch found a deadlock to the daemon's first action on it */
+  deadlockResolved(ms: number): void {
+    this.resolutions.observe(ms / 1000);
+  }
+
   searchSliced(ms: number): void {
     this.slicedSearches.observe(ms / 1000);
   }
@@ -105,6 +111,13 @@ export class Metrics {
       name: 'deadlockd_sweep_duration_seconds',
       help: 'time of one full safety-net sweep over every namespace',
       buckets: [1e-4, 1e-3, 1e-2, 0.1, 1, 10],
+      registers,
+    });
+
+    this.resolutions = new Histogram({
+      name: 'deadlockd_resolution_seconds',
+      help: 'from the frame whose batch closed a deadlock to the first abort (or reorder, or unresolvable report) sent for it: search, confirm round and choice',
+      buckets: [2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
 

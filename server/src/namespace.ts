@@ -128,6 +128,7 @@ export class Namespace {
       abortAnswerMarginMs: c.abortAnswerMarginMs,
       whenIdle: (fn) => this.whenIdle(fn),
       search: (members, unabortable, done) => this.searchInSlices(members, unabortable, done),
+      onResolved: (ms) => o.metrics.deadlockResolved(ms),
     });
   }
 
@@ -195,7 +196,7 @@ export class Namespace {
     const r = this.engine.applyBatch(client, events, this.slice());
     this.o.metrics.batchApplied(performance.now() - t0);
     this.longWaitLog?.noteWaits(r.added);
-    return this.after(r);
+    return this.after(r, t0);
   }
 
   /**
@@ -303,12 +304,13 @@ export class Namespace {
     this.idle.length = 0;
   }
 
-  private after(r: EngineResult): BatchResult {
+  /** `startedAt`: when the batch began (performance.now), for the time to a found deadlock's first action */
+  private after(r: EngineResult, startedAt?: number): BatchResult {
     // Nearly every batch found nothing and ended no deadlock: no intake to run (hot path).
     // Otherwise the book's intake goes on in the slice the batch began (its search again after
     // a big deadlock ended is as big as the search that found it).
     if (r.pending !== undefined || r.found.length > 0 || r.ended.length > 0)
-      this.run(this.book.takeSteps(r), 'search', (found) => this.resolver.handle(found ?? []), this.o.config.searchSliceMs === 0 ? undefined : this.shouldYield);
+      this.run(this.book.takeSteps(r), 'search', (found) => this.resolver.handle(found ?? [], startedAt), this.o.config.searchSliceMs === 0 ? undefined : this.shouldYield);
     for (const h of r.hazards) this.announceHazard(h);
     return { errors: r.errors };
   }

@@ -62,6 +62,8 @@ export interface ResolverOptions {
   newCheckId?: () => string;
   /** runs a deadline's handler once the namespace is not in the middle of a search (namespace.ts); default: now */
   whenIdle?: (fn: () => void) => void;
+  /** each deadlock handle() was given a start for, at its first action: milliseconds since that start */
+  onResolved?: (ms: number) => void;
   /** a re-decision's search, calling back with what it found (the namespace's runs in slices); default: Engine.search at once */
   search?: (members: readonly OwnerRef[], unabortable: ReadonlySet<string>, done: (found: Found[]) => void) => void;
 }
@@ -104,6 +106,8 @@ export class Resolver {
   private readonly roundOf = new Map<string, string>();
   /** entry id → its abort deadline */
   private readonly abortTimers = new Map<string, NodeJS.Timeout>();
+  /** entry id → when the frame that closed it began (performance.now), until the first action (bounded by the open entries) */
+  private readonly startedAt = new Map<string, number>();
   private readonly newCheckId: () => string;
   private readonly counters: ResolverStats = {
     resolved: 0,
@@ -126,17 +130,24 @@ export class Resolver {
     this.search = o.search ?? ((members, unabortable, done) => done(o.engine.search(members, unabortable)));
   }
 
-  /** Entry point for every deadlock the book has not seen yet (batch, abort answer, sweep). */
-  handle(found: readonly Found[]): void {
+  /**
+   * Entry point for every deadlock the book has not seen yet (batch, abort answer, sweep).
+   * `startedAt` (performance.now) is when the frame whose batch found them began: the time to
+   * their first action is reported (onResolved).
+   */
+  handle(found: readonly Found[], startedAt?: number): void {
     for (const f of found) {
       if (this.o.book.hasKey(f.deadlock.key)) continue;
-      this.consider(this.o.book.open(f, 'confirming'), 1);
+      const e = this.o.book.open(f, 'confirming');
+      if (startedAt !== undefined && this.o.onResolved) this.startedAt.set(e.id, startedAt);
+      this.consider(e, 1);
     }
   }
 
   /** The book ended this entry: its timers go. */
   ended(e: BookEntry): void {
     if (e.endedAt === undefined) return;
+    this.startedAt.delete(e.id);
     const t = this.abortTimers.get(e.id);
     if (t) clearTimeout(t);
     this.abortTimers.delete(e.id);
@@ -296,6 +307,11 @@ export class Resolver {
     if (!first) {
       this.o.log.warn({ namespace: this.o.namespace, deadlock: e.id, victims: d.victims, state: e.state }, 'deadlock re-decided after a missed deadline');
       return;
+    }
+    const began = this.startedAt.get(e.id);
+    if (began !== undefined) {
+      this.startedAt.delete(e.id);
+      this.o.onResolved?.(performance.now() - began);
     }
     for (const client of d.clients) this.o.send(client, { type: 'deadlock', report: d.report });
     this.counters.resolved++;

@@ -37,6 +37,9 @@ test('metrics count events, deadlocks, aborts, errors and graph size; sweep miss
     assert.equal(metric(text, 'deadlockd_sweeps_total'), 1);
     assert.equal(metric(text, 'deadlockd_sweep_missed_total'), 0);
     assert.ok(metric(text, 'deadlockd_batch_duration_seconds_count') >= 2);
+    // the deadlock's time from its closing frame to its abort: one observation, a positive time
+    assert.equal(metric(text, 'deadlockd_resolution_seconds_count'), 1);
+    assert.ok(metric(text, 'deadlockd_resolution_seconds_sum') > 0);
     // the process metrics under their standard names, what Node.js dashboards query
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
       assert.ok(metric(text, name) >= 0, name);
@@ -49,6 +52,8 @@ test('metrics count events, deadlocks, aborts, errors and graph size; sweep miss
     await client.barrier();
     const after = await (await fetch(`${d.url}/metrics`)).text();
     assert.equal(metric(after, 'deadlockd_aborts_stale_total'), 1);
+    // re-decided after the stale answer: no frame closed it again, so no second resolution time
+    assert.equal(metric(after, 'deadlockd_resolution_seconds_count'), 1);
     await client.close();
   } finally {
     await d.close();

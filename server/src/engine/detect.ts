@@ -5,7 +5,7 @@
 import { Resource, type Owner, type Wait } from './model.js';
 import { reduceSteps, type ReductionResult } from './reduction.js';
 import { stronglyConnectedSteps } from './scc.js';
-import { eachStep, sortSteps, STEP, type Steps } from './steps.js';
+import { eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
 
 interface BlockEdge {
@@ -171,7 +171,7 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
     const out: Owner[] = [];
     for (const s of starts) if (yield* cycleThrough(s)) out.push(s);
     for (const r of resources) out.push(...(yield* waitersOnCycleThrough(r)));
-    return resources.length > 0 && out.length > 1 ? [...new Set(out)] : out;
+    return resources.length > 0 ? yield* uniqueSteps(out) : out;
   }
   // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
   // queued ahead of it. One edge to the NEAREST start ahead stands for all of
@@ -238,7 +238,7 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
   const out: Owner[] = [];
   for (const c of comps) {
     if (c.length > 1) {
-      const through = new Set(c.filter((x): x is Resource => x instanceof Resource));
+      const through = yield* setSteps((yield* filterSteps(c, (x) => x instanceof Resource)) as Resource[]);
       for (const x of c) {
         if (++work % STEP === 0) yield;
         if (x instanceof Resource) continue;
@@ -252,8 +252,10 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
       for (const w of o.waits) if (!w.aborting && w.resource.isHeldBy(o)) onCycle.add(o);
     }
   }
-  for (const s of starts) if (onCycle.has(s)) out.push(s);
-  return out.length > 1 ? [...new Set(out)] : out;
+  yield* eachStep(starts, (s) => {
+    if (onCycle.has(s)) out.push(s);
+  });
+  return yield* uniqueSteps(out);
 }
 
 /** The owners whose fate decides the starts': reachable owners, with every holder and FIFO queue-mate on the way. */
@@ -333,11 +335,11 @@ export interface SearchOptions {
  * sweep) it returns every deadlock among the stuck owners.
  */
 export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterion[], opts: SearchOptions = {}): Steps<FoundDeadlock[]> {
-  const candidates = opts.everyComponent ? starts : yield* startsOnCycles(starts.filter((s) => s.hasLiveWait()), opts.resources ?? []);
+  const candidates = opts.everyComponent ? starts : yield* startsOnCycles(yield* filterSteps(starts, (s) => s.hasLiveWait()), opts.resources ?? []);
   if (candidates.length === 0) return [];
   const scope = opts.scope ?? (yield* scopeFrom(candidates));
   const red = yield* reduceSteps(scope);
-  const roots = candidates.filter((s) => red.stuck.has(s));
+  const roots = yield* filterSteps(candidates, (s) => red.stuck.has(s));
   if (roots.length === 0) return [];
 
   const aheadOf = new Map<Wait, Wait | undefined>();
@@ -360,14 +362,14 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
   let now: ReductionResult | undefined = red;
   const found: FoundDeadlock[] = [];
   for (const comp of comps) {
-    const inComp = new Set(comp);
-    const closer = opts.everyComponent ? undefined : roots.find((r) => inComp.has(r));
+    const inComp = yield* setSteps(comp);
+    const closer = opts.everyComponent ? undefined : yield* findSteps(roots, (r) => inComp.has(r));
     if (!opts.everyComponent && !closer) continue;
     const only = comp[0] as Owner;
     if (comp.length === 1 && !edges(only).some((e) => e.to === only)) continue;
     now ??= yield* reduceSteps(scope, unwinding);
     const stuckNow = now.stuck;
-    if (!comp.some((m) => stuckNow.has(m))) continue;
+    if (!(yield* someSteps(comp, (m) => stuckNow.has(m)))) continue;
     // pauses only after work that was big: a two-member deadlock found late in a slice (a cold
     // first frame, a GC) paused here and waited a loop iteration or two for its abort (4-8 ms)
     if (comp.length >= STEP) yield;
@@ -383,10 +385,9 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
     const needs = yield* holdersOfNeeds(members, red);
     const victims = reorder ? [] : yield* chooseVictims(members, needs, scope, red, victimOrder, closer, memberEdges, unwinding, opts.unabortable);
     const reorders = reorder ?? (yield* handoffPlan(needs, victims, scope, red, unwinding));
-    const needed = new Set(needs);
+    const needed = yield* setSteps(needs);
     for (const v of victims) needed.add(v.owner);
-    if (members.length >= STEP) yield;
-    const queued = needed.size === 0 ? [] : members.filter((m) => !needed.has(m));
+    const queued = needed.size === 0 ? [] : yield* filterSteps(members, (m) => !needed.has(m));
     found.push({ members, waits, edges: memberEdges, victims, queued, reorders, closer });
     if (victims.length > 0 || reorder) {
       for (const v of victims) unwinding.add(v.owner);
@@ -556,7 +557,7 @@ function* chooseVictims(
   });
   // First among the members that hold what the deadlock needs; only if no set of them
   // resolves it (they cannot be aborted), among every member.
-  const first = eligible.filter((m) => needed.has(m));
+  const first = yield* filterSteps(eligible, (m) => needed.has(m));
   const found = yield* victimsAmong(first, members, scope, red, order, closer, edges, unwinding);
   if (found.length > 0 || first.length === eligible.length) return found;
   return yield* victimsAmong(eligible, members, scope, red, order, closer, edges, unwinding);
@@ -573,24 +574,24 @@ function* victimsAmong(
   unwinding: ReadonlySet<Owner>,
 ): Steps<Victim[]> {
   if (pool0.length === 0) return [];
-  const inPool = new Set(pool0);
+  const inPool = yield* setSteps(pool0);
   const victims: Victim[] = [];
   // A victim gives up every wait it is blocked in (the reduction assumes it
   // unwinds and finishes); the first is the one that puts it on the cycle.
-  const abortWaits = (v: Owner, reason: string) => {
-    const first = edges.find((e) => e.from === v)?.wait;
+  function* abortWaits(v: Owner, reason: string): Steps<Victim[]> {
+    const first = (yield* findSteps(edges, (e) => e.from === v))?.wait;
     const all = blockedWaits(v, red);
     const ordered = first ? [first, ...all.filter((w) => w !== first)] : all;
     return ordered.map((wait) => ({ owner: v, wait, reason }));
-  };
+  }
   // Prefer one abort that resolves everything: try candidates in policy order
   // (bounded, so a huge ring costs a few reductions, not one per member).
   const ordered = yield* firstInVictimOrder(pool0, order, closer, SINGLE_VICTIM_TRIALS);
   for (const v of ordered) {
     const again = yield* reduceSteps(scope, new Set([...unwinding, v]));
-    if (members.every((m) => !again.stuck.has(m))) {
+    if (!(yield* someSteps(members, (m) => again.stuck.has(m)))) {
       const reason = v === ordered[0] ? victimReason(v, ordered, order, closer) : 'the first, in victim order, whose abort alone resolves the deadlock';
-      return abortWaits(v, reason);
+      return yield* abortWaits(v, reason);
     }
   }
   // No single abort does it: greedily abort in policy order until nobody is stuck.
@@ -598,14 +599,14 @@ function* victimsAmong(
   let stillStuck = members;
   for (;;) {
     // the first two: the victim, and the one after it for the reason
-    const pool = yield* firstInVictimOrder(stillStuck.filter((m) => inPool.has(m) && !finished.has(m)), order, closer, 2);
+    const pool = yield* firstInVictimOrder(yield* filterSteps(stillStuck, (m) => inPool.has(m) && !finished.has(m)), order, closer, 2);
     if (pool.length === 0) return []; // no set of aborts from this pool resolves it
     const v = pool[0] as Owner;
     // Abort the wait that puts it on the cycle (the first of its blocked waits with an edge into it).
-    victims.push(...abortWaits(v, victimReason(v, pool, order, closer)));
+    victims.push(...(yield* abortWaits(v, victimReason(v, pool, order, closer))));
     finished.add(v);
     const again = yield* reduceSteps(scope, finished);
-    stillStuck = members.filter((m) => again.stuck.has(m));
+    stillStuck = yield* filterSteps(members, (m) => again.stuck.has(m));
     if (stillStuck.length === 0) return victims;
   }
 }
@@ -668,8 +669,8 @@ const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 
 /** Owners sorted by key, each key built once; in steps (a 30k ring's members are sorted too). */
 function* byKeySteps(owners: readonly Owner[]): Steps<Owner[]> {
-  const keyed = owners.map((o) => ({ o, key: o.key }));
-  if (owners.length >= STEP) yield;
+  const keyed: { o: Owner; key: string }[] = [];
+  yield* eachStep(owners, (o) => keyed.push({ o, key: o.key }));
   const sorted = yield* sortSteps(keyed, (a, b) => compareKeys(a.key, b.key));
   return sorted.map((r) => r.o);
 }

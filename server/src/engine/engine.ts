@@ -9,7 +9,7 @@ import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReportSteps } from './report.js';
 import { deadlockSignatureSteps } from './signature.js';
-import { eachStep, runToEnd, runUntil, sortSteps, STEP, type Steps } from './steps.js';
+import { eachStep, runToEnd, runUntil, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   DEFAULT_VICTIM_ORDER,
@@ -311,7 +311,7 @@ export class Engine {
     if (starts.length === 0 && resources.length === 0) return [];
     const live: Owner[] = [];
     let work = 0;
-    for (const s of unique(starts)) {
+    for (const s of starts.length > 32 ? yield* uniqueSteps(starts) : unique(starts)) {
       if (mayBeOnCycle(s)) live.push(s);
       if (++work % STEP === 0) yield; // the search again after a 30k ring ended starts from all of it
     }

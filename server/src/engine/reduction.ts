@@ -193,9 +193,10 @@ export function* reduceSteps(
   }
 
   const stuck = new Set<Owner>();
-  if (owners.size >= STEP) yield;
-  owners.forEach((run, o) => {
-    if (!run.done) stuck.add(o);
-  });
+  for (let i = 0; i < order.length; i++) {
+    const o = order[i] as Owner;
+    if (!(owners.get(o) as OwnerRun).done) stuck.add(o);
+    if ((i + 1) % STEP === 0) yield;
+  }
   return { stuck, grantedInSim, freeAtEnd: (r) => resources.get(r)?.free ?? r.free };
 }

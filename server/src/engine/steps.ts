@@ -81,3 +81,50 @@ export function* sortSteps<T>(xs: readonly T[], cmp: (a: T, b: T) => number): St
   }
   return from;
 }
+
+// The array and set operations a search applies to all of a big deadlock's members (a
+// filter, a membership set, an any/every test, a dedupe), in steps: each is a millisecond or
+// more on a 30,000-member ring, and run back to back between two yields they held one slice
+// for 4-7 ms (issue 11, "a ring closing"). Small inputs pay one generator, nothing else.
+
+/** `xs.filter(keep)`, pausing every STEP items. */
+export function* filterSteps<T>(xs: readonly T[], keep: (x: T) => boolean): Steps<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as T;
+    if (keep(x)) out.push(x);
+    if ((i + 1) % STEP === 0) yield;
+  }
+  return out;
+}
+
+/** The first of `xs` that passes `test` (undefined if none), pausing every STEP items. */
+export function* findSteps<T>(xs: readonly T[], test: (x: T) => boolean): Steps<T | undefined> {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as T;
+    if (test(x)) return x;
+    if ((i + 1) % STEP === 0) yield;
+  }
+  return undefined;
+}
+
+/** Whether any of `xs` passes `test`, pausing every STEP items. */
+export function* someSteps<T>(xs: readonly T[], test: (x: T) => boolean): Steps<boolean> {
+  for (let i = 0; i < xs.length; i++) {
+    if (test(xs[i] as T)) return true;
+    if ((i + 1) % STEP === 0) yield;
+  }
+  return false;
+}
+
+/** The set of `xs` (insertion order kept), pausing every STEP items. */
+export function* setSteps<T>(xs: Iterable<T>): Steps<Set<T>> {
+  const out = new Set<T>();
+  yield* eachStep(xs, (x) => out.add(x));
+  return out;
+}
+
+/** `xs` without repeats, in order, pausing every STEP items. */
+export function* uniqueSteps<T>(xs: readonly T[]): Steps<T[]> {
+  return xs.length < 2 ? xs.slice() : [...(yield* setSteps(xs))];
+}

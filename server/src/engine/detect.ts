@@ -177,36 +177,57 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
   // queued ahead of it. One edge to the NEAREST start ahead stands for all of
   // them (that start's own edge continues the chain), so a batch of n waits on
   // one hot queue costs n edges, not n².
-  const startsIn = new Map<Resource, Owner[]>();
+  // the starts queued in each FIFO queue: one owner as itself, an array once there are more
+  // (the search again after a 30k ring ended has a start in each of 30k queues, one each: an
+  // array and a Set per queue were megabytes that lived through the whole search, and every
+  // young-generation GC on the way copied them)
+  const startsIn = new Map<Resource, Owner | Owner[]>();
   let work = 0;
   for (const s of starts) {
-    for (const r of fifoQueuesOf(s) ?? []) (startsIn.get(r) ?? startsIn.set(r, []).get(r)!).push(s);
+    for (const r of fifoQueuesOf(s) ?? []) {
+      const there = startsIn.get(r);
+      if (there === undefined) startsIn.set(r, s);
+      else if (Array.isArray(there)) there.push(s);
+      else if (there !== s) startsIn.set(r, [there, s]);
+    }
     if (++work % STEP === 0) yield; // the search again after a big deadlock ended starts from each member
   }
   // A queue in seq order (the usual case) answers "nearest start ahead of w" by binary search
   // over its start waits: grant order is the upgrades, then the rest, each part in seq order.
   // Only a reordered queue is walked (a walk costs the whole queue per batch: 10k waiters on a
-  // hot lock made every 2-wait frame 10× dearer).
+  // hot lock made every 2-wait frame 10× dearer). A queue whose only start is one owner needs
+  // neither: no other start is ahead of anyone there but that owner's, and its own wait is
+  // the answer only for the waits behind it, which lastBefore finds in a list of one.
   const nearestStartAhead = new Map<Wait, Owner>();
   const startWaitsBySeq = new Map<Resource, { upgrades: Wait[]; rest: Wait[] }>();
-  for (const [r, rs] of startsIn) {
+  const waitsBySeq = (r: Resource, rs: readonly Owner[]): { upgrades: Wait[]; rest: Wait[] } => {
+    const upgrades: Wait[] = [];
+    const rest: Wait[] = [];
+    for (const s of rs) for (const w of s.waits) if (w.resource === r && !w.aborting) (r.upgrades.has(w) ? upgrades : rest).push(w);
+    return { upgrades: upgrades.sort(bySeq), rest: rest.sort(bySeq) };
+  };
+  for (const [r, there] of startsIn) {
     if (++work % STEP === 0) yield;
     if (r.queueBySeq) {
-      const upgrades: Wait[] = [];
-      const rest: Wait[] = [];
-      for (const s of new Set(rs)) for (const w of s.waits) if (w.resource === r && !w.aborting) (r.upgrades.has(w) ? upgrades : rest).push(w);
-      startWaitsBySeq.set(r, { upgrades: upgrades.sort(bySeq), rest: rest.sort(bySeq) });
+      if (Array.isArray(there)) startWaitsBySeq.set(r, waitsBySeq(r, [...new Set(there)]));
       continue;
     }
-    const isStart = new Set(rs);
+    const rs = Array.isArray(there) ? there : [there];
     let last: Owner | undefined;
     for (const w of r.inGrantOrder()) {
       if (last && last !== w.owner) nearestStartAhead.set(w, last);
-      if (isStart.has(w.owner) && !w.aborting) last = w.owner;
+      if (rs.includes(w.owner) && !w.aborting) last = w.owner;
     }
   }
   const startAhead = (w: Wait): Owner | undefined => {
-    const parts = startWaitsBySeq.get(w.resource);
+    const r = w.resource;
+    let parts = startWaitsBySeq.get(r);
+    if (parts === undefined && r.queueBySeq) {
+      // one start owner in this queue (or none): listed when another owner's wait asks
+      const there = startsIn.get(r) as Owner | undefined;
+      if (there === undefined || there === w.owner) return undefined;
+      startWaitsBySeq.set(r, (parts = waitsBySeq(r, [there])));
+    }
     if (!parts) return nearestStartAhead.get(w);
     // an upgrade is behind the earlier upgrades only; any other wait behind every upgrade too
     const upgrade = w.resource.upgrades.has(w);

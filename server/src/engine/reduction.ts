@@ -20,8 +20,8 @@
 //
 // Cost is linear in the owners, waits and holds of the scope, plus one
 // re-check of a shared resource's waiters each time its free units grow. The
-// state of the run is one record per owner and one per resource it touches (two
-// Maps in all). It yields every STEP owners (steps.ts): a big scope can be
+// state of the run is a number per owner (its entries in a few arrays) and one
+// record per resource it touches (two Maps in all). It yields every STEP owners (steps.ts): a big scope can be
 // reduced in slices; the graph must not change until it ends.
 import type { Owner, Resource, Wait } from './model.js';
 import { STEP, type Steps } from './steps.js';
@@ -35,14 +35,6 @@ export interface ReductionResult {
   freeAtEnd: (r: Resource) => number;
 }
 
-/** One owner of the scope during a run. */
-interface OwnerRun {
-  /** FIFO waits not granted yet */
-  fifoPending: number;
-  done: boolean;
-  /** FIFO waits granted to it during the run: their units come back when it finishes */
-  granted: Wait[] | undefined;
-}
 
 /** One resource during a run. */
 interface ResourceRun {
@@ -77,7 +69,20 @@ export function* reduceSteps(
   front?: ReadonlyMap<Resource, readonly Wait[]>,
 ): Steps<ReductionResult> {
   let work = 0;
-  const owners = new Map<Owner, OwnerRun>();
+  // The scope's owners by number (their place in `order`) and what the run keeps per owner in
+  // arrays by that number, not an object each: a search over a 30k ring runs several
+  // reductions, each lived through young-generation GCs that copied every object it held.
+  const owners = new Map<Owner, number>();
+  /** FIFO waits not granted yet */
+  const fifoPending: number[] = [];
+  const done: boolean[] = [];
+  /** FIFO waits granted during the run (their units come back when it finishes): one as itself */
+  const granted: (Wait | Wait[] | undefined)[] = [];
+  /** an owner of the scope that has not finished (its number), or -1 */
+  const running = (o: Owner): number => {
+    const i = owners.get(o);
+    return i === undefined || done[i] ? -1 : i;
+  };
   const resources = new Map<Resource, ResourceRun>();
   const grantedInSim = new Set<Wait>();
   const ready: Owner[] = [];
@@ -97,15 +102,18 @@ export function* reduceSteps(
     if (owners.has(o)) continue;
     let n = 0;
     if (!finished.has(o)) for (const w of o.waits) if (!w.aborting && w.resource.fifo) n++;
-    owners.set(o, { fifoPending: n, done: false, granted: undefined });
+    owners.set(o, order.length);
     order.push(o);
+    fifoPending.push(n);
+    done.push(false);
+    granted.push(undefined);
     if (++work % STEP === 0) yield;
   }
 
   /** Can `o` finish now? Its FIFO waits are granted; its other waits must all fit at once. */
-  const canFinish = (o: Owner, run: OwnerRun): boolean => {
+  const canFinish = (o: Owner, i: number): boolean => {
     if (finished.has(o)) return true;
-    if (run.fifoPending > 0) return false;
+    if ((fifoPending[i] as number) > 0) return false;
     let need: Map<Resource, number> | undefined;
     for (const w of o.waits) {
       if (w.aborting || w.resource.fifo) continue;
@@ -130,16 +138,18 @@ export function* reduceSteps(
     for (;;) {
       // Skip waits that will never be granted here: aborted, or of owners that finished (or out of scope).
       while (w !== undefined) {
-        const run = owners.get(w.owner);
-        if (!w.aborting && run !== undefined && !run.done && !finished.has(w.owner)) break;
+        if (!w.aborting && running(w.owner) >= 0 && !finished.has(w.owner)) break;
         w = x.order.next().value;
       }
       if (w === undefined || w.units > x.free) break;
       x.free -= w.units;
       grantedInSim.add(w);
-      const run = owners.get(w.owner) as OwnerRun;
-      (run.granted ??= []).push(w);
-      if (--run.fifoPending === 0) ready.push(w.owner);
+      const i = owners.get(w.owner) as number;
+      const g = granted[i];
+      if (g === undefined) granted[i] = w;
+      else if (Array.isArray(g)) g.push(w);
+      else granted[i] = [g, w];
+      if (--(fifoPending[i] as number) === 0) ready.push(w.owner);
       w = x.order.next().value;
     }
     x.head = w;
@@ -150,8 +160,7 @@ export function* reduceSteps(
     if (r.fifo) pumpFifo(r, x);
     else
       for (const w of r.queue) {
-        const run = owners.get(w.owner);
-        if (run !== undefined && !run.done) ready.push(w.owner);
+        if (running(w.owner) >= 0) ready.push(w.owner);
       }
   };
 
@@ -163,10 +172,12 @@ export function* reduceSteps(
   };
 
   const touched: Resource[] = [];
-  const finish = (o: Owner, run: OwnerRun): void => {
-    run.done = true;
+  const finish = (o: Owner, i: number): void => {
+    done[i] = true;
     for (const h of o.allHolds()) give(h.resource, h.units, touched);
-    if (run.granted !== undefined) for (const w of run.granted) give(w.resource, w.units, touched);
+    const g = granted[i];
+    if (Array.isArray(g)) for (const w of g) give(w.resource, w.units, touched);
+    else if (g !== undefined) give(g.resource, g.units, touched);
     while (touched.length > 0) {
       const r = touched.pop() as Resource;
       wake(r, resources.get(r) as ResourceRun);
@@ -186,16 +197,16 @@ export function* reduceSteps(
 
   while (ready.length > 0) {
     const o = ready.pop() as Owner;
-    const run = owners.get(o) as OwnerRun;
-    if (run.done || !canFinish(o, run)) continue;
-    finish(o, run);
+    const i = owners.get(o) as number;
+    if (done[i] || !canFinish(o, i)) continue;
+    finish(o, i);
     if (++work % STEP === 0) yield;
   }
 
   const stuck = new Set<Owner>();
   for (let i = 0; i < order.length; i++) {
     const o = order[i] as Owner;
-    if (!(owners.get(o) as OwnerRun).done) stuck.add(o);
+    if (!done[i]) stuck.add(o);
     if ((i + 1) % STEP === 0) yield;
   }
   return { stuck, grantedInSim, freeAtEnd: (r) => resources.get(r)?.free ?? r.free };

@@ -10,47 +10,64 @@ export function* stronglyConnectedSteps<T>(
   /** a node's successors, as an array (walked by index: no iterator, no result object per edge) */
   successors: (node: T) => readonly T[],
 ): Steps<T[][]> {
+  // Each node gets a number in visiting order (its Tarjan index); what the walk keeps per node
+  // is in arrays by that number, and the explicit call stack in three parallel arrays: no
+  // object per node or frame. A search over a 30k ring lives through many young-generation GCs,
+  // and each copied every per-node object it still held.
   const index = new Map<T, number>();
-  const low = new Map<T, number>();
-  const onStack = new Set<T>();
+  /** lowlink by index; DONE once the node's component was emitted (it is off the stack) */
+  const low: number[] = [];
+  const DONE = -1;
   const stack: T[] = [];
   const components: T[][] = [];
-  let next = 0;
   let work = 0;
+  const frameNode: number[] = [];
+  const frameNext: (readonly T[])[] = [];
+  const frameAt: number[] = [];
+  const open = (n: T): void => {
+    const i = low.length;
+    index.set(n, i);
+    low.push(i);
+    stack.push(n);
+    frameNode.push(i);
+    frameNext.push(successors(n));
+    frameAt.push(0);
+  };
 
-  type Frame = { node: T; next: readonly T[]; at: number };
   for (const root of nodes) {
     if (index.has(root)) continue;
-    const frames: Frame[] = [];
-    const open = (n: T): void => {
-      index.set(n, next);
-      low.set(n, next);
-      next++;
-      stack.push(n);
-      onStack.add(n);
-      frames.push({ node: n, next: successors(n), at: 0 });
-    };
     open(root);
-    while (frames.length > 0) {
+    while (frameNode.length > 0) {
       if (++work % STEP === 0) yield;
-      const f = frames[frames.length - 1] as Frame;
-      if (f.at < f.next.length) {
-        const m = f.next[f.at++] as T;
-        if (!index.has(m)) open(m);
-        else if (onStack.has(m)) low.set(f.node, Math.min(low.get(f.node)!, index.get(m)!));
+      const top = frameNode.length - 1;
+      const i = frameNode[top] as number;
+      const next = frameNext[top] as readonly T[];
+      const at = frameAt[top] as number;
+      if (at < next.length) {
+        frameAt[top] = at + 1;
+        const m = next[at] as T;
+        const j = index.get(m);
+        if (j === undefined) open(m);
+        else if (low[j] !== DONE) low[i] = Math.min(low[i] as number, j);
         continue;
       }
-      frames.pop();
-      const parent = frames[frames.length - 1];
-      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(f.node)!));
-      if (low.get(f.node) === index.get(f.node)) {
+      frameNode.pop();
+      frameNext.pop();
+      frameAt.pop();
+      if (top > 0) {
+        const p = frameNode[top - 1] as number;
+        low[p] = Math.min(low[p] as number, low[i] as number);
+      }
+      if (low[i] === i) {
         const comp: T[] = [];
         let m: T;
+        let j: number;
         do {
           m = stack.pop() as T;
-          onStack.delete(m);
+          j = index.get(m) as number;
+          low[j] = DONE;
           comp.push(m);
-        } while (m !== f.node);
+        } while (j !== i);
         components.push(comp);
       }
     }

@@ -11,7 +11,12 @@ import { runToEnd, runUntil, STEP } from '../src/engine/steps.js';
 function reach(adj: readonly number[][], from: number): Set<number> {
   const seen = new Set<number>([from]);
   const todo = [from];
-  while (todo.length > 0) for (const m of adj[todo.pop() as number] ?? []) if (!seen.has(m)) (seen.add(m), todo.push(m));
+  while (todo.length > 0)
+    for (const m of adj[todo.pop() as number] ?? [])
+      if (!seen.has(m)) {
+        seen.add(m);
+        todo.push(m);
+      }
   return seen;
 }
 

@@ -38,8 +38,8 @@ const victimResource = (waitId: string): string => `r${ringIndex(waitId) + 1}`;
 
 /** holds of the reconnecting client's snapshot (each with its own owner and mutex) */
 const SNAPSHOT_HOLDS = QUICK ? 20_000 : 100_000;
-/** events per snapshot part: what the SDK sends (the daemon's maxEventsPerFrame, default) */
-const SNAPSHOT_PART = 10_000;
+/** events per snapshot part: what the SDKs send (their EVENTS_PER_FRAME; the daemon would take 10,000) */
+const SNAPSHOT_PART = 2_000;
 
 /** The snapshot's parts, serialized: `snapshot` frames, all but the last with `more`. */
 function snapshotFrames(holds: number): string[] {

@@ -20,6 +20,16 @@ export interface SentCounts {
   frames: number;
 }
 
+/**
+ * Events per frame at most, whatever more the daemon takes: the daemon cannot pause inside one
+ * frame's JSON.parse and checks, and a 10,000-event frame (its default limit) held its event
+ * loop ~10-20 ms for every client; frames of 2,000 cost it 2-4 ms each, and the frames' own
+ * overhead at that size is noise. Not for a snapshot to a daemon that takes no snapshot parts
+ * (no maxSnapshotEvents): there the frames after the first are applied as they come, so the
+ * fewer of them the better.
+ */
+export const EVENTS_PER_FRAME = 2_000;
+
 export class FrameWriter {
   private seq = 1;
 
@@ -46,14 +56,16 @@ export class FrameWriter {
 
   /** `events` in as many frames as the limits need, in order. */
   send(type: 'events' | 'snapshot', events: ClientEvent[]): void {
-    const max = Math.max(1, this.sink.maxEventsPerFrame);
+    const sink = this.sink;
+    const unparted = type === 'snapshot' && sink.maxSnapshotEvents === undefined;
+    const max = Math.max(1, unparted ? sink.maxEventsPerFrame : Math.min(sink.maxEventsPerFrame, EVENTS_PER_FRAME));
     if (events.length <= max) {
       this.sendPart(type, events, false);
       return;
     }
     // A daemon that does not announce maxSnapshotEvents takes no `more` parts: the rest of a
     // snapshot goes as `events` (applied as they come, as such daemons always did).
-    const parts = type === 'snapshot' && this.sink.maxSnapshotEvents !== undefined;
+    const parts = type === 'snapshot' && !unparted;
     for (let i = 0; i < events.length; i += max) {
       const partType = i === 0 || parts ? type : 'events';
       this.sendPart(partType, events.slice(i, i + max), parts && i + max < events.length);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Held } from '../src/index.js';
+import { EVENTS_PER_FRAME } from '../src/frame-writer.js';
 import { IMMEDIATE, sdkFixture, waitUntil, type FakeDaemonOptions } from './fake-daemon.js';
 
 const fixture = sdkFixture({ service: 'parts', ...IMMEDIATE, reconnect: { minDelayMs: 10, maxDelayMs: 20 } });
@@ -35,6 +36,27 @@ describe('resync snapshot in parts', () => {
     } finally {
       for (const h of held) h.release();
     }
+  });
+
+  // 1,100 held mutexes: each a declaration and a hold, with the owner over 2,200 events
+  async function frameSizes(opts: FakeDaemonOptions, n = 1_100): Promise<{ sizes: number[]; release: () => void }> {
+    const { daemon, held, second } = await resyncWith(opts, n);
+    const resent = () => second().flatMap((f) => (f.type === 'snapshot' || f.type === 'events' ? f.events : []));
+    await daemon.waitFor(() => resent().filter((e) => e.type === 'hold').length === n, 'every hold resent');
+    const sizes = second().flatMap((f) => (f.type === 'snapshot' || f.type === 'events' ? [f.events.length] : []));
+    return { sizes, release: () => held.forEach((h) => h.release()) };
+  }
+
+  it(`parts carry at most ${EVENTS_PER_FRAME} events even when the daemon takes more per frame`, async () => {
+    const { sizes, release } = await frameSizes({ maxEventsPerFrame: 10_000, maxSnapshotEvents: 250_000 });
+    release();
+    assert.ok(sizes.length >= 2 && sizes.every((k) => k <= EVENTS_PER_FRAME), `frames of ${sizes.join(', ')} events`);
+  });
+
+  it('to a daemon that takes no parts, a snapshot goes whole up to its own limit per frame', async () => {
+    const { sizes, release } = await frameSizes({ maxEventsPerFrame: 10_000 });
+    release();
+    assert.equal(sizes.length, 1, `one snapshot frame: ${sizes.join(', ')}`);
   });
 
   it('a daemon that does not announce it gets one `snapshot` and then `events`, no `more`', async () => {

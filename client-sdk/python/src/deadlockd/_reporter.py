@@ -25,6 +25,12 @@ from typing import Any, Protocol
 
 from ._model import Owner, Rec, Resource, Wait
 
+# Events per frame at most, whatever more the daemon takes: the daemon cannot pause inside one
+# frame's JSON parse and checks, and a 10,000-event frame (its default limit) held its event loop
+# 10-20 ms for every client; frames of 2,000 cost it 2-4 ms each. Not for a snapshot to a daemon
+# that takes no snapshot parts: there the frames after the first are applied as they come.
+EVENTS_PER_FRAME = 2000
+
 
 class Sink(Protocol):
     max_events_per_frame: int
@@ -326,8 +332,10 @@ class Reporter:
     def _frames(self, kind: str, events: list[dict[str, Any]]) -> list[str]:
         sink = self.sink
         assert sink is not None
-        size = max(1, sink.max_events_per_frame)
         parts = kind == "snapshot" and sink.max_snapshot_events is not None
+        unparted = kind == "snapshot" and not parts
+        limit = sink.max_events_per_frame
+        size = max(1, limit if unparted else min(limit, EVENTS_PER_FRAME))
         chunks = [events[i:i + size] for i in range(0, len(events), size)] or [[]]
         out: list[str] = []
         for i, chunk in enumerate(chunks):

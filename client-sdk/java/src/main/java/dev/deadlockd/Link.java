@@ -152,9 +152,16 @@ final class Link {
     if (next >= 0) reportIn(next);
   }
 
+  /**
+   * Events per frame at most, whatever more the daemon takes: the daemon cannot pause inside one frame's
+   * JSON parse and checks, and a 10,000-event frame (its default limit) held its event loop 10-20 ms for
+   * every client; frames of 2,000 cost it 2-4 ms each.
+   */
+  static final int EVENTS_PER_FRAME = 2_000;
+
   private void sendEvents(String kind, List<ObjectNode> events) {
     boolean snapshot = kind.equals("snapshot");
-    int per = Math.max(1, maxEventsPerFrame);
+    int per = Math.max(1, Math.min(maxEventsPerFrame, EVENTS_PER_FRAME));
     int i = 0;
     do {
       int end = Math.min(events.size(), i + per);

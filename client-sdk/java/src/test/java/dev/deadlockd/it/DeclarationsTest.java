@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.deadlockd.DLock;
 import dev.deadlockd.DReadWriteLock;
 import dev.deadlockd.DSemaphore;
 import dev.deadlockd.Deadlockd;
+import dev.deadlockd.SharedResource;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -64,6 +66,52 @@ class DeclarationsTest {
       assertThrows(IllegalArgumentException.class, () -> c.lock("x", ""), "a class is 1 to 256 characters");
       c.close();
     } finally {
+      fake.close();
+    }
+  }
+
+  /**
+   * A snapshot of more than 2,000 events goes in parts of at most 2,000, though the daemon would take 10,000 per
+   * frame: shared resources held before the first welcome make the first connection's report a snapshot.
+   */
+  @Test
+  void snapshotPartsCarryAtMostTwoThousandEvents() throws Exception {
+    FakeDaemon fake = new FakeDaemon();
+    java.util.List<SharedResource.Held<Long>> held = new java.util.ArrayList<>();
+    // fail-open: connect returns without a welcome after its timeout; the SDK tries again until one comes
+    Deadlockd c = Deadlockd.connect(new Deadlockd.Options(fake.url(), "frames").reconnectDelays(10, 50).connectTimeoutMs(200));
+    try {
+      ConformanceTest.await(fake.frames, f -> f.path("type").asText().equals("hello"), "the hello", null);
+      int n = 1_500; // a declaration and a hold each
+      for (int i = 0; i < n; i++) held.add(c.resource("frames:" + i).acquire(abort -> 1L));
+      ObjectNode welcome = (ObjectNode) DaemonProcess.JSON.readTree(DaemonProcess.REPO.resolve("proto/conformance/sdk.json").toFile())
+          .get("vectors").get(0).get("welcome").deepCopy();
+      // bytes split no part here (the SDK halves a frame over maxFrameBytes): only the event count does
+      ((ObjectNode) welcome.get("limits")).put("maxEventsPerFrame", 10_000).put("maxFrameBytes", 64 << 20);
+      // to the connection open now (the one before may have timed out waiting for its welcome)
+      long deadline = System.currentTimeMillis() + DaemonProcess.STEP_MS;
+      for (;;) {
+        try {
+          fake.send(welcome);
+          break;
+        } catch (java.io.IOException e) {
+          if (System.currentTimeMillis() > deadline) throw e;
+          Thread.sleep(5); // polling for the SDK's next connection, not waiting for a result
+        }
+      }
+      ConformanceTest.await(fake.frames, f -> f.path("type").asText().equals("snapshot") && !f.path("more").asBoolean(), "the snapshot's last part", null);
+      java.util.List<Integer> sizes = new java.util.ArrayList<>();
+      long holds = 0;
+      for (JsonNode f : fake.frames) {
+        if (!f.path("type").asText().equals("snapshot")) continue;
+        sizes.add(f.path("events").size());
+        for (JsonNode e : f.path("events")) if (e.path("type").asText().equals("hold")) holds++;
+      }
+      assertEquals(n, holds, "every hold in the snapshot");
+      assertTrue(sizes.size() >= 2 && sizes.stream().allMatch(k -> k <= 2_000), "parts of " + sizes + " events");
+    } finally {
+      for (SharedResource.Held<Long> h : held) h.release();
+      c.close();
       fake.close();
     }
   }

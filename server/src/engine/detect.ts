@@ -212,11 +212,12 @@ function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps
       if (Array.isArray(there)) startWaitsBySeq.set(r, waitsBySeq(r, [...new Set(there)]));
       continue;
     }
-    const rs = Array.isArray(there) ? there : [there];
+    // a reordered queue is walked whole: its starts as a set when there are several (a scan per waiter was n·k)
+    const several = Array.isArray(there) ? new Set(there) : undefined;
     let last: Owner | undefined;
     for (const w of r.inGrantOrder()) {
       if (last && last !== w.owner) nearestStartAhead.set(w, last);
-      if (rs.includes(w.owner) && !w.aborting) last = w.owner;
+      if ((several ? several.has(w.owner) : w.owner === there) && !w.aborting) last = w.owner;
     }
   }
   const startAhead = (w: Wait): Owner | undefined => {

@@ -21,8 +21,9 @@
 // Cost is linear in the owners, waits and holds of the scope, plus one
 // re-check of a shared resource's waiters each time its free units grow. The
 // state of the run is a number per owner (its entries in a few arrays) and one
-// record per resource it touches (two Maps in all). It yields every STEP owners (steps.ts): a big scope can be
-// reduced in slices; the graph must not change until it ends.
+// record per resource it touches (two Maps in all). It yields every STEP owners
+// (steps.ts): a big scope can be reduced in slices; the graph must not change
+// until it ends.
 import type { Owner, Resource, Wait } from './model.js';
 import { STEP, type Steps } from './steps.js';
 
@@ -34,7 +35,6 @@ export interface ReductionResult {
   /** free units of each resource the reduction touched, at the end */
   freeAtEnd: (r: Resource) => number;
 }
-
 
 /** One resource during a run. */
 interface ResourceRun {

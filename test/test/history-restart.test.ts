@@ -119,9 +119,15 @@ describe('durable history across a daemon restart', () => {
     await daemon.waitForLog(/"interrupted":1,.*marked interrupted/);
 
     const listed = await getJson<{ total: number; deadlocks: Entry[] }>(daemon, '/v1/deadlocks');
-    assert.deepEqual(listed.deadlocks.map((d) => d.id), [stuck.id, ...[...before].reverse()], 'every deadlock of before the restart, newest first');
-    assert.equal(listed.total, 4);
-    assert.deepEqual(listed.deadlocks.map((d) => d.status), ['interrupted', 'resolved', 'resolved', 'resolved']);
+    // The SDKs reconnect on their own: on a loaded machine the ledger's snapshot may already have
+    // brought the stuck deadlock back, as a new one (checked below), before this listing.
+    const old = new Set([stuck.id, ...before]);
+    const oldListed = listed.deadlocks.filter((d) => old.has(d.id));
+    const found = listed.deadlocks.filter((d) => !old.has(d.id));
+    assert.deepEqual(oldListed.map((d) => d.id), [stuck.id, ...[...before].reverse()], 'every deadlock of before the restart, newest first');
+    assert.ok(found.length <= 1 && found.every((d) => d.services.includes('ledger') && d.status !== 'interrupted'), `only the stuck deadlock found again may be new: ${JSON.stringify(found)}`);
+    assert.equal(listed.total, 4 + found.length);
+    assert.deepEqual(oldListed.map((d) => d.status), ['interrupted', 'resolved', 'resolved', 'resolved']);
     for (const id of before) assert.equal((await getJson<Entry>(daemon, `/v1/deadlocks/${id}`)).signature, bankGroup?.signature);
 
     // the stuck tasks are still stuck: their client's snapshot makes them a new deadlock, found again
@@ -131,6 +137,7 @@ describe('durable history across a daemon restart', () => {
     }, 20, () => daemon.logs());
     assert.notEqual(again.id, stuck.id);
     assert.equal(again.signature, stuck.signature);
+    for (const d of found) assert.equal(d.id, again.id, 'the new deadlock listed after the restart was the stuck one found again');
     // nothing served names the old one as live: not a cycle, not on a node of the graph
     const { cycles } = await getJson<{ cycles: Entry[] }>(daemon, '/v1/cycles');
     assert.deepEqual(cycles.map((c) => c.id), [again.id]);

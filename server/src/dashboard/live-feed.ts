@@ -9,12 +9,13 @@
 // snapshot rebuilt, and only when the rebuilt snapshot differs is it sent.
 //
 // A rebuild must not hold the daemon's only thread, which runs detection for
-// every namespace. So it is split: a capture in one turn of the event loop
-// (snapshot.ts captureLive: at most --max-drawn-nodes nodes, a few ms at the
-// cap), the layout (ForceAtlas2, the expensive part: tens to hundreds of ms at
-// the cap) on the layout thread (layout-thread.ts), then the frame assembled
-// and sent in another turn. Between the two turns events keep flowing; the
-// frame shows the graph as it was at the capture. Rebuilds are also rationed:
+// every namespace. So it is split: a capture of one instant, in slices while
+// the namespace holds its changes (snapshot.ts captureLive: at most
+// --max-drawn-nodes nodes, a few ms at the cap), the layout (ForceAtlas2, the
+// expensive part: tens to hundreds of ms at the cap) on the layout thread
+// (layout-thread.ts), then the frame assembled and sent in slices of its own.
+// After the capture events keep flowing; the frame shows the graph as it was
+// at the capture. Rebuilds are also rationed:
 // none while no viewer could take a frame (all of them still have unsent
 // data), and after a rebuild that took t ms (capture to frame, layout
 // included), none for REBUILD_RATIO × t ms, so one namespace's dashboard takes
@@ -109,7 +110,7 @@ export class LiveFeed {
       if (fp !== this.fingerprint || fresh) {
         this.fingerprint = fp;
         const started = performance.now();
-        const captured = captureLive(this.hub.namespace(this.namespace), this.view, this.maxDrawnNodes);
+        const captured = await captureLive(this.hub.namespace(this.namespace), this.view, this.maxDrawnNodes);
         const positions = await this.layouts.place(this.id, layoutInput(captured));
         const body = await liveBodyJson(captured, positions);
         const took = performance.now() - started;

@@ -4,7 +4,8 @@ import type { DeadlockReport } from '@deadlockd/proto';
 import { signatureOf, type CycleStatus, type DeadlockGroup, type HistoryEntry } from '../history.js';
 import type { Namespace } from '../namespace.js';
 import type { GraphStats } from '../engine/types.js';
-import { captureGraph, type EdgeAttrs, type GraphCapture, type NodeAttrs } from '../engine/export.js';
+import { captureGraphSteps, type EdgeAttrs, type GraphCapture, type NodeAttrs } from '../engine/export.js';
+import type { Steps } from '../engine/steps.js';
 import type { LayoutInput, Point } from './layout.js';
 import { slicedBody, type Section } from '../sliced-body.js';
 
@@ -63,10 +64,10 @@ export interface LiveFrame extends LiveBody {
 }
 
 /**
- * A frame's content before the layout, taken in one turn of the event loop:
- * the graph as a detached capture, everything else already serialized, so
- * the frame shows one instant even though its layout is computed later, on
- * the layout thread (layout-thread.ts).
+ * A frame's content before the layout, as of one instant: the graph as a
+ * detached capture, everything else already serialized, so the frame shows
+ * that instant even though its layout is computed later, on the layout
+ * thread (layout-thread.ts).
  */
 export interface LiveCapture {
   /** `{"namespace":…,"stats":{…}` — the body's fields before `graph` */
@@ -76,11 +77,22 @@ export interface LiveCapture {
   graph: GraphCapture;
 }
 
-export function captureLive(ns: Namespace, view: LiveView, maxDrawnNodes = MAX_DRAWN_NODES): LiveCapture {
+/**
+ * Captures a frame's content through the namespace's read (namespace.ts): in slices of
+ * --search-slice-ms while the namespace holds its changes, so a capture is one instant and
+ * still no long turn of the event loop. (In one turn it was 4-9 ms of a viewer's first frame,
+ * run before the code was warm: most of the stall a viewer's opening caused.)
+ */
+export function captureLive(ns: Namespace, view: LiveView, maxDrawnNodes = MAX_DRAWN_NODES): Promise<LiveCapture> {
+  return ns.read(captureLiveSteps(ns, view, maxDrawnNodes));
+}
+
+function* captureLiveSteps(ns: Namespace, view: LiveView, maxDrawnNodes: number): Steps<LiveCapture> {
   const stats = ns.graphStats();
   const truncated = view === 'all' && stats.owners + stats.resources > maxDrawnNodes;
   // the layout grows faster than linearly: never lay out more than the cap
-  const g = captureGraph(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
+  const g = yield* captureGraphSteps(ns.engine, { blockedOnly: view === 'blocked' || truncated, maxNodes: maxDrawnNodes });
+  // the rest in the capture's last slice, so it is of the same instant
   const all = ns.history.list();
   const cycles: LiveCycle[] = ns.current().map(({ deadlock: d, status }) => ({ id: d.id, detectedAt: d.detectedAt, status, signature: signatureOf(d.report), report: d.report }));
   cycles.sort((a, b) => b.detectedAt - a.detectedAt || a.id.localeCompare(b.id));

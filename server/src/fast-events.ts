@@ -122,7 +122,8 @@ function compileKnownKeys(r: Rules): KnownKeys {
   return new Function('c', `return function knownKeys(e) { ${lines.join(' ')} };`)(checks) as KnownKeys;
 }
 
-const KNOWN_KEYS: Record<string, KnownKeys> = Object.fromEntries(Object.entries(EVENT_RULES).map(([t, r]) => [t, compileKnownKeys(r)]));
+/** each event type's rules and compiled check, found with one lookup per event (a Map: no prototype keys to guard against) */
+const CHECKS = new Map<string, { rules: Rules; knownKeys: KnownKeys }>(Object.entries(EVENT_RULES).map(([t, r]) => [t, { rules: r, knownKeys: compileKnownKeys(r) }]));
 
 function countKeys(e: Obj): number {
   let n = 0;
@@ -136,14 +137,14 @@ function fastEvent(raw: unknown): ClientEvent | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const e = raw as Obj;
   const type = e['type'];
-  if (typeof type !== 'string' || !Object.hasOwn(EVENT_RULES, type)) return undefined;
-  const r = EVENT_RULES[type] as Rules;
-  const known = (KNOWN_KEYS[type] as KnownKeys)(e);
+  const check = typeof type === 'string' ? CHECKS.get(type) : undefined;
+  if (check === undefined) return undefined;
+  const known = check.knownKeys(e);
   if (known < 0) return undefined;
   let out = e;
   if (countKeys(e) !== known) {
     out = {};
-    for (const k of r.keys) if (e[k] !== undefined) out[k] = e[k];
+    for (const k of check.rules.keys) if (e[k] !== undefined) out[k] = e[k];
   }
   if (out['type'] === 'resource') {
     if (out['scope'] === undefined) out['scope'] = 'local';

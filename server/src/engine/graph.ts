@@ -295,13 +295,14 @@ export class Graph {
       const t = c.owners.get(e.task) ?? reject('UNKNOWN_OWNER', `task '${e.task}' is not a known owner`);
       r = this.taskResourceOf(t);
     } else r = this.declaredResource(c, e.resource as string);
-    const units = this.unitsFor(r, c.owners.get(e.owner), e);
+    const known = c.owners.get(e.owner);
+    const units = this.unitsFor(r, known, e);
     if (r.reentrant) {
-      const h = c.owners.get(e.owner)?.holdOn(r);
+      const h = known?.holdOn(r);
       if (h && covers(h, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive'))
         reject('BAD_REQUEST_SIZE', `'${r.name}' is reentrant and owner '${e.owner}' holds it: a re-acquire is granted at once (report a hold, not a wait)`);
     }
-    const o = this.ownerFor(c, e.owner);
+    const o = known ?? this.ownerFor(c, e.owner);
     const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.now(), stack: e.stack, seq: ++this.seq });
     if (e.trace !== undefined) w.trace = e.trace;
     c.waits.set(w.id, w);

@@ -100,16 +100,13 @@ export class Graph {
   /** Applies one event; adds where a deadlock search must start to `starts`. */
   apply(c: ClientState, e: ClientEvent, starts: Starts): void {
     this.changes++;
+    // cases by how often they come (hold and release, then wait and grant): a switch on
+    // strings compares them in this order, and an event's type is not known to be interned
     switch (e.type) {
-      case 'owner':
-        return this.declareOwner(c, e);
-      case 'end': {
-        const o = c.owners.get(e.owner);
-        if (o) this.dropOwner(o);
-        return;
-      }
-      case 'resource':
-        return this.declareResource(c, e, starts);
+      case 'hold':
+        return this.reportHold(c, e, starts);
+      case 'release':
+        return this.release(c, e);
       case 'wait':
         return this.addWait(c, e, starts);
       case 'grant': {
@@ -129,10 +126,15 @@ export class Graph {
         this.removeWait(w);
         return;
       }
-      case 'hold':
-        return this.reportHold(c, e, starts);
-      case 'release':
-        return this.release(c, e);
+      case 'resource':
+        return this.declareResource(c, e, starts);
+      case 'owner':
+        return this.declareOwner(c, e);
+      case 'end': {
+        const o = c.owners.get(e.owner);
+        if (o) this.dropOwner(o);
+        return;
+      }
       case 'order':
         return; // lock-order facts are the engine's LockOrder's business (hazards.ts)
     }

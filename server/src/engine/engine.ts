@@ -4,7 +4,7 @@
 // I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocksSteps, type FoundDeadlock } from './detect.js';
-import { EventRejected, Graph, type Starts } from './graph.js';
+import { EventRejected, Graph, newStarts, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
 import { buildReportSteps } from './report.js';
@@ -116,7 +116,7 @@ export class Engine {
   applyBatch(clientId: ClientId, events: ClientEvent[], shouldYield?: () => boolean): EngineResult {
     const c = this.client(clientId);
     const errors: EventError[] = [];
-    const starts: Starts = { owners: [], resources: [], waits: [] };
+    const starts = newStarts();
     const hazards: Hazard[] = [];
     for (let i = 0; i < events.length; i++) this.applyEvent(c, events, i, { errors, starts, hazards });
     // Search once per batch, on its final state: a deadlock persists, so
@@ -166,10 +166,13 @@ export class Engine {
   *replaceClientStateSteps(clientId: ClientId, events: ClientEvent[]): Steps<EngineResult> {
     const c = this.client(clientId);
     yield* this.graph.clearClientSteps(c);
-    const out = { errors: [] as EventError[], starts: { owners: [], resources: [], waits: [] } as Starts, hazards: [] as Hazard[] };
+    const out = { errors: [] as EventError[], starts: newStarts(), hazards: [] as Hazard[] };
     for (let i = 0; i < events.length; i++) {
       this.applyEvent(c, events, i, out);
-      if ((i + 1) % STEP === 0) yield;
+      if ((i + 1) % STEP === 0) {
+        yield;
+        out.starts.at = undefined; // a new slice, a new clock reading
+      }
     }
     const { starts } = out;
     const found = starts.owners.length === 0 && starts.resources.length === 0 ? [] : yield* this.detectSteps(starts.owners, undefined, starts.resources);

@@ -40,7 +40,15 @@ export interface Starts {
   resources: Resource[];
   /** every wait the batch added (the long-wait log's deadlines); some may have ended again since */
   waits: Wait[];
+  /**
+   * The batch's clock reading (Graph.clock), taken at its first event without a `since`: the
+   * events of one frame arrive at one instant, and Date.now() per hold and wait was a tenth of
+   * the engine's time on a busy connection.
+   */
+  at: number | undefined;
 }
+
+export const newStarts = (): Starts => ({ owners: [], resources: [], waits: [], at: undefined });
 
 export class Graph {
   readonly clients = new Map<string, ClientState>();
@@ -113,8 +121,8 @@ export class Graph {
         const w = c.waits.get(e.waitId) ?? reject('UNKNOWN_WAIT', `no pending wait '${e.waitId}'`);
         this.removeWait(w);
         if (w.resource.kind === 'task') return;
-        if (w.resource.reentrant) this.addReentrantHold(w.owner, w.resource, w.mode ?? 'exclusive', e.since ?? this.now(), w.stack);
-        else this.addHold(w.owner, w.resource, w.units, e.since ?? this.now(), w.stack);
+        if (w.resource.reentrant) this.addReentrantHold(w.owner, w.resource, w.mode ?? 'exclusive', e.since ?? this.clock(starts), w.stack);
+        else this.addHold(w.owner, w.resource, w.units, e.since ?? this.clock(starts), w.stack);
         // A grant to an owner still blocked elsewhere takes units the reduction
         // assumed it would only take on its way to finishing (a shared lock
         // may grant in any order): like a late hold.
@@ -129,7 +137,7 @@ export class Graph {
       case 'resource':
         return this.declareResource(c, e, starts);
       case 'owner':
-        return this.declareOwner(c, e);
+        return this.declareOwner(c, e, starts);
       case 'end': {
         const o = c.owners.get(e.owner);
         if (o) this.dropOwner(o);
@@ -142,22 +150,27 @@ export class Graph {
 
   // ---- owners ---------------------------------------------------------------
 
-  private ownerFor(c: ClientState, id: string): Owner {
+  /** now, read once per batch (Starts.at) */
+  private clock(starts: Starts): number {
+    return (starts.at ??= this.now());
+  }
+
+  private ownerFor(c: ClientState, id: string, starts: Starts): Owner {
     let o = c.owners.get(id);
     if (!o) {
       if (c.owners.size >= this.limits.maxOwnersPerClient)
         reject('LIMIT_EXCEEDED', `client has ${c.owners.size} owners (maxOwnersPerClient)`);
       if (this.ownerCount >= this.limits.maxOwnersPerNamespace)
         reject('LIMIT_EXCEEDED', `namespace has ${this.ownerCount} owners (maxOwnersPerNamespace)`);
-      o = new Owner(c, id, this.now());
+      o = new Owner(c, id, this.clock(starts));
       c.owners.set(id, o);
       this.ownerCount++;
     }
     return o;
   }
 
-  private declareOwner(c: ClientState, e: OwnerEvent): void {
-    const o = this.ownerFor(c, e.owner);
+  private declareOwner(c: ClientState, e: OwnerEvent, starts: Starts): void {
+    const o = this.ownerFor(c, e.owner, starts);
     if (e.name !== undefined) o.name = e.name;
     if (e.priority !== undefined) o.priority = e.priority;
     if (e.abortable !== undefined) o.abortable = e.abortable;
@@ -304,8 +317,8 @@ export class Graph {
       if (h && covers(h, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive'))
         reject('BAD_REQUEST_SIZE', `'${r.name}' is reentrant and owner '${e.owner}' holds it: a re-acquire is granted at once (report a hold, not a wait)`);
     }
-    const o = known ?? this.ownerFor(c, e.owner);
-    const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.now(), stack: e.stack, seq: ++this.seq });
+    const o = known ?? this.ownerFor(c, e.owner, starts);
+    const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.clock(starts), stack: e.stack, seq: ++this.seq });
     if (e.trace !== undefined) w.trace = e.trace;
     c.waits.set(w.id, w);
     const q = r.queue instanceof WaitQueue ? r.queue : (r.queue = new WaitQueue());
@@ -373,9 +386,9 @@ export class Graph {
       reject('BAD_REQUEST_SIZE', `rwlock '${r.name}' needs mode 'shared' or 'exclusive'`);
     // A reported hold is absolute: exclusive means every unit.
     const units = r.kind === 'rwlock' ? (e.mode === 'exclusive' ? EXCLUSIVE : 1) : this.unitsFor(r, undefined, e);
-    const o = this.ownerFor(c, e.owner);
-    if (r.reentrant) this.addReentrantHold(o, r, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive', e.since ?? this.now(), e.stack);
-    else this.addHold(o, r, units, e.since ?? this.now(), e.stack);
+    const o = this.ownerFor(c, e.owner, starts);
+    if (r.reentrant) this.addReentrantHold(o, r, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive', e.since ?? this.clock(starts), e.stack);
+    else this.addHold(o, r, units, e.since ?? this.clock(starts), e.stack);
     // To the daemon a hold it learns of late is a capacity decrease on r.
     this.unitsTaken(o.hasLiveWait() ? o : undefined, r, starts);
   }

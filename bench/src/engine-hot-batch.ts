@@ -33,8 +33,10 @@ function oneBatch(n: number): number {
 
 export async function measureHotBatch(): Promise<HotBatchResult> {
   const [small, big] = SIZES.hotBatch;
-  const rounds = 3;
-  const [a, b] = await alternate([() => oneBatch(small), () => oneBatch(big)], rounds, 1);
+  // a batch is a few ms: with 3 rounds the median of 3 swung 0.45-2.1x between runs (a cold first
+  // batch, a scavenge in one of them); 11 rounds after 3 warm-up ones cost ~0.2 s
+  const rounds = 11;
+  const [a, b] = await alternate([() => oneBatch(small), () => oneBatch(big)], rounds, 3);
   const nsSmall = median(a as number[]);
   const nsBig = median(b as number[]);
   return { waits: [small, big], nsPerWait: [nsSmall, nsBig], rounds, ratio: nsBig / nsSmall };

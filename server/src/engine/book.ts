@@ -32,7 +32,7 @@
 import type { Engine, EngineResult, Found } from './engine.js';
 import type { Owner, Wait } from './model.js';
 import type { ClientId, Deadlock, OwnerRef, Victim } from './types.js';
-import { runToEnd, STEP, type Steps } from './steps.js';
+import { appended, runToEnd, STEP, type Steps } from './steps.js';
 
 export type DeadlockState = 'confirming' | 'aborting' | 'reordering' | 'unresolvable' | 'resolved' | 'dismissed';
 export type OpenState = Exclude<DeadlockState, 'resolved' | 'dismissed'>;
@@ -282,7 +282,7 @@ export class DeadlockBook {
 
   private mark(e: BookEntry, waits: Wait[]): void {
     e.waits = waits;
-    for (const w of waits) (w.deadlocks ??= []).push(e.id);
+    for (const w of waits) w.deadlocks = appended(w.deadlocks, e.id);
   }
 
   private unmark(e: BookEntry): void {

@@ -5,7 +5,7 @@
 import { Resource, type Owner, type Wait } from './model.js';
 import { reduceSteps, type ReductionResult } from './reduction.js';
 import { stronglyConnectedSteps } from './scc.js';
-import { eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
+import { appended, eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
 
 interface BlockEdge {
@@ -305,26 +305,28 @@ function* scopeFrom(starts: Iterable<Owner>): Steps<Set<Owner>> {
 }
 
 /** Blocked-by edges among stuck owners, after a reduction. */
-function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): BlockEdge[] {
-  const edges: BlockEdge[] = [];
+function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): readonly BlockEdge[] {
+  let edges: BlockEdge[] | undefined; // nearly always one edge: appended() sizes it so
   for (const w of o.liveWaits()) {
     if (red.grantedInSim.has(w)) continue;
     const r = w.resource;
     if (w.units > red.freeAtEnd(r)) {
-      for (const h of r.holderOwners()) if (red.stuck.has(h)) edges.push({ from: o, to: h, wait: w, kind: 'hard' });
+      for (const h of r.holderOwners()) if (red.stuck.has(h)) edges = appended(edges, { from: o, to: h, wait: w, kind: 'hard' });
       // Units granted during the reduction to owners that then stayed stuck are held too.
       if (r.fifo && red.grantedInSim.size > 0)
         for (const q of r.queue)
           if (q !== w && red.grantedInSim.has(q) && red.stuck.has(q.owner) && !r.isHeldBy(q.owner))
-            edges.push({ from: o, to: q.owner, wait: w, kind: 'hard' });
+            edges = appended(edges, { from: o, to: q.owner, wait: w, kind: 'hard' });
     }
     if (r.fifo) {
       const ahead = waitAhead(w, red, aheadOf);
-      if (ahead && ahead.owner !== o) edges.push({ from: o, to: ahead.owner, wait: w, kind: 'soft' });
+      if (ahead && ahead.owner !== o) edges = appended(edges, { from: o, to: ahead.owner, wait: w, kind: 'soft' });
     }
   }
-  return edges;
+  return edges ?? NO_EDGES;
 }
+
+const NO_EDGES: readonly BlockEdge[] = Object.freeze([]);
 
 /** The closest still-blocked wait of a stuck owner queued ahead of `w` (one soft edge stands for the whole chain ahead). */
 function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefined>): Wait | undefined {
@@ -338,11 +340,13 @@ function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefi
   return cache.get(w);
 }
 
-function blockedWaits(o: Owner, red: ReductionResult): Wait[] {
-  const out: Wait[] = [];
-  for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out.push(w);
-  return out;
+function blockedWaits(o: Owner, red: ReductionResult): readonly Wait[] {
+  let out: Wait[] | undefined;
+  for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out = appended(out, w);
+  return out ?? NO_WAITS;
 }
+
+const NO_WAITS: readonly Wait[] = Object.freeze([]);
 
 export interface SearchOptions {
   everyComponent?: boolean;
@@ -365,8 +369,8 @@ export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterio
   if (roots.length === 0) return [];
 
   const aheadOf = new Map<Wait, Wait | undefined>();
-  const edgesOf = new Map<Owner, BlockEdge[]>();
-  const edges = (o: Owner): BlockEdge[] => {
+  const edgesOf = new Map<Owner, readonly BlockEdge[]>();
+  const edges = (o: Owner): readonly BlockEdge[] => {
     let e = edgesOf.get(o);
     if (!e) edgesOf.set(o, (e = blockEdges(o, red, aheadOf)));
     return e;

@@ -32,7 +32,8 @@
 import type { Engine, EngineResult, Found } from './engine.js';
 import type { Owner, Wait } from './model.js';
 import type { ClientId, Deadlock, OwnerRef, Victim } from './types.js';
-import { appended, runToEnd, STEP, type Steps } from './steps.js';
+import { appended } from './empty.js';
+import { runToEnd, STEP, type Steps } from './steps.js';
 
 export type DeadlockState = 'confirming' | 'aborting' | 'reordering' | 'unresolvable' | 'resolved' | 'dismissed';
 export type OpenState = Exclude<DeadlockState, 'resolved' | 'dismissed'>;

@@ -5,7 +5,8 @@
 import { Resource, type Owner, type Wait } from './model.js';
 import { reduceSteps, type ReductionResult } from './reduction.js';
 import { stronglyConnectedSteps } from './scc.js';
-import { appended, eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
+import { appended, emptyList } from './empty.js';
+import { eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
 
 interface BlockEdge {
@@ -306,7 +307,7 @@ function* scopeFrom(starts: Iterable<Owner>): Steps<Set<Owner>> {
 
 /** Blocked-by edges among stuck owners, after a reduction. */
 function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | undefined>): readonly BlockEdge[] {
-  let edges: BlockEdge[] | undefined; // nearly always one edge: appended() sizes it so
+  let edges: BlockEdge[] | undefined; // nearly always one edge (empty.ts, appended)
   for (const w of o.liveWaits()) {
     if (red.grantedInSim.has(w)) continue;
     const r = w.resource;
@@ -323,10 +324,8 @@ function blockEdges(o: Owner, red: ReductionResult, aheadOf: Map<Wait, Wait | un
       if (ahead && ahead.owner !== o) edges = appended(edges, { from: o, to: ahead.owner, wait: w, kind: 'soft' });
     }
   }
-  return edges ?? NO_EDGES;
+  return edges ?? emptyList();
 }
-
-const NO_EDGES: readonly BlockEdge[] = Object.freeze([]);
 
 /** The closest still-blocked wait of a stuck owner queued ahead of `w` (one soft edge stands for the whole chain ahead). */
 function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefined>): Wait | undefined {
@@ -343,10 +342,8 @@ function waitAhead(w: Wait, red: ReductionResult, cache: Map<Wait, Wait | undefi
 function blockedWaits(o: Owner, red: ReductionResult): readonly Wait[] {
   let out: Wait[] | undefined;
   for (const w of o.liveWaits()) if (!red.grantedInSim.has(w)) out = appended(out, w);
-  return out ?? NO_WAITS;
+  return out ?? emptyList();
 }
-
-const NO_WAITS: readonly Wait[] = Object.freeze([]);
 
 export interface SearchOptions {
   everyComponent?: boolean;

@@ -128,14 +128,3 @@ export function* setSteps<T>(xs: Iterable<T>): Steps<Set<T>> {
 export function* uniqueSteps<T>(xs: readonly T[]): Steps<T[]> {
   return xs.length < 2 ? xs.slice() : [...(yield* setSteps(xs))];
 }
-
-/**
- * `xs` with `x` appended, or `[x]` when there is no array yet. An array begun as `[]` grows to 16
- * slots (~150 bytes) at its first push; `[x]` is one slot. Lists that nearly always hold one item
- * and are made per member of a deadlock (a 30,000-member ring: 30,000 of each) are built this way.
- */
-export function appended<T>(xs: T[] | undefined, x: T): T[] {
-  if (xs === undefined) return [x];
-  xs.push(x);
-  return xs;
-}

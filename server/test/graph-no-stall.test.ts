@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
+import { captureLive } from '../src/dashboard/snapshot.js';
 import { slicedBody } from '../src/sliced-body.js';
 import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
 
@@ -149,6 +150,53 @@ describe('GET /v1/graph captured in slices', () => {
       const last = label(`/o${OWNERS - 1}`);
       assert.ok(first !== undefined && last !== undefined, 'both owners are in the body');
       assert.equal(first === `renamed ${round}`, last === `renamed ${round}`, `both renamed or neither (${first} / ${last})`);
+      await big.barrier();
+      assert.equal(ns.busy, false);
+    }
+  });
+});
+
+describe("a dashboard frame's capture in slices", () => {
+  let daemon: TestDaemon;
+  let big: TestClient;
+  before(async () => {
+    ({ daemon, big } = await bigGraph({ searchSliceMs: 1 }));
+  });
+  after(async () => {
+    await big.close();
+    await daemon.close();
+  });
+
+  it('takes turns of the event loop and sees one graph: a rename of the first and the last owner shows for both or neither', async () => {
+    const ns = daemon.app.deadlockd.hub.namespace('default');
+    for (let round = 0; round < 5; round++) {
+      let turns = 0;
+      let ticking = true;
+      const tick = () => {
+        turns++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      let g: Awaited<ReturnType<typeof captureLive>>['graph'];
+      try {
+        // every node drawn (the cap above the graph's 30,000): a capture of several 1 ms slices
+        const pending = captureLive(ns, 'all', 2 * OWNERS + 10);
+        assert.equal(ns.busy, true, 'the capture did not end in its first slice: the namespace holds its changes meanwhile');
+        big.send({ type: 'events', seq: 2_000 + round, events: [ev.owner('o0', { name: `live ${round}` }), ev.owner(`o${OWNERS - 1}`, { name: `live ${round}` })] });
+        g = (await pending).graph;
+      } finally {
+        ticking = false;
+      }
+      assert.ok(turns > 1, `other callbacks ran while the capture went on (${turns} turns)`);
+      assert.equal(g.nodeCount, 2 * OWNERS);
+      const label = (owner: string): string | undefined => {
+        for (let i = 0; i < g.nodeCount; i++) if (g.nodeKey(i).endsWith(`/${owner}`)) return (JSON.parse(g.nodeJson(i)) as { attributes: { label: string } }).attributes.label;
+        return undefined;
+      };
+      const first = label('o0');
+      const last = label(`o${OWNERS - 1}`);
+      assert.ok(first !== undefined && last !== undefined, 'both owners are in the capture');
+      assert.equal(first === `live ${round}`, last === `live ${round}`, `both renamed or neither (${first} / ${last})`);
       await big.barrier();
       assert.equal(ns.busy, false);
     }

@@ -10,23 +10,36 @@ import { captureLive } from '../src/dashboard/snapshot.js';
 import { slicedBody } from '../src/sliced-body.js';
 import { connectClient, ev, startTestDaemon, type TestClient, type TestDaemon } from './helpers.js';
 
+/** Counts turns of the event loop (one setImmediate after another) until stopped. */
+function turnCounter(): { readonly turns: number; stop(): void } {
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get turns() {
+      return turns;
+    },
+    stop: () => {
+      ticking = false;
+    },
+  };
+}
+
 describe('slicedBody', () => {
   it('renders a big section across several turns of the event loop, others running in between', async () => {
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = turnCounter();
     const seenAt: number[] = [];
     const chunks: string[] = [];
     const items = { count: 10_000, renderAt: (i: number) => `${i}`, sep: ',' };
     for await (const chunk of slicedBody(['[', items, ']'], { budgetMs: 1_000_000, maxItems: 1_000 })) {
-      seenAt.push(turns);
+      seenAt.push(loop.turns);
       chunks.push(chunk);
     }
-    ticking = false;
+    loop.stop();
     assert.equal(chunks.join(''), JSON.stringify(Array.from({ length: 10_000 }, (_, i) => i)), 'the same text as in one piece');
     assert.equal(chunks.length, 11, '10 slices of maxItems items, then the closing string');
     for (let i = 1; i < seenAt.length; i++) assert.ok((seenAt[i] as number) > (seenAt[i - 1] as number), `another callback ran between slices ${i - 1} and ${i}`);
@@ -126,7 +139,7 @@ describe('GET /v1/graph on a big graph', () => {
   });
 });
 
-describe('GET /v1/graph captured in slices', () => {
+describe('captures in slices: GET /v1/graph and a dashboard frame', () => {
   let daemon: TestDaemon;
   let big: TestClient;
   before(async () => {
@@ -138,65 +151,53 @@ describe('GET /v1/graph captured in slices', () => {
     await daemon.close();
   });
 
-  it('sees one graph: a frame renaming the first and the last owner shows in the body for both or for neither', async () => {
+  /** A frame renaming the first and the last owner, racing a capture just begun; returns the new name. */
+  const renameFirstAndLast = (seq: number): string => {
+    const name = `renamed ${seq}`;
+    big.send({ type: 'events', seq, events: [ev.owner('o0', { name }), ev.owner(`o${OWNERS - 1}`, { name })] });
+    return name;
+  };
+  /** The rename was applied before the capture or held until it had ended, never in between. */
+  const bothOrNeither = (first: string | undefined, last: string | undefined, name: string): void => {
+    assert.ok(first !== undefined && last !== undefined, 'both owners are in the capture');
+    assert.equal(first === name, last === name, `both renamed or neither (${first} / ${last})`);
+  };
+
+  it('GET /v1/graph sees one graph: a frame renaming the first and the last owner shows in the body for both or for neither', async () => {
     const ns = daemon.app.deadlockd.hub.namespace('default');
     for (let round = 0; round < 5; round++) {
       const pending = open(`${daemon.url}/v1/graph`);
-      // the rename races the capture: applied before it, or held until it has ended (never in between)
-      big.send({ type: 'events', seq: 1_000 + round, events: [ev.owner('o0', { name: `renamed ${round}` }), ev.owner(`o${OWNERS - 1}`, { name: `renamed ${round}` })] });
+      const name = renameFirstAndLast(1_000 + round);
       const g = JSON.parse(await readAll(await pending)) as Exported;
       const label = (key: string) => g.nodes.find((n) => n.key.endsWith(key))?.attributes.label;
-      const first = label('/o0');
-      const last = label(`/o${OWNERS - 1}`);
-      assert.ok(first !== undefined && last !== undefined, 'both owners are in the body');
-      assert.equal(first === `renamed ${round}`, last === `renamed ${round}`, `both renamed or neither (${first} / ${last})`);
+      bothOrNeither(label('/o0'), label(`/o${OWNERS - 1}`), name);
       await big.barrier();
       assert.equal(ns.busy, false);
     }
   });
-});
 
-describe("a dashboard frame's capture in slices", () => {
-  let daemon: TestDaemon;
-  let big: TestClient;
-  before(async () => {
-    ({ daemon, big } = await bigGraph({ searchSliceMs: 1 }));
-  });
-  after(async () => {
-    await big.close();
-    await daemon.close();
-  });
-
-  it('takes turns of the event loop and sees one graph: a rename of the first and the last owner shows for both or neither', async () => {
+  it("a dashboard frame's capture takes turns of the event loop and sees one graph the same way", async () => {
     const ns = daemon.app.deadlockd.hub.namespace('default');
     for (let round = 0; round < 5; round++) {
-      let turns = 0;
-      let ticking = true;
-      const tick = () => {
-        turns++;
-        if (ticking) setImmediate(tick);
-      };
-      setImmediate(tick);
+      const loop = turnCounter();
       let g: Awaited<ReturnType<typeof captureLive>>['graph'];
+      let name: string;
       try {
         // every node drawn (the cap above the graph's 30,000): a capture of several 1 ms slices
         const pending = captureLive(ns, 'all', 2 * OWNERS + 10);
         assert.equal(ns.busy, true, 'the capture did not end in its first slice: the namespace holds its changes meanwhile');
-        big.send({ type: 'events', seq: 2_000 + round, events: [ev.owner('o0', { name: `live ${round}` }), ev.owner(`o${OWNERS - 1}`, { name: `live ${round}` })] });
+        name = renameFirstAndLast(2_000 + round);
         g = (await pending).graph;
       } finally {
-        ticking = false;
+        loop.stop();
       }
-      assert.ok(turns > 1, `other callbacks ran while the capture went on (${turns} turns)`);
+      assert.ok(loop.turns > 1, `other callbacks ran while the capture went on (${loop.turns} turns)`);
       assert.equal(g.nodeCount, 2 * OWNERS);
       const label = (owner: string): string | undefined => {
         for (let i = 0; i < g.nodeCount; i++) if (g.nodeKey(i).endsWith(`/${owner}`)) return (JSON.parse(g.nodeJson(i)) as { attributes: { label: string } }).attributes.label;
         return undefined;
       };
-      const first = label('o0');
-      const last = label(`o${OWNERS - 1}`);
-      assert.ok(first !== undefined && last !== undefined, 'both owners are in the capture');
-      assert.equal(first === `live ${round}`, last === `live ${round}`, `both renamed or neither (${first} / ${last})`);
+      bothOrNeither(label('o0'), label(`o${OWNERS - 1}`), name);
       await big.barrier();
       assert.equal(ns.busy, false);
     }

@@ -372,8 +372,6 @@ function unique<T>(xs: T[]): T[] {
   return out;
 }
 
-const alive = (o: Owner): boolean => o.client.owners.get(o.id) === o;
-
 /**
  * A cheap, conservative pre-filter before the cycle search (detect.ts step 1), per start: false
  * only when every blocked-by edge out of `o` ends at a holder that waits for nothing (a dead end),
@@ -381,10 +379,11 @@ const alive = (o: Owner): boolean => o.client.owners.get(o.id) === o;
  * that runs — is then no search at all, which in a batch saves the Tarjan pass over every start
  * (~10 % of the daemon's CPU at 100 events/frame, issue 11). Edges as detect.ts walks them:
  * to the holders of each resource `o` waits for, and on a FIFO queue to the owners queued there
- * (checked by the queue's size only: never a walk over a long queue).
+ * (checked by the queue's size only: never a walk over a long queue). An owner that left the graph
+ * within the batch is no start either, and needs no lookup to tell: graph.ts removes its waits
+ * before it drops it, and nothing gives a dropped owner a wait again (a wait finds its owner by id).
  */
 function mayBeOnCycle(o: Owner): boolean {
-  if (!alive(o)) return false;
   for (const w of o.waits) {
     if (w.aborting) continue;
     const r = w.resource;

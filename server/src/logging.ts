@@ -3,7 +3,8 @@
 // /metrics) arrive every few seconds from load balancers and Prometheus: their request lines are
 // logged at debug, so the info log carries what happened to the daemon, not who looked at it.
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type pretty from 'pino-pretty';
 import type { Config } from './config.js';
 import { authLogSerializers } from './auth.js';
 
@@ -26,10 +27,13 @@ class ProbesAtDebug extends LogController {
   }
 }
 
+/** pino-pretty, loaded only for `--log-format pretty` (a JSON-logging daemon never uses it; CommonJS, so required synchronously) */
+const requirePretty = (): typeof pretty => createRequire(import.meta.url)('pino-pretty') as typeof pretty;
+
 /** fastify's `logger` and `logController` options for this config. `stream` (tests) replaces stdout. */
 export function loggerOptions(config: Config, stream?: NodeJS.WritableStream): Pick<FastifyServerOptions, 'logger' | 'logController'> {
   // pino-pretty in this process (no worker thread) and synchronous, so the last lines before an exit are written
-  const destination = stream ?? (config.logFormat === 'pretty' ? pretty({ sync: true, colorize: process.stdout.isTTY === true }) : undefined);
+  const destination = stream ?? (config.logFormat === 'pretty' ? requirePretty()({ sync: true, colorize: process.stdout.isTTY === true }) : undefined);
   return {
     // serializers: a `?token=` in a URL must never reach the logs
     logger: { level: config.logLevel, serializers: authLogSerializers, ...(destination ? { stream: destination } : {}) },

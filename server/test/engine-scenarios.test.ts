@@ -137,6 +137,18 @@ test('task end satisfies waits on it', () => {
   assert.equal(engine.isPending('c1', 'j'), false);
 });
 
+test('an owner that ends in the batch that closed its cycle is no deadlock, nor is one made again under its id', () => {
+  for (const after of [[{ type: 'end', owner: 't2' }], [{ type: 'end', owner: 't2' }, owner('t2')]] as ClientEvent[][]) {
+    const { send, engine } = setup();
+    send('c1', mutex('a'), mutex('b'), hold('t1', 'a'), hold('t2', 'b'), wait('w1', 't1', 'b'));
+    // t2's wait closes t1 -> t2 -> t1, but t2 leaves (its holds and its wait go) before the batch ends
+    const r = send('c1', wait('w2', 't2', 'a'), ...after);
+    assert.equal(r.deadlocks.length, 0, `after ${after.map((e) => e.type).join(' + ')}`);
+    assert.equal(engine.isPending('c1', 'w2'), false);
+    assert.equal(engine.isPending('c1', 'w1'), true, "t1 waits on for b until its client reports the grant");
+  }
+});
+
 test('scenario 8: two shared holders both upgrading deadlock; shared holders alone never block', () => {
   const { send } = setup();
   send('c1', rw('R'), hold('a', 'R', { mode: 'shared' }), hold('b', 'R', { mode: 'shared' }));

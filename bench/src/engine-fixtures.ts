@@ -5,7 +5,7 @@ import { Engine } from '@deadlockd/server/engine';
 import { prng } from './stats.js';
 
 /** Owners per client in the big fixtures; the default engine limit is 100k per client. */
-const OWNERS_PER_CLIENT = 50_000;
+export const OWNERS_PER_CLIENT = 50_000;
 const CHUNK = 10_000;
 
 /**
@@ -110,18 +110,27 @@ export function contendedProbe(locks: number, count: number): WaitProbe {
   return p;
 }
 
+/** How many owners of their own the waits of a holds probe come from, whatever the fixture's size. */
+const PROBE_WAITERS = 1_000;
+
 /**
  * Waits on mutexes of a holds fixture picked at random (each is held, so the
  * wait is contended; its holder runs, so there is no cycle). Random picks over
- * the whole fixture, so a bigger graph also pays its cache misses.
+ * the whole fixture, so a bigger graph also pays its cache misses. A waiter is an
+ * owner of the mutex's client (an owner waits on its own client's locks): with the
+ * fixture's clients more numerous in a bigger graph, each has fewer of them, so
+ * that every probe has PROBE_WAITERS waiting owners (1,000 per client made the
+ * 1M-hold graph's probe 20,000 waiters, and its waiters' own misses were counted
+ * as the graph's).
  */
 export function holdsProbe(holds: number, count: number, seed: number): WaitProbe {
   const rnd = prng(seed);
+  const waitersPerClient = Math.ceil(PROBE_WAITERS / Math.ceil(holds / OWNERS_PER_CLIENT));
   const p: WaitProbe = { clients: [], waits: [], cancels: [] };
   for (let i = 0; i < count; i++) {
     const j = Math.floor(rnd() * holds);
     p.clients.push(clientOf(j));
-    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % 1000}`, resource: `m${j}` }]);
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % waitersPerClient}`, resource: `m${j}` }]);
     p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
   }
   return p;

@@ -7,7 +7,10 @@
 //   random:    waits on mutexes picked at random across the whole graph (each
 //              held, its holder runs: no cycle) — detection is just as local,
 //              but a big graph also costs cache misses; for information.
-import { addContendedLocks, buildHolds, contendedProbe, holdsProbe, newEngine, runProbe, type WaitProbe } from './engine-fixtures.js';
+// Then the floor under the goal (map-floor.ts): one Map lookup by name, alone, in Maps of the
+// fixture's sizes, timed the same way (alternating, medians).
+import { addContendedLocks, buildHolds, contendedProbe, holdsProbe, newEngine, OWNERS_PER_CLIENT, runProbe, type WaitProbe } from './engine-fixtures.js';
+import { mapFloor } from './map-floor.js';
 import { progress } from './child.js';
 import { QUICK, SIZES } from './mode.js';
 import { alternate, median } from './stats.js';
@@ -24,6 +27,8 @@ export interface HoldsScalingResult {
   buildSeconds: number;
   /** large / small: goal ≤ 2 */
   ratio: number;
+  /** one dependent Map.get by string key in Maps of the fixture's sizes: ns, small / large, and their ratio */
+  floor: { nsPerLookup: [number, number]; ratio: number };
 }
 
 export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
@@ -58,6 +63,8 @@ export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
   const [a, ra, b, rb] = (await alternate(variants, SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as number[];
   const small = a as number;
   const large = b as number;
+  const floors = sizes.map((n) => mapFloor(n, OWNERS_PER_CLIENT, QUICK ? 50_000 : 200_000, 77));
+  const [fa, fb] = (await alternate(floors.map((f) => f.run), SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as [number, number];
   return {
     holds: [sizes[0], sizes[1]],
     nsPerWait: [small, large],
@@ -67,5 +74,6 @@ export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
     waitsPerRound: perRound,
     buildSeconds,
     ratio: large / small,
+    floor: { nsPerLookup: [fa, fb], ratio: fb / fa },
   };
 }

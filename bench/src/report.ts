@@ -77,6 +77,7 @@ export function holdsRows(r: HoldsScalingResult): Row[] {
     goalRow(s, `inside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio), `≤ ${GOALS.holdsRatio}×`, r.randomRatio <= GOALS.holdsRatio),
     infoRow(s, `per wait on 100 mutexes of another client, beside ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
     infoRow(s, `beside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio)),
+    infoRow(s, `floor: ONE Map.get by name (no engine), Maps of ${fmtCount(a)} vs ${fmtCount(b)} keys, chained`, `${fmtNs(r.floor.nsPerLookup[0])} vs ${fmtNs(r.floor.nsPerLookup[1])} (${fmtRatio(r.floor.ratio)})`),
   ];
 }
 

@@ -114,23 +114,44 @@ export function contendedProbe(locks: number, count: number): WaitProbe {
 const PROBE_WAITERS = 1_000;
 
 /**
+ * A waiter is an owner of the mutex's client (an owner waits on its own client's locks): with
+ * the fixture's clients more numerous in a bigger graph, each has fewer of them, so that every
+ * probe has PROBE_WAITERS waiting owners (1,000 per client made the 1M-hold graph's probe 20,000
+ * waiters, and their own misses were counted as the graph's).
+ */
+const waitersPerClient = (holds: number): number => Math.ceil(PROBE_WAITERS / Math.ceil(holds / OWNERS_PER_CLIENT));
+
+/**
+ * The probe's nested waiters (holdsProbe with `nested`): owner q<x> of each client of a holds
+ * fixture holds a mutex qm<x> of its own, so that a wait of theirs is one taken while holding a
+ * lock and the detection's pre-filter must look at the holder of what it waits for.
+ */
+export function addNestedWaiters(engine: Engine, holds: number): void {
+  const per = waitersPerClient(holds);
+  for (let c = 0; c * OWNERS_PER_CLIENT < holds; c++) {
+    const events: ClientEvent[] = [];
+    for (let x = 0; x < per; x++) {
+      events.push({ type: 'resource', resource: `qm${x}`, kind: 'mutex', scope: 'local' });
+      events.push({ type: 'hold', owner: `q${x}`, resource: `qm${x}` });
+    }
+    applyOk(engine, `c${c}`, events);
+  }
+}
+
+/**
  * Waits on mutexes of a holds fixture picked at random (each is held, so the
  * wait is contended; its holder runs, so there is no cycle). Random picks over
- * the whole fixture, so a bigger graph also pays its cache misses. A waiter is an
- * owner of the mutex's client (an owner waits on its own client's locks): with the
- * fixture's clients more numerous in a bigger graph, each has fewer of them, so
- * that every probe has PROBE_WAITERS waiting owners (1,000 per client made the
- * 1M-hold graph's probe 20,000 waiters, and its waiters' own misses were counted
- * as the graph's).
+ * the whole fixture, so a bigger graph also pays its cache misses. The waiters
+ * hold nothing, or (`nested`) each a mutex of its own (addNestedWaiters).
  */
-export function holdsProbe(holds: number, count: number, seed: number): WaitProbe {
+export function holdsProbe(holds: number, count: number, seed: number, nested = false): WaitProbe {
   const rnd = prng(seed);
-  const waitersPerClient = Math.ceil(PROBE_WAITERS / Math.ceil(holds / OWNERS_PER_CLIENT));
+  const per = waitersPerClient(holds);
   const p: WaitProbe = { clients: [], waits: [], cancels: [] };
   for (let i = 0; i < count; i++) {
     const j = Math.floor(rnd() * holds);
     p.clients.push(clientOf(j));
-    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % waitersPerClient}`, resource: `m${j}` }]);
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `${nested ? 'q' : 'p'}${i % per}`, resource: `m${j}` }]);
     p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
   }
   return p;

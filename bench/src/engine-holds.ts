@@ -1,15 +1,17 @@
 // 3b. Graph size: does a new wait cost more when a million holds are live?
-// Both graphs are "many owners, each holding one mutex". Two kinds of timed
+// Both graphs are "many owners, each holding one mutex". Three kinds of timed
 // waits (each followed by its cancel), alternating between the two graphs:
+//   random, nested: waits on mutexes picked at random across the whole graph
+//              (each held, its holder runs: no cycle) by owners that hold a
+//              mutex of their own, so the detection's pre-filter looks at the
+//              holder (its hold and its owner, inside the big graph) — the goal row;
+//   random, empty-handed: the same by owners that hold nothing, whom no cycle
+//              can pass through (the pre-filter stops before the holder);
 //   unrelated: waits on 100 contended mutexes of a separate client (held by
-//              running owners) — the goal row: detection must not look at
-//              the rest of the graph;
-//   random:    waits on mutexes picked at random across the whole graph (each
-//              held, its holder runs: no cycle) — detection is just as local,
-//              but a big graph also costs cache misses; for information.
+//              running owners): beside the graph, not in it.
 // Then the floor under the goal (map-floor.ts): one Map lookup by name, alone, in Maps of the
 // fixture's sizes, timed the same way (alternating, medians).
-import { addContendedLocks, buildHolds, contendedProbe, holdsProbe, newEngine, OWNERS_PER_CLIENT, runProbe, type WaitProbe } from './engine-fixtures.js';
+import { addContendedLocks, addNestedWaiters, buildHolds, contendedProbe, holdsProbe, newEngine, OWNERS_PER_CLIENT, runProbe, type WaitProbe } from './engine-fixtures.js';
 import { mapFloor } from './map-floor.js';
 import { progress } from './child.js';
 import { QUICK, SIZES } from './mode.js';
@@ -19,9 +21,12 @@ export interface HoldsScalingResult {
   holds: [number, number];
   /** waits on unrelated contended locks: median ns per (wait + cancel), small / large graph */
   nsPerWait: [number, number];
-  /** waits on random held mutexes of the graph itself */
+  /** waits on random held mutexes of the graph itself, by owners holding a mutex of their own */
   randomNsPerWait: [number, number];
   randomRatio: number;
+  /** the same by owners that hold nothing */
+  emptyHandedNsPerWait: [number, number];
+  emptyHandedRatio: number;
   rounds: number;
   waitsPerRound: number;
   buildSeconds: number;
@@ -43,24 +48,27 @@ export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
     addContendedLocks(engine, LOCKS);
     const got = engine.stats().holds;
     if (got !== n + LOCKS) throw new Error(`holds fixture has ${got} holds, wanted ${n + LOCKS}`);
+    addNestedWaiters(engine, n);
     return engine;
   });
   // a fresh random sample per round, the same seeds on both sides
-  const randomProbes = sizes.map((n) =>
-    Array.from({ length: SIZES.holdsRounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, perRound, 1000 + r)),
-  );
-  const rounds = [0, 0];
+  const probesOf = (n: number, nested: boolean): WaitProbe[] =>
+    Array.from({ length: SIZES.holdsRounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, perRound, 1000 + r, nested));
+  const nestedProbes = sizes.map((n) => probesOf(n, true));
+  const emptyProbes = sizes.map((n) => probesOf(n, false));
+  const rounds = [0, 0, 0, 0];
+  const next = (k: number, probes: WaitProbe[]): WaitProbe => probes[(rounds[k] = (rounds[k] as number) + 1) % probes.length] as WaitProbe;
   const variants = [0, 1].flatMap((i) => {
     const engine = engines[i] as ReturnType<typeof newEngine>;
-    const probes = randomProbes[i] as WaitProbe[];
     return [
       () => runProbe(engine, unrelated),
-      () => runProbe(engine, probes[(rounds[i] = (rounds[i] as number) + 1) % probes.length] as WaitProbe),
+      () => runProbe(engine, next(2 * i, nestedProbes[i] as WaitProbe[])),
+      () => runProbe(engine, next(2 * i + 1, emptyProbes[i] as WaitProbe[])),
     ];
   });
   const buildSeconds = (performance.now() - t0) / 1000;
   progress(`holds fixtures built (${sizes.join(' and ')} holds) in ${buildSeconds.toFixed(1)} s`);
-  const [a, ra, b, rb] = (await alternate(variants, SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as number[];
+  const [a, ra, ea, b, rb, eb] = (await alternate(variants, SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as number[];
   const small = a as number;
   const large = b as number;
   const floors = sizes.map((n) => mapFloor(n, OWNERS_PER_CLIENT, QUICK ? 50_000 : 200_000, 77));
@@ -70,6 +78,8 @@ export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
     nsPerWait: [small, large],
     randomNsPerWait: [ra as number, rb as number],
     randomRatio: (rb as number) / (ra as number),
+    emptyHandedNsPerWait: [ea as number, eb as number],
+    emptyHandedRatio: (eb as number) / (ea as number),
     rounds: SIZES.holdsRounds,
     waitsPerRound: perRound,
     buildSeconds,

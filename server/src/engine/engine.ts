@@ -375,20 +375,26 @@ function unique<T>(xs: T[]): T[] {
 /**
  * A cheap, conservative pre-filter before the cycle search (detect.ts step 1), per start: false
  * only when every blocked-by edge out of `o` ends at a holder that waits for nothing (a dead end),
- * so `o` lies on no cycle and on no other start's. The usual contended wait — behind a holder
- * that runs — is then no search at all, which in a batch saves the Tarjan pass over every start
- * (~10 % of the daemon's CPU at 100 events/frame, issue 11). Edges as detect.ts walks them:
- * to the holders of each resource `o` waits for, and on a FIFO queue to the owners queued there
- * (checked by the queue's size only: never a walk over a long queue). An owner that left the graph
- * within the batch is no start either, and needs no lookup to tell: graph.ts removes its waits
- * before it drops it, and nothing gives a dropped owner a wait again (a wait finds its owner by id).
+ * or when no edge comes into `o` (below), so `o` lies on no cycle and on no other start's. The
+ * usual contended wait — behind a holder that runs, or by an owner that holds nothing yet — is
+ * then no search at all, which in a batch saves the Tarjan pass over every start (~10 % of the
+ * daemon's CPU at 100 events/frame, issue 11). Edges as detect.ts walks them: to the holders of
+ * each resource `o` waits for, and on a FIFO queue to the owners queued there (checked by the
+ * queue's size only: never a walk over a long queue). An owner that left the graph within the
+ * batch is no start either, and needs no lookup to tell: graph.ts removes its waits before it
+ * drops it, and nothing gives a dropped owner a wait again (a wait finds its owner by id).
  */
 function mayBeOnCycle(o: Owner): boolean {
+  // A cycle through `o` needs an edge into it: a hard one from a waiter for something `o` holds
+  // (a task's end included: the task holds its task resource), or a soft one from a FIFO
+  // queue-mate behind it. An owner that holds nothing has only the second kind, so its holders
+  // need not be looked at (in a big graph, the hold and the holder's owner are two cache misses).
+  const holdsNothing = o.holds === undefined;
   for (const w of o.waits) {
     if (w.aborting) continue;
     const r = w.resource;
     if (r.fifo && r.queue.size > 1) return true;
-    if (r.someHolder((h) => h === o || h.waits.size > 0)) return true;
+    if (!holdsNothing && r.someHolder((h) => h === o || h.waits.size > 0)) return true;
   }
   return false;
 }

@@ -186,7 +186,9 @@ export class Graph {
     if (o.holds !== undefined) for (const h of [...o.allHolds()]) this.removeHold(h);
     const t = o.taskResource;
     if (t && t.queue.size > 0) for (const w of [...t.queue]) this.removeWait(w);
-    o.client.owners.delete(o.id);
+    const c = o.client;
+    if (c.owners.size === 1) c.owners = new Map(); // its last owner: see removeWait
+    else c.owners.delete(o.id);
     this.ownerCount--;
   }
 
@@ -349,7 +351,12 @@ export class Graph {
       r.queueBySeq = true;
     } else r.queue.delete(w);
     r.upgrades.delete(w);
-    o.client.waits.delete(w.id);
+    // The same for the client's last pending wait (a client that waits rarely, the usual one): a
+    // Map left under half full is shrunk by V8 after the delete (a runtime call and a new table),
+    // and a new empty Map costs half of that.
+    const c = o.client;
+    if (c.waits.size === 1) c.waits = new Map();
+    else c.waits.delete(w.id);
     this.waitCount--;
     // Keep multiWaiters exact: o stays listed on a resource only while it waits
     // there and waits for something else too.

@@ -24,9 +24,11 @@ export const EXCLUSIVE = 2 ** 30;
 export type Kind = ResourceKind | 'task';
 
 export class ClientState {
-  readonly owners = new Map<string, Owner>();
+  /** by id (graph.ts replaces it with a new Map when its last owner goes, as `waits`) */
+  owners = new Map<string, Owner>();
   readonly resources = new Map<string, Resource>();
-  readonly waits = new Map<string, Wait>();
+  /** pending waits by id (graph.ts replaces it with a new Map when its last wait goes: see removeWait) */
+  waits = new Map<string, Wait>();
   holdCount = 0;
   constructor(readonly info: ClientInfo) {}
 }

@@ -29,8 +29,8 @@ export class Owner {
   ended = false;
   /** the reporter epoch (connection or resync) in which this owner was last declared to the daemon */
   declaredEpoch = -1;
-  /** live holds and waits of this owner that the reporter tracks */
-  readonly records = new Set<Rec>();
+  /** live holds and waits of this owner that the reporter tracks (the reporter replaces it when it empties) */
+  records = new Set<Rec>();
   /** what this owner holds now, oldest first (the newest is the `held` side of an order fact) */
   readonly held: Rec[] = [];
 

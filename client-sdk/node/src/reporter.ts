@@ -14,6 +14,7 @@
 //   daemon's view of this client with the whole current state.
 // How the events are cut into frames is frame-writer.ts's; the flush timers are flush-timers.ts's.
 import type { ClientEvent, HoldEvent, LockMode, WaitEvent } from '@deadlockd/proto';
+import { without } from './collections.js';
 import { FlushTimers } from './flush-timers.js';
 import { FrameWriter, type FrameSink, type SentCounts } from './frame-writer.js';
 import type { Logger } from './logger.js';
@@ -44,9 +45,9 @@ export class Reporter {
   private log: ClientEvent[] = [];
   private needSnapshot = false;
   /** every tracked hold/wait, in the order they began */
-  private readonly live = new Set<Rec>();
+  private live = new Set<Rec>();
   /** tracked records the daemon does not know yet, in the order they began */
-  private readonly unreported = new Set<Rec>();
+  private unreported = new Set<Rec>();
   private readonly timers: FlushTimers;
   private overflowWarned = false;
   /** a hold-and-wait began: the next flush reports every unreported record, however young */
@@ -172,9 +173,9 @@ export class Reporter {
   untrack(rec: Rec): void {
     if (!rec.tracked) return;
     rec.tracked = false;
-    this.live.delete(rec);
-    this.unreported.delete(rec);
-    rec.owner.records.delete(rec);
+    this.live = without(this.live, rec);
+    this.unreported = without(this.unreported, rec);
+    rec.owner.records = without(rec.owner.records, rec);
     // a snapshot refused as too large is tried again once the state is smaller than it was
     if (this.needSnapshot && this.refusedAt > 0 && this.live.size < this.refusedAt) this.timers.schedule();
   }

@@ -9,6 +9,7 @@
 // shared hold while the same owner's exclusive hold is known to the daemon sends nothing (it is
 // subsumed), and releasing the exclusive hold re-reports the owner's remaining shared holds.
 import type { LockMode, ResourceEvent } from '@deadlockd/proto';
+import { withoutKey } from '../collections.js';
 import type { Held } from '../held.js';
 import type { Owner, Rec } from '../model.js';
 import type { WaitOptions } from '../waiter.js';
@@ -19,7 +20,7 @@ export class RWLock extends QueuedPrimitive {
   private exclusive: Rec | null = null;
   /** re-acquisitions of the exclusive mode by its holder (reentrant only) */
   private readonly exclusiveReentries: Rec[] = [];
-  private readonly sharedBy = new Map<Owner, Set<Rec>>();
+  private sharedBy = new Map<Owner, Set<Rec>>();
   private sharedCount = 0;
   /** upgrade requests: granted before the regular queue */
   private readonly upgrades = new Set<Waiter<Held>>();
@@ -124,8 +125,10 @@ export class RWLock extends QueuedPrimitive {
       return;
     }
     const mine = this.sharedBy.get(rec.owner);
-    if (mine === undefined || !mine.delete(rec)) return;
-    if (mine.size === 0) this.sharedBy.delete(rec.owner);
+    if (mine === undefined || !mine.has(rec)) return;
+    // the owner's last shared hold: its set goes with its entry, neither deleted from (collections.ts)
+    if (mine.size === 1) this.sharedBy = withoutKey(this.sharedBy, rec.owner);
+    else mine.delete(rec);
     this.sharedCount--;
   }
 

@@ -6,6 +6,12 @@
 // get a collection of their own on first write (writable()), and go back to
 // the shared one when they empty. (Holds use hold-index.ts instead.) Writing to a shared one is a bug: it throws.
 //
+// Maps that often go from one entry to none (a client's pending waits and owners, when it waits or
+// runs one task at a time) lose their last entry by `withoutKey`: a new empty Map in place of the
+// delete, after which V8 would shrink the table (a runtime call and a new table, on every such
+// cancel, grant and end; the same holds for a Set, which is why the sets above go back to the
+// shared one instead of being emptied).
+//
 // Lists made per member of a deadlock (a 30,000-member ring: 30,000 of each) that nearly always
 // hold one item: `appended` begins them as `[x]`, one slot, where `[]` and a push grow to 16
 // (~150 bytes) the search's scavenges then copy; a list with nothing is the shared `emptyList()`.
@@ -32,4 +38,11 @@ export function appended<T>(xs: T[] | undefined, x: T): T[] {
   if (xs === undefined) return [x];
   xs.push(x);
   return xs;
+}
+
+/** `m` less key `k`: a new empty Map when `k` is its last key (no shrink after the delete), else `m` itself */
+export function withoutKey<K, V>(m: Map<K, V>, k: K): Map<K, V> {
+  if (m.size === 1 && m.has(k)) return new Map();
+  m.delete(k);
+  return m;
 }

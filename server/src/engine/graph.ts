@@ -6,7 +6,7 @@
 // is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold } from './model.js';
-import { emptySet, writable } from './empty.js';
+import { emptySet, withoutKey, writable } from './empty.js';
 import { byOwner, byResource, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
 import type { ClientInfo, EngineLimits } from './types.js';
@@ -186,9 +186,7 @@ export class Graph {
     if (o.holds !== undefined) for (const h of [...o.allHolds()]) this.removeHold(h);
     const t = o.taskResource;
     if (t && t.queue.size > 0) for (const w of [...t.queue]) this.removeWait(w);
-    const c = o.client;
-    if (c.owners.size === 1) c.owners = new Map(); // its last owner: see removeWait
-    else c.owners.delete(o.id);
+    o.client.owners = withoutKey(o.client.owners, o.id);
     this.ownerCount--;
   }
 
@@ -351,12 +349,7 @@ export class Graph {
       r.queueBySeq = true;
     } else r.queue.delete(w);
     r.upgrades.delete(w);
-    // The same for the client's last pending wait (a client that waits rarely, the usual one): a
-    // Map left under half full is shrunk by V8 after the delete (a runtime call and a new table),
-    // and a new empty Map costs half of that.
-    const c = o.client;
-    if (c.waits.size === 1) c.waits = new Map();
-    else c.waits.delete(w.id);
+    o.client.waits = withoutKey(o.client.waits, w.id); // the client's last pending wait: a new Map (empty.ts)
     this.waitCount--;
     // Keep multiWaiters exact: o stays listed on a resource only while it waits
     // there and waits for something else too.

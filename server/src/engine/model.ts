@@ -24,10 +24,10 @@ export const EXCLUSIVE = 2 ** 30;
 export type Kind = ResourceKind | 'task';
 
 export class ClientState {
-  /** by id (graph.ts replaces it with a new Map when its last owner goes, as `waits`) */
+  /** by id (replaced by a new Map when its last owner goes: empty.ts, withoutKey) */
   owners = new Map<string, Owner>();
   readonly resources = new Map<string, Resource>();
-  /** pending waits by id (graph.ts replaces it with a new Map when its last wait goes: see removeWait) */
+  /** pending waits by id (replaced by a new Map when its last wait goes: empty.ts, withoutKey) */
   waits = new Map<string, Wait>();
   holdCount = 0;
   constructor(readonly info: ClientInfo) {}

@@ -50,6 +50,23 @@ describe('locks that outlive their task', () => {
     assert.equal(logger.warnings.length, before + 1);
   });
 
+  it('a task that ends holding three locks: each is warned about once and none stays tracked', async () => {
+    // the task's end untracks its records while it walks them, and the last one out replaces the
+    // emptied sets (collections.ts): every record must still be reached
+    const locks = ['leak-1', 'leak-2', 'leak-3'].map((n) => dd.mutex(n));
+    const other = await dd.mutex('held-meanwhile').acquire(); // another owner's record, which must stay tracked
+    const before = logger.warnings.length;
+    const liveBefore = dd.stats.liveRecords;
+    const held = await dd.task('keeps-three', async () => Promise.all(locks.map((m) => m.acquire())));
+    await daemon.barrier(dd);
+    const warned = logger.warnings.slice(before);
+    assert.equal(warned.length, 3, warned.join('\n'));
+    for (const n of ['leak-1', 'leak-2', 'leak-3']) assert.ok(warned.some((w) => w.includes(`'${n}'`)), `${n} in ${warned.join('\n')}`);
+    assert.equal(dd.stats.liveRecords, liveBefore, "the ended task left no tracked record, and took nobody else's");
+    for (const h of held) h.release();
+    other.release();
+  });
+
   it('an acquire never awaited inside a task is named as pending', async () => {
     const m = dd.mutex('busy');
     const first = await m.acquire(); // held by the implicit owner 'main'

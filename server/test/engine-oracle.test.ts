@@ -20,6 +20,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { ClientEvent } from '@deadlockd/proto';
 import type { Deadlock } from '../src/engine/index.js';
+import type { Engine } from '../src/engine/engine.js';
+import type { Resource } from '../src/engine/model.js';
 import { BookedEngine } from './booked-engine.js';
 
 const ALL = 2 ** 30;
@@ -420,6 +422,8 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
       }
     }
 
+    assertWaitingHoldersExact(engine.engine, after_);
+
     // Completeness.
     const sweep = engine.sweep();
     assert.equal(sweep.missed, 0, `sweep found a deadlock the incremental path missed (after ${after}):\n${sweep.found.map((d) => d.report.text).join('\n')}`);
@@ -429,6 +433,23 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
     const known = new Set(engine.activeDeadlocks().flatMap((d) => d.members.map((x) => x.owner)));
     const unexplained = stuckOwners(m, known);
     assert.equal(unexplained.size, 0, `owners ${[...unexplained]} are stuck in no deadlock the engine knows (after ${after}); known members: ${[...known]}`);
+  }
+}
+
+/**
+ * The pre-filter trusts Resource.waitingHolders (engine.ts, mayBeOnCycle): one too few and a
+ * deadlock through that resource is never searched for, one too many and every wait there is.
+ * Counted here from the holders themselves, for every resource the engine has.
+ */
+function assertWaitingHoldersExact(engine: Engine, after: string): void {
+  const resources = new Set<Resource>();
+  for (const c of engine.clients.values()) {
+    for (const r of c.resources.values()) resources.add(r);
+    for (const o of c.owners.values()) if (o.taskResource) resources.add(o.taskResource);
+  }
+  for (const r of resources) {
+    const counted = [...r.allHolds()].filter((h) => h.owner.waits.size > 0).length;
+    assert.equal(r.waitingHolders, counted, `${r.key}: waitingHolders ${r.waitingHolders}, but ${counted} of its holders wait (after ${after})`);
   }
 }
 

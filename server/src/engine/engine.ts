@@ -387,14 +387,16 @@ function unique<T>(xs: T[]): T[] {
 function mayBeOnCycle(o: Owner): boolean {
   // A cycle through `o` needs an edge into it: a hard one from a waiter for something `o` holds
   // (a task's end included: the task holds its task resource), or a soft one from a FIFO
-  // queue-mate behind it. An owner that holds nothing has only the second kind, so its holders
-  // need not be looked at (in a big graph, the hold and the holder's owner are two cache misses).
+  // queue-mate behind it. An owner that holds nothing has only the second kind. An edge out of
+  // `o` that can lead on goes to a holder that waits itself, or to `o` (a wait for what it holds,
+  // and `o` waits): both are counted on the resource (Resource.waitingHolders), so no holder is
+  // loaded (in a big graph, the hold and the holder's owner were two cache misses per wait).
   const holdsNothing = o.holds === undefined;
   for (const w of o.waits) {
     if (w.aborting) continue;
     const r = w.resource;
     if (r.fifo && r.queue.size > 1) return true;
-    if (!holdsNothing && r.someHolder((h) => h === o || h.waits.size > 0)) return true;
+    if (!holdsNothing && r.waitingHolders > 0) return true;
   }
   return false;
 }

@@ -7,7 +7,7 @@
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold } from './model.js';
 import { emptySet, withoutKey, writable } from './empty.js';
-import { byOwner, byResource, withHold, withoutHold } from './hold-index.js';
+import { byOwner, byResource, forEachHold, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
 import type { ClientInfo, EngineLimits } from './types.js';
 
@@ -328,6 +328,7 @@ export class Graph {
       const own = o.holdOn(r)?.units ?? 0;
       if (own > 0 && own < EXCLUSIVE) (r.upgrades = writable(r.upgrades)).add(w);
     }
+    if (o.waits.size === 0) forEachHold(o.holds, startsWaiting); // its first wait
     (o.waits = writable(o.waits)).add(w);
     if (o.waits.size === 2) for (const x of o.waits) (x.resource.multiWaiters = writable(x.resource.multiWaiters)).add(o);
     else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
@@ -342,8 +343,10 @@ export class Graph {
     // A set left empty is replaced by the shared empty one, not emptied: deleting a small set's
     // last member makes V8 allocate a shrunk table for a set about to be dropped (the common case:
     // an owner's only wait, a queue's only waiter).
-    if (o.waits.size === 1 && o.waits.has(w)) o.waits = emptySet();
-    else if (!o.waits.delete(w)) return;
+    if (o.waits.size === 1 && o.waits.has(w)) {
+      o.waits = emptySet();
+      forEachHold(o.holds, stopsWaiting); // its last wait
+    } else if (!o.waits.delete(w)) return;
     if (r.queue.size === 1) {
       r.queue = emptySet();
       r.queueBySeq = true;
@@ -423,6 +426,7 @@ export class Graph {
     o.holds = withHold(o.holds, hold, byResource);
     r.holders = withHold(r.holders, hold, byOwner);
     r.held += units;
+    if (o.waits.size > 0) r.holderStartsWaiting();
     o.client.holdCount++;
     this.holdCount++;
   }
@@ -483,6 +487,7 @@ export class Graph {
     if (o.holdOn(r) !== h) return;
     o.holds = withoutHold(o.holds, h, byResource);
     r.holders = withoutHold(r.holders, h, byOwner);
+    if (o.waits.size > 0) r.holderStopsWaiting();
     r.held -= h.units;
     h.units = 0;
     o.client.holdCount--;
@@ -490,6 +495,12 @@ export class Graph {
     if (r.global) this.maybeDropGlobal(r);
   }
 }
+
+// Resource.waitingHolders counts the holders that wait for something. It changes where an owner's
+// waits go from none to some and back (addWait, removeWait), and where an owner that waits gains
+// or loses a hold (addHold, removeHold): nowhere else do holds or Owner.waits change.
+const startsWaiting = (h: Hold): void => h.resource.holderStartsWaiting();
+const stopsWaiting = (h: Hold): void => h.resource.holderStopsWaiting();
 
 /**
  * A capacity decrease must leave every queued request possible. The queue's bound answers that

@@ -12,4 +12,4 @@ export type KeyOf = (h: Hold) => Owner | Resource;
 export const byResource: KeyOf = small.byResource;
 export const byOwner: KeyOf = small.byOwner;
 
-export { findHold, holdCount, withHold, withoutHold, holdsIn } from './small-index.js';
+export { findHold, forEachHold, holdCount, withHold, withoutHold, holdsIn } from './small-index.js';

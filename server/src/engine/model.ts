@@ -17,7 +17,7 @@ import type { LockMode, OwnerAttributes, ResourceKind, TraceContext } from '@dea
 import type { ClientInfo } from './types.js';
 import { emptySet } from './empty.js';
 import { packTime, unpackTime } from './packed-time.js';
-import { byOwner, byResource, findHold, holdsIn, someHold, type SmallIndex } from './small-index.js';
+import { byOwner, byResource, findHold, holdsIn, type SmallIndex } from './small-index.js';
 
 export const EXCLUSIVE = 2 ** 30;
 
@@ -175,6 +175,15 @@ const GLOBAL = 4;
 const FIFO = 8;
 const REENTRANT = 16;
 const QUEUE_BY_SEQ = 32;
+/**
+ * waitingHolders counts in the bits above the flags, in steps of this (no field of its own: a
+ * Resource is one of the objects a daemon holds most of). It saturates at MAX_WAITING_HOLDERS,
+ * which keeps `flags` a small integer; a saturated count stays there, which only makes the
+ * pre-filter search where it need not (no 16M owners hold one resource in a real heap).
+ */
+const WAITING_SHIFT = 6;
+const WAITING_HOLDER = 1 << WAITING_SHIFT;
+const MAX_WAITING_HOLDERS = 2 ** 24;
 
 export class Resource {
   /** who holds this resource, by owner (see hold-index.ts; change it through graph.ts only) */
@@ -188,7 +197,7 @@ export class Resource {
   readonly name: string;
   /** the declaring client's id for a local resource, '' for a shared one */
   private readonly scope: string;
-  /** kind (KIND_BITS) and the booleans below */
+  /** kind (KIND_BITS), the booleans below, and waitingHolders above them (WAITING_HOLDER) */
   private flags: number;
   private extras: ResourceExtras | undefined = undefined;
   constructor(o: { scope: string; name: string; kind: Kind; global: boolean; capacity: number; fifo: boolean; label: string; taskOf?: Owner }) {
@@ -204,6 +213,21 @@ export class Resource {
   }
   private setFlag(bit: number, on: boolean): void {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+  /**
+   * How many of its holders wait for something (their Owner.waits is not empty): the pre-filter
+   * (engine.ts, mayBeOnCycle) asks whether an edge out of a waiter through this resource can lead
+   * on without loading a holder, which in a big graph was two cache misses (the hold and its
+   * owner) per contended wait. graph.ts keeps it exact (where holds and Owner.waits change).
+   */
+  get waitingHolders(): number {
+    return this.flags >>> WAITING_SHIFT;
+  }
+  holderStartsWaiting(): void {
+    if (this.waitingHolders < MAX_WAITING_HOLDERS) this.flags += WAITING_HOLDER;
+  }
+  holderStopsWaiting(): void {
+    if (this.waitingHolders < MAX_WAITING_HOLDERS) this.flags -= WAITING_HOLDER;
   }
   get kind(): Kind {
     return KINDS[this.flags & KIND_BITS] as Kind;
@@ -287,10 +311,6 @@ export class Resource {
   }
   allHolds(): Iterable<Hold> {
     return holdsIn(this.holders);
-  }
-  /** whether some holder passes `test` (no iterator: the per-wait pre-filter's hot path) */
-  someHolder(test: (o: Owner) => boolean): boolean {
-    return someHold(this.holders, (h) => test(h.owner));
   }
   holderOwners(): Owner[] {
     const out: Owner[] = [];

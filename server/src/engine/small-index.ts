@@ -71,15 +71,12 @@ export function withoutHold<H extends object, K>(ix: SmallIndex<H, K>, h: H, key
   return ix.length === 1 ? ix[0] : ix;
 }
 
-/** Whether some hold in the index passes `test` (no iterator, for hot paths). */
-export function someHold<H extends object, K>(ix: SmallIndex<H, K>, test: (h: H) => boolean): boolean {
-  if (ix === undefined) return false;
-  if (Array.isArray(ix)) return ix.some(test);
-  if (ix instanceof Map) {
-    for (const h of ix.values()) if (test(h)) return true;
-    return false;
-  }
-  return test(ix);
+/** Calls `fn` on every hold in the index (no iterator, for hot paths). */
+export function forEachHold<H extends object, K>(ix: SmallIndex<H, K>, fn: (h: H) => void): void {
+  if (ix === undefined) return;
+  if (Array.isArray(ix)) for (const h of ix) fn(h);
+  else if (ix instanceof Map) for (const h of ix.values()) fn(h);
+  else fn(ix);
 }
 
 const NONE: readonly never[] = Object.freeze([]);

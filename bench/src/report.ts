@@ -33,6 +33,9 @@ export function ingestRows(r: IngestResult): Row[] {
         ? goalRow(s, figure, fmtRatio(c.ratio), `≥ ${GOALS.floorRatio}×`, c.ratio >= GOALS.floorRatio)
         : infoRow(s, figure, fmtRatio(c.ratio)),
     );
+    const [dc, fc] = [c.daemon.cpuNsPerEvent, c.floor.cpuNsPerEvent];
+    if (c.cpuRatio !== undefined && dc !== undefined && fc !== undefined)
+      rows.push(infoRow(s, `${shape}: main-thread CPU per event, daemon vs floor`, `${fmtNs(dc)} vs ${fmtNs(fc)} (floor / daemon ${fmtRatio(c.cpuRatio)})`));
   }
   return rows;
 }

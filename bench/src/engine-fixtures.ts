@@ -124,7 +124,7 @@ const waitersPerClient = (holds: number): number => Math.ceil(PROBE_WAITERS / Ma
 /**
  * The probe's nested waiters (holdsProbe with `nested`): owner q<x> of each client of a holds
  * fixture holds a mutex qm<x> of its own, so that a wait of theirs is one taken while holding a
- * lock and the detection's pre-filter must look at the holder of what it waits for.
+ * lock and the detection's pre-filter must ask whether a holder of what it waits for waits too.
  */
 export function addNestedWaiters(engine: Engine, holds: number): void {
   const per = waitersPerClient(holds);

@@ -3,10 +3,12 @@
 // waits (each followed by its cancel), alternating between the two graphs:
 //   random, nested: waits on mutexes picked at random across the whole graph
 //              (each held, its holder runs: no cycle) by owners that hold a
-//              mutex of their own, so the detection's pre-filter looks at the
-//              holder (its hold and its owner, inside the big graph) — the goal row;
+//              mutex of their own, so the detection's pre-filter must ask
+//              whether a holder of that mutex waits (since 93173aa a count on
+//              the mutex itself; before, its hold and owner, inside the big
+//              graph) — the goal row;
 //   random, empty-handed: the same by owners that hold nothing, whom no cycle
-//              can pass through (the pre-filter stops before the holder);
+//              can pass through (the pre-filter stops before that question);
 //   unrelated: waits on 100 contended mutexes of a separate client (held by
 //              running owners): beside the graph, not in it.
 // Then the floor under the goal (map-floor.ts): one Map lookup by name, alone, in Maps of the

@@ -215,10 +215,8 @@ export class Resource {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
   /**
-   * How many of its holders wait for something (their Owner.waits is not empty): the pre-filter
-   * (engine.ts, mayBeOnCycle) asks whether an edge out of a waiter through this resource can lead
-   * on without loading a holder, which in a big graph was two cache misses (the hold and its
-   * owner) per contended wait. graph.ts keeps it exact (where holds and Owner.waits change).
+   * How many of its holders wait for something (their Owner.waits is not empty), for the
+   * pre-filter (engine.ts, mayBeOnCycle, says why); graph.ts keeps it exact.
    */
   get waitingHolders(): number {
     return this.flags >>> WAITING_SHIFT;

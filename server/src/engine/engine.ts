@@ -123,6 +123,9 @@ export class Engine {
     // nothing formed inside the batch can have gone away by its end.
     // most batches start no search at all: no generator for them (hot path)
     if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, [], hazards, starts.waits);
+    // nor do batches whose every start the pre-filter clears (a contended wait whose holder runs:
+    // most of them), up to a step's worth; detectSteps asks the same of the ones that pass
+    if (starts.resources.length === 0 && starts.owners.length <= STEP && !starts.owners.some(mayBeOnCycle)) return this.result(errors, [], hazards, starts.waits);
     const search = this.detectSteps(starts.owners, undefined, starts.resources);
     if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards, starts.waits);
     const first = runUntil(search, shouldYield);

@@ -48,7 +48,16 @@ export interface Starts {
   at: number | undefined;
 }
 
-export const newStarts = (): Starts => ({ owners: [], resources: [], waits: [], at: undefined });
+// Each list begins as the shared empty one and is made by its first start as a one-slot array
+// (addStart): most batches add one start or none, and a first push into [] allocates 16 slots.
+const NO_STARTS: never[] = Object.freeze([]) as never[];
+export const newStarts = (): Starts => ({ owners: NO_STARTS, resources: NO_STARTS, waits: NO_STARTS, at: undefined });
+
+function addStart<K extends 'owners' | 'resources' | 'waits'>(s: Starts, k: K, x: Starts[K][number]): void {
+  const list = s[k] as Starts[K][number][];
+  if (list.length === 0) (s[k] as Starts[K][number][]) = [x];
+  else list.push(x);
+}
 
 export class Graph {
   readonly clients = new Map<string, ClientState>();
@@ -333,8 +342,8 @@ export class Graph {
     if (o.waits.size === 2) for (const x of o.waits) (x.resource.multiWaiters = writable(x.resource.multiWaiters)).add(o);
     else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
     this.waitCount++;
-    starts.owners.push(o);
-    starts.waits.push(w);
+    addStart(starts, 'owners', o);
+    addStart(starts, 'waits', w);
   }
 
   removeWait(w: Wait): void {
@@ -404,8 +413,8 @@ export class Graph {
    */
   private unitsTaken(taker: Owner | undefined, r: Resource, starts: Starts): void {
     if (r.queue.size === 0) return;
-    if (taker) starts.owners.push(taker);
-    starts.resources.push(r);
+    if (taker) addStart(starts, 'owners', taker);
+    addStart(starts, 'resources', r);
   }
 
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {

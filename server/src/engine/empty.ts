@@ -40,6 +40,16 @@ export function appended<T>(xs: T[] | undefined, x: T): T[] {
   return xs;
 }
 
+/**
+ * `xs` with `x` appended: `xs` itself, or `[x]` in place of an empty one (which may be the shared
+ * `emptyList()`): for a batch's lists, which most batches leave empty or give one item.
+ */
+export function pushed<T>(xs: T[], x: T): T[] {
+  if (xs.length === 0) return [x];
+  xs.push(x);
+  return xs;
+}
+
 /** `m` less key `k`: a new empty Map when `k` is its last key (no shrink after the delete), else `m` itself */
 export function withoutKey<K, V>(m: Map<K, V>, k: K): Map<K, V> {
   if (m.size === 1 && m.has(k)) return new Map();

@@ -4,6 +4,7 @@
 // I/O, no timers; the clock and the id generator are injected.
 import type { ClientEvent, Hazard } from '@deadlockd/proto';
 import { findDeadlocksSteps, type FoundDeadlock } from './detect.js';
+import { emptyList, pushed } from './empty.js';
 import { EventRejected, Graph, newStarts, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
 import type { ClientState, Owner, Resource, Wait } from './model.js';
@@ -115,22 +116,21 @@ export class Engine {
    */
   applyBatch(clientId: ClientId, events: ClientEvent[], shouldYield?: () => boolean): EngineResult {
     const c = this.client(clientId);
-    const errors: EventError[] = [];
-    const starts = newStarts();
-    const hazards: Hazard[] = [];
-    for (let i = 0; i < events.length; i++) this.applyEvent(c, events, i, { errors, starts, hazards });
+    const out = newBatchOut();
+    for (let i = 0; i < events.length; i++) this.applyEvent(c, events, i, out);
+    const { errors, starts, hazards } = out;
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
     // most batches start no search at all: no generator for them (hot path)
-    if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, [], hazards, starts.waits);
+    if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, emptyList() as Found[], hazards, starts.waits);
     // nor do batches whose every start the pre-filter clears (a contended wait whose holder runs:
     // most of them), up to a step's worth; detectSteps asks the same of the ones that pass
-    if (starts.resources.length === 0 && starts.owners.length <= STEP && !starts.owners.some(mayBeOnCycle)) return this.result(errors, [], hazards, starts.waits);
+    if (starts.resources.length === 0 && starts.owners.length <= STEP && !starts.owners.some(mayBeOnCycle)) return this.result(errors, emptyList() as Found[], hazards, starts.waits);
     const search = this.detectSteps(starts.owners, undefined, starts.resources);
     if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards, starts.waits);
     const first = runUntil(search, shouldYield);
     if (first.done) return this.result(errors, first.value, hazards, starts.waits);
-    const r = this.result(errors, [], hazards, starts.waits);
+    const r = this.result(errors, emptyList() as Found[], hazards, starts.waits);
     r.pending = search;
     return r;
   }
@@ -144,14 +144,14 @@ export class Engine {
   }
 
   /** Event `i` of `events`, applied; a rejected one goes to `out.errors` with its index. */
-  private applyEvent(c: ClientState, events: ClientEvent[], i: number, out: { errors: EventError[]; starts: Starts; hazards: Hazard[] }): void {
+  private applyEvent(c: ClientState, events: ClientEvent[], i: number, out: BatchOut): void {
     const e = events[i] as ClientEvent;
     try {
-      if (e.type === 'order') out.hazards.push(...this.recordOrder(c, e));
+      if (e.type === 'order') for (const h of this.recordOrder(c, e)) out.hazards = pushed(out.hazards, h);
       else this.graph.apply(c, e, out.starts);
     } catch (err) {
-      if (err instanceof EventRejected) out.errors.push({ index: i, code: err.code, message: err.message });
-      else out.errors.push({ index: i, code: 'INTERNAL', message: String((err as Error)?.message ?? err) });
+      if (err instanceof EventRejected) out.errors = pushed(out.errors, { index: i, code: err.code, message: err.message });
+      else out.errors = pushed(out.errors, { index: i, code: 'INTERNAL', message: String((err as Error)?.message ?? err) });
     }
   }
 
@@ -169,7 +169,7 @@ export class Engine {
   *replaceClientStateSteps(clientId: ClientId, events: ClientEvent[]): Steps<EngineResult> {
     const c = this.client(clientId);
     yield* this.graph.clearClientSteps(c);
-    const out = { errors: [] as EventError[], starts: newStarts(), hazards: [] as Hazard[] };
+    const out = newBatchOut();
     for (let i = 0; i < events.length; i++) {
       this.applyEvent(c, events, i, out);
       if ((i + 1) % STEP === 0) {
@@ -374,6 +374,16 @@ function unique<T>(xs: T[]): T[] {
   for (const x of xs) if (!out.includes(x)) out.push(x);
   return out;
 }
+
+/** What applying a batch's events gives, besides the graph's change. */
+interface BatchOut {
+  errors: EventError[];
+  starts: Starts;
+  hazards: Hazard[];
+}
+
+/** Errors and hazards begin as the shared empty list (most batches have neither; pushed makes one). */
+const newBatchOut = (): BatchOut => ({ errors: emptyList() as EventError[], starts: newStarts(), hazards: emptyList() as Hazard[] });
 
 /**
  * A cheap, conservative pre-filter before the cycle search (detect.ts step 1), per start: false

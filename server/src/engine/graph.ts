@@ -6,7 +6,7 @@
 // is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
 import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold } from './model.js';
-import { emptySet, withoutKey, writable } from './empty.js';
+import { emptyList, emptySet, pushed, withoutKey, writable } from './empty.js';
 import { byOwner, byResource, forEachHold, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
 import type { ClientInfo, EngineLimits } from './types.js';
@@ -48,16 +48,9 @@ export interface Starts {
   at: number | undefined;
 }
 
-// Each list begins as the shared empty one and is made by its first start as a one-slot array
-// (addStart): most batches add one start or none, and a first push into [] allocates 16 slots.
-const NO_STARTS: never[] = Object.freeze([]) as never[];
-export const newStarts = (): Starts => ({ owners: NO_STARTS, resources: NO_STARTS, waits: NO_STARTS, at: undefined });
-
-function addStart<K extends 'owners' | 'resources' | 'waits'>(s: Starts, k: K, x: Starts[K][number]): void {
-  const list = s[k] as Starts[K][number][];
-  if (list.length === 0) (s[k] as Starts[K][number][]) = [x];
-  else list.push(x);
-}
+// Each list begins as the shared empty one, and its first start makes it a one-slot array
+// (pushed): most batches add one start or none, and a first push into [] allocates 16 slots.
+export const newStarts = (): Starts => ({ owners: emptyList() as Owner[], resources: emptyList() as Resource[], waits: emptyList() as Wait[], at: undefined });
 
 export class Graph {
   readonly clients = new Map<string, ClientState>();
@@ -342,8 +335,8 @@ export class Graph {
     if (o.waits.size === 2) for (const x of o.waits) (x.resource.multiWaiters = writable(x.resource.multiWaiters)).add(o);
     else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
     this.waitCount++;
-    addStart(starts, 'owners', o);
-    addStart(starts, 'waits', w);
+    starts.owners = pushed(starts.owners, o);
+    starts.waits = pushed(starts.waits, w);
   }
 
   removeWait(w: Wait): void {
@@ -413,8 +406,8 @@ export class Graph {
    */
   private unitsTaken(taker: Owner | undefined, r: Resource, starts: Starts): void {
     if (r.queue.size === 0) return;
-    if (taker) addStart(starts, 'owners', taker);
-    addStart(starts, 'resources', r);
+    if (taker) starts.owners = pushed(starts.owners, taker);
+    starts.resources = pushed(starts.resources, r);
   }
 
   private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {

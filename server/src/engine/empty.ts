@@ -15,6 +15,8 @@
 // Lists made per member of a deadlock (a 30,000-member ring: 30,000 of each) that nearly always
 // hold one item: `appended` begins them as `[x]`, one slot, where `[]` and a push grow to 16
 // (~150 bytes) the search's scavenges then copy; a list with nothing is the shared `emptyList()`.
+// A batch's lists (its starts, errors, hazards) begin as `emptyList()` itself, and `pushed`
+// makes the one-slot array when the first item comes.
 class EmptySet<T> extends Set<T> {
   override add(): this {
     throw new Error('engine: write to a shared empty set (use writable())');

@@ -121,11 +121,11 @@ export class Engine {
     const { errors, starts, hazards } = out;
     // Search once per batch, on its final state: a deadlock persists, so
     // nothing formed inside the batch can have gone away by its end.
-    // most batches start no search at all: no generator for them (hot path)
-    if (starts.owners.length === 0 && starts.resources.length === 0) return this.result(errors, emptyList() as Found[], hazards, starts.waits);
-    // nor do batches whose every start the pre-filter clears (a contended wait whose holder runs:
-    // most of them), up to a step's worth; detectSteps asks the same of the ones that pass
-    if (starts.resources.length === 0 && starts.owners.length <= STEP && !starts.owners.some(mayBeOnCycle)) return this.result(errors, emptyList() as Found[], hazards, starts.waits);
+    // Most batches start no search at all, and most of the rest start from waits the pre-filter
+    // clears (a contended wait whose holder runs): no generator for them (hot path). Up to a
+    // step's worth of starts are asked here; detectSteps asks the same of the ones that pass.
+    if (starts.resources.length === 0 && starts.owners.length <= STEP && !starts.owners.some(mayBeOnCycle))
+      return this.result(errors, emptyList() as Found[], hazards, starts.waits);
     const search = this.detectSteps(starts.owners, undefined, starts.resources);
     if (shouldYield === undefined) return this.result(errors, runToEnd(search), hazards, starts.waits);
     const first = runUntil(search, shouldYield);

@@ -35,7 +35,10 @@ export class NaiveDetector {
   apply(client: string, e: ClientEvent): void {
     const g = this.graph;
     const ownerKey = (o: string) => `${client}/${o}`;
-    const resKey = (r: string) => (this.global.has(r) ? `g:${r}` : `${client}:${r}`);
+    const resKey = (r: string | number): string => {
+      if (typeof r === 'number') throw new Error('naive baseline takes resources by name, not by handle');
+      return this.global.has(r) ? `g:${r}` : `${client}:${r}`;
+    };
     const waitKey = (w: string) => `${client}/${w}`;
     switch (e.type) {
       case 'owner':

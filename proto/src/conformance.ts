@@ -107,8 +107,8 @@ function invalid(frame: Record<string, unknown>): Sent {
 const mutex = (resource: string) => ({ type: 'resource', resource, kind: 'mutex' });
 const sem = (resource: string, capacity: number) => ({ type: 'resource', resource, kind: 'semaphore', capacity });
 const owner = (id: string) => ({ type: 'owner', owner: id });
-const hold = (o: string, resource: string) => ({ type: 'hold', owner: o, resource });
-const wait = (waitId: string, o: string, resource: string) => ({ type: 'wait', waitId, owner: o, resource });
+const hold = (o: string, resource: string | number) => ({ type: 'hold', owner: o, resource });
+const wait = (waitId: string, o: string, resource: string | number) => ({ type: 'wait', waitId, owner: o, resource });
 const events = (seq: number, evs: unknown[]) => valid({ type: 'events', seq, events: evs });
 
 function daemonVectors(): DaemonVector[] {
@@ -185,6 +185,23 @@ function daemonVectors(): DaemonVector[] {
       valid({ type: 'snapshot', seq: 2, events: part(MAX_EVENTS, MAX_EVENTS), more: true }),
       valid({ type: 'snapshot', seq: 3, events: part(2 * MAX_EVENTS, 1) })],
     [error('SNAPSHOT_TOO_LARGE')], 'closed');
+  // resource handles (ResourceEvent.handle): a resource named by the small integer it was declared with
+  add('the welcome lists the handles feature', false, [valid(HELLO)], [{ type: 'welcome', features: ['handles'] }], 'open');
+  add('waits, holds and releases may name a resource by its handle', true,
+    [events(1, [{ ...mutex('m'), handle: 0 }, { ...sem('pool', 2), handle: 1 }, owner('a'), owner('b'), hold('a', 0), wait('w1', 'b', 0),
+      { type: 'cancel', waitId: 'w1' }, { type: 'release', owner: 'a', resource: 0 }, { ...hold('b', 1), units: 2 }]),
+      // proves the release by handle took: releasing again is NOT_HELD
+      events(2, [{ type: 'release', owner: 'a', resource: 0 }])],
+    [error('NOT_HELD', { seq: 2, index: 0 })], 'open');
+  add('a handle no declaration gave', true, [events(1, [{ ...mutex('m'), handle: 0 }, owner('a'), hold('a', 1)])],
+    [error('UNKNOWN_RESOURCE', { seq: 1, index: 2 })], 'open');
+  add('a declaration whose handle skips ahead', true, [events(1, [{ ...mutex('m'), handle: 1 }])],
+    [error('RESOURCE_CONFLICT', { seq: 1, index: 0 })], 'open');
+  add('a declaration whose handle names another resource', true,
+    [events(1, [{ ...mutex('m'), handle: 0 }, { ...mutex('n'), handle: 0 }])],
+    [error('RESOURCE_CONFLICT', { seq: 1, index: 1 })], 'open');
+  add('a negative handle does not match the schema', true, [invalid({ type: 'events', seq: 1, events: [hold('a', -1)] })],
+    [error('BAD_FRAME')], 'closed');
   add('an abort_result nobody asked for is ignored', true,
     [valid({ type: 'abort_result', deadlock: 'DL-none', waitId: 'w1', result: 'stale' })], [], 'open');
   add('a confirm_result for an unknown check is ignored', true,
@@ -197,7 +214,6 @@ function daemonVectors(): DaemonVector[] {
 const NOT_COVERED: Record<string, string> = {
   UNAUTHORIZED: 'needs a daemon with --tokens (server/test/auth-stream.test.ts)',
   FRAME_TOO_LARGE: 'depends on --max-frame-bytes and the WebSocket layer (server/test/protocol-errors.test.ts)',
-  RESOURCE_CONFLICT: 'needs two connections (server/test/protocol-errors.test.ts)',
   LIMIT_EXCEEDED: 'needs per-client graph limits (server/test/protocol-errors.test.ts)',
   INTERNAL: 'a daemon bug by definition; no input should reach it',
   SNAPSHOT_TIMEOUT: 'needs a snapshot deadline to pass (server tests)',

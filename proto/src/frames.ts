@@ -18,6 +18,15 @@ const Id = z.string().min(1).max(256);
 const Millis = z.number().finite().nonnegative();
 const Stack = z.string().max(8192);
 const Units = z.number().int().positive();
+/**
+ * A small integer a connection gives a resource in its declaration (`resource.handle`), to name
+ * it by in later events instead of its name (only to a daemon whose `welcome.features` lists
+ * `handles`). Why: the daemon finds a resource by handle in one array slot; by name it is a hash
+ * lookup whose misses, in a graph of a million resources, were half a wait's cost (issue 11).
+ */
+const Handle = z.number().int().nonnegative();
+/** A declared resource in a wait, hold or release: its name, or the handle it was declared with. */
+const ResourceRef = z.union([Id, Handle]);
 
 export const ResourceKind = z.enum(['mutex', 'rwlock', 'semaphore']);
 export type ResourceKind = z.infer<typeof ResourceKind>;
@@ -91,6 +100,13 @@ export const ResourceEvent = z.object({
    */
   reentrant: z.boolean().optional(),
   /**
+   * The handle later events of this connection may name the resource by (see Handle): the next
+   * unused one (0 first, then 1, …) or the one it already has; a handle names one resource until
+   * the connection's state is replaced (a snapshot). Only to a daemon that lists `handles` in
+   * `welcome.features`.
+   */
+  handle: Handle.optional(),
+  /**
    * Lock class, as in Linux lockdep: resources of one class (every `account:<id>` mutex) are one
    * node of the lock-order graph, so two instances of a class nested in either order are reported.
    */
@@ -126,7 +142,7 @@ export const WaitEvent = z.object({
   type: z.literal('wait'),
   waitId: Id,
   owner: Id,
-  resource: Id.optional(),
+  resource: ResourceRef.optional(),
   task: Id.optional(),
   ...RequestShape,
   /** epoch ms when the wait began in the app (it may be reported later) */
@@ -155,7 +171,7 @@ export const CancelEvent = z.object({
 export const HoldEvent = z.object({
   type: z.literal('hold'),
   owner: Id,
-  resource: Id,
+  resource: ResourceRef,
   ...RequestShape,
   since: Millis.optional(),
   stack: Stack.optional(),
@@ -165,7 +181,7 @@ export const HoldEvent = z.object({
 export const ReleaseEvent = z.object({
   type: z.literal('release'),
   owner: Id,
-  resource: Id,
+  resource: ResourceRef,
   ...RequestShape,
 });
 
@@ -409,6 +425,11 @@ export const WelcomeFrame = z.object({
    * The client uses that bound to refuse an abort past its `expiresAt`.
    */
   serverTime: z.number().optional(),
+  /**
+   * Optional protocol features this daemon implements. `handles`: resources may be declared with
+   * a `handle` and named by it in `wait`, `hold` and `release`. Absent (an older daemon): none.
+   */
+  features: z.array(z.string().max(64)).max(32).optional(),
 });
 
 /**

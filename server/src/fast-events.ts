@@ -16,6 +16,9 @@ import type { ClientEvent, EventsFrame, SnapshotFrame } from '@deadlockd/proto';
 type Obj = Record<string, unknown>;
 
 const isId = (v: unknown): boolean => typeof v === 'string' && v.length >= 1 && v.length <= 256;
+const isHandle = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+/** a wait's, hold's or release's resource: its name or its handle */
+const isRef = (v: unknown): boolean => isId(v) || isHandle(v);
 const isStr = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max;
 const isMillis = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isUnits = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
@@ -89,16 +92,16 @@ export const EVENT_RULES: Record<string, Rules> = {
   end: rules([['owner', isId]], []),
   resource: rules(
     [['resource', isId], ['kind', isKind]],
-    [['scope', isScope], ['capacity', isUnits], ['fifo', isBool], ['label', isLabel], ['reentrant', isBool], ['class', isId], ['backend', isBackend]],
+    [['scope', isScope], ['capacity', isUnits], ['fifo', isBool], ['label', isLabel], ['reentrant', isBool], ['handle', isHandle], ['class', isId], ['backend', isBackend]],
   ),
   wait: rules(
     [['waitId', isId], ['owner', isId]],
-    [['resource', isId], ['task', isId], ...REQUEST, ['since', isMillis], ['stack', isStack], ['trace', isTrace]],
+    [['resource', isRef], ['task', isId], ...REQUEST, ['since', isMillis], ['stack', isStack], ['trace', isTrace]],
   ),
   grant: rules([['waitId', isId]], [['since', isMillis]]),
   cancel: rules([['waitId', isId]], [['reason', isReason]]),
-  hold: rules([['owner', isId], ['resource', isId]], [...REQUEST, ['since', isMillis], ['stack', isStack]]),
-  release: rules([['owner', isId], ['resource', isId]], [...REQUEST]),
+  hold: rules([['owner', isId], ['resource', isRef]], [...REQUEST, ['since', isMillis], ['stack', isStack]]),
+  release: rules([['owner', isId], ['resource', isRef]], [...REQUEST]),
 };
 
 type KnownKeys = (e: Obj) => number;

@@ -33,6 +33,8 @@ import { SnapshotBudget, SnapshotParts, locate, type Part } from './snapshot-par
 import type { TokenTable } from './tokens.js';
 
 /** A cut-off slow consumer gets this long to read its close frame before the TCP connection is dropped. */
+/** what `welcome.features` announces: resource handles (proto ResourceEvent.handle) */
+const DAEMON_FEATURES = ['handles'];
 const SLOW_CONSUMER_LINGER_MS = 1_000;
 /**
  * frames at least this big give the event loop a turn after them: a snapshot part or a full events
@@ -323,6 +325,7 @@ export class Session implements ClientConnection {
       resumeSecret: this.shared.resumeSecrets.issue(client),
       heartbeatMs: this.config.heartbeatMs,
       serverTime: this.hub.now(),
+      features: DAEMON_FEATURES,
     });
   }
 

@@ -19,6 +19,10 @@ const stack = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('', 'at f (x.js:1
 const millis = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 1.5, 1_700_000_000_000, 2 ** 60) }, fc.constantFrom(-1, '1', null));
 const units = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(1, 3, 2 ** 53 - 1) }, fc.constantFrom(0, -2, 1.5, 2 ** 53, '1'));
 const int = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, -5, 7, 2 ** 53 - 1) }, fc.constantFrom(0.5, 2 ** 53, 'x'));
+// a resource handle: 0 and up, safe integers only
+const handle = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 1, 99_999, 2 ** 53 - 1) }, fc.constantFrom(-1, 0.5, 2 ** 53, '0', null));
+// a wait's, hold's or release's resource: a name or a handle
+const ref = fc.oneof(id, handle);
 const bool = fc.oneof({ weight: 4, arbitrary: fc.boolean() }, fc.constantFrom(0, 'true', null));
 const oneOf = (...v: string[]) => fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...v) }, fc.constantFrom('other', 1, null));
 // ResourceEvent.backend: a valid one, one with a bad field, one with a key too many (zod strips it)
@@ -41,12 +45,12 @@ const SHAPES: Record<string, Record<string, fc.Arbitrary<unknown>>> = {
   order: { held: id, acquired: id, owner: id, stack, heldMode: oneOf('shared', 'exclusive'), mode: oneOf('shared', 'exclusive') },
   owner: { owner: id, name: str512, priority: int, abortable: bool, startedAt: millis, attributes, trace },
   end: { owner: id },
-  resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512, reentrant: bool, class: id, backend },
-  wait: { waitId: id, owner: id, resource: id, task: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack, trace },
+  resource: { resource: id, kind: oneOf('mutex', 'rwlock', 'semaphore'), scope: oneOf('local', 'global'), capacity: units, fifo: bool, label: str512, reentrant: bool, handle, class: id, backend },
+  wait: { waitId: id, owner: id, resource: ref, task: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack, trace },
   grant: { waitId: id, since: millis },
   cancel: { waitId: id, reason: oneOf('timeout', 'signal', 'deadlock', 'error') },
-  hold: { owner: id, resource: id, mode: oneOf('shared', 'exclusive'), units, since: millis, stack },
-  release: { owner: id, resource: id, mode: oneOf('shared', 'exclusive'), units },
+  hold: { owner: id, resource: ref, mode: oneOf('shared', 'exclusive'), units, since: millis, stack },
+  release: { owner: id, resource: ref, mode: oneOf('shared', 'exclusive'), units },
 };
 
 const extraKey = fc.constantFrom('extra', '__proto__', 'constructor', 'toString', 'Type');

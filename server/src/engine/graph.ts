@@ -99,6 +99,7 @@ export class Graph {
       if (++work % STEP === 0) yield;
     }
     c.resources.clear();
+    c.handles = [];
   }
 
   /** The client leaves the graph with everything it had, pausing as clearClientSteps does. */
@@ -204,6 +205,7 @@ export class Graph {
     const global = e.scope === 'global';
     const label = e.label ?? e.resource;
     const known = c.resources.get(e.resource) ?? (global ? this.globals.get(e.resource) : undefined);
+    if (e.handle !== undefined) this.checkHandle(c, e.handle, known);
     if (known) {
       if (known.kind !== e.kind)
         reject('RESOURCE_CONFLICT', `'${e.resource}' is a ${known.kind}, not a ${e.kind}`);
@@ -225,6 +227,7 @@ export class Graph {
         known.capacity = capacity;
         if (decreased) this.unitsTaken(undefined, known, starts);
       }
+      if (e.handle !== undefined) c.handles[e.handle] = known;
       return;
     }
     if (c.resources.size >= this.limits.maxResourcesPerClient)
@@ -242,6 +245,7 @@ export class Graph {
     r.reentrant = e.reentrant ?? false;
     r.lockClass = e.class;
     c.resources.set(e.resource, r);
+    if (e.handle !== undefined) c.handles[e.handle] = r;
     if (global) {
       this.globals.set(e.resource, r);
       (r.declaredBy = writable(r.declaredBy)).add(c);
@@ -290,11 +294,28 @@ export class Graph {
     }
   }
 
-  private declaredResource(c: ClientState, name: string): Resource {
-    return (
-      c.resources.get(name) ??
-      reject('UNKNOWN_RESOURCE', `resource '${name}' was not declared on this connection`)
-    );
+  /**
+   * A declaration's handle (proto ResourceEvent.handle) is the connection's next unused one, or
+   * one that already names this resource: so `handles` stays a dense array, one slot per handle
+   * given, and a handle never silently changes what it names.
+   */
+  private checkHandle(c: ClientState, h: number, known: Resource | undefined): void {
+    const named = c.handles[h];
+    if (named !== undefined) {
+      if (named !== known) reject('RESOURCE_CONFLICT', `handle ${h} already names '${named.name}' on this connection`);
+      return;
+    }
+    if (h !== c.handles.length)
+      reject('RESOURCE_CONFLICT', `handle ${h} skips ahead: the next unused handle on this connection is ${c.handles.length}`);
+    if (h >= this.limits.maxResourcesPerClient)
+      reject('LIMIT_EXCEEDED', `client gave ${h} resource handles (maxResourcesPerClient)`);
+  }
+
+  /** The resource a wait, hold or release names: by handle (one array slot) or by name. */
+  private declaredResource(c: ClientState, ref: string | number): Resource {
+    if (typeof ref === 'number')
+      return c.handles[ref] ?? reject('UNKNOWN_RESOURCE', `no resource was declared with handle ${ref} on this connection`);
+    return c.resources.get(ref) ?? reject('UNKNOWN_RESOURCE', `resource '${ref}' was not declared on this connection`);
   }
 
   // ---- waits ----------------------------------------------------------------
@@ -311,7 +332,7 @@ export class Graph {
     if (e.task !== undefined) {
       const t = c.owners.get(e.task) ?? reject('UNKNOWN_OWNER', `task '${e.task}' is not a known owner`);
       r = this.taskResourceOf(t);
-    } else r = this.declaredResource(c, e.resource as string);
+    } else r = this.declaredResource(c, e.resource as string | number);
     const known = c.owners.get(e.owner);
     const units = this.unitsFor(r, known, e);
     if (r.reentrant) {
@@ -458,12 +479,12 @@ export class Graph {
     const r = this.declaredResource(c, e.resource);
     const o = c.owners.get(e.owner);
     const h = o?.holdOn(r);
-    if (!o || !h) return reject('NOT_HELD', `owner '${e.owner}' does not hold '${e.resource}'`);
+    if (!o || !h) return reject('NOT_HELD', `owner '${e.owner}' does not hold '${r.name}'`);
     if (r.reentrant && h.counts) {
       // one acquisition back; the units go with the last one of the strongest mode held
       const counts = h.counts;
       const mode = r.kind === 'rwlock' ? (e.mode ?? (counts.exclusive > 0 ? 'exclusive' : 'shared')) : 'exclusive';
-      if (counts[mode] === 0) reject('NOT_HELD', `owner '${e.owner}' holds '${e.resource}' ${mode === 'exclusive' ? 'shared' : 'exclusive'} only, not ${mode}`);
+      if (counts[mode] === 0) reject('NOT_HELD', `owner '${e.owner}' holds '${r.name}' ${mode === 'exclusive' ? 'shared' : 'exclusive'} only, not ${mode}`);
       counts[mode]--;
       return this.setReentrantUnits(h);
     }
@@ -471,13 +492,13 @@ export class Graph {
     if (r.kind === 'rwlock') {
       const mode = e.mode ?? (h.units >= EXCLUSIVE ? 'exclusive' : 'shared');
       if (mode === 'exclusive' && h.units < EXCLUSIVE)
-        reject('NOT_HELD', `owner '${e.owner}' holds '${e.resource}' shared, not exclusive`);
+        reject('NOT_HELD', `owner '${e.owner}' holds '${r.name}' shared, not exclusive`);
       if (mode === 'shared' && h.units >= EXCLUSIVE)
-        reject('NOT_HELD', `owner '${e.owner}' holds '${e.resource}' exclusive, not shared`);
+        reject('NOT_HELD', `owner '${e.owner}' holds '${r.name}' exclusive, not shared`);
       units = mode === 'exclusive' ? h.units : 1;
     } else {
       units = e.units ?? 1;
-      if (units > h.units) reject('NOT_HELD', `owner '${e.owner}' holds ${h.units} of '${e.resource}', not ${units}`);
+      if (units > h.units) reject('NOT_HELD', `owner '${e.owner}' holds ${h.units} of '${r.name}', not ${units}`);
     }
     h.units -= units;
     r.held -= units;

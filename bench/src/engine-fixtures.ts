@@ -32,7 +32,9 @@ export const clientOf = (i: number): string => `c${Math.floor(i / OWNERS_PER_CLI
 
 /**
  * `n` live holds: owner o<i> holds local mutex m<i>, spread over clients of
- * OWNERS_PER_CLIENT owners. Calls `each` with every chunk of events applied,
+ * OWNERS_PER_CLIENT owners. Each m<i> is declared with handle i % OWNERS_PER_CLIENT (the
+ * client's k-th declaration gets handle k, as the SDKs number them), so probes can name it by
+ * handle or by name. Calls `each` with every chunk of events applied,
  * so other detectors (the naive baseline) can be fed the same stream.
  */
 export function buildHolds(engine: Engine, n: number, each?: (client: string, events: ClientEvent[]) => void): void {
@@ -46,7 +48,7 @@ export function buildHolds(engine: Engine, n: number, each?: (client: string, ev
         if (!engine.hasClient(c)) addClient(engine, c);
         byClient.set(c, (list = []));
       }
-      list.push({ type: 'resource', resource: `m${i}`, kind: 'mutex', scope: 'local' });
+      list.push({ type: 'resource', resource: `m${i}`, kind: 'mutex', scope: 'local', handle: i % OWNERS_PER_CLIENT });
       list.push({ type: 'hold', owner: `o${i}`, resource: `m${i}` });
     }
     for (const [c, events] of byClient) {
@@ -88,23 +90,23 @@ export function hotLockProbe(client: string, count: number): WaitProbe {
   return p;
 }
 
-/** A separate client with `locks` mutexes k<j>, each held by a running owner: contended locks unrelated to the rest of the graph. */
+/** A separate client with `locks` mutexes k<j> (handle j), each held by a running owner: contended locks unrelated to the rest of the graph. */
 export function addContendedLocks(engine: Engine, locks: number): void {
   addClient(engine, 'probe');
   const events: ClientEvent[] = [];
   for (let j = 0; j < locks; j++) {
-    events.push({ type: 'resource', resource: `k${j}`, kind: 'mutex', scope: 'local' });
+    events.push({ type: 'resource', resource: `k${j}`, kind: 'mutex', scope: 'local', handle: j });
     events.push({ type: 'hold', owner: `kh${j}`, resource: `k${j}` });
   }
   applyOk(engine, 'probe', events);
 }
 
-/** Waits by fresh owners on the contended locks of addContendedLocks, round robin. */
+/** Waits by fresh owners on the contended locks of addContendedLocks, round robin, by handle. */
 export function contendedProbe(locks: number, count: number): WaitProbe {
   const p: WaitProbe = { clients: [], waits: [], cancels: [] };
   for (let i = 0; i < count; i++) {
     p.clients.push('probe');
-    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % 1000}`, resource: `k${i % locks}` }]);
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `p${i % 1000}`, resource: i % locks }]);
     p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
   }
   return p;
@@ -130,8 +132,10 @@ export function addNestedWaiters(engine: Engine, holds: number): void {
   const per = waitersPerClient(holds);
   for (let c = 0; c * OWNERS_PER_CLIENT < holds; c++) {
     const events: ClientEvent[] = [];
+    // the client's next handles: after its m<i> (buildHolds)
+    const first = Math.min(OWNERS_PER_CLIENT, holds - c * OWNERS_PER_CLIENT);
     for (let x = 0; x < per; x++) {
-      events.push({ type: 'resource', resource: `qm${x}`, kind: 'mutex', scope: 'local' });
+      events.push({ type: 'resource', resource: `qm${x}`, kind: 'mutex', scope: 'local', handle: first + x });
       events.push({ type: 'hold', owner: `q${x}`, resource: `qm${x}` });
     }
     applyOk(engine, `c${c}`, events);
@@ -142,16 +146,18 @@ export function addNestedWaiters(engine: Engine, holds: number): void {
  * Waits on mutexes of a holds fixture picked at random (each is held, so the
  * wait is contended; its holder runs, so there is no cycle). Random picks over
  * the whole fixture, so a bigger graph also pays its cache misses. The waiters
- * hold nothing, or (`nested`) each a mutex of its own (addNestedWaiters).
+ * hold nothing, or (`nested`) each a mutex of its own (addNestedWaiters). The
+ * waits name the mutex by handle, as the SDKs do with a daemon that takes
+ * handles, or (`byName`) by name.
  */
-export function holdsProbe(holds: number, count: number, seed: number, nested = false): WaitProbe {
+export function holdsProbe(holds: number, count: number, seed: number, nested = false, byName = false): WaitProbe {
   const rnd = prng(seed);
   const per = waitersPerClient(holds);
   const p: WaitProbe = { clients: [], waits: [], cancels: [] };
   for (let i = 0; i < count; i++) {
     const j = Math.floor(rnd() * holds);
     p.clients.push(clientOf(j));
-    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `${nested ? 'q' : 'p'}${i % per}`, resource: `m${j}` }]);
+    p.waits.push([{ type: 'wait', waitId: `p${i}`, owner: `${nested ? 'q' : 'p'}${i % per}`, resource: byName ? `m${j}` : j % OWNERS_PER_CLIENT }]);
     p.cancels.push([{ type: 'cancel', waitId: `p${i}` }]);
   }
   return p;

@@ -6,7 +6,8 @@
 //              mutex of their own, so the detection's pre-filter must ask
 //              whether a holder of that mutex waits (since 93173aa a count on
 //              the mutex itself; before, its hold and owner, inside the big
-//              graph) — the goal row;
+//              graph), naming the mutex by handle as the SDKs do — the goal
+//              row; and the same naming it by name (a client without handles);
 //   random, empty-handed: the same by owners that hold nothing, whom no cycle
 //              can pass through (the pre-filter stops before that question);
 //   unrelated: waits on 100 contended mutexes of a separate client (held by
@@ -26,6 +27,9 @@ export interface HoldsScalingResult {
   /** waits on random held mutexes of the graph itself, by owners holding a mutex of their own */
   randomNsPerWait: [number, number];
   randomRatio: number;
+  /** the nested waits naming the mutex by name instead of by handle */
+  byNameNsPerWait: [number, number];
+  byNameRatio: number;
   /** the same by owners that hold nothing */
   emptyHandedNsPerWait: [number, number];
   emptyHandedRatio: number;
@@ -54,23 +58,25 @@ export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
     return engine;
   });
   // a fresh random sample per round, the same seeds on both sides
-  const probesOf = (n: number, nested: boolean): WaitProbe[] =>
-    Array.from({ length: SIZES.holdsRounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, perRound, 1000 + r, nested));
+  const probesOf = (n: number, nested: boolean, byName = false): WaitProbe[] =>
+    Array.from({ length: SIZES.holdsRounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, perRound, 1000 + r, nested, byName));
   const nestedProbes = sizes.map((n) => probesOf(n, true));
   const emptyProbes = sizes.map((n) => probesOf(n, false));
-  const rounds = [0, 0, 0, 0];
+  const byNameProbes = sizes.map((n) => probesOf(n, true, true));
+  const rounds = [0, 0, 0, 0, 0, 0];
   const next = (k: number, probes: WaitProbe[]): WaitProbe => probes[(rounds[k] = (rounds[k] as number) + 1) % probes.length] as WaitProbe;
   const variants = [0, 1].flatMap((i) => {
     const engine = engines[i] as ReturnType<typeof newEngine>;
     return [
       () => runProbe(engine, unrelated),
-      () => runProbe(engine, next(2 * i, nestedProbes[i] as WaitProbe[])),
-      () => runProbe(engine, next(2 * i + 1, emptyProbes[i] as WaitProbe[])),
+      () => runProbe(engine, next(3 * i, nestedProbes[i] as WaitProbe[])),
+      () => runProbe(engine, next(3 * i + 1, emptyProbes[i] as WaitProbe[])),
+      () => runProbe(engine, next(3 * i + 2, byNameProbes[i] as WaitProbe[])),
     ];
   });
   const buildSeconds = (performance.now() - t0) / 1000;
   progress(`holds fixtures built (${sizes.join(' and ')} holds) in ${buildSeconds.toFixed(1)} s`);
-  const [a, ra, ea, b, rb, eb] = (await alternate(variants, SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as number[];
+  const [a, ra, ea, na, b, rb, eb, nb] = (await alternate(variants, SIZES.holdsRounds, SIZES.engineWarmup)).map(median) as number[];
   const small = a as number;
   const large = b as number;
   const floors = sizes.map((n) => mapFloor(n, OWNERS_PER_CLIENT, QUICK ? 50_000 : 200_000, 77));
@@ -80,6 +86,8 @@ export async function measureHoldsScaling(): Promise<HoldsScalingResult> {
     nsPerWait: [small, large],
     randomNsPerWait: [ra as number, rb as number],
     randomRatio: (rb as number) / (ra as number),
+    byNameNsPerWait: [na as number, nb as number],
+    byNameRatio: (nb as number) / (na as number),
     emptyHandedNsPerWait: [ea as number, eb as number],
     emptyHandedRatio: (eb as number) / (ea as number),
     rounds: SIZES.holdsRounds,

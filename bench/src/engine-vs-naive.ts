@@ -59,8 +59,8 @@ export async function measureEngineVsNaive(): Promise<EngineVsNaiveResult> {
   const engineWaits = QUICK ? 3_000 : 10_000;
   const naiveWaits = SIZES.naivePairsPerRound;
   const rounds = SIZES.naiveRounds;
-  const engineProbes = Array.from({ length: rounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, engineWaits, 2000 + r));
-  const naiveProbes = Array.from({ length: rounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, naiveWaits, 2000 + r));
+  const engineProbes = Array.from({ length: rounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, engineWaits, 2000 + r, false, true));
+  const naiveProbes = Array.from({ length: rounds + SIZES.engineWarmup }, (_, r) => holdsProbe(n, naiveWaits, 2000 + r, false, true));
   let re = 0;
   let rn = 0;
   let naiveError: string | undefined;

@@ -76,8 +76,9 @@ export function holdsRows(r: HoldsScalingResult): Row[] {
   const s = '3b. engine: live holds';
   const [a, b] = r.holds;
   return [
-    infoRow(s, `per wait on random mutexes held INSIDE the big graph, waiter holding a mutex, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
+    infoRow(s, `per wait on random mutexes held INSIDE the big graph, waiter holding a mutex, by handle, ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.randomNsPerWait[0])} vs ${fmtNs(r.randomNsPerWait[1])}`),
     goalRow(s, `inside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.randomRatio), `≤ ${GOALS.holdsRatio}×`, r.randomRatio <= GOALS.holdsRatio),
+    infoRow(s, `the same naming the mutex by name, not handle (a client or daemon without handles)`, `${fmtNs(r.byNameNsPerWait[0])} vs ${fmtNs(r.byNameNsPerWait[1])} (${fmtRatio(r.byNameRatio)})`),
     infoRow(s, `the same by waiters holding nothing (no cycle can pass through them)`, `${fmtNs(r.emptyHandedNsPerWait[0])} vs ${fmtNs(r.emptyHandedNsPerWait[1])} (${fmtRatio(r.emptyHandedRatio)})`),
     infoRow(s, `per wait on 100 mutexes of another client, beside ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
     infoRow(s, `beside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio)),

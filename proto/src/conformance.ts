@@ -46,8 +46,10 @@ export interface DaemonSuite {
  * `conformance`, and:
  * 1. reads the `hello` (it must match `hello`) and answers `welcome` (placeholders resolved);
  * 2. runs `setup` in the SDK: `blocked-wait`: one owner holds the lock `conf-lock`, a second one
- *    blocks acquiring it; the harness reads events until the `wait` on `conf-lock` and binds
- *    `$waitId` and `$owner` (its waitId and owner); `none`: nothing;
+ *    blocks acquiring it; the harness reads events until the `wait` on `conf-lock` (named by its
+ *    name, or by the handle its `resource` declaration gave it) and binds `$waitId` and `$owner`
+ *    (its waitId and owner); `none`: nothing; then, if given, checks `setupExpect` against every
+ *    frame received so far;
  * 3. sends `send` (placeholders resolved) and reads the SDK's frames: `expect` must appear in that
  *    order (other frames may come between). Events of `events`/`snapshot` frames are matched one by
  *    one as `{ "event": <event> }`; other frames as themselves;
@@ -61,6 +63,8 @@ export interface SdkVector {
   name: string;
   welcome: Record<string, unknown>;
   setup: 'blocked-wait' | 'none';
+  /** after the setup: the SDK's frames so far must contain these in order (matched as `expect` is) */
+  setupExpect?: Expected[];
   send: Record<string, unknown>[];
   expect: Expected[];
   after: 'deadlock-error' | 'still-waiting' | 'none';
@@ -310,6 +314,18 @@ function sdkVectors(): SdkVector[] {
     welcome: server(welcome()), setup: 'blocked-wait',
     send: [server({ type: 'reorder', deadlock: 'DL-conf-13', resource: 'conf-lock', waits: ['$waitId'] }), server(confirm('c-13', ['$waitId']))],
     expect: [{ type: 'confirm_result', check: 'c-13', pending: ['$waitId'] }], after: 'still-waiting',
+  });
+  v.push({
+    // proto ResourceEvent.handle: an SDK uses handles only when the welcome lists the feature
+    name: 'a daemon that takes handles: the lock is declared with handle 0, and its hold and wait name it by that',
+    welcome: server(welcome({ features: ['handles'] })), setup: 'blocked-wait',
+    setupExpect: [
+      { event: { type: 'resource', resource: 'conf-lock', handle: 0 } },
+      { event: { type: 'hold', resource: 0 } },
+      { event: { type: 'wait', resource: 0 } },
+    ],
+    send: [server(abort('DL-conf-14'))],
+    expect: [cancelled, abortResult('DL-conf-14', 'aborted')], after: 'deadlock-error', deadlockId: 'DL-conf-14',
   });
   v.push({
     name: 'an abort missing its fields is ignored',

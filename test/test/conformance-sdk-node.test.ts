@@ -90,12 +90,19 @@ describe('protocol conformance: SDK side (Node SDK)', () => {
           (h) => { settled = true; h.release(); return 'granted'; },
           (e: unknown) => { settled = true; return e; },
         );
-        const isWait = (x: Record<string, unknown>) => matches(x, { event: { type: 'wait', resource: 'conf-lock' } });
+        // the lock by name, or by the handle its declaration gave it (a daemon that takes handles)
+        const declared = (): Record<string, unknown> | undefined =>
+          flatten(link.frames).find((x) => matches(x, { event: { type: 'resource', resource: 'conf-lock' } }))?.event as Record<string, unknown> | undefined;
+        const isWait = (x: Record<string, unknown>) =>
+          matches(x, { event: { type: 'wait', resource: 'conf-lock' } }) ||
+          (declared()?.handle !== undefined && matches(x, { event: { type: 'wait', resource: declared()!.handle } }));
         await link.next(() => flatten(link.frames).some(isWait), 'the wait on conf-lock');
         const ev = flatten(link.frames).find(isWait)!.event as Record<string, string>;
         vars.waitId = ev.waitId!;
         vars.owner = ev.owner!;
       }
+      if (v.setupExpect !== undefined)
+        assert.ok(matchInOrder(flatten(link.frames), v.setupExpect) >= 0, `after the setup, in order: ${JSON.stringify(v.setupExpect)}; got ${JSON.stringify(flatten(link.frames))}`);
       const mark = link.frames.length;
       for (const f of v.send) link.send(resolve(f, vars, now));
       const expected = resolve(v.expect, vars, now);

@@ -142,7 +142,7 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       {
         // a reconnect always resyncs with a snapshot; a first connection only if state exists already
-        welcome: (_frame, first) => this.reporter.attach(this.conn, !first),
+        welcome: (frame, first) => this.reporter.attach(this.conn, !first, frame.features?.includes('handles') === true),
         down: () => this.reporter.detach(),
         frame: (frame) => this.onFrame(frame),
         wants: (type) => type !== 'deadlock' || this.listenerCount('deadlock') > 0,

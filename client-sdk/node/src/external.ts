@@ -15,6 +15,7 @@ import { Waiter, type WaitOptions } from './waiter.js';
 
 export abstract class ExternalResource implements ReportedResource {
   declaredEpoch = -1;
+  handle = -1;
 
   constructor(
     protected readonly rt: Runtime,

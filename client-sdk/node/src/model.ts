@@ -49,6 +49,8 @@ export class Owner {
 export interface ReportedResource {
   readonly id: string;
   declaredEpoch: number;
+  /** its handle in that epoch, when the daemon takes handles (proto ResourceEvent.handle) */
+  handle: number;
   declaration(): ResourceEvent;
   /** a counted resource (semaphore, pool): taking it again while holding it is a nested checkout */
   readonly counted?: boolean;

@@ -13,7 +13,7 @@
 // - while disconnected nothing is buffered; after (re)connecting a `snapshot` frame replaces the
 //   daemon's view of this client with the whole current state.
 // How the events are cut into frames is frame-writer.ts's; the flush timers are flush-timers.ts's.
-import type { ClientEvent, HoldEvent, LockMode, WaitEvent } from '@deadlockd/proto';
+import type { ClientEvent, HoldEvent, LockMode, ResourceEvent, WaitEvent } from '@deadlockd/proto';
 import { without } from './collections.js';
 import { FlushTimers } from './flush-timers.js';
 import { FrameWriter, type FrameSink, type SentCounts } from './frame-writer.js';
@@ -42,6 +42,14 @@ export class Reporter {
   private out: FrameWriter | null = null;
   /** bumped per connection and per resync: declarations are re-sent in a new epoch */
   private epoch = 0;
+  /**
+   * The connection's daemon takes resource handles (welcome.features): each resource declared
+   * in an epoch gets the next integer, and its waits, holds and releases name it by that (the
+   * daemon finds it in an array slot instead of a hash lookup by name). A new epoch starts
+   * again at 0: it begins with a snapshot, which replaces the daemon's handles too.
+   */
+  private handles = false;
+  private nextHandle = 0;
   private log: ClientEvent[] = [];
   private needSnapshot = false;
   /** every tracked hold/wait, in the order they began */
@@ -73,9 +81,13 @@ export class Reporter {
 
   // ---- connection -----------------------------------------------------------------------------
 
-  /** A connection was welcomed. `snapshot` false only for a first connection with no state to send. */
-  attach(sink: FrameSink, snapshot: boolean): void {
+  /**
+   * A connection was welcomed. `snapshot` false only for a first connection with no state to
+   * send; `handles`: its welcome lists the `handles` feature.
+   */
+  attach(sink: FrameSink, snapshot: boolean, handles = false): void {
     this.out = new FrameWriter(sink, this.sent);
+    this.handles = handles;
     if (snapshot || this.live.size > 0) this.sendSnapshot();
     else {
       this.newEpoch();
@@ -127,7 +139,7 @@ export class Reporter {
     this.untrack(rec);
     if (!rec.reported) return;
     if (rec.kind === 'hold') {
-      const ev: ClientEvent = { type: 'release', owner: rec.owner.id, resource: (rec.resource as ReportedResource).id };
+      const ev: ClientEvent = { type: 'release', owner: rec.owner.id, resource: this.ref(rec.resource as ReportedResource) };
       if (rec.mode !== undefined) ev.mode = rec.mode;
       if (rec.units !== undefined) ev.units = rec.units;
       this.push(ev);
@@ -210,7 +222,7 @@ export class Reporter {
 
   /** A resource's declaration changed (semaphore capacity): re-declare it if the daemon knows it. */
   resourceChanged(res: ReportedResource): void {
-    if (this.out !== null && res.declaredEpoch === this.epoch) this.push(res.declaration());
+    if (this.out !== null && res.declaredEpoch === this.epoch) this.push(this.declarationOf(res));
   }
 
   /** Is this hold known to the daemon on the current connection? */
@@ -221,7 +233,7 @@ export class Reporter {
   /** Report a known hold again (the daemon dropped it with a hold that subsumed it: rwlock upgrade). */
   reassertHold(rec: Rec): void {
     if (!this.isReportedHold(rec) || rec.resource === null) return;
-    const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: rec.resource.id, since: rec.holdSince };
+    const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: this.ref(rec.resource), since: rec.holdSince };
     if (rec.mode !== undefined) ev.mode = rec.mode;
     if (rec.units !== undefined) ev.units = rec.units;
     this.push(ev);
@@ -308,14 +320,14 @@ export class Reporter {
     if (rec.task !== null) this.declareOwner(rec.task, out);
     const stack = formatSite(rec.site);
     if (rec.kind === 'hold') {
-      const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: (res as ReportedResource).id, since: rec.holdSince };
+      const ev: HoldEvent = { type: 'hold', owner: rec.owner.id, resource: this.ref(res as ReportedResource), since: rec.holdSince };
       if (rec.mode !== undefined) ev.mode = rec.mode;
       if (rec.units !== undefined) ev.units = rec.units;
       if (stack !== undefined) ev.stack = stack;
       out.push(ev);
     } else {
       const ev: WaitEvent = { type: 'wait', waitId: rec.waitId as string, owner: rec.owner.id };
-      if (res !== null) ev.resource = res.id;
+      if (res !== null) ev.resource = this.ref(res);
       if (rec.task !== null) ev.task = rec.task.id;
       if (rec.mode !== undefined) ev.mode = rec.mode;
       if (rec.units !== undefined) ev.units = rec.units;
@@ -329,12 +341,26 @@ export class Reporter {
   private declareResource(res: ReportedResource, out: ClientEvent[]): void {
     if (res.declaredEpoch === this.epoch) return;
     res.declaredEpoch = this.epoch;
-    out.push(res.declaration());
+    if (this.handles) res.handle = this.nextHandle++;
+    out.push(this.declarationOf(res));
+  }
+
+  /** The resource's declaration, with its handle when the daemon takes handles. */
+  private declarationOf(res: ReportedResource): ResourceEvent {
+    const ev = res.declaration();
+    if (this.handles) ev.handle = res.handle;
+    return ev;
+  }
+
+  /** How a wait, hold or release names a resource declared in this epoch: its handle, or its name. */
+  private ref(res: ReportedResource): string | number {
+    return this.handles ? res.handle : res.id;
   }
 
   /** A new connection or a resync: declarations are re-sent and lock-order pairs sent again. */
   private newEpoch(): void {
     this.epoch++;
+    this.nextHandle = 0;
     this.orderPairs = new Map();
   }
 

@@ -123,11 +123,21 @@ def test_sdk_side(vector: dict[str, Any]) -> None:
             threads[-1].start()
 
             def is_wait(x: dict[str, Any]) -> bool:
-                return matches(x, {"event": {"type": "wait", "resource": "conf-lock"}})
+                # the lock by name, or by the handle its declaration gave it (a daemon that takes handles)
+                if matches(x, {"event": {"type": "wait", "resource": "conf-lock"}}):
+                    return True
+                decl = next((y["event"] for y in flatten(fake.frames.items)
+                             if matches(y, {"event": {"type": "resource", "resource": "conf-lock"}})), None)
+                return decl is not None and "handle" in decl and matches(
+                    x, {"event": {"type": "wait", "resource": decl["handle"]}})
 
             fake.frames.wait(lambda fs: any(is_wait(x) for x in flatten(fs)), "the wait on conf-lock")
             ev = next(x for x in flatten(fake.frames.items) if is_wait(x))["event"]
             variables = {"waitId": ev["waitId"], "owner": ev["owner"]}
+        if "setupExpect" in vector:
+            got = flatten(fake.frames.items)
+            expected_setup = vector["setupExpect"]
+            assert match_in_order(got, expected_setup), f"after the setup, in order: {expected_setup}; got {got}"
         mark = len(fake.frames.items)
         for f in vector["send"]:
             fake.send(resolve(f, variables, now))

@@ -15,6 +15,7 @@ export interface Request {
 
 export abstract class QueuedPrimitive implements ReportedResource {
   declaredEpoch = -1;
+  handle = -1;
   /** pending waiters in arrival order (a Set: O(1) removal of a cancelled waiter) */
   protected readonly queue = new Set<Waiter<Held>>();
 

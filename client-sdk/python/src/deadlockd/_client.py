@@ -74,7 +74,8 @@ class Client:
             url=url, service=service, instance=self.instance, token=token, connect_timeout=connect_timeout,
             reconnect=reconnect, logger=self.logger,
             # a reconnect always resyncs with a snapshot; a first connection only if state exists already
-            on_welcome=lambda _w, first: self._reporter.attach(self._link, not first),
+            on_welcome=lambda w, first: self._reporter.attach(
+                self._link, not first, "handles" in (w.get("features") or [])),
             on_frame=self._on_frame, on_down=self._reporter.detach,
         )
 

@@ -44,6 +44,8 @@ class Resource(Protocol):
 
     id: str
     declared_epoch: int
+    # its handle in that epoch, when the daemon takes handles (proto ResourceEvent.handle)
+    handle: int
     # a counted resource (semaphore, pool): taking it again while holding it is a nested checkout
     counted: bool
 
@@ -83,12 +85,13 @@ class Rec:
         # the pending Wait of a reported wait record
         self.waiter: Wait | None = None
 
-    def event(self) -> dict[str, Any]:
+    def event(self, ref: str | int) -> dict[str, Any]:
+        """Its hold or wait event; ``ref`` names the resource (its name, or its handle)."""
         ev: dict[str, Any]
         if self.kind == "hold":
-            ev = {"type": "hold", "owner": self.owner.id, "resource": self.resource.id, "since": self.since}
+            ev = {"type": "hold", "owner": self.owner.id, "resource": ref, "since": self.since}
         else:
-            ev = {"type": "wait", "waitId": self.wait_id, "owner": self.owner.id, "resource": self.resource.id}
+            ev = {"type": "wait", "waitId": self.wait_id, "owner": self.owner.id, "resource": ref}
             ev["since"] = self.since
         if self.mode is not None:
             ev["mode"] = self.mode

@@ -46,6 +46,7 @@ class _Named:
         self.id = name
         self.name = name
         self.declared_epoch = -1
+        self.handle = -1
 
     def declaration(self) -> dict[str, Any]:
         return {"type": "resource", "resource": self.id, "kind": self.kind, "scope": "local", "fifo": False}

@@ -51,6 +51,12 @@ class Reporter:
         self.send_lock = threading.Lock()
         self.sink: Sink | None = None
         self.epoch = 0
+        # The connection's daemon takes resource handles (welcome ``features``): each resource
+        # declared in an epoch gets the next integer, and its holds, waits and releases name it
+        # by that (the daemon finds it in an array slot, not by a hash lookup of the name). A new
+        # epoch starts at 0 again: it begins with a snapshot, which replaces the daemon's handles.
+        self.handles = False
+        self.next_handle = 0
         self.seq = 1
         self.log: list[dict[str, Any]] = []
         self.need_snapshot = False
@@ -74,10 +80,12 @@ class Reporter:
 
     # ---- connection ---------------------------------------------------------------------------
 
-    def attach(self, sink: Sink, resync: bool) -> None:
+    def attach(self, sink: Sink, resync: bool, handles: bool = False) -> None:
+        """A connection was welcomed; ``handles``: its welcome lists the ``handles`` feature."""
         with self.send_lock:
             with self.lock:
                 self.sink = sink
+                self.handles = handles
                 self.seq = 1
                 if resync or self.live:
                     frames = self._snapshot_frames()
@@ -138,7 +146,7 @@ class Reporter:
         if not rec.reported:
             return
         if rec.kind == "hold":
-            ev: dict[str, Any] = {"type": "release", "owner": rec.owner.id, "resource": rec.resource.id}
+            ev: dict[str, Any] = {"type": "release", "owner": rec.owner.id, "resource": self._ref(rec.resource)}
             if rec.mode is not None:
                 ev["mode"] = rec.mode
             if rec.units is not None:
@@ -174,7 +182,7 @@ class Reporter:
 
     def resource_changed(self, res: Resource) -> None:
         if self.sink is not None and res.declared_epoch == self.epoch:
-            self._push(res.declaration())
+            self._push(self._declaration(res))
 
     def connected(self) -> bool:
         return self.sink is not None
@@ -280,7 +288,7 @@ class Reporter:
         rec.reported = True
         self._declare_owner(rec.owner, out)
         self._declare_resource(rec.resource, out)
-        out.append(rec.event())
+        out.append(rec.event(self._ref(rec.resource)))
         if rec.kind == "wait" and rec.waiter is not None and rec.wait_id is not None:
             self.waits[rec.wait_id] = rec.waiter
 
@@ -292,10 +300,25 @@ class Reporter:
     def _declare_resource(self, res: Resource, out: list[dict[str, Any]]) -> None:
         if res.declared_epoch != self.epoch:
             res.declared_epoch = self.epoch
-            out.append(res.declaration())
+            if self.handles:
+                res.handle = self.next_handle
+                self.next_handle += 1
+            out.append(self._declaration(res))
+
+    def _declaration(self, res: Resource) -> dict[str, Any]:
+        """The resource's declaration, with its handle when the daemon takes handles."""
+        ev = res.declaration()
+        if self.handles:
+            ev["handle"] = res.handle
+        return ev
+
+    def _ref(self, res: Resource) -> str | int:
+        """How a hold, wait or release names a resource declared in this epoch: handle or name."""
+        return res.handle if self.handles else res.id
 
     def _new_epoch(self) -> None:
         self.epoch += 1
+        self.next_handle = 0
         self.order_pairs = set()
 
     def _snapshot_frames(self) -> list[str]:

@@ -88,6 +88,7 @@ class SharedResource:
         self.id = name
         self.name = name
         self.declared_epoch = -1
+        self.handle = -1
 
     def declaration(self) -> dict[str, Any]:
         # the daemon cannot know the order of waits from different clients: never FIFO

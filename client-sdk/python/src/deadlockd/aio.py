@@ -33,6 +33,7 @@ class _AsyncCounted:
         self.name = name
         self.capacity = capacity
         self.declared_epoch = -1
+        self.handle = -1
         self._sem = asyncio.Semaphore(capacity)
         self._units: list[_Unit] = []
         self._waiters = 0

@@ -324,7 +324,7 @@ final class Link {
       warned = false;
       boolean first = !everWelcomed;
       everWelcomed = true;
-      dd.reporter.attach(first);
+      dd.reporter.attach(first, hasFeature(f, "handles"));
       flush();
       firstWelcome.countDown();
       return;
@@ -450,5 +450,11 @@ final class Link {
     ArrayNode a = JSON.createArrayNode();
     for (String s : ids) a.add(s);
     return a;
+  }
+
+  /** does the welcome's {@code features} list name this one */
+  private static boolean hasFeature(JsonNode welcome, String name) {
+    for (JsonNode x : welcome.path("features")) if (name.equals(x.asText())) return true;
+    return false;
   }
 }

@@ -34,6 +34,14 @@ final class Reporter {
 
   // guarded by this
   private int epoch;
+  /**
+   * The connection's daemon takes resource handles (welcome {@code features}): each resource declared in an epoch
+   * gets the next integer, and its holds, waits and releases name it by that (the daemon finds it in an array slot,
+   * not by a hash lookup of the name). A new epoch starts at 0 again: it begins with a snapshot, which replaces the
+   * daemon's handles too.
+   */
+  private boolean handles;
+  private int nextHandle;
   private boolean connected;
   private boolean snapshotNext;
   private ArrayList<ObjectNode> log = new ArrayList<>();
@@ -50,9 +58,11 @@ final class Reporter {
 
   // ---- connection (link thread) ---------------------------------------------------------------
 
-  synchronized void attach(boolean first) {
+  /** A connection was welcomed; {@code handles}: its welcome lists the {@code handles} feature. */
+  synchronized void attach(boolean first, boolean handles) {
     connected = true;
-    epoch++;
+    this.handles = handles;
+    newEpoch();
     orderPairs = new ConcurrentHashMap<>();
     declaredThreads.clear();
     log = new ArrayList<>();
@@ -61,7 +71,7 @@ final class Reporter {
 
   synchronized void detach() {
     connected = false;
-    epoch++;
+    newEpoch();
     log = new ArrayList<>();
   }
 
@@ -98,7 +108,7 @@ final class Reporter {
   void released(Hold h, int units) {
     synchronized (this) {
       if (!connected || h.reportedEpoch != epoch) return;
-      ObjectNode ev = J.objectNode().put("type", "release").put("owner", h.owner.id).put("resource", h.res.id);
+      ObjectNode ev = putRef(J.objectNode().put("type", "release").put("owner", h.owner.id), h.res);
       if (h.mode != null) ev.put("mode", h.mode);
       if (h.res.counted()) ev.put("units", units);
       push(ev);
@@ -141,7 +151,7 @@ final class Reporter {
 
   /** Resource changed (capacity): declare it again if the daemon knows it. */
   synchronized void resourceChanged(Res r) {
-    if (connected && r.declaredEpoch == epoch) push(r.declaration());
+    if (connected && r.declaredEpoch == epoch) push(declaration(r));
   }
 
   // ---- flushing (link thread) ---------------------------------------------------------------------
@@ -216,7 +226,7 @@ final class Reporter {
       if (!connected || h.reportedEpoch == epoch) return;
       declareOwner(h.owner);
       declareResource(h.res);
-      ObjectNode ev = J.objectNode().put("type", "hold").put("owner", h.owner.id).put("resource", h.res.id).put("since", h.since());
+      ObjectNode ev = putRef(J.objectNode().put("type", "hold").put("owner", h.owner.id), h.res).put("since", h.since());
       if (h.mode != null) ev.put("mode", h.mode);
       if (h.res.counted()) ev.put("units", h.units);
       String stack = Sites.format(h.site);
@@ -237,7 +247,7 @@ final class Reporter {
         declareOwner(w.task);
         ev.put("task", w.task.id);
       } else {
-        ev.put("resource", w.res.id);
+        putRef(ev, w.res);
       }
       if (w.mode != null) ev.put("mode", w.mode);
       if (w.res.counted() && w.task == null) ev.put("units", w.units);
@@ -259,7 +269,7 @@ final class Reporter {
         overflowWarned = true;
         dd.log.log(System.Logger.Level.WARNING, "deadlockd: event buffer exceeded " + maxBufferedEvents + " events; resyncing with a snapshot");
       }
-      epoch++;
+      newEpoch();
       orderPairs = new ConcurrentHashMap<>();
       declaredThreads.clear();
       log = new ArrayList<>();
@@ -271,7 +281,26 @@ final class Reporter {
   private void declareResource(Res r) {
     if (r.declaredEpoch == epoch) return;
     r.declaredEpoch = epoch;
-    log.add(r.declaration());
+    if (handles) r.handle = nextHandle++;
+    log.add(declaration(r));
+  }
+
+  /** the resource's declaration, with its handle when the daemon takes handles */
+  private ObjectNode declaration(Res r) {
+    ObjectNode ev = r.declaration();
+    if (handles) ev.put("handle", r.handle);
+    return ev;
+  }
+
+  /** names a resource declared in this epoch in a hold, wait or release: by handle or by name */
+  private ObjectNode putRef(ObjectNode ev, Res r) {
+    return handles ? ev.put("resource", r.handle) : ev.put("resource", r.id);
+  }
+
+  /** a new connection, a lost one or a resync: declarations are sent again, handles numbered from 0 */
+  private void newEpoch() {
+    epoch++;
+    nextHandle = 0;
   }
 
   private void declareOwner(Owner o) {

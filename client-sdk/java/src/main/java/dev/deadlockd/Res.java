@@ -17,6 +17,8 @@ abstract class Res {
   final ArrayDeque<Wait> queue = new ArrayDeque<>();
   /** guarded by the reporter's lock */
   int declaredEpoch = -1;
+  /** its handle in that epoch, when the daemon takes handles (proto ResourceEvent.handle); guarded by the reporter's lock */
+  int handle = -1;
   /**
    * the last lock-order pair (held → this) found already reported, with the reporter's pair set it is in: a thread
    * that takes the same two locks nested again and again skips the reporter's map (one entry, replaced whole)

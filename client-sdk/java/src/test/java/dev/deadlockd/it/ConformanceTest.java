@@ -115,6 +115,18 @@ class ConformanceTest {
     return out;
   }
 
+  /** the wait event on conf-lock, named by its name or by the handle its declaration gave it; null if none yet */
+  static JsonNode waitOnConfLock(List<JsonNode> items) {
+    JsonNode ref = JsonNodeFactory.instance.textNode("conf-lock");
+    for (JsonNode x : items) {
+      JsonNode e = x.path("event");
+      String type = e.path("type").asText();
+      if (type.equals("resource") && e.path("resource").asText().equals("conf-lock") && e.has("handle")) ref = e.get("handle");
+      else if (type.equals("wait") && matches(e.get("resource"), ref)) return e;
+    }
+    return null;
+  }
+
   static boolean inOrder(List<JsonNode> items, JsonNode patterns) {
     int i = 0;
     for (JsonNode p : patterns) {
@@ -281,11 +293,14 @@ class ConformanceTest {
         });
         waiter.setDaemon(true);
         waiter.start();
-        JsonNode pattern = JSON.readTree("{\"event\":{\"type\":\"wait\",\"resource\":\"conf-lock\"}}");
-        DaemonProcess.until(() -> flatten(fake.frames).stream().anyMatch(x -> matches(x, pattern)), "the wait on conf-lock");
-        JsonNode ev = flatten(fake.frames).stream().filter(x -> matches(x, pattern)).findFirst().orElseThrow().get("event");
+        DaemonProcess.until(() -> waitOnConfLock(flatten(List.copyOf(fake.frames))) != null, "the wait on conf-lock");
+        JsonNode ev = waitOnConfLock(flatten(List.copyOf(fake.frames)));
         vars.put("waitId", ev.get("waitId").asText());
         vars.put("owner", ev.get("owner").asText());
+      }
+      if (v.has("setupExpect")) {
+        List<JsonNode> got = flatten(List.copyOf(fake.frames));
+        assertTrue(inOrder(got, v.get("setupExpect")), "after the setup, in order: " + v.get("setupExpect") + "; got " + got);
       }
       int mark = fake.frames.size();
       for (JsonNode f : v.get("send")) fake.send(resolve(f, vars, now));

@@ -1,0 +1,18 @@
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
+import { addContendedLocks, addNestedWaiters, buildHolds, holdsProbe, newEngine, runProbe } from '../engine-fixtures.js';
+const n = Number(process.argv[2] ?? 1_000_000);
+const engine = newEngine();
+buildHolds(engine, n);
+addContendedLocks(engine, 100);
+addNestedWaiters(engine, n);
+const probes = Array.from({ length: 20 }, (_, r) => holdsProbe(n, 10_000, 1000 + r, true, process.argv[3] === 'name'));
+for (let k = 0; k < 3; k++) for (const p of probes) runProbe(engine, p);
+const s = new Session(); s.connect();
+await s.post('Profiler.enable'); await s.post('Profiler.setSamplingInterval', { interval: 100 }); await s.post('Profiler.start');
+const t0 = performance.now();
+let ns = 0;
+for (let k = 0; k < 10; k++) for (const p of probes) ns += runProbe(engine, p);
+const { profile } = await s.post('Profiler.stop');
+writeFileSync(`/tmp/p-${n}.cpuprofile`, JSON.stringify(profile));
+console.log(n, 'ns/wait', (ns / 200).toFixed(0), 'total ms', (performance.now() - t0).toFixed(0));

@@ -94,6 +94,12 @@ async function settled(inspector: Inspector, pid: number): Promise<{ rss: number
   return { rss: rss(pid), heap: usedSize };
 }
 
+/** Owner o<i> holds its own mutex r<i>, declared with handle i and named by it (as the SDKs do). */
+const ownHold = (i: number): ClientEvent[] => [
+  { type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local', handle: i },
+  { type: 'hold', owner: `o${i}`, resource: i },
+];
+
 export async function measureDaemonMemory(): Promise<DaemonMemoryResult> {
   const n = QUICK ? 20_000 : 100_000;
   const daemon = await startDaemon(['--log-level', 'warn'], { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
@@ -110,25 +116,25 @@ export async function measureDaemonMemory(): Promise<DaemonMemoryResult> {
     // that frame parsing has grown the heap's young generation before the first reading
     const warm = await RawClient.connect(daemon.url, 'bench-mem-warmup');
     const wv: ClientEvent[] = [];
-    for (let i = 0; i < n; i++) wv.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `o${i}`, resource: `r${i}` });
+    for (let i = 0; i < n; i++) wv.push(...ownHold(i));
     for (let i = 0; i < n; i++) wv.push({ type: 'end', owner: `o${i}` });
     await send(warm, wv, { n: 0 });
     // own: every hold with its own owner and its own mutex
     const a = await settled(inspector, pid);
     const ev: ClientEvent[] = [];
-    for (let i = 0; i < n; i++) ev.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' }, { type: 'hold', owner: `o${i}`, resource: `r${i}` });
+    for (let i = 0; i < n; i++) ev.push(...ownHold(i));
     await send(own, ev, seqOwn);
     const b = await settled(inspector, pid);
     // shared: owners × semaphores declared first (and settled), then one hold per pair
     const owners = Math.round(Math.sqrt(n));
     const sems = Math.ceil(n / owners);
     const sv: ClientEvent[] = [];
-    for (let j = 0; j < sems; j++) sv.push({ type: 'resource', resource: `m${j}`, kind: 'semaphore', scope: 'local', capacity: owners });
+    for (let j = 0; j < sems; j++) sv.push({ type: 'resource', resource: `m${j}`, kind: 'semaphore', scope: 'local', capacity: owners, handle: j });
     for (let i = 0; i < owners; i++) sv.push({ type: 'owner', owner: `s${i}` });
     await send(shared, sv, seqShared);
     const c = await settled(inspector, pid);
     const hv: ClientEvent[] = [];
-    for (let i = 0; i < owners; i++) for (let j = 0; j < sems && hv.length < n; j++) hv.push({ type: 'hold', owner: `s${i}`, resource: `m${j}`, units: 1 });
+    for (let i = 0; i < owners; i++) for (let j = 0; j < sems && hv.length < n; j++) hv.push({ type: 'hold', owner: `s${i}`, resource: j, units: 1 });
     await send(shared, hv, seqShared);
     const d = await settled(inspector, pid);
     progress(`daemon memory: ${n} own + ${hv.length} shared holds, RSS ${(d.rss / 2 ** 20).toFixed(0)} MiB, heap ${(d.heap / 2 ** 20).toFixed(0)} MiB`);

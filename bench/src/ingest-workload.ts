@@ -7,32 +7,35 @@
 // searches for a cycle from it, whatever the batch size (5 events per unit).
 // The stream ends with a barrier: two owners deadlock, and the daemon's
 // `abort` proves that every event before it was processed (one connection is
-// processed in order).
+// processed in order). Resources are declared with handles (r<i> is i, dx and
+// dy the two after) and named by them, as the SDKs do with this daemon.
 import type { ClientEvent } from '@deadlockd/proto';
 
 const RESOURCES = 1_000;
 const LAG = 64;
+const DX = RESOURCES;
+const DY = RESOURCES + 1;
 
 export const EVENTS_PER_UNIT = 5;
 
 export function declarations(): ClientEvent[] {
   const events: ClientEvent[] = [];
-  for (let i = 0; i < RESOURCES; i++) events.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local' });
-  events.push({ type: 'resource', resource: 'dx', kind: 'mutex', scope: 'local' });
-  events.push({ type: 'resource', resource: 'dy', kind: 'mutex', scope: 'local' });
+  for (let i = 0; i < RESOURCES; i++) events.push({ type: 'resource', resource: `r${i}`, kind: 'mutex', scope: 'local', handle: i });
+  events.push({ type: 'resource', resource: 'dx', kind: 'mutex', scope: 'local', handle: DX });
+  events.push({ type: 'resource', resource: 'dy', kind: 'mutex', scope: 'local', handle: DY });
   return events;
 }
 
 export function workload(units: number): ClientEvent[] {
   const events: ClientEvent[] = [];
   const finish = (u: number) => {
-    const r = `r${u % RESOURCES}`;
+    const r = u % RESOURCES;
     events.push({ type: 'release', owner: `a${u % RESOURCES}`, resource: r });
     events.push({ type: 'grant', waitId: `w${u}` });
     events.push({ type: 'release', owner: `b${u % RESOURCES}`, resource: r });
   };
   for (let s = 0; s < units; s++) {
-    const r = `r${s % RESOURCES}`;
+    const r = s % RESOURCES;
     events.push({ type: 'hold', owner: `a${s % RESOURCES}`, resource: r });
     events.push({ type: 'wait', waitId: `w${s}`, owner: `b${s % RESOURCES}`, resource: r });
     if (s >= LAG) finish(s - LAG);
@@ -44,10 +47,10 @@ export function workload(units: number): ClientEvent[] {
 /** Closes a two-owner cycle: the daemon aborts one of `barrier-x` / `barrier-y`. */
 export function barrier(): ClientEvent[] {
   return [
-    { type: 'hold', owner: 'barrier-x', resource: 'dx' },
-    { type: 'hold', owner: 'barrier-y', resource: 'dy' },
-    { type: 'wait', waitId: 'barrier-wx', owner: 'barrier-x', resource: 'dy' },
-    { type: 'wait', waitId: 'barrier-wy', owner: 'barrier-y', resource: 'dx' },
+    { type: 'hold', owner: 'barrier-x', resource: DX },
+    { type: 'hold', owner: 'barrier-y', resource: DY },
+    { type: 'wait', waitId: 'barrier-wx', owner: 'barrier-x', resource: DY },
+    { type: 'wait', waitId: 'barrier-wy', owner: 'barrier-y', resource: DX },
   ];
 }
 

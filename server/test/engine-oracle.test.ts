@@ -160,20 +160,31 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /**
  * Replays `ops`. With `chunks`, consecutive events are applied as batches of
  * those sizes (one applyBatch per run of events from one client), the way a
- * daemon receives them, and the checks run at batch ends.
+ * daemon receives them, and the checks run at batch ends. With `byHandle`, each
+ * client declares its resources with handles and names them by handle in waits,
+ * holds and releases (proto ResourceEvent.handle), as the SDKs do.
  */
-function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
+function runHistory(ops: Op[], chunks?: number[], sliced = false, byHandle = false): void {
   const engine = new BookedEngine({ namespace: 'prop' }, sliced);
   const m = new Model();
   let waitNo = 0;
+  /** client → resource name → its handle on that client's connection */
+  const handles = new Map<string, Map<string, number>>();
   for (const c of ['c1', 'c2']) {
     engine.addClient({ id: c, service: c, instance: c });
-    const decl: ClientEvent[] = RESOURCES.filter((r) => r.client === c || r.client === null).map((r) => ({
+    const mine = RESOURCES.filter((r) => r.client === c || r.client === null);
+    // the other client declares the shared ones in the other order: handles are per connection
+    if (c === 'c2') mine.reverse();
+    handles.set(c, new Map(mine.map((r, i) => [r.name, i])));
+    const decl: ClientEvent[] = mine.map((r, i) => ({
       type: 'resource', resource: r.name, kind: r.kind, scope: r.client ? 'local' : 'global', ...(r.kind === 'semaphore' ? { capacity: r.cap } : {}), ...(r.reentrant ? { reentrant: true } : {}),
+      ...(byHandle ? { handle: i } : {}),
     }));
     assert.deepEqual(engine.applyBatch(c, decl).errors, []);
   }
   const clientOf = (owner: string) => (OWNERS.find((o) => o.id === owner) as { client: string }).client;
+  /** how `owner`'s client names resource `name` in a wait, hold or release */
+  const ref = (owner: string, name: string): string | number => (byHandle ? (handles.get(clientOf(owner))!.get(name) as number) : name);
   let batching = false;
   let pending: { client: string; e: ClientEvent }[] = [];
   const flush = () => {
@@ -239,7 +250,7 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
         const upgrade = r.kind === 'rwlock' && mode === 'exclusive' && own > 0 && own < ALL;
         const w: MWait = { id: `w${++waitNo}`, owner: o.id, res: r.name, units, seq: ++m.seq, ...(mode ? { mode } : {}), ...(upgrade ? { upgrade } : {}) };
         m.waits.push(w);
-        found.push(...send(o.id, { type: 'wait', waitId: w.id, owner: o.id, resource: r.name, ...ev } as ClientEvent));
+        found.push(...send(o.id, { type: 'wait', waitId: w.id, owner: o.id, resource: ref(o.id, r.name), ...ev } as ClientEvent));
         break;
       }
       case 'taskwait': {
@@ -262,7 +273,7 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
           // a re-acquire by the holder: counted, nothing else changes
           const k = `${o.id}\u0000${r.name}`;
           m.reentries.set(k, (m.reentries.get(k) ?? 0) + 1);
-          found.push(...send(o.id, { type: 'hold', owner: o.id, resource: r.name }));
+          found.push(...send(o.id, { type: 'hold', owner: o.id, resource: ref(o.id, r.name) }));
           break;
         }
         if (m.held(o.id, r.name) > 0) continue;
@@ -274,7 +285,7 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
         const h = m.holds.get(o.id) ?? new Map<string, number>();
         h.set(r.name, units);
         m.holds.set(o.id, h);
-        found.push(...send(o.id, { type: 'hold', owner: o.id, resource: r.name, ...ev } as ClientEvent));
+        found.push(...send(o.id, { type: 'hold', owner: o.id, resource: ref(o.id, r.name), ...ev } as ClientEvent));
         break;
       }
       case 'grant': {
@@ -311,7 +322,7 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
         else if (left > 0) h.set(x.res, left);
         else h.delete(x.res);
         if (h.size === 0) m.holds.delete(x.o);
-        found.push(...send(x.o, { type: 'release', owner: x.o, resource: x.res, ...ev } as ClientEvent));
+        found.push(...send(x.o, { type: 'release', owner: x.o, resource: ref(x.o, x.res), ...ev } as ClientEvent));
         break;
       }
       case 'end': {
@@ -324,7 +335,7 @@ function runHistory(ops: Op[], chunks?: number[], sliced = false): void {
       case 'cap': {
         if (m.waits.some((w) => w.res === 's1' && w.units > op.cap)) continue; // rejected by design (impossible request)
         m.caps.set('s1', op.cap);
-        found.push(...send('a', { type: 'resource', resource: 's1', kind: 'semaphore', scope: 'local', capacity: op.cap }));
+        found.push(...send('a', { type: 'resource', resource: 's1', kind: 'semaphore', scope: 'local', capacity: op.cap, ...(byHandle ? { handle: ref('a', 's1') as number } : {}) }));
         break;
       }
       case 'abortable': {
@@ -482,6 +493,15 @@ test(`engine agrees with the oracle when events arrive in batches (${Math.ceil(R
   fc.assert(
     fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), (ops, chunks) =>
       runHistory(ops, chunks),
+    ),
+    { numRuns: Math.ceil(RUNS / 3), seed: process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined },
+  );
+});
+
+test(`resources named by handle agree with the oracle as by name (${Math.ceil(RUNS / 3)} batched histories)`, { timeout: 600_000 }, () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), (ops, chunks) =>
+      runHistory(ops, chunks, false, true),
     ),
     { numRuns: Math.ceil(RUNS / 3), seed: process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined },
   );

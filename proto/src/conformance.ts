@@ -197,6 +197,9 @@ function daemonVectors(): DaemonVector[] {
       // proves the release by handle took: releasing again is NOT_HELD
       events(2, [{ type: 'release', owner: 'a', resource: 0 }])],
     [error('NOT_HELD', { seq: 2, index: 0 })], 'open');
+  add('a declaration refused for another reason still uses up its handle; the next one is the one after', true,
+    [events(1, [{ ...mutex('m'), capacity: 2, handle: 0 }, { ...mutex('n'), handle: 1 }, owner('a'), hold('a', 1), hold('a', 0)])],
+    [error('BAD_REQUEST_SIZE', { seq: 1, index: 0 }), error('UNKNOWN_RESOURCE', { seq: 1, index: 4 })], 'open');
   add('a handle no declaration gave', true, [events(1, [{ ...mutex('m'), handle: 0 }, owner('a'), hold('a', 1)])],
     [error('UNKNOWN_RESOURCE', { seq: 1, index: 2 })], 'open');
   add('a declaration whose handle skips ahead', true, [events(1, [{ ...mutex('m'), handle: 1 }])],

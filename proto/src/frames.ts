@@ -102,8 +102,9 @@ export const ResourceEvent = z.object({
   /**
    * The handle later events of this connection may name the resource by (see Handle): the next
    * unused one (0 first, then 1, …) or the one it already has; a handle names one resource until
-   * the connection's state is replaced (a snapshot). Only to a daemon that lists `handles` in
-   * `welcome.features`.
+   * the connection's state is replaced (a snapshot). A declaration refused for another reason
+   * still uses up its next unused handle (which then names nothing), so numbering stays in step.
+   * Only to a daemon that lists `handles` in `welcome.features`.
    */
   handle: Handle.optional(),
   /**

@@ -62,6 +62,27 @@ test('a handle is the next unused one or the one the resource has: skipping or r
   assert.equal(engine.engine.findResource('c1:pool')!.held, 3);
 });
 
+test('a declaration refused for another reason still uses up its handle: later ones stay in step', () => {
+  let t = 1_000;
+  const engine = new BookedEngine({ namespace: 'test', now: () => t++ });
+  engine.addClient({ id: 'c1', service: 'svc', instance: 'i1' });
+  engine.addClient({ id: 'c2', service: 'svc', instance: 'i2' });
+  assert.deepEqual(engine.applyBatch('c1', [{ type: 'resource', resource: 'g', kind: 'mutex', scope: 'global' }]).errors, []);
+  // c2 declares the shared `g` as an rwlock (refused: it is a mutex), then two more resources
+  const r = engine.applyBatch('c2', [
+    { type: 'resource', resource: 'g', kind: 'rwlock', scope: 'global', handle: 0 },
+    { type: 'resource', resource: 'a', kind: 'mutex', scope: 'local', handle: 1 },
+    { type: 'resource', resource: 'b', kind: 'mutex', scope: 'local', handle: 2 },
+    { type: 'hold', owner: 't', resource: 2 },
+    { type: 'hold', owner: 'u', resource: 0 },
+  ]);
+  assert.deepEqual(r.errors.map((e) => [e.index, e.code]), [[0, 'RESOURCE_CONFLICT'], [4, 'UNKNOWN_RESOURCE']]);
+  assert.deepEqual([...engine.engine.findResource('c2:b')!.holderOwners()].map((o) => o.id), ['t'], 'handle 2 names b');
+  // the used-up handle may still be given to the resource it was meant for, declared right
+  const again = engine.applyBatch('c2', [{ type: 'resource', resource: 'g', kind: 'mutex', scope: 'global', handle: 0 }, { type: 'hold', owner: 'u', resource: 0 }]);
+  assert.deepEqual(again.errors, []);
+});
+
 test('handles are per connection: two clients give one shared resource their own handles', () => {
   let t = 1_000;
   const engine = new BookedEngine({ namespace: 'test', now: () => t++ });

@@ -196,16 +196,16 @@ export class Graph {
   // ---- resources ------------------------------------------------------------
 
   private declareResource(c: ClientState, e: ResourceEvent, starts: Starts): void {
+    const global = e.scope === 'global';
+    const known = c.resources.get(e.resource) ?? (global ? this.globals.get(e.resource) : undefined);
+    if (e.handle !== undefined) this.checkHandle(c, e.handle, known);
     let capacity: number;
     if (e.kind === 'mutex') capacity = 1;
     else if (e.kind === 'rwlock') capacity = EXCLUSIVE;
     else capacity = e.capacity ?? reject('BAD_REQUEST_SIZE', `semaphore '${e.resource}' needs a capacity`);
     if (e.kind === 'mutex' && e.capacity !== undefined && e.capacity !== 1)
       reject('BAD_REQUEST_SIZE', `a mutex has capacity 1, not ${e.capacity}`);
-    const global = e.scope === 'global';
     const label = e.label ?? e.resource;
-    const known = c.resources.get(e.resource) ?? (global ? this.globals.get(e.resource) : undefined);
-    if (e.handle !== undefined) this.checkHandle(c, e.handle, known);
     if (known) {
       if (known.kind !== e.kind)
         reject('RESOURCE_CONFLICT', `'${e.resource}' is a ${known.kind}, not a ${e.kind}`);
@@ -297,18 +297,23 @@ export class Graph {
   /**
    * A declaration's handle (proto ResourceEvent.handle) is the connection's next unused one, or
    * one that already names this resource: so `handles` stays a dense array, one slot per handle
-   * given, and a handle never silently changes what it names.
+   * given, and a handle never silently changes what it names. The next unused one is taken here,
+   * before the declaration's other checks: a declaration refused for another reason (a shared
+   * resource of another kind, a limit) still uses up its handle, which then names nothing, so
+   * that the client's numbering and ours stay in step and only that resource's events are
+   * refused (UNKNOWN_RESOURCE), not every later declaration.
    */
   private checkHandle(c: ClientState, h: number, known: Resource | undefined): void {
-    const named = c.handles[h];
-    if (named !== undefined) {
-      if (named !== known) reject('RESOURCE_CONFLICT', `handle ${h} already names '${named.name}' on this connection`);
+    if (h === c.handles.length) {
+      if (h >= this.limits.maxResourcesPerClient)
+        reject('LIMIT_EXCEEDED', `client gave ${h} resource handles (maxResourcesPerClient)`);
+      c.handles.push(undefined);
       return;
     }
-    if (h !== c.handles.length)
+    if (h > c.handles.length)
       reject('RESOURCE_CONFLICT', `handle ${h} skips ahead: the next unused handle on this connection is ${c.handles.length}`);
-    if (h >= this.limits.maxResourcesPerClient)
-      reject('LIMIT_EXCEEDED', `client gave ${h} resource handles (maxResourcesPerClient)`);
+    const named = c.handles[h];
+    if (named !== undefined && named !== known) reject('RESOURCE_CONFLICT', `handle ${h} already names '${named.name}' on this connection`);
   }
 
   /** The resource a wait, hold or release names: by handle (one array slot) or by name. */

@@ -28,11 +28,12 @@ export class ClientState {
   owners = new Map<string, Owner>();
   readonly resources = new Map<string, Resource>();
   /**
-   * The connection's resource handles (ResourceEvent.handle): handle i names handles[i]. Dense by
-   * the protocol's rule (a new handle is the next unused one), at most maxResourcesPerClient
-   * slots; emptied with the resources when the client's state is replaced.
+   * The connection's resource handles (ResourceEvent.handle): handle i names handles[i]
+   * (undefined: used up by a refused declaration). Dense by the protocol's rule (a new handle is
+   * the next unused one), at most maxResourcesPerClient slots; emptied with the resources when
+   * the client's state is replaced.
    */
-  handles: Resource[] = [];
+  handles: (Resource | undefined)[] = [];
   /** pending waits by id (replaced by a new Map when its last wait goes: empty.ts, withoutKey) */
   waits = new Map<string, Wait>();
   holdCount = 0;

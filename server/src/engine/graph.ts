@@ -5,7 +5,7 @@
 // from to `starts`; which events those are, and why the others need no search,
 // is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
-import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold } from './model.js';
+import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold, type WaitsView } from './model.js';
 import { emptyList, emptySet, pushed, withoutKey, writable } from './empty.js';
 import { byOwner, byResource, forEachHold, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
@@ -349,9 +349,13 @@ export class Graph {
     const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.clock(starts), stack: e.stack, seq: ++this.seq });
     if (e.trace !== undefined) w.trace = e.trace;
     c.waits.set(w.id, w);
-    const q = r.queue instanceof WaitQueue ? r.queue : (r.queue = new WaitQueue());
-    q.add(w);
-    if (units > q.maxUnits) q.maxUnits = units;
+    const q = r.queue;
+    if (q.size === 0) r.queue = w; // a queue of one: the wait itself (model.ts, WaitsView)
+    else {
+      const wq = q instanceof WaitQueue ? q : (r.queue = queueOf(q as Wait));
+      wq.add(w);
+      if (units > wq.maxUnits) wq.maxUnits = units;
+    }
     if (r.kind === 'rwlock' && e.mode === 'exclusive') {
       const own = o.holdOn(r)?.units ?? 0;
       if (own > 0 && own < EXCLUSIVE) (r.upgrades = writable(r.upgrades)).add(w);
@@ -378,7 +382,7 @@ export class Graph {
     if (r.queue.size === 1) {
       r.queue = emptySet();
       r.queueBySeq = true;
-    } else r.queue.delete(w);
+    } else (r.queue as WaitQueue).delete(w);
     r.upgrades.delete(w);
     o.client.waits = withoutKey(o.client.waits, w.id); // the client's last pending wait: a new Map (empty.ts)
     this.waitCount--;
@@ -404,7 +408,7 @@ export class Graph {
     const skip = new Set(moved);
     const q = new WaitQueue(moved);
     for (const w of r.queue) if (!skip.has(w)) q.add(w);
-    q.maxUnits = (r.queue as WaitQueue).maxUnits;
+    q.maxUnits = maxUnitsOf(r.queue);
     r.queue = q;
     r.queueBySeq = false;
   }
@@ -530,12 +534,29 @@ export class Graph {
 const startsWaiting = (h: Hold): void => h.resource.holderStartsWaiting();
 const stopsWaiting = (h: Hold): void => h.resource.holderStopsWaiting();
 
+/** A queue of two or more, from the wait that was the queue alone (WaitsView). */
+function queueOf(first: Wait): WaitQueue {
+  const q = new WaitQueue([first]);
+  q.maxUnits = first.units;
+  return q;
+}
+
+/** ≥ the units of every wait in a queue. */
+function maxUnitsOf(q: WaitsView): number {
+  return q instanceof WaitQueue ? q.maxUnits : q instanceof Wait ? q.units : 0;
+}
+
 /**
  * A capacity decrease must leave every queued request possible. The queue's bound answers that
  * without a walk unless some request may be too big; then one walk makes the bound exact.
  */
 function checkFits(r: Resource, capacity: number): void {
   const q = r.queue;
+  if (q instanceof Wait) {
+    if (q.units > capacity)
+      reject('BAD_REQUEST_SIZE', `wait '${q.id}' asks for ${q.units} units; capacity ${capacity} would make it impossible`);
+    return;
+  }
   if (!(q instanceof WaitQueue) || q.maxUnits <= capacity) return;
   let max = 0;
   for (const w of q) {

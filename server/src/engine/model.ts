@@ -155,11 +155,23 @@ export class Owner {
 }
 
 /**
+ * What reads a resource's queue sees: its pending waits in arrival order. It is the shared empty
+ * set while nothing waits, the Wait itself while one waits (a Wait answers for a queue of one:
+ * most contended resources have one waiter, and a Set per first waiter was ~150 B of young
+ * garbage per contended wait), and a WaitQueue from the second waiter on.
+ */
+export interface WaitsView extends Iterable<Wait> {
+  readonly size: number;
+  has(w: Wait): boolean;
+  values(): IterableIterator<Wait>;
+}
+
+/**
  * A resource's pending waits in arrival order (a Set keeps insertion order, deletes in O(1)), and
  * a bound on what any of them asks for, so that a capacity decrease is checked without a walk.
- * A queue exists only while something waits (an idle resource has the shared empty set).
+ * Made when a second wait joins the queue (one wait is its own queue: WaitsView).
  */
-export class WaitQueue extends Set<Wait> {
+export class WaitQueue extends Set<Wait> implements WaitsView {
   /** ≥ the units of every wait in the queue (exact after graph.ts walked it on a capacity decrease) */
   maxUnits = 0;
 }
@@ -197,8 +209,8 @@ export class Resource {
   holders: SmallIndex<Hold, Owner | Resource> = undefined;
   /** units held, summed over holders */
   held = 0;
-  /** pending waits in arrival order: a WaitQueue, or the shared empty set while nothing waits */
-  queue: Set<Wait> = emptySet();
+  /** pending waits in arrival order: the shared empty set, the one Wait, or a WaitQueue (WaitsView) */
+  queue: WaitsView = emptySet();
   mark = 0;
   capacity: number;
   readonly name: string;
@@ -370,7 +382,7 @@ export class Hold {
   }
 }
 
-export class Wait {
+export class Wait implements WaitsView {
   aborting = false;
   /** ids of active deadlocks this wait is a member wait of */
   deadlocks: string[] | undefined;
@@ -397,6 +409,19 @@ export class Wait {
   }
   get since(): number {
     return unpackTime(this.at);
+  }
+  // A wait is its resource's whole queue while it waits there alone (WaitsView).
+  get size(): 1 {
+    return 1;
+  }
+  has(w: Wait): boolean {
+    return w === this;
+  }
+  values(): IterableIterator<Wait> {
+    return [this].values();
+  }
+  [Symbol.iterator](): IterableIterator<Wait> {
+    return this.values();
   }
   get key(): string {
     return `${this.owner.client.info.id}/${this.id}`;

@@ -360,8 +360,11 @@ export class Graph {
       const own = o.holdOn(r)?.units ?? 0;
       if (own > 0 && own < EXCLUSIVE) (r.upgrades = writable(r.upgrades)).add(w);
     }
-    if (o.waits.size === 0) forEachHold(o.holds, startsWaiting); // its first wait
-    (o.waits = writable(o.waits)).add(w);
+    const ow = o.waits;
+    if (ow.size === 0) {
+      forEachHold(o.holds, startsWaiting); // its first wait
+      o.waits = w; // a set of one: the wait itself (model.ts, WaitsView)
+    } else (ow instanceof Wait ? (o.waits = new Set([ow])) : (ow as Set<Wait>)).add(w);
     if (o.waits.size === 2) for (const x of o.waits) (x.resource.multiWaiters = writable(x.resource.multiWaiters)).add(o);
     else if (o.waits.size > 2) (r.multiWaiters = writable(r.multiWaiters)).add(o);
     this.waitCount++;
@@ -378,7 +381,7 @@ export class Graph {
     if (o.waits.size === 1 && o.waits.has(w)) {
       o.waits = emptySet();
       forEachHold(o.holds, stopsWaiting); // its last wait
-    } else if (!o.waits.delete(w)) return;
+    } else if (o.waits instanceof Wait || !(o.waits as Set<Wait>).delete(w)) return; // a Wait other than w: w is not here
     if (r.queue.size === 1) {
       r.queue = emptySet();
       r.queueBySeq = true;

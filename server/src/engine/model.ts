@@ -76,7 +76,8 @@ function withExtra<T, K extends keyof T>(extras: T | undefined, defaults: Readon
 export class Owner {
   /** what this owner holds, by resource (see hold-index.ts; change it through graph.ts only) */
   holds: SmallIndex<Hold, Owner | Resource> = undefined;
-  waits: Set<Wait> = emptySet();
+  /** pending waits: the shared empty set, the one Wait, or a Set from the second on (WaitsView) */
+  waits: WaitsView = emptySet();
   /** traversal stamp (avoids allocating visited sets on the hot path) */
   mark = 0;
   private started: number;

@@ -156,10 +156,12 @@ export class Owner {
 }
 
 /**
- * What reads a resource's queue sees: its pending waits in arrival order. It is the shared empty
- * set while nothing waits, the Wait itself while one waits (a Wait answers for a queue of one:
- * most contended resources have one waiter, and a Set per first waiter was ~150 B of young
- * garbage per contended wait), and a WaitQueue from the second waiter on.
+ * What reads a resource's queue or an owner's pending waits sees: those waits, in arrival order.
+ * It is the shared empty set while there are none, the Wait itself while there is one (a Wait
+ * answers for a set of one: most contended resources have one waiter and most waiting owners
+ * one wait, and a Set made per first wait was ~150 B of young garbage, a queue's and an owner's
+ * both per contended wait), and a Set (for a queue, a WaitQueue) from the second on; only
+ * graph.ts's addWait and removeWait change them.
  */
 export interface WaitsView extends Iterable<Wait> {
   readonly size: number;
@@ -411,7 +413,8 @@ export class Wait implements WaitsView {
   get since(): number {
     return unpackTime(this.at);
   }
-  // A wait is its resource's whole queue while it waits there alone (WaitsView).
+  // A wait is its resource's whole queue while it waits there alone, and its owner's whole set of
+  // pending waits while it is the owner's only one (WaitsView).
   get size(): 1 {
     return 1;
   }

@@ -91,11 +91,13 @@ describe('protocol conformance: SDK side (Node SDK)', () => {
           (e: unknown) => { settled = true; return e; },
         );
         // the lock by name, or by the handle its declaration gave it (a daemon that takes handles)
-        const declared = (): Record<string, unknown> | undefined =>
-          flatten(link.frames).find((x) => matches(x, { event: { type: 'resource', resource: 'conf-lock' } }))?.event as Record<string, unknown> | undefined;
-        const isWait = (x: Record<string, unknown>) =>
-          matches(x, { event: { type: 'wait', resource: 'conf-lock' } }) ||
-          (declared()?.handle !== undefined && matches(x, { event: { type: 'wait', resource: declared()!.handle } }));
+        const handleOf = (): unknown =>
+          (flatten(link.frames).find((x) => matches(x, { event: { type: 'resource', resource: 'conf-lock' } }))?.event as Record<string, unknown> | undefined)?.handle;
+        const isWait = (x: Record<string, unknown>) => {
+          if (matches(x, { event: { type: 'wait', resource: 'conf-lock' } })) return true;
+          const h = handleOf();
+          return h !== undefined && matches(x, { event: { type: 'wait', resource: h } });
+        };
         await link.next(() => flatten(link.frames).some(isWait), 'the wait on conf-lock');
         const ev = flatten(link.frames).find(isWait)!.event as Record<string, string>;
         vars.waitId = ev.waitId!;

@@ -7,7 +7,7 @@ import { findDeadlocksSteps, type FoundDeadlock } from './detect.js';
 import { emptyList, pushed } from './empty.js';
 import { EventRejected, Graph, newStarts, type Starts } from './graph.js';
 import { DEFAULT_LOCK_ORDER_LIMITS, LockOrder } from './hazards.js';
-import type { ClientState, Owner, Resource, Wait } from './model.js';
+import { Wait, type ClientState, type Owner, type Resource } from './model.js';
 import { buildReportSteps } from './report.js';
 import { deadlockSignatureSteps } from './signature.js';
 import { eachStep, runToEnd, runUntil, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
@@ -405,11 +405,15 @@ function mayBeOnCycle(o: Owner): boolean {
   // and `o` waits): both are counted on the resource (Resource.waitingHolders), so no holder is
   // loaded (in a big graph, the hold and the holder's owner were two cache misses per wait).
   const holdsNothing = o.holds === undefined;
-  for (const w of o.waits) {
-    if (w.aborting) continue;
-    const r = w.resource;
-    if (r.fifo && r.queue.size > 1) return true;
-    if (!holdsNothing && r.waitingHolders > 0) return true;
-  }
+  const ws = o.waits;
+  if (ws instanceof Wait) return leadsOn(ws, holdsNothing); // one wait, the common case: no iterator
+  for (const w of ws) if (leadsOn(w, holdsNothing)) return true;
   return false;
+}
+
+/** mayBeOnCycle for one of the owner's waits. */
+function leadsOn(w: Wait, holdsNothing: boolean): boolean {
+  if (w.aborting) return false;
+  const r = w.resource;
+  return (r.fifo && r.queue.size > 1) || (!holdsNothing && r.waitingHolders > 0);
 }

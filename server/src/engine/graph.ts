@@ -555,19 +555,14 @@ function maxUnitsOf(q: WaitsView): number {
  */
 function checkFits(r: Resource, capacity: number): void {
   const q = r.queue;
-  if (q instanceof Wait) {
-    if (q.units > capacity)
-      reject('BAD_REQUEST_SIZE', `wait '${q.id}' asks for ${q.units} units; capacity ${capacity} would make it impossible`);
-    return;
-  }
-  if (!(q instanceof WaitQueue) || q.maxUnits <= capacity) return;
+  if (maxUnitsOf(q) <= capacity) return;
   let max = 0;
   for (const w of q) {
     if (w.units > capacity)
       reject('BAD_REQUEST_SIZE', `wait '${w.id}' asks for ${w.units} units; capacity ${capacity} would make it impossible`);
     if (w.units > max) max = w.units;
   }
-  q.maxUnits = max;
+  if (q instanceof WaitQueue) q.maxUnits = max; // a queue of one's bound is its wait's units
 }
 
 /** A reentrant hold already grants `mode`: any exclusive acquisition covers both modes, a shared one covers shared. */

@@ -146,11 +146,15 @@ export class Owner {
   }
   /** pending waits that are not being aborted already (the set itself when none is: nearly always) */
   liveWaits(): Iterable<Wait> {
-    for (const w of this.waits) if (w.aborting) return [...this.waits].filter((x) => !x.aborting);
-    return this.waits;
+    const ws = this.waits;
+    if (ws instanceof Wait) return ws.aborting ? [] : ws; // one wait: no iterator (hot path)
+    for (const w of ws) if (w.aborting) return [...ws].filter((x) => !x.aborting);
+    return ws;
   }
   hasLiveWait(): boolean {
-    for (const w of this.waits) if (!w.aborting) return true;
+    const ws = this.waits;
+    if (ws instanceof Wait) return !ws.aborting; // one wait: no iterator (hot path)
+    for (const w of ws) if (!w.aborting) return true;
     return false;
   }
 }

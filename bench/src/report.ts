@@ -83,6 +83,25 @@ export function holdsRows(r: HoldsScalingResult): Row[] {
     infoRow(s, `per wait on 100 mutexes of another client, beside ${fmtCount(a)} vs ${fmtCount(b)} holds`, `${fmtNs(r.nsPerWait[0])} vs ${fmtNs(r.nsPerWait[1])}`),
     infoRow(s, `beside the graph: cost ratio ${fmtCount(b)} / ${fmtCount(a)}`, fmtRatio(r.ratio)),
     infoRow(s, `floor: ONE Map.get by name (no engine), Maps of ${fmtCount(a)} vs ${fmtCount(b)} keys, chained`, `${fmtNs(r.floor.nsPerLookup[0])} vs ${fmtNs(r.floor.nsPerLookup[1])} (${fmtRatio(r.floor.ratio)})`),
+    ...floorRows(s, r),
+  ];
+}
+
+/**
+ * What the goal row's ratio can be on this machine: a wait must read the mutex it waits on, an
+ * object somewhere in the big graph, so even an engine that touched nothing else would pay one
+ * random memory access there that the small graph serves from cache. The floor's one Map.get in
+ * the big Map is about that access (and its TLB miss), so (small + it) / small is the best ratio
+ * such an engine gets in this run, and (large - small) / it is how many of those the big graph
+ * costs this engine per wait.
+ */
+function floorRows(s: string, r: HoldsScalingResult): Row[] {
+  const [small, large] = r.randomNsPerWait;
+  const access = r.floor.nsPerLookup[1];
+  if (!(access > 0)) return [];
+  return [
+    infoRow(s, 'inside the graph: what the big graph adds per wait, in big-Map lookups of the floor', `${fmtNs(large - small)} ≈ ${((large - small) / access).toFixed(1)} lookups`),
+    infoRow(s, 'inside the graph: the best ratio with ONE such access per wait, (small wait + lookup) / small wait', fmtRatio((small + access) / small)),
   ];
 }
 

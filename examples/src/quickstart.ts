@@ -1,5 +1,5 @@
 import { connect, DeadlockError } from '@deadlockd/client';
-import { redisLock } from './stand-in-lock.js'; // your distributed lock client
+import { redisLock } from './stand-in-lock.js'; // your distributed lock client (examples/src/stand-in-lock.ts: an in-memory stand-in)
 
 const dd = await connect({ url: process.env.DEADLOCKD_URL ?? 'ws://127.0.0.1:7070/v1/stream', service: 'payments' });
 

@@ -15,7 +15,12 @@ const SMI_MAX = 2 ** 31 - 1;
 
 export function packTime(ms: number): number {
   const d = ms - TIME_BASE;
-  if (Number.isInteger(d) && d >= 0 && d <= SMI_MAX) return d;
+  // `| 0`, not `d`: a difference of two epoch milliseconds (doubles) is a heap number 1.0 too
+  // where V8 does not optimise the subtraction (the interpreter, baseline code), and one such
+  // store makes the field a double field for every object of its class (V8 field
+  // representations only widen): each Owner then boxed its start time in a heap number of its
+  // own (16 B). An int32 from `| 0` is a SMI in every tier.
+  if (Number.isInteger(d) && d >= 0 && d <= SMI_MAX) return d | 0;
   return ms === 0 ? -0 : -ms; // a -0 from JSON is time 0 too, not the base
 }
 

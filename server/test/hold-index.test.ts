@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { byOwner, byResource, findHold, holdCount, holdsIn, withHold, withoutHold, type HoldIndex, type KeyOf } from '../src/engine/hold-index.js';
-import { Hold, type Owner, type Resource } from '../src/engine/model.js';
+import { HoldRecord, type Hold, type Owner, type Resource } from '../src/engine/model.js';
 
 // Holds between 40 distinct owners and one resource (and the reverse), as plain
 // objects: the index only ever compares them by identity.
@@ -17,8 +17,8 @@ const THE_OWNER = { id: 'o' } as unknown as Owner;
 
 function holdsFor(keyOf: KeyOf): Hold[] {
   return keyOf === byOwner
-    ? OWNERS.map((owner) => new Hold(owner, THE_RESOURCE, 1, 0, undefined))
-    : RESOURCES.map((resource) => new Hold(THE_OWNER, resource, 1, 0, undefined));
+    ? OWNERS.map((owner) => new HoldRecord(owner, THE_RESOURCE, 1, 0, undefined))
+    : RESOURCES.map((resource) => new HoldRecord(THE_OWNER, resource, 1, 0, undefined));
 }
 
 for (const [name, keyOf] of [['holders by owner', byOwner], ['holds by resource', byResource]] as const) {

@@ -13,7 +13,7 @@
 // one instant it was taken, whatever the engine does in between.
 import type { LockMode } from '@deadlockd/proto';
 import type { Engine } from './engine.js';
-import { EXCLUSIVE, modeOf, Resource, type Hold, type Owner, type Wait } from './model.js';
+import { EXCLUSIVE, modeOf, Resource, type Owner, type Wait } from './model.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
 
 export interface OwnerNode {
@@ -155,13 +155,14 @@ export interface ExportOptions {
 // edge() build those later, in the serializer's slices.
 //   node record: Owner,    name,  priority, abortable, startedAt, waiting, deadlocks
 //                Resource, label, capacity, held,      queued,    deadlocks, -
-//   edge record: HOLD, Hold,     units, since
-//                WAIT, Wait,     aborting, n (the n-th wait of its owner on that resource)
-//                TASK, Resource, startedAt of its task, -
+//   edge record: HOLD, Owner,    Resource, units, since (not the Hold: an owner's own hold
+//                                 is the Owner, whose hold fields change with its next hold)
+//                WAIT, Wait,     aborting, n (the n-th wait of its owner on that resource), -
+//                TASK, Resource, startedAt of its task, -, -
 const NODE = 7;
 /** shared by every node that is in no deadlock (almost all): one allocation less per node; never mutated */
 const NO_DEADLOCKS = Object.freeze([]) as unknown as string[];
-const EDGE = 4;
+const EDGE = 5;
 const HOLD = 0;
 const WAIT = 1;
 const TASK = 2;
@@ -238,10 +239,10 @@ export class GraphCapture {
       };
     }
     if (tag === HOLD) {
-      const h = v[at + 1] as Hold;
-      const source = `r:${h.resource.key}`;
-      const target = `o:${h.owner.key}`;
-      return { key: `holds:${source}->${target}`, source, target, attributes: { kind: 'holds', ...shape(h.resource, v[at + 2] as number), since: v[at + 3] as number } };
+      const r = v[at + 2] as Resource;
+      const source = `r:${r.key}`;
+      const target = `o:${(v[at + 1] as Owner).key}`;
+      return { key: `holds:${source}->${target}`, source, target, attributes: { kind: 'holds', ...shape(r, v[at + 3] as number), since: v[at + 4] as number } };
     }
     const r = v[at + 1] as Resource;
     const source = `r:${r.key}`;
@@ -292,10 +293,10 @@ export class GraphCapture {
       if (n !== 0) suffix = `#${n}`;
       attrs = `{"kind":"waits","waitId":${str(w.id)}${shapeJson(waitShape(w))},"since":${num(w.since)},"aborting":${String(v[at + 2] as boolean)}${w.stack ? `,"stack":${str(w.stack)}` : ''}}`;
     } else if (tag === HOLD) {
-      const h = v[at + 1] as Hold;
-      source = `r:${h.resource.key}`;
-      target = `o:${h.owner.key}`;
-      attrs = `{"kind":"holds"${shapeJson(shape(h.resource, v[at + 2] as number))},"since":${num(v[at + 3] as number)}}`;
+      const r = v[at + 2] as Resource;
+      source = `r:${r.key}`;
+      target = `o:${(v[at + 1] as Owner).key}`;
+      attrs = `{"kind":"holds"${shapeJson(shape(r, v[at + 3] as number))},"since":${num(v[at + 4] as number)}}`;
     } else {
       const r = v[at + 1] as Resource;
       source = `r:${r.key}`;
@@ -322,8 +323,7 @@ export class GraphCapture {
       return [`o:${w.owner.key}`, `r:${w.resource.key}`];
     }
     if (tag === HOLD) {
-      const h = v[at + 1] as Hold;
-      return [`r:${h.resource.key}`, `o:${h.owner.key}`];
+      return [`r:${(v[at + 2] as Resource).key}`, `o:${(v[at + 1] as Owner).key}`];
     }
     const r = v[at + 1] as Resource;
     return [`r:${r.key}`, `o:${(r.taskOf as Owner).key}`];
@@ -398,10 +398,10 @@ export function* captureGraphSteps(engine: Engine, opts: ExportOptions = {}): St
   const addHold = (o: Owner, r: Resource) => {
     const h = o.holdOn(r);
     if (!h || r.kind === 'task' || !taken.has(r) || !taken.has(o)) return;
-    edges.push(HOLD, h, h.units, h.since);
+    edges.push(HOLD, o, r, h.units, h.since);
   };
   const addWait = (w: Wait) => {
-    if (taken.has(w.owner) && taken.has(w.resource)) edges.push(WAIT, w, w.aborting, sameTargetIndex(w));
+    if (taken.has(w.owner) && taken.has(w.resource)) edges.push(WAIT, w, w.aborting, sameTargetIndex(w), 0);
   };
 
   clients: for (const c of engine.clients.values()) {
@@ -443,7 +443,7 @@ export function* captureGraphSteps(engine: Engine, opts: ExportOptions = {}): St
   // skips task resources, so this edge is the only one between the two).
   for (const r of taskEnds) {
     const t = r.taskOf as Owner;
-    if (taken.has(t)) edges.push(TASK, r, t.startedAt, 0);
+    if (taken.has(t)) edges.push(TASK, r, t.startedAt, 0, 0);
   }
   return new GraphCapture(nodes, edges, truncated, opts.maxNodes);
 }

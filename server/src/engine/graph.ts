@@ -5,7 +5,7 @@
 // from to `starts`; which events those are, and why the others need no search,
 // is README.md's "When detection runs".
 import type { ClientEvent, ErrorCode, LockMode } from '@deadlockd/proto';
-import { ClientState, EXCLUSIVE, Owner, Resource, Wait, WaitQueue, Hold, type WaitsView } from './model.js';
+import { ClientState, EXCLUSIVE, HoldRecord, Owner, Resource, Wait, WaitQueue, type Hold, type WaitsView } from './model.js';
 import { emptyList, emptySet, pushed, withoutKey, writable } from './empty.js';
 import { byOwner, byResource, forEachHold, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
@@ -457,7 +457,10 @@ export class Graph {
       reject('LIMIT_EXCEEDED', `client has ${o.client.holdCount} holds (maxHoldsPerClient)`);
     if (this.holdCount >= this.limits.maxHoldsPerNamespace)
       reject('LIMIT_EXCEEDED', `namespace has ${this.holdCount} holds (maxHoldsPerNamespace)`);
-    const hold = new Hold(o, r, units, since, stack);
+    // the owner's own slot when it is free (model.ts, Hold); a reentrant hold counts its
+    // acquisitions, and a stack is kept, in a record
+    const hold: Hold =
+      o.resource === undefined && !r.reentrant && stack === undefined ? o.holdOwn(r, units, since) : new HoldRecord(o, r, units, since, stack);
     o.holds = withHold(o.holds, hold, byResource);
     r.holders = withHold(r.holders, hold, byOwner);
     r.held += units;
@@ -473,7 +476,8 @@ export class Graph {
       this.addHold(o, r, 0, since, stack);
       h = o.holdOn(r) as Hold;
     }
-    const counts = (h.counts ??= { shared: 0, exclusive: 0 });
+    // a reentrant resource's holds are always records (addHold)
+    const counts = ((h as HoldRecord).counts ??= { shared: 0, exclusive: 0 });
     if (mode === 'exclusive') counts.exclusive++;
     else counts.shared++;
     this.setReentrantUnits(h);
@@ -524,7 +528,8 @@ export class Graph {
     r.holders = withoutHold(r.holders, h, byOwner);
     if (o.waits.size > 0) r.holderStopsWaiting();
     r.held -= h.units;
-    h.units = 0;
+    if (h === o) o.freeOwnHold();
+    else h.units = 0;
     o.client.holdCount--;
     this.holdCount--;
     if (r.global) this.maybeDropGlobal(r);

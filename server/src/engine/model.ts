@@ -82,12 +82,45 @@ export class Owner {
   mark = 0;
   private started: number;
   private extras: OwnerExtras | undefined = undefined;
+  // The owner's own hold (OwnHold below): what it holds there and how many units since when;
+  // `resource` is undefined while that slot is free. Only graph.ts's addHold and removeHold set
+  // them; everything else reads them as a Hold's fields.
+  resource: Resource | undefined = undefined;
+  units = 0;
+  private heldAt = 0;
   constructor(
     readonly client: ClientState,
     readonly id: string,
     now: number,
   ) {
     this.started = packTime(now);
+  }
+  // ---- the owner as its own hold (OwnHold): a Hold's reads ----
+  get owner(): Owner {
+    return this;
+  }
+  get since(): number {
+    return unpackTime(this.heldAt);
+  }
+  /** an own hold is never reentrant (those count their acquisitions: a HoldRecord) */
+  get counts(): undefined {
+    return undefined;
+  }
+  /** nor does it keep a stack (a hold reported with one is a HoldRecord) */
+  get stack(): undefined {
+    return undefined;
+  }
+  /** Takes the owner's own hold slot for a hold of `units` of `r` since `since` (graph.ts, addHold). */
+  holdOwn(r: Resource, units: number, since: number): OwnHold {
+    this.resource = r;
+    this.units = units;
+    this.heldAt = packTime(since);
+    return this as OwnHold;
+  }
+  /** Frees the slot (graph.ts, removeHold). */
+  freeOwnHold(): void {
+    this.resource = undefined;
+    this.units = 0;
   }
   private setExtra<K extends keyof OwnerExtras>(k: K, v: OwnerExtras[K]): void {
     this.extras = withExtra(this.extras, NO_OWNER_EXTRAS, OwnerExtras, k, v);
@@ -364,7 +397,23 @@ export class Resource {
   }
 }
 
-export class Hold {
+/**
+ * A hold is a HoldRecord, or an owner's own hold: the Owner object itself while its `resource` is
+ * set. Most owners hold one thing at a time (a task, a request, a pool checkout), and a record per
+ * hold was 56 B of the ~350 a hold with its own owner and mutex costs the daemon; so an owner's
+ * first hold (not a reentrant one, none reported with a stack) lives in three fields of the
+ * owner, and the index entries that would name the record name the owner: in its own `holds`
+ * and in the resource's `holders`, as a Wait is its resource's queue while it waits alone. Both
+ * kinds answer a Hold's reads (owner, resource, units, since, counts, stack), so no reader knows
+ * which it has; graph.ts alone makes and ends them. A capture that outlives the graph's next
+ * change copies what it needs of a hold (export.ts): an own hold's fields change when its slot
+ * is used again.
+ */
+export type Hold = HoldRecord | OwnHold;
+/** An Owner while it is its own hold: its `resource` is set. */
+export type OwnHold = Owner & { readonly resource: Resource };
+
+export class HoldRecord {
   /**
    * Reentrant resources only: how many acquisitions of each mode the holder has not released yet
    * (a mutex counts as exclusive). Units follow the strongest: any exclusive → all, else 1 shared.

@@ -8,6 +8,7 @@ import { stronglyConnectedSteps } from './scc.js';
 import { appended, emptyList } from './empty.js';
 import { eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
+import { nextStamp } from './marks.js';
 
 interface BlockEdge {
   from: Owner;
@@ -42,8 +43,6 @@ export interface FoundDeadlock {
   closer: Owner | undefined;
 }
 
-let epoch = 0;
-
 /** how many candidates are tried as the single victim before falling back to several */
 const SINGLE_VICTIM_TRIALS = 16;
 
@@ -59,7 +58,7 @@ function fifoQueuesOf(start: Owner): Resource[] | undefined {
 
 /** Step 1: is there a path of blocked-by edges from `start` back to itself? */
 function* cycleThrough(start: Owner): Steps<boolean> {
-  const stamp = ++epoch;
+  const stamp = nextStamp();
   const startQueues = fifoQueuesOf(start);
   const stack: Owner[] = [start];
   start.mark = stamp;
@@ -107,7 +106,7 @@ const waitsOn = (o: Owner, r: Resource): boolean => {
  * a hot lock are reached by no edge (README.md, "When detection runs").
  */
 function* waitersOnCycleThrough(r: Resource): Steps<Owner[]> {
-  const stamp = ++epoch;
+  const stamp = nextStamp();
   const found: Owner[] = [];
   const stack: Owner[] = [];
   // queue-mates the walk starts from without an edge into them yet: checked when one arrives

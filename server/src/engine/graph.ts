@@ -10,6 +10,7 @@ import { emptyList, emptySet, pushed, withoutKey, writable } from './empty.js';
 import { byOwner, byResource, forEachHold, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
 import type { ClientInfo, EngineLimits } from './types.js';
+import { registerMarked } from './marks.js';
 
 export class EventRejected extends Error {
   constructor(
@@ -52,6 +53,8 @@ export interface Starts {
 // (pushed): most batches add one start or none, and a first push into [] allocates 16 slots.
 export const newStarts = (): Starts => ({ owners: emptyList() as Owner[], resources: emptyList() as Resource[], waits: emptyList() as Wait[], at: undefined });
 
+export const SEQ_LIMIT = 2 ** 30;
+
 export class Graph {
   readonly clients = new Map<string, ClientState>();
   readonly globals = new Map<string, Resource>();
@@ -68,7 +71,45 @@ export class Graph {
     private readonly now: () => number,
     /** called whenever a wait leaves the graph (granted, cancelled, dropped) */
     private readonly onWaitGone: (w: Wait) => void,
-  ) {}
+  ) {
+    registerMarked(this);
+  }
+
+  /**
+   * The next wait's arrival number (Wait.seq). It stays a SMI for the reason marks.ts gives for its
+   * stamps (one double stored in Wait.seq would box every wait's from then on; a namespace taking
+   * 100,000 waits a second passes 2^31 in six hours): at SEQ_LIMIT the live waits are numbered
+   * again from 1 in their order, which is all a seq says (FIFO grant order, a wait's place in a
+   * queue by seq). Once every 2^30 waits, a sort of the live waits (at most maxWaitsPerNamespace).
+   * Never during a search: the namespace applies no event while one is under way.
+   */
+  private nextSeq(): number {
+    if (this.seq >= SEQ_LIMIT) {
+      const live: Wait[] = [];
+      for (const c of this.clients.values()) for (const w of c.waits.values()) live.push(w);
+      live.sort((a, b) => a.seq - b.seq);
+      for (let i = 0; i < live.length; i++) (live[i] as Wait).seq = i + 1;
+      this.seq = live.length;
+    }
+    return ++this.seq;
+  }
+
+  /** Tests: the next wait's seq is n + 1 (to cross SEQ_LIMIT without 2^30 waits). */
+  seqFrom(n: number): void {
+    this.seq = n;
+  }
+
+  /** Every owner's and resource's traversal mark back to 0 (marks.ts, when the stamps start again). */
+  resetMarks(): void {
+    for (const c of this.clients.values()) {
+      for (const o of c.owners.values()) {
+        o.mark = 0;
+        if (o.taskResource) o.taskResource.mark = 0;
+      }
+      for (const r of c.resources.values()) r.mark = 0;
+    }
+    for (const r of this.globals.values()) r.mark = 0;
+  }
 
   addClient(info: ClientInfo): ClientState {
     const existing = this.clients.get(info.id);
@@ -346,7 +387,7 @@ export class Graph {
         reject('BAD_REQUEST_SIZE', `'${r.name}' is reentrant and owner '${e.owner}' holds it: a re-acquire is granted at once (report a hold, not a wait)`);
     }
     const o = known ?? this.ownerFor(c, e.owner, starts);
-    const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.clock(starts), stack: e.stack, seq: ++this.seq });
+    const w = new Wait({ id: e.waitId, owner: o, resource: r, units, mode: e.mode, since: e.since ?? this.clock(starts), stack: e.stack, seq: this.nextSeq() });
     if (e.trace !== undefined) w.trace = e.trace;
     c.waits.set(w.id, w);
     const q = r.queue;

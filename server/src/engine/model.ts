@@ -451,8 +451,12 @@ export class Wait implements WaitsView {
   readonly mode: LockMode | undefined;
   private readonly at: number;
   readonly stack: string | undefined;
-  /** arrival order in the namespace: a FIFO queue grants in this order */
-  readonly seq: number;
+  /**
+   * Arrival order in the namespace: a FIFO queue grants in this order. Only the order counts: the
+   * graph numbers its live waits again, in this order, before the numbers would leave the SMIs
+   * (graph.ts, nextSeq).
+   */
+  seq: number;
   constructor(o: { id: string; owner: Owner; resource: Resource; units: number; mode: LockMode | undefined; since: number; stack: string | undefined; seq: number }) {
     this.id = o.id;
     this.owner = o.owner;

@@ -8,6 +8,7 @@
 // code 5 included), so an empty run can never pass.
 //
 // Used by scripts/run-tests.mjs; also runnable alone: node scripts/run-python-tests.mjs [pytest args]
+// (or --setup: the virtualenv only, which bench/src/python-lock.ts asks for when it is missing).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -97,6 +98,8 @@ export function runPythonTests(pytestArgs = []) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // --setup: only make (or bring up to date) the virtualenv, for `npm run bench` on a fresh clone
+  if (process.argv[2] === '--setup') process.exit(ensureVenv() ? 0 : 1);
   const r = runPythonTests(process.argv.slice(2));
   console.log(`${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
   process.exit(r.failed === 0 && r.passed > 0 ? 0 : 1);

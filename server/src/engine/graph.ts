@@ -244,6 +244,11 @@ export class Graph {
     if (e.kind === 'mutex') capacity = 1;
     else if (e.kind === 'rwlock') capacity = EXCLUSIVE;
     else capacity = e.capacity ?? reject('BAD_REQUEST_SIZE', `semaphore '${e.resource}' needs a capacity`);
+    // At most EXCLUSIVE units, as a rwlock has: a request and a hold are at most the capacity, so
+    // every count of units stays a SMI. One number above 2^31 - 1 stored in a Resource's, Wait's
+    // or Hold's field would make that field a double for every object of its class, for every
+    // client (model.ts): one client's odd declaration must not cost all of them memory.
+    if (capacity > EXCLUSIVE) reject('BAD_REQUEST_SIZE', `semaphore '${e.resource}' has a capacity of ${capacity}; at most ${EXCLUSIVE} units`);
     if (e.kind === 'mutex' && e.capacity !== undefined && e.capacity !== 1)
       reject('BAD_REQUEST_SIZE', `a mutex has capacity 1, not ${e.capacity}`);
     const label = e.label ?? e.resource;

@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   UNKNOWN_RESOURCE: { fatal: false, text: 'resource (name or handle) was not declared with a `resource` event on this connection' },
   UNKNOWN_OWNER: { fatal: false, text: 'task wait names an owner this client never reported' },
   RESOURCE_CONFLICT: { fatal: false, text: 'a declaration conflicts with an earlier one (another kind, scope or reentrancy; a handle that skips ahead or names another resource)' },
-  BAD_REQUEST_SIZE: { fatal: false, text: 'units/mode do not fit the resource (units > capacity, mode on a mutex, a capacity above 2^30, …)' },
+  BAD_REQUEST_SIZE: { fatal: false, text: 'units/mode do not fit the resource (units > capacity, mode on a mutex, a capacity above 2^24, …)' },
   LIMIT_EXCEEDED: { fatal: false, text: 'a configured graph limit (owners, resources, waits, holds per client or per namespace) was reached' },
   INTERNAL: { fatal: false, text: 'the daemon failed while handling this event; nothing was applied' },
   ERRORS_SUPPRESSED: { fatal: false, text: 'more error frames than the configured budget were due; the count of those not sent is in the message' },

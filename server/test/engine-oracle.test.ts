@@ -21,10 +21,10 @@ import fc from 'fast-check';
 import type { ClientEvent } from '@deadlockd/proto';
 import type { Deadlock } from '../src/engine/index.js';
 import type { Engine } from '../src/engine/engine.js';
-import type { Resource } from '../src/engine/model.js';
+import { EXCLUSIVE, type Resource } from '../src/engine/model.js';
 import { BookedEngine } from './booked-engine.js';
 
-const ALL = 2 ** 30;
+const ALL = EXCLUSIVE;
 
 type Res = { name: string; client: string | null; kind: 'mutex' | 'semaphore' | 'rwlock'; cap: number; fifo: boolean; reentrant?: boolean };
 const RESOURCES: Res[] = [

@@ -1,11 +1,11 @@
-// The engine's two ever-growing counters stay small integers (marks.ts says why): the traversal
-// stamps start again from 1 after every graph's marks were reset, and the waits' arrival numbers
+// The engine's two ever-growing counters stay small integers (marks.ts says why): a graph's traversal
+// stamps start again from 1 after its marks were reset, and the waits' arrival numbers
 // are renumbered in their order. Both are crossed here by moving the counter to its limit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph } from '../src/engine/graph.js';
 import { SEQ_LIMIT } from '../src/engine/graph.js';
-import { STAMP_LIMIT, stampsFrom } from '../src/engine/marks.js';
+import { STAMP_LIMIT } from '../src/engine/marks.js';
 import type { Engine } from '../src/engine/engine.js';
 import { oneClientEngine } from './booked-engine.js';
 
@@ -25,7 +25,7 @@ test('the stamps start again at their limit, and a node marked with the new firs
   // marks left by the stamps' previous round: equal to the first stamp after the restart, so
   // without the reset the walk would take every node for visited and miss the cycle
   for (const n of nodes) n.mark = 1;
-  stampsFrom(STAMP_LIMIT);
+  graphOf(engine.engine).stamps.from(STAMP_LIMIT);
   const r = send({ type: 'wait', waitId: 'w2', owner: 't2', resource: 'a' });
   assert.equal(r.deadlocks.length, 1, 'the cycle t1 -> b -> t2 -> a -> t1 is found right after the restart');
   for (const n of nodes) assert.ok(n.mark <= 1, `a mark of ${n.mark} is left from before the restart`);

@@ -17,8 +17,8 @@ const THE_OWNER = { id: 'o' } as unknown as Owner;
 
 function holdsFor(keyOf: KeyOf): Hold[] {
   return keyOf === byOwner
-    ? OWNERS.map((owner) => new HoldRecord(owner, THE_RESOURCE, 1, 0, undefined))
-    : RESOURCES.map((resource) => new HoldRecord(THE_OWNER, resource, 1, 0, undefined));
+    ? OWNERS.map((owner) => new HoldRecord(owner, THE_RESOURCE, 1, 0))
+    : RESOURCES.map((resource) => new HoldRecord(THE_OWNER, resource, 1, 0));
 }
 
 for (const [name, keyOf] of [['holders by owner', byOwner], ['holds by resource', byResource]] as const) {

@@ -8,7 +8,7 @@ import { stronglyConnectedSteps } from './scc.js';
 import { appended, emptyList } from './empty.js';
 import { eachStep, filterSteps, findSteps, setSteps, someSteps, sortSteps, STEP, uniqueSteps, type Steps } from './steps.js';
 import type { VictimCriterion } from './types.js';
-import { nextStamp } from './marks.js';
+import type { Stamps } from './marks.js';
 
 interface BlockEdge {
   from: Owner;
@@ -57,8 +57,8 @@ function fifoQueuesOf(start: Owner): Resource[] | undefined {
 }
 
 /** Step 1: is there a path of blocked-by edges from `start` back to itself? */
-function* cycleThrough(start: Owner): Steps<boolean> {
-  const stamp = nextStamp();
+function* cycleThrough(start: Owner, stamps: Stamps): Steps<boolean> {
+  const stamp = stamps.next();
   const startQueues = fifoQueuesOf(start);
   const stack: Owner[] = [start];
   start.mark = stamp;
@@ -105,8 +105,8 @@ const waitsOn = (o: Owner, r: Resource): boolean => {
  * reaches along an edge is on a cycle through r. It never walks r's queue: the plain waiters of
  * a hot lock are reached by no edge (README.md, "When detection runs").
  */
-function* waitersOnCycleThrough(r: Resource): Steps<Owner[]> {
-  const stamp = nextStamp();
+function* waitersOnCycleThrough(r: Resource, stamps: Stamps): Steps<Owner[]> {
+  const stamp = stamps.next();
   const found: Owner[] = [];
   const stack: Owner[] = [];
   // queue-mates the walk starts from without an edge into them yet: checked when one arrives
@@ -166,11 +166,11 @@ const SEPARATE_WALKS = 4;
  * per start (a batch of N waits along a chain would otherwise cost N²), with each start
  * resource a node of its own: its waiters lead to it, it leads to its holders and multi-waiters.
  */
-function* startsOnCycles(starts: Owner[], resources: readonly Resource[]): Steps<Owner[]> {
+function* startsOnCycles(starts: Owner[], resources: readonly Resource[], stamps: Stamps): Steps<Owner[]> {
   if (starts.length + resources.length <= SEPARATE_WALKS) {
     const out: Owner[] = [];
-    for (const s of starts) if (yield* cycleThrough(s)) out.push(s);
-    for (const r of resources) out.push(...(yield* waitersOnCycleThrough(r)));
+    for (const s of starts) if (yield* cycleThrough(s, stamps)) out.push(s);
+    for (const r of resources) out.push(...(yield* waitersOnCycleThrough(r, stamps)));
     return resources.length > 0 ? yield* uniqueSteps(out) : out;
   }
   // Soft edges into starts: a waiter on a FIFO queue is blocked by the starts
@@ -345,6 +345,8 @@ function blockedWaits(o: Owner, red: ReductionResult): readonly Wait[] {
 }
 
 export interface SearchOptions {
+  /** the graph's traversal stamps (marks.ts) */
+  stamps: Stamps;
   everyComponent?: boolean;
   scope?: Set<Owner>;
   unabortable?: (o: Owner) => boolean;
@@ -356,8 +358,8 @@ export interface SearchOptions {
  * (steps.ts; the graph must not change until it ends). With `everyComponent` (the periodic
  * sweep) it returns every deadlock among the stuck owners.
  */
-export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterion[], opts: SearchOptions = {}): Steps<FoundDeadlock[]> {
-  const candidates = opts.everyComponent ? starts : yield* startsOnCycles(yield* filterSteps(starts, (s) => s.hasLiveWait()), opts.resources ?? []);
+export function* findDeadlocksSteps(starts: Owner[], victimOrder: VictimCriterion[], opts: SearchOptions): Steps<FoundDeadlock[]> {
+  const candidates = opts.everyComponent ? starts : yield* startsOnCycles(yield* filterSteps(starts, (s) => s.hasLiveWait()), opts.resources ?? [], opts.stamps);
   if (candidates.length === 0) return [];
   const scope = opts.scope ?? (yield* scopeFrom(candidates));
   const red = yield* reduceSteps(scope);

@@ -269,7 +269,7 @@ export class Engine {
       }
     }
     const found: Found[] = [];
-    for (const f of yield* findDeadlocksSteps(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { everyComponent: true, scope })) found.push(yield* this.toFoundSteps(f));
+    for (const f of yield* findDeadlocksSteps(waiting.filter((o) => o.hasLiveWait()), this.victimOrder, { stamps: this.graph.stamps, everyComponent: true, scope })) found.push(yield* this.toFoundSteps(f));
     return found;
   }
 
@@ -324,6 +324,7 @@ export class Engine {
     if (live.length === 0 && resources.length === 0) return [];
     const out: Found[] = [];
     const opts = {
+      stamps: this.graph.stamps,
       ...(unabortable?.size ? { unabortable: (o: Owner) => unabortable.has(o.key) } : {}),
       ...(resources.length > 0 ? { resources: unique(resources) } : {}),
     };

@@ -10,7 +10,7 @@ import { emptyList, emptySet, pushed, withoutKey, writable } from './empty.js';
 import { byOwner, byResource, forEachHold, withHold, withoutHold } from './hold-index.js';
 import { runToEnd, STEP, type Steps } from './steps.js';
 import type { ClientInfo, EngineLimits } from './types.js';
-import { registerMarked } from './marks.js';
+import { Stamps } from './marks.js';
 
 export class EventRejected extends Error {
   constructor(
@@ -71,9 +71,10 @@ export class Graph {
     private readonly now: () => number,
     /** called whenever a wait leaves the graph (granted, cancelled, dropped) */
     private readonly onWaitGone: (w: Wait) => void,
-  ) {
-    registerMarked(this);
-  }
+  ) {}
+
+  /** traversal stamps of this graph's walks (marks.ts) */
+  readonly stamps = new Stamps(() => this.resetMarks());
 
   /**
    * The next wait's arrival number (Wait.seq). It stays a SMI for the reason marks.ts gives for its
@@ -99,8 +100,11 @@ export class Graph {
     this.seq = n;
   }
 
-  /** Every owner's and resource's traversal mark back to 0 (marks.ts, when the stamps start again). */
-  resetMarks(): void {
+  /**
+   * Every owner's and resource's traversal mark back to 0 (marks.ts, when the stamps start again):
+   * one pass over the whole graph, unsliced, once per 2^30 walks.
+   */
+  private resetMarks(): void {
     for (const c of this.clients.values()) {
       for (const o of c.owners.values()) {
         o.mark = 0;
@@ -165,8 +169,8 @@ export class Graph {
         const w = c.waits.get(e.waitId) ?? reject('UNKNOWN_WAIT', `no pending wait '${e.waitId}'`);
         this.removeWait(w);
         if (w.resource.kind === 'task') return;
-        if (w.resource.reentrant) this.addReentrantHold(w.owner, w.resource, w.mode ?? 'exclusive', e.since ?? this.clock(starts), w.stack);
-        else this.addHold(w.owner, w.resource, w.units, e.since ?? this.clock(starts), w.stack);
+        if (w.resource.reentrant) this.addReentrantHold(w.owner, w.resource, w.mode ?? 'exclusive', e.since ?? this.clock(starts));
+        else this.addHold(w.owner, w.resource, w.units, e.since ?? this.clock(starts));
         // A grant to an owner still blocked elsewhere takes units the reduction
         // assumed it would only take on its way to finishing (a shared lock
         // may grant in any order): like a late hold.
@@ -244,10 +248,7 @@ export class Graph {
     if (e.kind === 'mutex') capacity = 1;
     else if (e.kind === 'rwlock') capacity = EXCLUSIVE;
     else capacity = e.capacity ?? reject('BAD_REQUEST_SIZE', `semaphore '${e.resource}' needs a capacity`);
-    // At most EXCLUSIVE units, as a rwlock has: a request and a hold are at most the capacity, so
-    // every count of units stays a SMI. One number above 2^31 - 1 stored in a Resource's, Wait's
-    // or Hold's field would make that field a double for every object of its class, for every
-    // client (model.ts): one client's odd declaration must not cost all of them memory.
+    // at most EXCLUSIVE units, as a rwlock has (model.ts says why): requests are at most the capacity
     if (capacity > EXCLUSIVE) reject('BAD_REQUEST_SIZE', `semaphore '${e.resource}' has a capacity of ${capacity}; at most ${EXCLUSIVE} units`);
     if (e.kind === 'mutex' && e.capacity !== undefined && e.capacity !== 1)
       reject('BAD_REQUEST_SIZE', `a mutex has capacity 1, not ${e.capacity}`);
@@ -307,7 +308,7 @@ export class Graph {
       const r = new Resource({ scope: t.client.info.id, name: t.id, kind: 'task', global: false, capacity: EXCLUSIVE, fifo: false, label: `end of task '${t.name}'`, taskOf: t });
       // the hold first: if it is refused (LIMIT_EXCEEDED) the owner must not keep a task
       // resource nobody holds, which would let every later join on it through unblocked
-      this.addHold(t, r, EXCLUSIVE, t.startedAt, undefined);
+      this.addHold(t, r, EXCLUSIVE, t.startedAt);
       t.taskResource = r;
     }
     return t.taskResource;
@@ -471,8 +472,8 @@ export class Graph {
     // A reported hold is absolute: exclusive means every unit.
     const units = r.kind === 'rwlock' ? (e.mode === 'exclusive' ? EXCLUSIVE : 1) : this.unitsFor(r, undefined, e);
     const o = this.ownerFor(c, e.owner, starts);
-    if (r.reentrant) this.addReentrantHold(o, r, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive', e.since ?? this.clock(starts), e.stack);
-    else this.addHold(o, r, units, e.since ?? this.clock(starts), e.stack);
+    if (r.reentrant) this.addReentrantHold(o, r, r.kind === 'rwlock' ? (e.mode as LockMode) : 'exclusive', e.since ?? this.clock(starts));
+    else this.addHold(o, r, units, e.since ?? this.clock(starts));
     // To the daemon a hold it learns of late is a capacity decrease on r.
     this.unitsTaken(o.hasLiveWait() ? o : undefined, r, starts);
   }
@@ -489,13 +490,14 @@ export class Graph {
     starts.resources = pushed(starts.resources, r);
   }
 
-  private addHold(o: Owner, r: Resource, units: number, since: number, stack: string | undefined): void {
+  private addHold(o: Owner, r: Resource, units: number, since: number): void {
     const h = o.holdOn(r);
     if (h) {
       // r.held moves by what the hold really grew: an exclusive hold reported on top of a
       // shared one is capped at EXCLUSIVE, and r.held must stay the sum of its holders' units.
       const before = h.units;
-      h.units = Math.min(before + units, r.kind === 'rwlock' ? EXCLUSIVE : Number.MAX_SAFE_INTEGER);
+      // (a semaphore's hold reported again adds up, to at most EXCLUSIVE: model.ts)
+      h.units = Math.min(before + units, EXCLUSIVE);
       r.held += h.units - before;
       return;
     }
@@ -504,9 +506,8 @@ export class Graph {
     if (this.holdCount >= this.limits.maxHoldsPerNamespace)
       reject('LIMIT_EXCEEDED', `namespace has ${this.holdCount} holds (maxHoldsPerNamespace)`);
     // the owner's own slot when it is free (model.ts, Hold); a reentrant hold counts its
-    // acquisitions, and a stack is kept, in a record
-    const hold: Hold =
-      o.resource === undefined && !r.reentrant && stack === undefined ? o.holdOwn(r, units, since) : new HoldRecord(o, r, units, since, stack);
+    // acquisitions in a record
+    const hold: Hold = o.resource === undefined && !r.reentrant ? o.holdOwn(r, units, since) : new HoldRecord(o, r, units, since);
     o.holds = withHold(o.holds, hold, byResource);
     r.holders = withHold(r.holders, hold, byOwner);
     r.held += units;
@@ -516,10 +517,10 @@ export class Graph {
   }
 
   /** One more acquisition of a reentrant resource by `o` in `mode` (a first one creates the hold). */
-  private addReentrantHold(o: Owner, r: Resource, mode: LockMode, since: number, stack: string | undefined): void {
+  private addReentrantHold(o: Owner, r: Resource, mode: LockMode, since: number): void {
     let h = o.holdOn(r);
     if (!h) {
-      this.addHold(o, r, 0, since, stack);
+      this.addHold(o, r, 0, since);
       h = o.holdOn(r) as Hold;
     }
     // a reentrant resource's holds are always records (addHold)

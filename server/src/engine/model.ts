@@ -19,7 +19,15 @@ import { emptySet } from './empty.js';
 import { packTime, unpackTime } from './packed-time.js';
 import { byOwner, byResource, findHold, holdsIn, type SmallIndex } from './small-index.js';
 
-export const EXCLUSIVE = 2 ** 30;
+/**
+ * A rwlock's units, and the most any resource has. Every count of units (a request, a hold, a
+ * resource's `held`, which sums its holders) must stay a SMI, below 2^31: one larger number stored
+ * in a field would make that field a boxed double in every object of its class, for every client
+ * (packed-time.ts). 2^24 leaves room for 128 exclusive holders of one rwlock at once (a shared one
+ * is held by several clients, and one's hold may reach the daemon before another's release), and
+ * for 16,777,215 readers.
+ */
+export const EXCLUSIVE = 2 ** 24;
 
 export type Kind = ResourceKind | 'task';
 
@@ -71,8 +79,8 @@ function withExtra<T, K extends keyof T>(extras: T | undefined, defaults: Readon
 // case), so each keeps only what the hot paths touch as fields and packs the rest: flags in one
 // small integer, rarely set fields in an extras object made on first write (withExtra),
 // timestamps through packed-time.ts. The accessors keep the fields' names, so no caller knows.
-// (An Owner went from 120 to 80 bytes, a Resource from 168 to 96, and neither allocates a heap
-// number.)
+// (An Owner went from 120 to 80 bytes, 104 with its own hold's three fields (Hold, below), a
+// Resource from 168 to 96, and neither allocates a heap number.)
 export class Owner {
   /** what this owner holds, by resource (see hold-index.ts; change it through graph.ts only) */
   holds: SmallIndex<Hold, Owner | Resource> = undefined;
@@ -104,10 +112,6 @@ export class Owner {
   }
   /** an own hold is never reentrant (those count their acquisitions: a HoldRecord) */
   get counts(): undefined {
-    return undefined;
-  }
-  /** nor does it keep a stack (a hold reported with one is a HoldRecord) */
-  get stack(): undefined {
     return undefined;
   }
   /** Takes the owner's own hold slot for a hold of `units` of `r` since `since` (graph.ts, addHold). */
@@ -401,11 +405,11 @@ export class Resource {
  * A hold is a HoldRecord, or an owner's own hold: the Owner object itself while its `resource` is
  * set. Most owners hold one thing at a time (a task, a request, a pool checkout), and a record per
  * hold was 56 B of the ~350 a hold with its own owner and mutex costs the daemon; so an owner's
- * first hold (not a reentrant one, none reported with a stack) lives in three fields of the
- * owner, and the index entries that would name the record name the owner: in its own `holds`
- * and in the resource's `holders`, as a Wait is its resource's queue while it waits alone. Both
- * kinds answer a Hold's reads (owner, resource, units, since, counts, stack), so no reader knows
- * which it has; graph.ts alone makes and ends them. A capture that outlives the graph's next
+ * first hold (unless reentrant) lives in three fields of the owner, and the index entries that
+ * would name the record name the owner: in its own `holds` and in the resource's `holders`, as a
+ * Wait is its resource's queue while it waits alone. Both kinds answer a Hold's reads (owner,
+ * resource, units, since, counts), so no reader knows which it has; graph.ts alone makes and
+ * ends them. (A hold keeps no stack: an event's `stack` goes to its wait, which reports show.) A capture that outlives the graph's next
  * change copies what it needs of a hold (export.ts): an own hold's fields change when its slot
  * is used again.
  */
@@ -420,18 +424,14 @@ export class HoldRecord {
    * Declared, not initialised: a field only reentrant holds get.
    */
   declare counts?: { shared: number; exclusive: number } | undefined;
-  /** the acquiring stack, when the SDK sent one (declared too: most holds have none) */
-  declare readonly stack?: string | undefined;
   private readonly at: number;
   constructor(
     readonly owner: Owner,
     readonly resource: Resource,
     public units: number,
     since: number,
-    stack: string | undefined,
   ) {
     this.at = packTime(since);
-    if (stack !== undefined) (this as { stack?: string }).stack = stack;
   }
   get since(): number {
     return unpackTime(this.at);

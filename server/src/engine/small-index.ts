@@ -1,16 +1,17 @@
 // A set of entries found by key, sized for the usual case of one entry. The
 // engine keeps the holds of one owner (found by resource) and the holders of
-// one resource (found by owner) in two of these (hold-index.ts): the same Hold
-// objects, indexed from either end. Generic, and imports nothing, so model.ts
+// one resource (found by owner) in two of these (hold-index.ts): the same holds,
+// indexed from either end. Generic, and imports nothing, so model.ts
 // can use it without a circle back to itself.
 //
 // Nearly always there is exactly one entry: a task holds a lock or two, a mutex
 // has one holder. Node is built without pointer compression, so a Map costs
 // ~180 bytes even with one entry and an object wrapping an array ~100, more than
-// the Hold itself (~80). So an index is, by size:
+// a hold itself (a record is 56 B; an owner's first hold lives in the owner:
+// model.ts, Hold). So an index is, by size:
 //   0            undefined
-//   1            the Hold itself (no container at all)
-//   2..SMALL     an array of Holds, scanned linearly (as fast as hashing there)
+//   1            the hold itself (no container at all)
+//   2..SMALL     an array of holds, scanned linearly (as fast as hashing there)
 //   more         a Map, so a semaphore or rwlock with thousands of holders keeps
 //                O(1) lookups
 // The key of an entry is read from the entry (a Hold's resource, or its owner),

@@ -130,15 +130,12 @@ export class DeadlockHistory {
 
   private apply(e: Recorded): void {
     this.cached = undefined;
-    const known = this.db.get(this.namespace, e.id);
-    if (known) {
-      known.status = statusOf(e.state);
-      if (e.endedAt !== undefined) known.resolvedAt = e.endedAt;
+    // the kept report as its stored text: a state change compares texts, and parses nothing
+    const kept = this.db.reportJsonOf(this.namespace, e.id);
+    if (kept !== undefined) {
       const report = JSON.stringify(e.deadlock.report);
-      // the kept JSON, again: a report read back stringifies to the text it was stored as
-      const kept = JSON.stringify(known.report);
       const changed = report !== kept;
-      this.db.update(known, changed ? report : undefined);
+      this.db.update(this.namespace, e.id, statusOf(e.state), e.endedAt, changed ? report : undefined);
       if (changed) this.totalBytes += report.length - kept.length;
       return;
     }

@@ -219,14 +219,23 @@ export class HistoryDb {
       .run(e.namespace, e.id, e.key, e.signature, e.detectedAt, e.status, e.resolvedAt ?? null, services, reportJson, reportJson.length);
   }
 
-  /** A change of state (and maybe of report) of a kept entry. */
-  update(e: HistoryEntry, reportJson: string | undefined): void {
+  /**
+   * A change of state (and maybe of report) of a kept entry; `resolvedAt` undefined keeps the one
+   * it has, `reportJson` undefined its report.
+   */
+  update(ns: string, id: string, status: DeadlockStatus, resolvedAt: number | undefined, reportJson: string | undefined): void {
     if (reportJson === undefined) {
-      this.sql('UPDATE deadlocks SET status = ?, resolved_at = ? WHERE namespace = ? AND id = ?').run(e.status, e.resolvedAt ?? null, e.namespace, e.id);
+      this.sql('UPDATE deadlocks SET status = ?, resolved_at = coalesce(?, resolved_at) WHERE namespace = ? AND id = ?').run(status, resolvedAt ?? null, ns, id);
       return;
     }
-    this.sql('UPDATE deadlocks SET status = ?, resolved_at = ?, report = ?, bytes = ? WHERE namespace = ? AND id = ?')
-      .run(e.status, e.resolvedAt ?? null, reportJson, reportJson.length, e.namespace, e.id);
+    this.sql('UPDATE deadlocks SET status = ?, resolved_at = coalesce(?, resolved_at), report = ?, bytes = ? WHERE namespace = ? AND id = ?')
+      .run(status, resolvedAt ?? null, reportJson, reportJson.length, ns, id);
+  }
+
+  /** A kept entry's report as the JSON text it was stored as (not parsed), or undefined when it is not kept. */
+  reportJsonOf(ns: string, id: string): string | undefined {
+    const row = this.sql('SELECT report FROM deadlocks WHERE namespace = ? AND id = ?').get(ns, id) as { report: string } | undefined;
+    return row?.report;
   }
 
   get(ns: string, id: string): HistoryEntry | undefined {

@@ -51,7 +51,7 @@ test("the waits' arrival numbers are numbered again in their order at their limi
   assert.deepEqual(seqs, { q2: 1, qx: 2, q3: 3, q4: 4 }, 'the live waits in their order, then the new one');
   const m = engine.engine.findResource('c1:m')!;
   assert.deepEqual([...m.queue].map((w) => w.id), ['q2', 'q3', 'q4'], 'the queue keeps its order');
-  // and the graph still finds what closes through that queue: q4's owner holds x's holder's wish
+  // and a cycle through that queue is still found: q4 (queued on m) holds x, and m's holder h asks for x
   send({ type: 'hold', owner: 'q4', resource: 'x' }, { type: 'cancel', waitId: 'qx' });
   const r = send({ type: 'wait', waitId: 'hx', owner: 'h', resource: 'x' });
   assert.equal(r.deadlocks.length, 1, 'h -> x -> q4 -> m (FIFO, behind q2 and q3) -> h');
